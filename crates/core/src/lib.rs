@@ -1,0 +1,9 @@
+//! Shared by the web app and the service: wire types, consent rules, phone
+//! numbers. No I/O, so it compiles for native and wasm32 alike.
+
+pub mod api;
+pub mod consent;
+pub mod keywords;
+#[cfg(feature = "phone")]
+pub mod phone;
+pub mod window;

@@ -1,0 +1,119 @@
+//! The one error type of the service, mapped to a status and a JSON
+//! `{code, message, field?}` body. 5xx details are logged, never sent.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use optin_core::api::ErrorBody;
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No or an unknown, expired or revoked bearer token.
+    #[error("Sign-in is needed: the access token is missing, expired or revoked.")]
+    Unauthorized,
+    /// The resource does not exist for this advisor (also used for others' resources).
+    #[error("{0} was not found.")]
+    NotFound(&'static str),
+    /// A field of the request is invalid.
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
+    /// The request conflicts with what is stored (e.g. a duplicate).
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        field: Option<&'static str>,
+        message: String,
+    },
+    /// The body is not the JSON this route takes.
+    #[error("{0}")]
+    MalformedBody(String),
+    /// The body is larger than the route accepts.
+    #[error("The request is too large.")]
+    PayloadTooLarge,
+    /// The body is not declared as JSON.
+    #[error("Send the request body as JSON (Content-Type: application/json).")]
+    UnsupportedMediaType,
+    /// Anything unexpected: storage failures and bugs.
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            Self::Conflict { field, .. } => *field,
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(source) = &self {
+            tracing::error!(error = %source, "internal error");
+        }
+        let body = ErrorBody {
+            code: code.to_owned(),
+            message: self.to_string(),
+            field: self.field().map(str::to_owned),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                "Bearer".parse().expect("static header"),
+            );
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(Box::new(e))
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            _ => Self::MalformedBody(format!(
+                "The request body is not valid: {}",
+                rejection.body_text()
+            )),
+        }
+    }
+}
+
+/// `Json` whose rejections answer in our error shape.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct ApiJson<T>(pub T);
+
+/// Result of a handler.
+pub type AppResult<T> = Result<T, AppError>;

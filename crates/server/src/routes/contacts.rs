@@ -1,0 +1,94 @@
+//! Contacts of the signed-in advisor:
+//! - `GET /contacts?q=&offset=&limit=`: search by name or number, paged;
+//! - `POST /contacts`: add one (name, phone as typed);
+//! - `GET /contacts/{id}`: one contact (404 for another advisor's).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use optin_core::api::{self, Contact, ContactPage, NewContact};
+use optin_core::phone::to_e164;
+use serde::Deserialize;
+
+use crate::auth::Advisor;
+use crate::error::{ApiJson, AppError, AppResult};
+use crate::store::contacts::Inserted;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/contacts", get(list).post(create))
+        .route("/contacts/{id}", get(one))
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    offset: u64,
+    limit: Option<u32>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    Query(params): Query<ListParams>,
+) -> AppResult<Json<ContactPage>> {
+    let limit = params
+        .limit
+        .unwrap_or(api::DEFAULT_PAGE_SIZE)
+        .clamp(1, api::MAX_PAGE_SIZE);
+    let (items, total) = state
+        .store
+        .search_contacts(advisor.advisor_id, &params.q, params.offset, limit)
+        .await?;
+    let end = params.offset + items.len() as u64;
+    Ok(Json(ContactPage {
+        items,
+        total,
+        offset: params.offset,
+        next_offset: (end < total).then_some(end),
+    }))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    Path(id): Path<i64>,
+) -> AppResult<Json<Contact>> {
+    let contact = state.store.contact(advisor.advisor_id, id).await?;
+    contact.map(Json).ok_or(AppError::NotFound("That contact"))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    ApiJson(new): ApiJson<NewContact>,
+) -> AppResult<(StatusCode, Json<Contact>)> {
+    let name = api::validate_name(&new.name).map_err(|message| AppError::Invalid {
+        code: "invalid_name",
+        field: "name",
+        message: message.to_owned(),
+    })?;
+    let phone = to_e164(&new.phone, state.config.default_region.as_deref()).map_err(|e| {
+        AppError::Invalid {
+            code: "invalid_phone",
+            field: "phone",
+            message: e.to_string(),
+        }
+    })?;
+    match state
+        .store
+        .insert_contact(advisor.advisor_id, name, &phone)
+        .await?
+    {
+        Inserted::Created(contact) => Ok((StatusCode::CREATED, Json(contact))),
+        Inserted::DuplicatePhone => Err(AppError::Conflict {
+            code: "duplicate_phone",
+            field: Some("phone"),
+            message: format!("You already have a contact with the number {phone}."),
+        }),
+    }
+}

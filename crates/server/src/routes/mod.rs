@@ -1,0 +1,22 @@
+//! `/api/v1` routes, one module per resource.
+
+mod contacts;
+mod me;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+
+use crate::error::AppError;
+use crate::AppState;
+
+/// Largest JSON body the API reads.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Every API route, answering unknown paths in the API's error shape.
+pub fn api() -> Router<AppState> {
+    Router::new()
+        .merge(me::router())
+        .merge(contacts::router())
+        .fallback(|| async { AppError::NotFound("That API route") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}

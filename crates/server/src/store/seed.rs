@@ -1,0 +1,110 @@
+//! The sandbox demo: one organization, two advisors and their contacts,
+//! created on the first start only.
+
+use super::auth::{new_token, token_hash};
+use super::Store;
+
+/// Business name shown in the demo.
+pub const DEMO_ORGANIZATION: &str = "Acme Wealth";
+
+/// The demo advisors; the first is the one the printed URL signs in.
+const DEMO_ADVISORS: [&str; 2] = ["Jane Smith", "Sam Rivera"];
+
+/// The first advisor's clients (names and valid numbers from several countries).
+const JANE_CONTACTS: [(&str, &str); 12] = [
+    ("Kerry Fisher", "+447911123456"),
+    ("Amara Okafor", "+447700123456"),
+    ("Luis Fernández", "+34612345678"),
+    ("Chen Wei", "+8613812345678"),
+    ("Priya Raman", "+919812345678"),
+    ("Tom Becker", "+4915112345678"),
+    ("Sofia Rossi", "+393471234567"),
+    ("Noah Williams", "+12127365000"),
+    ("Emma Dubois", "+33612345678"),
+    ("Yuki Tanaka", "+819012345678"),
+    ("Olivia Brown", "+61412345678"),
+    ("Mateo Silva", "+5511912345678"),
+];
+
+/// The second advisor's clients.
+const SAM_CONTACTS: [(&str, &str); 2] = [
+    ("Grace Hopper", "+12025550143"),
+    ("Ada Lovelace", "+447400123456"),
+];
+
+/// A demo advisor's name and bearer token, as written to the data folder.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DemoAdvisor {
+    pub name: String,
+    pub token: String,
+}
+
+impl Store {
+    /// Seeds the demo when the database holds no organization yet and returns
+    /// the new advisors' tokens; returns `None` when it was seeded before.
+    pub async fn seed_demo(&self) -> Result<Option<Vec<DemoAdvisor>>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
+            .fetch_one(&mut *tx)
+            .await?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        let org: i64 =
+            sqlx::query_scalar("INSERT INTO organizations (name) VALUES ($1) RETURNING id")
+                .bind(DEMO_ORGANIZATION)
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut advisors = Vec::new();
+        for (name, contacts) in DEMO_ADVISORS
+            .iter()
+            .zip([&JANE_CONTACTS[..], &SAM_CONTACTS[..]])
+        {
+            let advisor: i64 = sqlx::query_scalar(
+                "INSERT INTO advisors (organization_id, name) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(org)
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+            for (contact, phone) in contacts {
+                sqlx::query(
+                    "INSERT INTO contacts (advisor_id, name, phone_e164) VALUES ($1, $2, $3)",
+                )
+                .bind(advisor)
+                .bind(contact)
+                .bind(phone)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let token = new_token();
+            sqlx::query("INSERT INTO advisor_tokens (token_sha256, advisor_id) VALUES ($1, $2)")
+                .bind(token_hash(&token))
+                .bind(advisor)
+                .execute(&mut *tx)
+                .await?;
+            advisors.push(DemoAdvisor {
+                name: name.to_string(),
+                token,
+            });
+        }
+        tx.commit().await?;
+        Ok(Some(advisors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_numbers_are_valid_e164() {
+        for (_, phone) in JANE_CONTACTS.iter().chain(SAM_CONTACTS.iter()) {
+            assert_eq!(
+                optin_core::phone::to_e164(phone, None).as_deref(),
+                Ok(*phone),
+                "{phone}"
+            );
+        }
+    }
+}
