@@ -1,1 +1,312 @@
-fn main() {}
+//! `cargo xtask run | test | bench`: the only entry points a person needs.
+//! Installs what is missing (idempotently), builds, runs and tests.
+
+mod tools;
+
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use tools::{project_root, Run, Tools};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
+        _ => {
+            eprintln!("usage: cargo xtask run [-- server flags] | test");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("xtask: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, String>;
+
+/// Builds the release app and service and runs them until Ctrl-C.
+fn run(server_args: &[String]) -> Result<ExitCode> {
+    let tools = Tools::ensure()?;
+    let root = project_root();
+    build_web_app(&tools)?;
+    tools
+        .cargo(&["build", "--release", "-p", "optin-server"])
+        .status_ok()?;
+    let server = root.join("target/release/optin-server");
+    let mut command = tools.command(&server);
+    command
+        .current_dir(&root)
+        .args(["--static-dir", "dist"])
+        .args(server_args);
+    // The server shares our terminal, so Ctrl-C reaches it and it shuts down gracefully.
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot start {}: {e}", server.display()))?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn build_web_app(tools: &Tools) -> Result<()> {
+    tools
+        .command("trunk")
+        .args(["build", "--release"])
+        .current_dir(project_root())
+        .status_ok()
+}
+
+/// Counts of one suite.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+/// Every check; ends with `N passed, N failed`.
+fn test() -> Result<ExitCode> {
+    let started = Instant::now();
+    let tools = Tools::ensure()?;
+    let mut suites: Vec<(&str, Tally)> = Vec::new();
+    let mut check = |name: &'static str, ok: bool| {
+        suites.push((
+            name,
+            Tally {
+                passed: ok as u64,
+                failed: !ok as u64,
+            },
+        ))
+    };
+
+    check(
+        "rustfmt",
+        tools
+            .cargo(&["fmt", "--all", "--check"])
+            .status_ok()
+            .is_ok(),
+    );
+    check(
+        "clippy (native)",
+        tools
+            .cargo(&[
+                "clippy",
+                "--workspace",
+                "--exclude",
+                "optin-app",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .status_ok()
+            .is_ok(),
+    );
+    check(
+        "clippy (wasm32)",
+        tools
+            .cargo(&[
+                "clippy",
+                "-p",
+                "optin-app",
+                "-p",
+                "optin-core",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .status_ok()
+            .is_ok(),
+    );
+    let mut tallies = vec![
+        (
+            "unit and integration tests",
+            cargo_test(&tools, &["test", "--workspace", "--exclude", "optin-app"]),
+        ),
+        (
+            "component tests (headless Chromium)",
+            cargo_test(
+                &tools,
+                &[
+                    "test",
+                    "-p",
+                    "optin-app",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                ],
+            ),
+        ),
+        ("end-to-end tests (Chromium)", end_to_end(&tools)),
+    ];
+    suites.append(&mut tallies);
+
+    println!("\n== Summary ({}s)", started.elapsed().as_secs());
+    let mut total = Tally::default();
+    for (name, tally) in &suites {
+        println!(
+            "{:>5} passed {:>3} failed  {name}",
+            tally.passed, tally.failed
+        );
+        total.passed += tally.passed;
+        total.failed += tally.failed;
+    }
+    println!("{} passed, {} failed", total.passed, total.failed);
+    Ok(if total.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs a `cargo test` and sums its `test result:` lines; a build failure counts as one failure.
+fn cargo_test(tools: &Tools, args: &[&str]) -> Tally {
+    let (ok, output) = tools.cargo(args).tee();
+    let mut tally = Tally::default();
+    for line in output
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("test result: "))
+    {
+        tally.passed += number_before(line, " passed");
+        tally.failed += number_before(line, " failed");
+    }
+    if !ok && tally.failed == 0 {
+        tally.failed = 1;
+    }
+    tally
+}
+
+fn number_before(line: &str, label: &str) -> u64 {
+    line.split(';')
+        .find_map(|part| {
+            part.trim()
+                .trim_start_matches("ok. ")
+                .trim_start_matches("FAILED. ")
+                .strip_suffix(label)
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Builds the release web app, starts the service on a free port with a
+/// temporary database, runs the Playwright specs, and stops the service.
+fn end_to_end(tools: &Tools) -> Tally {
+    let failed_setup = Tally {
+        passed: 0,
+        failed: 1,
+    };
+    let root = project_root();
+    if build_web_app(tools).is_err()
+        || tools
+            .cargo(&["build", "-p", "optin-server"])
+            .status_ok()
+            .is_err()
+    {
+        return failed_setup;
+    }
+    let data_dir = std::env::temp_dir().join(format!("optin-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let port = free_port();
+    let server = tools
+        .command(root.join("target/debug/optin-server"))
+        .current_dir(&root)
+        .args([
+            "--static-dir",
+            "dist",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn();
+    let Ok(server) = server else {
+        return failed_setup;
+    };
+    let mut server = KillOnDrop(server);
+    if !wait_for_port(port, Duration::from_secs(30)) {
+        eprintln!("the service did not start on port {port}");
+        return failed_setup;
+    }
+    let report = data_dir.join("playwright-report.json");
+    let ran = tools
+        .command("playwright")
+        .current_dir(&root)
+        .args(["test", "--reporter=list,json"])
+        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("DEMO_TOKENS_FILE", data_dir.join("demo-advisors.json"))
+        .env("PLAYWRIGHT_JSON_OUTPUT_NAME", &report)
+        .status_ok();
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let tally = playwright_tally(&report).unwrap_or(failed_setup);
+    let _ = std::fs::remove_dir_all(&data_dir);
+    if ran.is_err() && tally.failed == 0 {
+        return failed_setup;
+    }
+    tally
+}
+
+/// Reads Playwright's JSON stats; skipped and flaky tests count as failures.
+fn playwright_tally(report: &Path) -> Option<Tally> {
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(report).ok()?).ok()?;
+    let stat = |key: &str| json["stats"][key].as_u64().unwrap_or(0);
+    Some(Tally {
+        passed: stat("expected"),
+        failed: stat("unexpected") + stat("skipped") + stat("flaky"),
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// Stops a child process we started when it goes out of scope.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_before;
+
+    #[test]
+    fn cargo_test_summaries_are_parsed() {
+        let line =
+            "ok. 42 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s";
+        assert_eq!(number_before(line, " passed"), 42);
+        assert_eq!(
+            number_before("FAILED. 4 passed; 1 failed; 0 ignored", " failed"),
+            1
+        );
+    }
+}

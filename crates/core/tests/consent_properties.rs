@@ -1,5 +1,6 @@
 //! Property tests: random event sequences through the consent state machine,
 //! and random sentences through the keyword classifier.
+#![cfg(not(target_arch = "wasm32"))]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use optin_core::consent::{apply, Cause, ConsentEvent, ConsentState, ConsentStatus, ConsentView};

@@ -1,0 +1,5 @@
+//! Reusable pieces of the screens.
+
+pub mod add_contact_form;
+pub mod contact_row;
+pub mod icons;

@@ -1,0 +1,3 @@
+//! Screens, one module each.
+
+pub mod contacts;
