@@ -13,7 +13,10 @@ use tools::{project_root, Run, Tools};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("run") => run(&args[1..]),
+        // `cargo xtask run -- --addr ...` and `cargo xtask run --addr ...` both work.
+        Some("run") => run(args[1..]
+            .strip_prefix(&["--".to_owned()])
+            .unwrap_or(&args[1..])),
         Some("test") => test(),
         _ => {
             eprintln!("usage: cargo xtask run [-- server flags] | test");

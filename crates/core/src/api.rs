@@ -21,6 +21,9 @@ pub struct ErrorBody {
     /// The request field the error is about, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For refusals that lapse (e.g. a resend within 24 h): when the action becomes allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A contact as the advisor sees it.
@@ -126,5 +129,165 @@ mod tests {
             serde_json::to_string(&body).unwrap(),
             r#"{"code":"x","message":"y"}"#
         );
+    }
+}
+
+pub use crate::consent::{ConsentState, ConsentView};
+
+/// `GET /api/v1/contacts/{id}/consent`: where consent stands, with the
+/// server's clock so the app never trusts its own for the 24-hour rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentSnapshot {
+    /// The contact's number (E.164); consent belongs to it, organization-wide.
+    pub phone: String,
+    /// What the advisor should see.
+    pub state: ConsentView,
+    /// When the current opt-in request was first made.
+    pub requested_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the latest request or resend was queued.
+    pub last_request_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the next request may be sent; absent when none is possible or one is allowed now.
+    pub resend_allowed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the contact last opted in or out.
+    pub answered_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Provider error code that ended the latest request, if any.
+    pub failure_code: Option<u32>,
+    /// Until when free text may be sent (24 h after the contact last wrote).
+    pub service_window_closes_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The contact sent STOP by SMS.
+    pub sms_opted_out: bool,
+    /// The server's clock when this was computed.
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// A message of the conversation, either way, either channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: i64,
+    /// `whatsapp` or `sms`.
+    pub channel: String,
+    /// `out` (to the contact) or `in` (from the contact).
+    pub direction: String,
+    /// `opt_in`, `confirmation`, `opt_out_notice`, `message`.
+    pub purpose: String,
+    /// Rendered text as the contact saw or wrote it.
+    pub body: String,
+    /// Template name, for template messages.
+    pub template_name: Option<String>,
+    /// `queued`, `accepted`, `sent`, `delivered`, `read`, `failed`, `cancelled`, `received`.
+    pub status: String,
+    /// Provider error code when `failed`.
+    pub error_code: Option<i64>,
+    /// Provider error title when `failed`.
+    pub error_title: Option<String>,
+    /// When it was queued or received.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An approved template of the organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateView {
+    pub name: String,
+    pub language: String,
+    /// Meta's category: `UTILITY`, `MARKETING`, ...
+    pub category: String,
+    /// Body with `{{1}}`, `{{2}}` placeholders.
+    pub body: String,
+    /// Number of placeholders the body needs.
+    pub parameters: usize,
+}
+
+/// Body of `POST /api/v1/contacts/{id}/messages`: a template or free text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum OutgoingMessage {
+    /// An approved template with its parameters.
+    Template {
+        name: String,
+        language: String,
+        #[serde(default)]
+        parameters: Vec<String>,
+    },
+    /// Free text, only inside the 24-hour service window.
+    Text { body: String },
+}
+
+/// Body of `POST /api/v1/contacts/{id}/sms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingSms {
+    pub body: String,
+}
+
+/// An item of the live stream (`GET /api/v1/events`, SSE `data:`); the SSE
+/// id is `id`. The app refetches what the event concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    pub id: i64,
+    /// The consent-record kind, e.g. `accepted`, `delivered`, `message_in`.
+    pub kind: String,
+    /// The contact number concerned.
+    pub phone: String,
+    /// Stored consent state after the event, when it concerns consent.
+    pub state: Option<String>,
+}
+
+/// Longest free-text message accepted, in characters (WhatsApp's limit).
+pub const MAX_TEXT_CHARS: usize = 4096;
+
+/// Number of `{{n}}` placeholders in a template body (the highest n).
+pub fn template_parameters(body: &str) -> usize {
+    let mut highest = 0;
+    let mut rest = body;
+    while let Some(start) = rest.find("{{") {
+        rest = &rest[start + 2..];
+        if let Some(end) = rest.find("}}") {
+            if let Ok(n) = rest[..end].trim().parse::<usize>() {
+                highest = highest.max(n);
+            }
+            rest = &rest[end + 2..];
+        }
+    }
+    highest
+}
+
+/// The body with `{{n}}` replaced by the n-th parameter (1-based).
+pub fn render_template(body: &str, parameters: &[String]) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after
+            .find("}}")
+            .map(|end| (end, after[..end].trim().parse::<usize>()))
+        {
+            Some((end, Ok(n))) if n >= 1 && n <= parameters.len() => {
+                out.push_str(&parameters[n - 1]);
+                rest = &after[end + 2..];
+            }
+            _ => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn templates_render_their_numbered_placeholders() {
+        let body = "Hi {{1}}, {{2}} here. {{1}}!";
+        assert_eq!(template_parameters(body), 2);
+        assert_eq!(
+            render_template(body, &["Kerry".into(), "Jane".into()]),
+            "Hi Kerry, Jane here. Kerry!"
+        );
+        assert_eq!(render_template("{{3}} {{x}}", &["a".into()]), "{{3}} {{x}}");
+        assert_eq!(template_parameters("no placeholders"), 0);
     }
 }

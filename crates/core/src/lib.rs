@@ -6,4 +6,6 @@ pub mod consent;
 pub mod keywords;
 #[cfg(feature = "phone")]
 pub mod phone;
+pub mod sms;
+pub mod whatsapp;
 pub mod window;

@@ -21,6 +21,59 @@ pub struct Config {
     /// Origins allowed to frame the app (space separated), besides the service itself.
     #[arg(long, env = "OPTIN_FRAME_ANCESTORS", value_delimiter = ' ')]
     pub frame_ancestors: Vec<String>,
+    /// Base URL at which the providers reach this service (webhooks, SMS signatures).
+    #[arg(long, env = "OPTIN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// WhatsApp Cloud API base URL.
+    #[arg(
+        long,
+        env = "OPTIN_WA_GRAPH_BASE",
+        default_value = "https://graph.facebook.com"
+    )]
+    pub wa_graph_base: String,
+    /// WhatsApp Cloud API version.
+    #[arg(long, env = "OPTIN_WA_API_VERSION", default_value = "v21.0")]
+    pub wa_api_version: String,
+    /// WhatsApp business phone number id.
+    #[arg(long, env = "OPTIN_WA_PHONE_NUMBER_ID")]
+    pub wa_phone_number_id: Option<String>,
+    /// WhatsApp access token; without it the service runs against its sandbox.
+    #[arg(long, env = "OPTIN_WA_ACCESS_TOKEN", hide_env_values = true)]
+    pub wa_access_token: Option<String>,
+    /// Meta app secret, to verify `X-Hub-Signature-256`.
+    #[arg(long, env = "OPTIN_WA_APP_SECRET", hide_env_values = true)]
+    pub wa_app_secret: Option<String>,
+    /// Token expected in Meta's webhook verification handshake.
+    #[arg(long, env = "OPTIN_WA_VERIFY_TOKEN", hide_env_values = true)]
+    pub wa_verify_token: Option<String>,
+    /// SMS provider API base URL (Twilio-style).
+    #[arg(long, env = "OPTIN_SMS_BASE", default_value = "https://api.twilio.com")]
+    pub sms_base: String,
+    /// SMS account SID.
+    #[arg(long, env = "OPTIN_SMS_ACCOUNT_SID")]
+    pub sms_account_sid: Option<String>,
+    /// SMS auth token (API basic auth and `X-Twilio-Signature`).
+    #[arg(long, env = "OPTIN_SMS_AUTH_TOKEN", hide_env_values = true)]
+    pub sms_auth_token: Option<String>,
+    /// SMS sender number.
+    #[arg(long, env = "OPTIN_SMS_FROM")]
+    pub sms_from: Option<String>,
+}
+
+/// Provider settings resolved at start: the configured ones, or the sandbox's.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// True when talking to the built-in sandbox instead of Meta and the SMS provider.
+    pub sandbox: bool,
+    pub public_url: String,
+    pub whatsapp: crate::providers::whatsapp::WhatsAppConfig,
+    pub app_secret: String,
+    pub verify_token: String,
+    pub sms: crate::providers::sms::SmsConfig,
+}
+
+fn random_secret() -> String {
+    crate::store::auth::new_token()
 }
 
 impl Config {
@@ -32,7 +85,73 @@ impl Config {
             static_dir: None,
             default_region: None,
             frame_ancestors: Vec::new(),
+            public_url: None,
+            wa_graph_base: "https://graph.facebook.com".into(),
+            wa_api_version: "v21.0".into(),
+            wa_phone_number_id: None,
+            wa_access_token: None,
+            wa_app_secret: None,
+            wa_verify_token: None,
+            sms_base: "https://api.twilio.com".into(),
+            sms_account_sid: None,
+            sms_auth_token: None,
+            sms_from: None,
         }
+    }
+
+    /// Resolves the providers once the listening address is known. Without a
+    /// WhatsApp access token everything points at the sandbox on this service.
+    pub fn providers(&self, bound: SocketAddr) -> Result<ProviderSettings, String> {
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        let Some(access_token) = self.wa_access_token.clone() else {
+            return Ok(ProviderSettings {
+                sandbox: true,
+                whatsapp: crate::providers::whatsapp::WhatsAppConfig {
+                    graph_base: format!("{public_url}/sandbox/graph"),
+                    api_version: self.wa_api_version.clone(),
+                    phone_number_id: crate::store::seed::SANDBOX_PHONE_NUMBER_ID.into(),
+                    access_token: random_secret(),
+                },
+                app_secret: random_secret(),
+                verify_token: random_secret(),
+                sms: crate::providers::sms::SmsConfig {
+                    base: format!("{public_url}/sandbox/sms"),
+                    account_sid: "ACsandbox".into(),
+                    auth_token: random_secret(),
+                    from: crate::store::seed::SANDBOX_SMS_NUMBER.into(),
+                    status_callback: Some(format!("{public_url}/webhooks/sms")),
+                },
+                public_url,
+            });
+        };
+        let need = |value: &Option<String>, name: &str| {
+            value
+                .clone()
+                .ok_or_else(|| format!("{name} must be set when OPTIN_WA_ACCESS_TOKEN is"))
+        };
+        Ok(ProviderSettings {
+            sandbox: false,
+            whatsapp: crate::providers::whatsapp::WhatsAppConfig {
+                graph_base: self.wa_graph_base.clone(),
+                api_version: self.wa_api_version.clone(),
+                phone_number_id: need(&self.wa_phone_number_id, "OPTIN_WA_PHONE_NUMBER_ID")?,
+                access_token,
+            },
+            app_secret: need(&self.wa_app_secret, "OPTIN_WA_APP_SECRET")?,
+            verify_token: need(&self.wa_verify_token, "OPTIN_WA_VERIFY_TOKEN")?,
+            sms: crate::providers::sms::SmsConfig {
+                base: self.sms_base.clone(),
+                account_sid: need(&self.sms_account_sid, "OPTIN_SMS_ACCOUNT_SID")?,
+                auth_token: need(&self.sms_auth_token, "OPTIN_SMS_AUTH_TOKEN")?,
+                from: need(&self.sms_from, "OPTIN_SMS_FROM")?,
+                status_callback: Some(format!("{public_url}/webhooks/sms")),
+            },
+            public_url,
+        })
     }
 
     /// Path of the SQLite database file.

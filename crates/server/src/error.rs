@@ -30,6 +30,16 @@ pub enum AppError {
         field: Option<&'static str>,
         message: String,
     },
+    /// A rule of the consent flow forbids this now (409), possibly until `allowed_at`.
+    #[error("{message}")]
+    Refused {
+        code: &'static str,
+        message: String,
+        allowed_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The organization's settings forbid this (403).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     /// The body is not the JSON this route takes.
     #[error("{0}")]
     MalformedBody(String),
@@ -50,7 +60,10 @@ impl AppError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::Conflict { code, .. } | Self::Refused { code, .. } => {
+                (StatusCode::CONFLICT, code)
+            }
+            Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => {
@@ -79,6 +92,10 @@ impl IntoResponse for AppError {
             code: code.to_owned(),
             message: self.to_string(),
             field: self.field().map(str::to_owned),
+            allowed_at: match &self {
+                Self::Refused { allowed_at, .. } => *allowed_at,
+                _ => None,
+            },
         };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
@@ -94,6 +111,12 @@ impl IntoResponse for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         Self::Internal(Box::new(e))
+    }
+}
+
+impl From<&str> for AppError {
+    fn from(e: &str) -> Self {
+        Self::Internal(e.into())
     }
 }
 

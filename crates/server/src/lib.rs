@@ -1,31 +1,86 @@
-//! The service: REST API under `/api/v1`, the web app's static files, and
-//! (later) webhooks and the sandbox. `app()` builds the whole router so tests
-//! can drive it without a socket.
+//! The service: REST API under `/api/v1`, the live event stream, provider
+//! webhooks under `/webhooks`, the sandbox under `/sandbox` (sandbox mode
+//! only), and the web app's static files. `app()` builds the whole router so
+//! tests can drive it without a socket; `launch()` runs it with its outbox
+//! worker on a real socket.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod error;
+pub mod flow;
+pub mod live;
+pub mod outbox;
+pub mod providers;
 pub mod routes;
 pub mod store;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use axum::http::{header, HeaderValue};
 use axum::Router;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use config::Config;
+pub use config::{Config, ProviderSettings};
+use providers::sms::SmsClient;
+use providers::whatsapp::WhatsAppClient;
 use store::Store;
 
-/// Shared by every handler.
+/// The provider clients in use (real or sandbox).
+pub struct Providers {
+    pub settings: ProviderSettings,
+    pub whatsapp: WhatsAppClient,
+    pub sms: SmsClient,
+}
+
+/// Shared by every handler and the outbox worker.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub config: std::sync::Arc<Config>,
+    pub config: Arc<Config>,
+    pub providers: Arc<Providers>,
+    pub clock: clock::Clock,
+    pub live: live::Live,
+    /// Wakes the outbox worker when a job is committed.
+    pub outbox_wake: Arc<Notify>,
+    /// Ends long-lived responses (event streams) at shutdown.
+    pub shutdown: CancellationToken,
 }
 
-/// The whole service: API, then static files with the SPA's index as fallback.
+impl AppState {
+    /// State for a service listening at `bound`.
+    pub fn new(store: Store, config: Config, bound: SocketAddr) -> Result<Self, String> {
+        let settings = config.providers(bound)?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let providers = Providers {
+            whatsapp: WhatsAppClient::new(settings.whatsapp.clone(), http.clone()),
+            sms: SmsClient::new(settings.sms.clone(), http),
+            settings,
+        };
+        Ok(Self {
+            store,
+            config: Arc::new(config),
+            providers: Arc::new(providers),
+            clock: clock::Clock::default(),
+            live: live::Live::default(),
+            outbox_wake: Arc::new(Notify::new()),
+            shutdown: CancellationToken::new(),
+        })
+    }
+}
+
+/// The whole service: API, webhooks, sandbox, then static files with the SPA's index as fallback.
 pub fn app(state: AppState) -> Router {
-    let mut router = Router::new().nest(optin_core::api::API_PREFIX, routes::api());
+    let mut router = Router::new()
+        .nest(optin_core::api::API_PREFIX, routes::api())
+        .nest("/webhooks", routes::webhooks::router());
     if let Some(dir) = &state.config.static_dir {
         let index = dir.join("index.html");
         router = router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
@@ -46,4 +101,62 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .with_state(state)
+}
+
+/// A running service: its address, state and background tasks.
+pub struct Service {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+/// Opens the store (seeding the demo on first start), binds, and starts the
+/// HTTP server and the outbox worker.
+pub async fn launch(config: Config) -> Result<Service, Box<dyn std::error::Error + Send + Sync>> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = Store::open(&config.database_path()).await?;
+    if let Some(advisors) = store.seed_demo().await? {
+        std::fs::write(
+            config.demo_tokens_path(),
+            serde_json::to_vec_pretty(&advisors)?,
+        )?;
+        tracing::info!("seeded the demo organization");
+    }
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(store, config, addr)?;
+    let settings = &state.providers.settings;
+    state
+        .store
+        .bind_provider_numbers(&settings.whatsapp.phone_number_id, &settings.sms.from)
+        .await?;
+    let stop = state.shutdown.clone();
+    let server = tokio::spawn({
+        let router = app(state.clone());
+        let stop = stop.clone();
+        async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        }
+    });
+    let worker = tokio::spawn(outbox::run(state.clone(), stop.clone()));
+    Ok(Service {
+        addr,
+        state,
+        stop,
+        server,
+        worker,
+    })
+}
+
+impl Service {
+    /// Stops accepting, ends streams, lets the worker finish its pass.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.worker.await;
+        let _ = self.server.await;
+    }
 }

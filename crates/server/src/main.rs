@@ -1,9 +1,12 @@
-//! `optin-server`: runs the service (`serve`, the default).
+//! `optin-server`: runs the service (`serve`, the default) or checks the
+//! consent record (`verify-chain`).
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use optin_server::store::seed::DemoAdvisor;
 use optin_server::store::Store;
-use optin_server::{app, AppState, Config};
+use optin_server::{launch, Config};
 
 #[derive(Parser)]
 #[command(about = "WhatsApp opt-in service for advisors")]
@@ -18,10 +21,16 @@ struct Cli {
 enum Command {
     /// Start the service (the default).
     Serve,
+    /// Verify the hash chain of an organization's consent record; names the first broken link.
+    VerifyChain {
+        /// Organization id (every organization when absent).
+        #[arg(long)]
+        organization: Option<i64>,
+    },
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -29,43 +38,64 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
+    let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
+        Command::VerifyChain { organization } => verify_chain(cli.config, organization).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    std::fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open(&config.database_path()).await?;
-    if let Some(advisors) = store.seed_demo().await? {
-        std::fs::write(
-            config.demo_tokens_path(),
-            serde_json::to_vec_pretty(&advisors)?,
-        )?;
-        tracing::info!("seeded the demo organization");
-    }
-    let listener = tokio::net::TcpListener::bind(config.addr).await?;
-    let addr = listener.local_addr()?;
-    let demo: Vec<DemoAdvisor> = std::fs::read(config.demo_tokens_path())
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+async fn serve(config: Config) -> Result<ExitCode, Error> {
+    let tokens_path = config.demo_tokens_path();
+    let service = launch(config).await?;
+    let addr = service.addr;
+    let demo: Vec<DemoAdvisor> = std::fs::read(tokens_path)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
+    let sandbox = service.state.providers.settings.sandbox;
     match demo.first() {
-        Some(advisor) => println!(
-            "Open http://{addr}/#token={} (signed in as {})",
+        Some(advisor) if sandbox => println!(
+            "Open http://{addr}/#token={} (signed in as {}; WhatsApp and SMS sandbox)",
             advisor.token, advisor.name
         ),
-        None => println!("Listening on http://{addr}"),
+        _ => println!("Listening on http://{addr}"),
     }
-    let state = AppState {
-        store,
-        config: std::sync::Arc::new(config),
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    service.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify_chain(config: Config, organization: Option<i64>) -> Result<ExitCode, Error> {
+    let store = Store::open(&config.database_path()).await?;
+    let organizations = match organization {
+        Some(id) => vec![id],
+        None => store.organization_ids().await?,
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("stopped");
-    Ok(())
+    let mut intact = true;
+    for id in organizations {
+        match store.verify_chain(id).await? {
+            Ok(count) => println!("organization {id}: {count} events, chain intact"),
+            Err(broken) => {
+                println!("{broken}");
+                intact = false;
+            }
+        }
+    }
+    Ok(if intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

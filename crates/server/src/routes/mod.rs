@@ -1,7 +1,11 @@
 //! `/api/v1` routes, one module per resource.
 
+mod consent;
 mod contacts;
+mod events;
 mod me;
+mod messages;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -17,6 +21,9 @@ pub fn api() -> Router<AppState> {
     Router::new()
         .merge(me::router())
         .merge(contacts::router())
+        .merge(consent::router())
+        .merge(messages::router())
+        .merge(events::router())
         .fallback(|| async { AppError::NotFound("That API route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -56,3 +56,12 @@ impl Store {
         .await
     }
 }
+
+impl Store {
+    /// Every organization's id.
+    pub async fn organization_ids(&self) -> Result<Vec<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT id FROM organizations ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+    }
+}

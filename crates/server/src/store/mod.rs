@@ -2,7 +2,9 @@
 //! at start. Queries use `$n` placeholders so a PostgreSQL backend can share them.
 
 pub mod auth;
+pub mod consent;
 pub mod contacts;
+pub mod evidence;
 pub mod seed;
 
 use std::path::Path;

@@ -55,6 +55,20 @@ impl Store {
                 .bind(DEMO_ORGANIZATION)
                 .fetch_one(&mut *tx)
                 .await?;
+        for (name, language, category, purpose, body) in DEMO_TEMPLATES {
+            sqlx::query(
+                "INSERT INTO templates (organization_id, name, language, category, purpose, body)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(org)
+            .bind(name)
+            .bind(language)
+            .bind(category)
+            .bind(purpose)
+            .bind(body)
+            .execute(&mut *tx)
+            .await?;
+        }
         let mut advisors = Vec::new();
         for (name, contacts) in DEMO_ADVISORS
             .iter()
@@ -106,5 +120,64 @@ mod tests {
                 "{phone}"
             );
         }
+    }
+}
+
+/// Phone number id of the sandbox's WhatsApp business number.
+pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000000001";
+/// The sandbox's SMS sender number.
+pub const SANDBOX_SMS_NUMBER: &str = "+15550001111";
+
+/// The demo organization's approved templates: (name, language, category, purpose, body).
+const DEMO_TEMPLATES: [(&str, &str, &str, &str, &str); 3] = [
+    (
+        "advisor_opt_in",
+        "en_US",
+        "UTILITY",
+        "opt_in",
+        "Hello! {{1}} from {{2}} would like to contact you on WhatsApp about your accounts. \
+         Do you agree to receive WhatsApp messages from {{2}}? You can opt out at any time by replying STOP.",
+    ),
+    (
+        "meeting_reminder",
+        "en_US",
+        "UTILITY",
+        "message",
+        "Hello {{1}}, this is a reminder of our meeting on {{2}}. Reply here if you need to change it.",
+    ),
+    (
+        "portfolio_review",
+        "en_US",
+        "UTILITY",
+        "message",
+        "Hello {{1}}, your quarterly portfolio review is ready. Would you like to arrange a call?",
+    ),
+];
+
+impl Store {
+    /// Routes webhooks for the configured numbers to the demo organization
+    /// when no organization claims them yet.
+    pub async fn bind_provider_numbers(
+        &self,
+        phone_number_id: &str,
+        sms_number: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE organizations SET whatsapp_phone_number_id = $1
+             WHERE id = (SELECT MIN(id) FROM organizations)
+               AND NOT EXISTS (SELECT 1 FROM organizations WHERE whatsapp_phone_number_id = $1)",
+        )
+        .bind(phone_number_id)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE organizations SET sms_number = $1
+             WHERE id = (SELECT MIN(id) FROM organizations)
+               AND NOT EXISTS (SELECT 1 FROM organizations WHERE sms_number = $1)",
+        )
+        .bind(sms_number)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }

@@ -1,0 +1,977 @@
+//! WhatsApp Cloud API wire formats (Graph API `messages` endpoint and the
+//! `whatsapp_business_account` webhooks), exactly as in
+//! `docs/whatsapp-platform.md`.
+//!
+//! Deserialization is lenient where Meta is loose: unknown fields are ignored
+//! (Meta adds fields without notice), list fields default to empty and
+//! unknown status or message types parse as `Other`, so a new kind of event
+//! never makes a whole webhook unreadable. Serialization omits absent
+//! optional fields, as the platform does.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Value of `messaging_product` in every request and event.
+pub const MESSAGING_PRODUCT: &str = "whatsapp";
+/// Value of `object` in every webhook envelope.
+pub const WEBHOOK_OBJECT: &str = "whatsapp_business_account";
+/// `field` of a change carrying messages and statuses.
+pub const MESSAGES_FIELD: &str = "messages";
+/// Header carrying the webhook signature, `sha256=<hex>`.
+pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
+
+/// Cloud API error code: the number is not on WhatsApp (or cannot receive).
+pub const ERROR_UNDELIVERABLE: i64 = 131026;
+/// Graph API error code for an invalid parameter.
+pub const ERROR_INVALID_PARAMETER: i64 = 100;
+
+/// Payload prefix of the opt-in template's "Yes" quick reply.
+pub const OPTIN_YES_PREFIX: &str = "OPTIN_YES:";
+/// Payload prefix of the opt-in template's "No" quick reply.
+pub const OPTIN_NO_PREFIX: &str = "OPTIN_NO:";
+
+// ---------------------------------------------------------------------------
+// Outbound messages
+// ---------------------------------------------------------------------------
+
+/// Body of `POST /{version}/{phone_number_id}/messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    /// Always [`MESSAGING_PRODUCT`].
+    pub messaging_product: String,
+    /// Recipient's WhatsApp id: E.164 digits without the `+`.
+    pub to: String,
+    /// `type` and the matching `template` or `text` object.
+    #[serde(flatten)]
+    pub content: MessageContent,
+}
+
+/// What is sent: the `type` tag plus its object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MessageContent {
+    /// An approved template (the only kind allowed outside the 24-hour window).
+    Template {
+        /// Which template, in which language, with which parameters.
+        template: Template,
+    },
+    /// Free-form text (only inside the 24-hour window).
+    Text {
+        /// The text.
+        text: TextBody,
+    },
+}
+
+/// A template reference with its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    /// Approved template name, e.g. `advisor_opt_in`.
+    pub name: String,
+    /// Template language.
+    pub language: Language,
+    /// Parameters for the body and the buttons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Component>,
+}
+
+/// Template language, e.g. `{"code":"en_US"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Language {
+    /// Language (and locale) code, e.g. `en_US`.
+    pub code: String,
+}
+
+/// One parameterised part of a template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Component {
+    /// Header parameters.
+    Header {
+        /// Values for the header's placeholders.
+        #[serde(default)]
+        parameters: Vec<Parameter>,
+    },
+    /// Body parameters, filling `{{1}}`, `{{2}}`, ... in order.
+    Body {
+        /// Values for the body's placeholders.
+        #[serde(default)]
+        parameters: Vec<Parameter>,
+    },
+    /// Parameters of one button of the template.
+    Button {
+        /// Kind of button.
+        sub_type: ButtonSubType,
+        /// Position of the button in the template, as a decimal string.
+        index: String,
+        /// For quick replies: the payload returned when the button is tapped.
+        #[serde(default)]
+        parameters: Vec<Parameter>,
+    },
+}
+
+/// Kind of a template button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonSubType {
+    /// A reply button; a tap comes back as a `button` message with the payload.
+    QuickReply,
+    /// A link button.
+    Url,
+}
+
+/// One template parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Parameter {
+    /// Text for a placeholder.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// Payload of a quick-reply button.
+    Payload {
+        /// The payload, returned verbatim on a tap.
+        payload: String,
+    },
+}
+
+/// `{"body": "..."}` of a text message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextBody {
+    /// The text.
+    pub body: String,
+}
+
+/// A quick-reply button of a template: position and payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuickReply {
+    /// Position of the button in the template.
+    pub index: String,
+    /// Payload returned when the contact taps it.
+    pub payload: String,
+}
+
+impl SendMessage {
+    /// A template message to `to` (E.164, with or without the `+`).
+    pub fn template(
+        to: &str,
+        name: impl Into<String>,
+        language: impl Into<String>,
+        components: Vec<Component>,
+    ) -> Self {
+        Self {
+            messaging_product: MESSAGING_PRODUCT.to_owned(),
+            to: wa_id_from_e164(to),
+            content: MessageContent::Template {
+                template: Template {
+                    name: name.into(),
+                    language: Language {
+                        code: language.into(),
+                    },
+                    components,
+                },
+            },
+        }
+    }
+
+    /// A free-form text message to `to` (E.164, with or without the `+`).
+    pub fn text(to: &str, body: impl Into<String>) -> Self {
+        Self {
+            messaging_product: MESSAGING_PRODUCT.to_owned(),
+            to: wa_id_from_e164(to),
+            content: MessageContent::Text {
+                text: TextBody { body: body.into() },
+            },
+        }
+    }
+
+    /// The opt-in request: template `template_name` with `body_params` as body
+    /// text parameters and two quick replies, "Yes" (index 0, payload
+    /// `OPTIN_YES:<request_id>`) and "No" (index 1, `OPTIN_NO:<request_id>`).
+    pub fn opt_in_request(
+        to_e164: &str,
+        template_name: &str,
+        language: &str,
+        body_params: Vec<String>,
+        request_id: &str,
+    ) -> Self {
+        let body = Component::Body {
+            parameters: body_params
+                .into_iter()
+                .map(|text| Parameter::Text { text })
+                .collect(),
+        };
+        let buttons = [OptInAnswer::Yes, OptInAnswer::No]
+            .into_iter()
+            .enumerate()
+            .map(|(index, answer)| Component::Button {
+                sub_type: ButtonSubType::QuickReply,
+                index: index.to_string(),
+                parameters: vec![Parameter::Payload {
+                    payload: OptInPayload {
+                        answer,
+                        request_id: request_id.to_owned(),
+                    }
+                    .to_payload(),
+                }],
+            });
+        Self::template(
+            to_e164,
+            template_name,
+            language,
+            std::iter::once(body).chain(buttons).collect(),
+        )
+    }
+
+    /// The template, when this is a template message.
+    pub fn as_template(&self) -> Option<&Template> {
+        match &self.content {
+            MessageContent::Template { template } => Some(template),
+            MessageContent::Text { .. } => None,
+        }
+    }
+
+    /// The text, when this is a text message.
+    pub fn as_text(&self) -> Option<&str> {
+        match &self.content {
+            MessageContent::Text { text } => Some(&text.body),
+            MessageContent::Template { .. } => None,
+        }
+    }
+}
+
+impl Template {
+    /// Texts of the body parameters, in order (`{{1}}`, `{{2}}`, ...).
+    pub fn body_texts(&self) -> Vec<&str> {
+        self.components
+            .iter()
+            .filter_map(|c| match c {
+                Component::Body { parameters } => Some(parameters),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|p| match p {
+                Parameter::Text { text } => Some(text.as_str()),
+                Parameter::Payload { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The quick-reply buttons that carry a payload, in template order.
+    pub fn quick_replies(&self) -> Vec<QuickReply> {
+        self.components
+            .iter()
+            .filter_map(|c| match c {
+                Component::Button {
+                    sub_type: ButtonSubType::QuickReply,
+                    index,
+                    parameters,
+                } => parameters.iter().find_map(|p| match p {
+                    Parameter::Payload { payload } => Some(QuickReply {
+                        index: index.clone(),
+                        payload: payload.clone(),
+                    }),
+                    Parameter::Text { .. } => None,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// The contact's answer carried by an opt-in quick reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptInAnswer {
+    /// "Yes": the contact opts in.
+    Yes,
+    /// "No": the contact declines.
+    No,
+}
+
+impl OptInAnswer {
+    /// Label of the template button, as WhatsApp echoes it in `button.text`.
+    pub fn button_text(self) -> &'static str {
+        match self {
+            OptInAnswer::Yes => "Yes",
+            OptInAnswer::No => "No",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            OptInAnswer::Yes => OPTIN_YES_PREFIX,
+            OptInAnswer::No => OPTIN_NO_PREFIX,
+        }
+    }
+}
+
+/// A parsed opt-in quick-reply payload, `OPTIN_YES:<id>` or `OPTIN_NO:<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OptInPayload {
+    /// Which button was tapped.
+    pub answer: OptInAnswer,
+    /// The opt-in request the button belongs to.
+    pub request_id: String,
+}
+
+impl OptInPayload {
+    /// Parses a payload; `None` for anything else, including an empty id.
+    /// Prefixes are case-sensitive: we generate them, nobody types them.
+    pub fn parse(payload: &str) -> Option<Self> {
+        [OptInAnswer::Yes, OptInAnswer::No]
+            .into_iter()
+            .find_map(|answer| {
+                let id = payload.strip_prefix(answer.prefix())?;
+                (!id.is_empty()).then(|| Self {
+                    answer,
+                    request_id: id.to_owned(),
+                })
+            })
+    }
+
+    /// The payload string, e.g. `OPTIN_YES:abc`.
+    pub fn to_payload(&self) -> String {
+        format!("{}{}", self.answer.prefix(), self.request_id)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------
+
+/// Success body of a send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendResponse {
+    /// Always [`MESSAGING_PRODUCT`].
+    pub messaging_product: String,
+    /// The recipient as sent and as resolved.
+    #[serde(default)]
+    pub contacts: Vec<SendContact>,
+    /// The accepted message (one per send).
+    #[serde(default)]
+    pub messages: Vec<SentMessage>,
+}
+
+/// Recipient of a send, as resolved by WhatsApp.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendContact {
+    /// The `to` of the request.
+    pub input: String,
+    /// The recipient's WhatsApp id.
+    pub wa_id: String,
+}
+
+/// Id of an accepted message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMessage {
+    /// `wamid....`; status webhooks refer to it.
+    pub id: String,
+    /// `accepted`, `held_for_quality_assessment`, ... (templates only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_status: Option<String>,
+}
+
+/// Error body of every Graph API failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphErrorBody {
+    /// The error.
+    pub error: GraphError,
+}
+
+/// A Graph API error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphError {
+    /// Description for developers.
+    #[serde(default)]
+    pub message: String,
+    /// Error family, e.g. `OAuthException`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Error code, e.g. 131026 or 100.
+    pub code: i64,
+    /// Finer code, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_subcode: Option<i64>,
+    /// More detail, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_data: Option<ErrorData>,
+    /// Trace id for Meta support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fbtrace_id: Option<String>,
+}
+
+/// `error_data` of an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorData {
+    /// Explanation of the error.
+    #[serde(default)]
+    pub details: String,
+}
+
+impl GraphErrorBody {
+    /// An error body with the given code, type and message.
+    pub fn new(code: i64, kind: &str, message: impl Into<String>) -> Self {
+        Self {
+            error: GraphError {
+                message: message.into(),
+                kind: kind.to_owned(),
+                code,
+                error_subcode: None,
+                error_data: None,
+                fbtrace_id: None,
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Webhooks
+// ---------------------------------------------------------------------------
+
+/// Body of every webhook POST.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEnvelope {
+    /// Always [`WEBHOOK_OBJECT`].
+    #[serde(default)]
+    pub object: String,
+    /// One entry per WhatsApp Business Account.
+    #[serde(default)]
+    pub entry: Vec<WebhookEntry>,
+}
+
+/// Changes of one WhatsApp Business Account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEntry {
+    /// WhatsApp Business Account id.
+    #[serde(default)]
+    pub id: String,
+    /// The changes.
+    #[serde(default)]
+    pub changes: Vec<WebhookChange>,
+}
+
+/// One change; `field` is [`MESSAGES_FIELD`] for messages and statuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookChange {
+    /// Subscription field, e.g. `messages`.
+    #[serde(default)]
+    pub field: String,
+    /// What changed. Other fields (template status, ...) carry other shapes;
+    /// they parse here with everything empty.
+    #[serde(default)]
+    pub value: ChangeValue,
+}
+
+/// Messages and statuses of one business phone number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeValue {
+    /// Always [`MESSAGING_PRODUCT`].
+    #[serde(default)]
+    pub messaging_product: String,
+    /// The business number the change concerns.
+    #[serde(default)]
+    pub metadata: Metadata,
+    /// Profiles of the senders of `messages`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<WebhookContact>,
+    /// Inbound messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<InboundMessage>,
+    /// Status updates of outbound messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<StatusUpdate>,
+}
+
+/// The business phone number of a change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// The number as displayed, digits only.
+    #[serde(default)]
+    pub display_phone_number: String,
+    /// Its Cloud API id (the `{phone_number_id}` of the send URL).
+    #[serde(default)]
+    pub phone_number_id: String,
+}
+
+/// Sender of an inbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookContact {
+    /// The sender's profile.
+    #[serde(default)]
+    pub profile: Profile,
+    /// The sender's WhatsApp id (E.164 digits).
+    pub wa_id: String,
+}
+
+/// A WhatsApp profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Display name the contact chose.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A message from a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundMessage {
+    /// Sender's WhatsApp id (E.164 digits).
+    pub from: String,
+    /// `wamid....` of this message; the dedup key.
+    pub id: String,
+    /// Unix seconds, as a string; see [`parse_timestamp`].
+    pub timestamp: String,
+    /// Which of the optional objects below is present.
+    #[serde(rename = "type")]
+    pub kind: InboundKind,
+    /// For `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextBody>,
+    /// For `button` (a template quick reply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<ButtonReply>,
+    /// For `interactive` (a non-template reply button or list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactive: Option<Interactive>,
+    /// The message this one replies to (for button taps: the template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<MessageContext>,
+}
+
+/// Type of an inbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundKind {
+    /// Typed text.
+    Text,
+    /// Tap on a template quick reply.
+    Button,
+    /// Tap on an interactive reply button or list row.
+    Interactive,
+    /// Any other type (media, reaction, ...); serializes as `other`.
+    #[serde(other)]
+    Other,
+}
+
+/// A template quick-reply tap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ButtonReply {
+    /// The payload given with the template.
+    #[serde(default)]
+    pub payload: String,
+    /// The button's label.
+    #[serde(default)]
+    pub text: String,
+}
+
+/// An interactive reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interactive {
+    /// `button_reply` or `list_reply`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// For `button_reply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button_reply: Option<IdTitle>,
+    /// For `list_reply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_reply: Option<IdTitle>,
+}
+
+/// Id and title of an interactive reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdTitle {
+    /// The id given with the interactive message.
+    #[serde(default)]
+    pub id: String,
+    /// The label the contact saw.
+    #[serde(default)]
+    pub title: String,
+}
+
+/// What an inbound message replies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageContext {
+    /// The business number that sent the original message.
+    #[serde(default)]
+    pub from: String,
+    /// `wamid....` of the original message.
+    #[serde(default)]
+    pub id: String,
+}
+
+impl InboundMessage {
+    /// The typed text, for text messages.
+    pub fn text_body(&self) -> Option<&str> {
+        self.text.as_ref().map(|t| t.body.as_str())
+    }
+
+    /// The payload of a template quick reply or the id of an interactive
+    /// button reply: what the business attached to the tapped button.
+    pub fn button_payload(&self) -> Option<&str> {
+        match self.kind {
+            InboundKind::Button => self.button.as_ref().map(|b| b.payload.as_str()),
+            InboundKind::Interactive => self
+                .interactive
+                .as_ref()
+                .and_then(|i| i.button_reply.as_ref())
+                .map(|r| r.id.as_str()),
+            _ => None,
+        }
+    }
+
+    /// When the contact sent it; `None` when the timestamp is malformed.
+    pub fn sent_at(&self) -> Option<DateTime<Utc>> {
+        parse_timestamp(&self.timestamp)
+    }
+}
+
+/// Delivery status of an outbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusUpdate {
+    /// `wamid....` of the outbound message.
+    pub id: String,
+    /// The new status.
+    pub status: DeliveryStatus,
+    /// Unix seconds, as a string; see [`parse_timestamp`].
+    pub timestamp: String,
+    /// Recipient's WhatsApp id.
+    #[serde(default)]
+    pub recipient_id: String,
+    /// Why it failed (for `failed`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<StatusError>,
+}
+
+/// Status of an outbound message. Arrives out of order and repeatedly;
+/// `read` implies `delivered`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Accepted by WhatsApp's servers.
+    Sent,
+    /// Arrived on the contact's phone.
+    Delivered,
+    /// Opened by the contact.
+    Read,
+    /// Will not be delivered; see `errors`.
+    Failed,
+    /// A status we do not know (`deleted`, `warning`, ...); serializes as `other`.
+    #[serde(other)]
+    Other,
+}
+
+impl DeliveryStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Other => "other",
+        }
+    }
+}
+
+/// An error in a `failed` status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusError {
+    /// Cloud API error code, e.g. [`ERROR_UNDELIVERABLE`].
+    pub code: i64,
+    /// Short title.
+    #[serde(default)]
+    pub title: String,
+    /// Longer message, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Details, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_data: Option<ErrorData>,
+}
+
+impl StatusUpdate {
+    /// When the status happened; `None` when the timestamp is malformed.
+    pub fn at(&self) -> Option<DateTime<Utc>> {
+        parse_timestamp(&self.timestamp)
+    }
+
+    /// Code of the first error, for `failed` statuses.
+    pub fn error_code(&self) -> Option<i64> {
+        self.errors.first().map(|e| e.code)
+    }
+}
+
+impl WebhookEnvelope {
+    /// An envelope with one `messages` change for `value` from WABA `waba_id`.
+    pub fn single(waba_id: impl Into<String>, value: ChangeValue) -> Self {
+        Self {
+            object: WEBHOOK_OBJECT.to_owned(),
+            entry: vec![WebhookEntry {
+                id: waba_id.into(),
+                changes: vec![WebhookChange {
+                    field: MESSAGES_FIELD.to_owned(),
+                    value,
+                }],
+            }],
+        }
+    }
+
+    /// Every `messages` change value, across entries.
+    pub fn message_values(&self) -> impl Iterator<Item = &ChangeValue> {
+        self.entry
+            .iter()
+            .flat_map(|e| &e.changes)
+            .filter(|c| c.field == MESSAGES_FIELD)
+            .map(|c| &c.value)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// Parses a webhook timestamp (Unix seconds as a decimal string).
+pub fn parse_timestamp(timestamp: &str) -> Option<DateTime<Utc>> {
+    let seconds: i64 = timestamp.trim().parse().ok()?;
+    DateTime::from_timestamp(seconds, 0)
+}
+
+/// Formats a time as a webhook timestamp (Unix seconds, sub-seconds dropped).
+pub fn format_timestamp(at: DateTime<Utc>) -> String {
+    at.timestamp().to_string()
+}
+
+/// WhatsApp id (digits only) of an E.164 number: the `+` dropped.
+pub fn wa_id_from_e164(e164: &str) -> String {
+    e164.trim().trim_start_matches('+').to_owned()
+}
+
+/// E.164 form of a WhatsApp id: `+` and the digits.
+pub fn e164_from_wa_id(wa_id: &str) -> String {
+    format!("+{}", wa_id.trim().trim_start_matches('+'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn request_id() -> &'static str {
+        "req-42"
+    }
+
+    #[test]
+    fn opt_in_request_serializes_exactly_as_the_platform_expects() {
+        let message = SendMessage::opt_in_request(
+            "+15551234567",
+            "advisor_opt_in",
+            "en_US",
+            vec!["Jane Smith, Acme Wealth".into()],
+            request_id(),
+        );
+        let expected = json!({"messaging_product":"whatsapp","to":"15551234567","type":"template",
+         "template":{"name":"advisor_opt_in","language":{"code":"en_US"},
+          "components":[
+           {"type":"body","parameters":[{"type":"text","text":"Jane Smith, Acme Wealth"}]},
+           {"type":"button","sub_type":"quick_reply","index":"0",
+            "parameters":[{"type":"payload","payload":"OPTIN_YES:req-42"}]},
+           {"type":"button","sub_type":"quick_reply","index":"1",
+            "parameters":[{"type":"payload","payload":"OPTIN_NO:req-42"}]}]}});
+        assert_eq!(serde_json::to_value(&message).unwrap(), expected);
+        let back: SendMessage = serde_json::from_value(expected).unwrap();
+        assert_eq!(back, message);
+        let template = back.as_template().unwrap();
+        assert_eq!(template.body_texts(), ["Jane Smith, Acme Wealth"]);
+        let replies = template.quick_replies();
+        assert_eq!(replies.len(), 2);
+        assert_eq!(replies[1].index, "1");
+        assert_eq!(replies[1].payload, "OPTIN_NO:req-42");
+    }
+
+    #[test]
+    fn text_message_serializes_exactly() {
+        let message = SendMessage::text("+15551234567", "Thanks!");
+        assert_eq!(
+            serde_json::to_string(&message).unwrap(),
+            r#"{"messaging_product":"whatsapp","to":"15551234567","type":"text","text":{"body":"Thanks!"}}"#
+        );
+        assert_eq!(message.as_text(), Some("Thanks!"));
+        assert!(message.as_template().is_none());
+    }
+
+    #[test]
+    fn unsupported_message_types_are_refused() {
+        let image =
+            json!({"messaging_product":"whatsapp","to":"1","type":"image","image":{"id":"x"}});
+        assert!(serde_json::from_value::<SendMessage>(image).is_err());
+        let missing = json!({"messaging_product":"whatsapp","to":"1","type":"text"});
+        assert!(serde_json::from_value::<SendMessage>(missing).is_err());
+    }
+
+    #[test]
+    fn opt_in_payloads_parse_and_round_trip() {
+        let yes = OptInPayload::parse("OPTIN_YES:abc").unwrap();
+        assert_eq!(yes.answer, OptInAnswer::Yes);
+        assert_eq!(yes.request_id, "abc");
+        assert_eq!(yes.to_payload(), "OPTIN_YES:abc");
+        let no = OptInPayload::parse("OPTIN_NO:a:b").unwrap();
+        assert_eq!(no.answer, OptInAnswer::No);
+        assert_eq!(no.request_id, "a:b");
+        for junk in [
+            "",
+            "OPTIN_YES:",
+            "OPTIN_MAYBE:x",
+            "optin_yes:x",
+            "YES",
+            " OPTIN_YES:x",
+        ] {
+            assert_eq!(OptInPayload::parse(junk), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn send_response_and_error_body_parse() {
+        let ok: SendResponse = serde_json::from_value(json!({"messaging_product":"whatsapp",
+            "contacts":[{"input":"15551234567","wa_id":"15551234567"}],
+            "messages":[{"id":"wamid.HBgL","message_status":"accepted"}]}))
+        .unwrap();
+        assert_eq!(ok.messages[0].id, "wamid.HBgL");
+        assert_eq!(ok.contacts[0].wa_id, "15551234567");
+
+        let err: GraphErrorBody = serde_json::from_value(json!({"error":{
+            "message":"(#131056) (Business Account, Consumer Account) pair rate limit hit",
+            "type":"OAuthException","code":131056,
+            "error_data":{"messaging_product":"whatsapp","details":"Too many"},
+            "error_subcode":2494055,"fbtrace_id":"Az8or2yhqkZfEZ-_4Qn_Bam"}}))
+        .unwrap();
+        assert_eq!(err.error.code, 131056);
+        assert_eq!(err.error.kind, "OAuthException");
+        assert_eq!(err.error.error_subcode, Some(2494055));
+        assert_eq!(err.error.error_data.unwrap().details, "Too many");
+
+        let minimal: Value =
+            serde_json::to_value(GraphErrorBody::new(100, "OAuthException", "bad")).unwrap();
+        assert_eq!(
+            minimal,
+            json!({"error":{"message":"bad","type":"OAuthException","code":100}})
+        );
+    }
+
+    fn envelope(value: Value) -> Value {
+        json!({"object":"whatsapp_business_account",
+         "entry":[{"id":"WABA1","changes":[{"field":"messages","value":value}]}]})
+    }
+
+    #[test]
+    fn button_tap_webhook_parses() {
+        let body = envelope(json!({
+            "messaging_product":"whatsapp",
+            "metadata":{"display_phone_number":"15550001111","phone_number_id":"PNID"},
+            "contacts":[{"profile":{"name":"Kerry Fisher"},"wa_id":"15551234567"}],
+            "messages":[{"from":"15551234567","id":"wamid.IN1","timestamp":"1700000000",
+              "type":"button","button":{"payload":"OPTIN_YES:req-42","text":"Yes"},
+              "context":{"from":"15550001111","id":"wamid.TPL"}}]}));
+        let parsed: WebhookEnvelope = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), body);
+        let value = parsed.message_values().next().unwrap();
+        assert_eq!(value.metadata.phone_number_id, "PNID");
+        assert_eq!(value.contacts[0].profile.name, "Kerry Fisher");
+        let message = &value.messages[0];
+        assert_eq!(message.kind, InboundKind::Button);
+        assert_eq!(message.button_payload(), Some("OPTIN_YES:req-42"));
+        assert_eq!(message.context.as_ref().unwrap().id, "wamid.TPL");
+        assert_eq!(message.sent_at().unwrap().timestamp(), 1_700_000_000);
+    }
+
+    #[test]
+    fn text_and_interactive_messages_parse() {
+        let body = envelope(json!({
+            "messaging_product":"whatsapp",
+            "metadata":{"display_phone_number":"15550001111","phone_number_id":"PNID"},
+            "messages":[
+              {"from":"15551234567","id":"wamid.T","timestamp":"1700000001","type":"text","text":{"body":"yes"}},
+              {"from":"15551234567","id":"wamid.I","timestamp":"1700000002","type":"interactive",
+               "interactive":{"type":"button_reply","button_reply":{"id":"b1","title":"Sure"}}},
+              {"from":"15551234567","id":"wamid.R","timestamp":"1700000003","type":"reaction",
+               "reaction":{"message_id":"wamid.X","emoji":"x"}}]}));
+        let parsed: WebhookEnvelope = serde_json::from_value(body).unwrap();
+        let messages = &parsed.entry[0].changes[0].value.messages;
+        assert_eq!(messages[0].text_body(), Some("yes"));
+        assert_eq!(messages[0].button_payload(), None);
+        assert_eq!(messages[1].button_payload(), Some("b1"));
+        assert_eq!(messages[2].kind, InboundKind::Other);
+    }
+
+    #[test]
+    fn status_webhooks_parse_including_unknown_statuses_and_fields() {
+        let body = envelope(json!({
+            "messaging_product":"whatsapp",
+            "metadata":{"display_phone_number":"15550001111","phone_number_id":"PNID"},
+            "statuses":[
+              {"id":"wamid.A","status":"failed","timestamp":"1700000000","recipient_id":"15551234567",
+               "errors":[{"code":131026,"title":"Message undeliverable","message":"Message undeliverable",
+                 "error_data":{"details":"Message Undeliverable."},"href":"https://developers.facebook.com/"}]},
+              {"id":"wamid.A","status":"read","timestamp":"1700000005","recipient_id":"15551234567",
+               "conversation":{"id":"c","origin":{"type":"marketing"}},
+               "pricing":{"billable":true,"pricing_model":"CBP","category":"marketing"}},
+              {"id":"wamid.A","status":"deleted","timestamp":"1700000009","recipient_id":"15551234567"}]}));
+        let parsed: WebhookEnvelope = serde_json::from_value(body).unwrap();
+        let statuses = &parsed.entry[0].changes[0].value.statuses;
+        assert_eq!(statuses[0].status, DeliveryStatus::Failed);
+        assert_eq!(statuses[0].error_code(), Some(ERROR_UNDELIVERABLE));
+        assert_eq!(
+            statuses[0].errors[0].error_data.as_ref().unwrap().details,
+            "Message Undeliverable."
+        );
+        assert_eq!(statuses[1].status, DeliveryStatus::Read);
+        assert_eq!(statuses[1].at().unwrap().timestamp(), 1_700_000_005);
+        assert_eq!(statuses[2].status, DeliveryStatus::Other);
+    }
+
+    #[test]
+    fn changes_of_other_fields_do_not_break_the_envelope() {
+        let body = json!({"object":"whatsapp_business_account","entry":[{"id":"W","time":1,"changes":[
+            {"field":"message_template_status_update","value":{"event":"APPROVED","message_template_id":1}}]}]});
+        let parsed: WebhookEnvelope = serde_json::from_value(body).unwrap();
+        assert_eq!(parsed.message_values().count(), 0);
+    }
+
+    #[test]
+    fn timestamps_and_ids_convert() {
+        let at = parse_timestamp("1700000000").unwrap();
+        assert_eq!(at.to_rfc3339(), "2023-11-14T22:13:20+00:00");
+        assert_eq!(format_timestamp(at), "1700000000");
+        assert_eq!(parse_timestamp("soon"), None);
+        assert_eq!(parse_timestamp(""), None);
+        assert_eq!(wa_id_from_e164("+15551234567"), "15551234567");
+        assert_eq!(wa_id_from_e164("15551234567"), "15551234567");
+        assert_eq!(e164_from_wa_id("15551234567"), "+15551234567");
+        assert_eq!(e164_from_wa_id("+15551234567"), "+15551234567");
+    }
+
+    #[test]
+    fn built_envelopes_have_the_platform_shape() {
+        let value = ChangeValue {
+            messaging_product: MESSAGING_PRODUCT.into(),
+            metadata: Metadata {
+                display_phone_number: "15550001111".into(),
+                phone_number_id: "PNID".into(),
+            },
+            statuses: vec![StatusUpdate {
+                id: "wamid.A".into(),
+                status: DeliveryStatus::Sent,
+                timestamp: "1700000000".into(),
+                recipient_id: "15551234567".into(),
+                errors: vec![],
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(WebhookEnvelope::single("WABA1", value)).unwrap(),
+            envelope(json!({"messaging_product":"whatsapp",
+              "metadata":{"display_phone_number":"15550001111","phone_number_id":"PNID"},
+              "statuses":[{"id":"wamid.A","status":"sent","timestamp":"1700000000","recipient_id":"15551234567"}]}))
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Outbound providers: the WhatsApp Cloud API and a Twilio-style SMS API,
+//! plus the webhook signatures of both. The same clients talk to the real
+//! platforms and to the local sandbox; only the base URL and credentials
+//! differ.
+//!
+//! Every send carries an `Idempotency-Key` header. Meta and Twilio ignore
+//! it; the sandbox honours it, which lets the outbox retry a send after a
+//! crash without the contact receiving it twice.
+
+pub mod signature;
+pub mod sms;
+pub mod whatsapp;
+
+use std::time::Duration;
+
+use optin_core::sms::SmsErrorBody;
+use optin_core::whatsapp::GraphErrorBody;
+
+pub use sms::{SmsAccepted, SmsClient, SmsConfig};
+pub use whatsapp::{SendAccepted, WhatsAppClient, WhatsAppConfig};
+
+/// Header naming a send so a retry of it is recognised as the same send.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
+/// How long one provider call may take, connection included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Graph API error codes that mean "too much, too fast": retried with
+/// back-off. 130429 and 131056 are the Cloud API throughput limits; 4 and
+/// 80007 are the Graph application and account rate limits, which Meta
+/// answers with HTTP 400 and which pass just as well.
+pub const RETRYABLE_CODES: [i64; 4] = [4, 80007, 130429, 131056];
+
+/// Why a send did not go through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider refused the send; repeating it will not help.
+    #[error("provider refused the message (HTTP {status}, code {code:?}): {message}")]
+    Permanent {
+        /// HTTP status of the answer.
+        status: u16,
+        /// Provider error code, when the body had one.
+        code: Option<i64>,
+        /// Provider's explanation (or what went wrong reading the answer).
+        message: String,
+    },
+    /// Throttled, a provider fault, a timeout or no connection: try again
+    /// later with the same idempotency key.
+    #[error("provider unavailable (HTTP {status:?}, code {code:?}): {message}")]
+    Retryable {
+        /// HTTP status, absent when no answer arrived.
+        status: Option<u16>,
+        /// Provider error code, when the body had one.
+        code: Option<i64>,
+        /// Provider's explanation or the transport error.
+        message: String,
+    },
+}
+
+impl ProviderError {
+    /// True when the same send should be tried again later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ProviderError::Retryable { .. })
+    }
+
+    /// Provider error code, when one was given.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            ProviderError::Permanent { code, .. } | ProviderError::Retryable { code, .. } => *code,
+        }
+    }
+
+    /// HTTP status of the answer, when one arrived.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ProviderError::Permanent { status, .. } => Some(*status),
+            ProviderError::Retryable { status, .. } => *status,
+        }
+    }
+
+    /// The provider's explanation.
+    pub fn message(&self) -> &str {
+        match self {
+            ProviderError::Permanent { message, .. } | ProviderError::Retryable { message, .. } => {
+                message
+            }
+        }
+    }
+
+    /// Classifies a non-2xx answer from its status and raw body (a Graph
+    /// error body, a Twilio error body, or anything else).
+    pub fn from_response(status: u16, body: &[u8]) -> Self {
+        let (code, message) = if let Ok(graph) = serde_json::from_slice::<GraphErrorBody>(body) {
+            (Some(graph.error.code), graph.error.message)
+        } else if let Ok(twilio) = serde_json::from_slice::<SmsErrorBody>(body) {
+            (Some(twilio.code), twilio.message)
+        } else {
+            (None, excerpt(body))
+        };
+        let retryable = status == 429
+            || (500..=599).contains(&status)
+            || code.is_some_and(|c| RETRYABLE_CODES.contains(&c));
+        if retryable {
+            ProviderError::Retryable {
+                status: Some(status),
+                code,
+                message,
+            }
+        } else {
+            ProviderError::Permanent {
+                status,
+                code,
+                message,
+            }
+        }
+    }
+
+    /// Classifies a transport failure (no usable answer): always retryable,
+    /// since the idempotency key makes a repeat harmless.
+    pub fn from_transport(error: &reqwest::Error) -> Self {
+        let kind = if error.is_timeout() {
+            "timed out"
+        } else if error.is_connect() {
+            "could not connect"
+        } else {
+            "request failed"
+        };
+        ProviderError::Retryable {
+            status: error.status().map(|s| s.as_u16()),
+            code: None,
+            message: format!("{kind}: {error}"),
+        }
+    }
+}
+
+/// Start of a non-JSON error body, for logs and the consent record.
+fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "no error details in the answer".to_owned();
+    }
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// Sends a prepared request; the status and body of a 2xx answer, or the
+/// classified error.
+async fn execute(request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), ProviderError> {
+    let response = request
+        .timeout(REQUEST_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| ProviderError::from_transport(&e))?;
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| ProviderError::from_transport(&e))?;
+    if (200..=299).contains(&status) {
+        Ok((status, body.to_vec()))
+    } else {
+        Err(ProviderError::from_response(status, &body))
+    }
+}
+
+/// Reads a 2xx body. An unreadable one is a permanent error, not a retryable
+/// one: the provider has accepted *something*, and a retry against the real
+/// platform (which ignores the idempotency key) could send the message twice.
+fn parse_success<T: serde::de::DeserializeOwned>(
+    status: u16,
+    body: &[u8],
+) -> Result<T, ProviderError> {
+    serde_json::from_slice(body).map_err(|e| ProviderError::Permanent {
+        status,
+        code: None,
+        message: format!("unreadable answer ({e}): {}", excerpt(body)),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! WhatsApp Cloud API client: `POST {graph_base}/{api_version}/{phone_number_id}/messages`.
+
+use optin_core::whatsapp::{SendMessage, SendResponse};
+
+use super::{execute, parse_success, ProviderError, IDEMPOTENCY_KEY_HEADER};
+
+/// Where and as whom to call the Graph API.
+#[derive(Debug, Clone)]
+pub struct WhatsAppConfig {
+    /// `https://graph.facebook.com`, or the sandbox's `http://.../sandbox/graph`.
+    pub graph_base: String,
+    /// Graph API version, e.g. `v21.0`.
+    pub api_version: String,
+    /// Cloud API id of our business number.
+    pub phone_number_id: String,
+    /// System-user access token (bearer).
+    pub access_token: String,
+}
+
+/// What the Cloud API answered to an accepted send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendAccepted {
+    /// `wamid....`; status webhooks refer to it.
+    pub message_id: String,
+    /// The recipient's WhatsApp id as resolved by WhatsApp (the request's
+    /// `to` when the answer names no contact).
+    pub wa_id: String,
+}
+
+/// Sends WhatsApp messages. Cheap to clone (the HTTP client is shared).
+#[derive(Debug, Clone)]
+pub struct WhatsAppClient {
+    config: WhatsAppConfig,
+    http: reqwest::Client,
+}
+
+impl WhatsAppClient {
+    /// A client using `http` (share one `reqwest::Client` per process).
+    pub fn new(config: WhatsAppConfig, http: reqwest::Client) -> Self {
+        Self { config, http }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WhatsAppConfig {
+        &self.config
+    }
+
+    /// URL of the messages endpoint.
+    pub fn messages_url(&self) -> String {
+        format!(
+            "{}/{}/{}/messages",
+            self.config.graph_base.trim_end_matches('/'),
+            self.config.api_version,
+            self.config.phone_number_id
+        )
+    }
+
+    /// Sends one message. `idempotency_key` must be the same for every retry
+    /// of the same logical send (e.g. the outbox row id).
+    pub async fn send(
+        &self,
+        message: &SendMessage,
+        idempotency_key: &str,
+    ) -> Result<SendAccepted, ProviderError> {
+        let request = self
+            .http
+            .post(self.messages_url())
+            .bearer_auth(&self.config.access_token)
+            .header(IDEMPOTENCY_KEY_HEADER, idempotency_key)
+            .json(message);
+        let (status, body) = execute(request).await?;
+        let response: SendResponse = parse_success(status, &body)?;
+        let Some(sent) = response.messages.into_iter().next() else {
+            return Err(ProviderError::Permanent {
+                status,
+                code: None,
+                message: "the answer names no message id".to_owned(),
+            });
+        };
+        let wa_id = response
+            .contacts
+            .into_iter()
+            .next()
+            .map(|c| c.wa_id)
+            .unwrap_or_else(|| message.to.clone());
+        Ok(SendAccepted {
+            message_id: sent.id,
+            wa_id,
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! Consent of a contact's number:
+//! - `POST /contacts/{id}/opt-in`: send the opt-in request (`Idempotency-Key` honoured);
+//! - `POST /contacts/{id}/opt-in/resend`: resend after 24 h without an answer (409 before);
+//! - `GET /contacts/{id}/consent`: the state, `resend_allowed_at` and the server's now;
+//! - `GET /contacts/{id}/consent/record?format=jsonl|csv|json`: the contact's consent record;
+//! - `GET /consent/export?format=jsonl|csv`: the organization's whole record.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use optin_core::api::ConsentSnapshot;
+use serde::Deserialize;
+
+use crate::auth::Advisor;
+use crate::error::{AppError, AppResult};
+use crate::store::evidence::{to_csv, EvidenceRow};
+use crate::{flow, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/contacts/{id}/opt-in", post(request))
+        .route("/contacts/{id}/opt-in/resend", post(resend))
+        .route("/contacts/{id}/consent", get(consent))
+        .route("/contacts/{id}/consent/record", get(record))
+        .route("/consent/export", get(export))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|key| !key.is_empty() && key.len() <= 200)
+            .map(|key| Some(key.to_owned()))
+            .ok_or(AppError::Invalid {
+                code: "invalid_idempotency_key",
+                field: "Idempotency-Key",
+                message: "The Idempotency-Key header must be 1 to 200 visible characters.".into(),
+            }),
+    }
+}
+
+async fn request(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
+    let key = idempotency_key(&headers)?;
+    let snapshot = flow::request_opt_in(&state, &advisor, id, key.as_deref(), false).await?;
+    Ok((StatusCode::ACCEPTED, Json(snapshot)))
+}
+
+async fn resend(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
+    let key = idempotency_key(&headers)?;
+    let snapshot = flow::request_opt_in(&state, &advisor, id, key.as_deref(), true).await?;
+    Ok((StatusCode::ACCEPTED, Json(snapshot)))
+}
+
+async fn consent(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    Path(id): Path<i64>,
+) -> AppResult<Json<ConsentSnapshot>> {
+    Ok(Json(flow::contact_consent(&state, &advisor, id).await?))
+}
+
+#[derive(Deserialize)]
+struct Format {
+    format: Option<String>,
+}
+
+/// Renders evidence as JSON (array), JSON lines or CSV.
+fn render(rows: Vec<EvidenceRow>, format: Option<&str>, name: &str) -> AppResult<Response> {
+    let attachment = |ext: &str| format!("attachment; filename=\"{name}.{ext}\"");
+    Ok(match format.unwrap_or("json") {
+        "json" => Json(rows).into_response(),
+        "jsonl" => {
+            let mut body = String::new();
+            for row in &rows {
+                body.push_str(&serde_json::to_string(row).expect("rows serialize"));
+                body.push('\n');
+            }
+            (
+                [
+                    (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+                    (header::CONTENT_DISPOSITION, attachment("jsonl")),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        "csv" => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (header::CONTENT_DISPOSITION, attachment("csv")),
+            ],
+            to_csv(&rows),
+        )
+            .into_response(),
+        _ => {
+            return Err(AppError::Invalid {
+                code: "invalid_format",
+                field: "format",
+                message: "Choose format json, jsonl or csv.".into(),
+            })
+        }
+    })
+}
+
+async fn record(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    Path(id): Path<i64>,
+    Query(format): Query<Format>,
+) -> AppResult<Response> {
+    let contact = state
+        .store
+        .contact(advisor.advisor_id, id)
+        .await?
+        .ok_or(AppError::NotFound("That contact"))?;
+    let rows = state
+        .store
+        .evidence(advisor.organization_id, Some(&contact.phone))
+        .await?;
+    render(
+        rows,
+        format.format.as_deref(),
+        &format!("consent-record-{}", contact.phone.trim_start_matches('+')),
+    )
+}
+
+async fn export(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    Query(format): Query<Format>,
+) -> AppResult<Response> {
+    let rows = state.store.evidence(advisor.organization_id, None).await?;
+    render(
+        rows,
+        Some(format.format.as_deref().unwrap_or("jsonl")),
+        "consent-record",
+    )
+}

@@ -1,0 +1,125 @@
+//! `GET /events`: the organization's consent-record events as Server-Sent
+//! Events. Resume with `Last-Event-ID` (or `?after=`): missed events are
+//! replayed from storage, then live ones follow, never twice.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream::Stream;
+use optin_core::api::LiveEvent;
+use serde::Deserialize;
+
+use crate::auth::Advisor;
+use crate::error::AppResult;
+use crate::store::evidence::EvidenceRow;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/events", get(events))
+}
+
+#[derive(Deserialize)]
+struct Resume {
+    after: Option<i64>,
+}
+
+fn live_event(row: &EvidenceRow) -> LiveEvent {
+    LiveEvent {
+        id: row.id,
+        kind: row.kind.clone(),
+        phone: row.phone_e164.clone(),
+        state: row.state_after.clone(),
+    }
+}
+
+fn sse(event: &LiveEvent) -> Event {
+    Event::default()
+        .id(event.id.to_string())
+        .event("consent")
+        .data(serde_json::to_string(event).expect("live events serialize"))
+}
+
+async fn events(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    headers: HeaderMap,
+    Query(resume): Query<Resume>,
+) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let header_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    // Without a resume point the stream starts now: the client loads current state itself.
+    let start = match header_id.or(resume.after) {
+        Some(id) => id,
+        None => state.store.latest_event_id(advisor.organization_id).await?,
+    };
+    let org = advisor.organization_id;
+    // Subscribe before reading storage so nothing falls between replay and live.
+    let mut live = state.live.subscribe();
+    let stop = state.shutdown.clone();
+    let stream = async_stream(move |tx| async move {
+        let mut last = start;
+        loop {
+            let rows = match state.store.evidence_after(org, last, 500).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::error!(error = %e, "event replay failed");
+                    return;
+                }
+            };
+            let full = rows.len() == 500;
+            for row in rows {
+                last = row.id;
+                if tx.send(sse(&live_event(&row))).await.is_err() {
+                    return;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                received = live.recv() => match received {
+                    Ok(published) if published.organization_id == org && published.event.id > last => {
+                        last = published.event.id;
+                        if tx.send(sse(&published.event)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    // Fell behind the broadcast: catch up from storage.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let Ok(rows) = state.store.evidence_after(org, last, 10_000).await else { return };
+                        for row in rows {
+                            last = row.id;
+                            if tx.send(sse(&live_event(&row))).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// A stream fed by a task through a small channel.
+fn async_stream<F, Fut>(produce: F) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(produce(tx));
+    futures_util::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok)
+}
