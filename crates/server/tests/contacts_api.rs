@@ -22,10 +22,7 @@ async fn harness() -> Harness {
     let config = Config::for_tests(dir.path().to_path_buf());
     let store = Store::open(&config.database_path()).await.unwrap();
     let advisors: Vec<DemoAdvisor> = store.seed_demo().await.unwrap().unwrap();
-    let state = AppState {
-        store,
-        config: std::sync::Arc::new(config),
-    };
+    let state = AppState::new(store, config, ([127, 0, 0, 1], 9).into()).unwrap();
     Harness {
         router: app(state),
         jane: advisors[0].token.clone(),
