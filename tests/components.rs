@@ -6,7 +6,7 @@ use optin_app::api::{Api, ClientError};
 use optin_app::components::add_contact_form::{AddContactForm, FormErrors};
 use optin_app::components::contact_row::ContactRow;
 use optin_app::session::token_from_fragment;
-use optin_core::api::Contact;
+use optin_core::api::{ConsentView, Contact};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Event, EventInit, HtmlElement, HtmlInputElement};

@@ -35,6 +35,13 @@ pub struct Contact {
     pub name: String,
     /// Phone number in E.164, e.g. `+447911123456`.
     pub phone: String,
+    /// Where WhatsApp consent for this number stands (organization-wide).
+    #[serde(default = "no_consent")]
+    pub consent: crate::consent::ConsentView,
+}
+
+fn no_consent() -> crate::consent::ConsentView {
+    crate::consent::ConsentView::None
 }
 
 /// Body of `POST /api/v1/contacts`.

@@ -6,6 +6,7 @@ pub mod consent;
 pub mod keywords;
 #[cfg(feature = "phone")]
 pub mod phone;
+pub mod sandbox;
 pub mod sms;
 pub mod whatsapp;
 pub mod window;

@@ -219,7 +219,12 @@ async fn contact_in(
     .fetch_optional(&mut *work.tx)
     .await?;
     let (id, name, phone) = row.ok_or(AppError::NotFound("That contact"))?;
-    Ok(Contact { id, name, phone })
+    Ok(Contact {
+        id,
+        name,
+        phone,
+        consent: optin_core::consent::ConsentView::None,
+    })
 }
 
 async fn whatsapp_enabled(work: &mut Work, organization_id: i64) -> AppResult<()> {

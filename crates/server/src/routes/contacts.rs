@@ -42,7 +42,13 @@ async fn list(
         .clamp(1, api::MAX_PAGE_SIZE);
     let (items, total) = state
         .store
-        .search_contacts(advisor.advisor_id, &params.q, params.offset, limit)
+        .search_contacts(
+            advisor.advisor_id,
+            &params.q,
+            params.offset,
+            limit,
+            state.clock.now(),
+        )
         .await?;
     let end = params.offset + items.len() as u64;
     Ok(Json(ContactPage {

@@ -1,6 +1,8 @@
 //! Contacts, always scoped to the advisor who owns them.
 
+use chrono::{DateTime, Utc};
 use optin_core::api::Contact;
+use optin_core::consent::ConsentStatus;
 
 use super::Store;
 
@@ -29,19 +31,31 @@ struct ContactRow {
     id: i64,
     name: String,
     phone_e164: String,
+    status_json: Option<String>,
 }
 
-impl From<ContactRow> for Contact {
-    fn from(row: ContactRow) -> Self {
+impl ContactRow {
+    fn into_contact(self, now: DateTime<Utc>) -> Contact {
+        let status: ConsentStatus = self
+            .status_json
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
         Contact {
-            id: row.id,
-            name: row.name,
-            phone: row.phone_e164,
+            id: self.id,
+            name: self.name,
+            phone: self.phone_e164,
+            consent: status.view(now),
         }
     }
 }
 
-const MATCHES: &str = "advisor_id = $1 AND ($2 = '' OR name LIKE $3 ESCAPE '\\' OR ($4 <> '' AND phone_e164 LIKE $5 ESCAPE '\\'))";
+/// Contact columns with the number's consent, joined through the advisor's organization.
+const CONTACT_SELECT: &str = "SELECT c.id, c.name, c.phone_e164, k.status_json
+    FROM contacts c
+    JOIN advisors a ON a.id = c.advisor_id
+    LEFT JOIN consents k ON k.organization_id = a.organization_id AND k.phone_e164 = c.phone_e164";
+
+const MATCHES: &str = "c.advisor_id = $1 AND ($2 = '' OR c.name LIKE $3 ESCAPE '\\' OR ($4 <> '' AND c.phone_e164 LIKE $5 ESCAPE '\\'))";
 
 impl Store {
     /// A page of the advisor's contacts whose name contains `query`, or whose
@@ -52,13 +66,14 @@ impl Store {
         query: &str,
         offset: u64,
         limit: u32,
+        now: DateTime<Utc>,
     ) -> Result<(Vec<Contact>, u64), sqlx::Error> {
         let query = query.trim();
         let digits: String = query.chars().filter(char::is_ascii_digit).collect();
         let name_pattern = like_pattern(query);
         let phone_pattern = like_pattern(&digits);
         let total: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM contacts WHERE {MATCHES}"))
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM contacts c WHERE {MATCHES}"))
                 .bind(advisor_id)
                 .bind(query)
                 .bind(&name_pattern)
@@ -67,8 +82,7 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?;
         let rows: Vec<ContactRow> = sqlx::query_as(&format!(
-            "SELECT id, name, phone_e164 FROM contacts WHERE {MATCHES}
-             ORDER BY name COLLATE NOCASE, id LIMIT $6 OFFSET $7"
+            "{CONTACT_SELECT} WHERE {MATCHES} ORDER BY c.name COLLATE NOCASE, c.id LIMIT $6 OFFSET $7"
         ))
         .bind(advisor_id)
         .bind(query)
@@ -79,19 +93,23 @@ impl Store {
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
-        Ok((rows.into_iter().map(Contact::from).collect(), total as u64))
+        Ok((
+            rows.into_iter().map(|r| r.into_contact(now)).collect(),
+            total as u64,
+        ))
     }
 
     /// One of the advisor's contacts; `None` for missing ones and for other advisors' ones.
     pub async fn contact(&self, advisor_id: i64, id: i64) -> Result<Option<Contact>, sqlx::Error> {
-        let row: Option<ContactRow> = sqlx::query_as(
-            "SELECT id, name, phone_e164 FROM contacts WHERE advisor_id = $1 AND id = $2",
-        )
+        let row: Option<ContactRow> = sqlx::query_as(&format!(
+            "{CONTACT_SELECT} WHERE c.advisor_id = $1 AND c.id = $2"
+        ))
         .bind(advisor_id)
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(Contact::from))
+        // The view's time-derived state (expired) needs the caller's clock; this is a plain read.
+        Ok(row.map(|r| r.into_contact(Utc::now())))
     }
 
     /// Adds a contact with an already validated name and E.164 number.
@@ -103,7 +121,7 @@ impl Store {
     ) -> Result<Inserted, sqlx::Error> {
         let result: Result<ContactRow, sqlx::Error> = sqlx::query_as(
             "INSERT INTO contacts (advisor_id, name, phone_e164) VALUES ($1, $2, $3)
-             RETURNING id, name, phone_e164",
+             RETURNING id, name, phone_e164, NULL AS status_json",
         )
         .bind(advisor_id)
         .bind(name)
@@ -111,7 +129,7 @@ impl Store {
         .fetch_one(&self.pool)
         .await;
         match result {
-            Ok(row) => Ok(Inserted::Created(row.into())),
+            Ok(row) => Ok(Inserted::Created(row.into_contact(Utc::now()))),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Ok(Inserted::DuplicatePhone)
             }
