@@ -35,4 +35,9 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool })
     }
+
+    /// The connection pool, for tools and tests that inspect storage directly.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
 }

@@ -1,0 +1,163 @@
+//! The consent record is append-only and hash-chained: the verifier names the
+//! first broken link after an edit, a deletion or a reordering.
+
+mod support;
+
+use serde_json::json;
+use support::{envelope, start, TestService};
+
+/// Three contact events for the demo organization.
+async fn record_three_events(t: &TestService) {
+    for (i, text) in ["hello", "stop", "yes"].iter().enumerate() {
+        let body = envelope(json!({
+            "messages": [{"from": "447911123456", "id": format!("wamid.CHAIN{i}"), "timestamp": "1764080000", "type": "text", "text": {"body": text}}]
+        }));
+        assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    }
+}
+
+async fn tamper(t: &TestService, sql: &str) {
+    let pool = t.service.state.store.pool();
+    // An attacker with write access to the file can drop the guards; the chain still tells.
+    sqlx::query("DROP TRIGGER consent_events_no_update")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER consent_events_no_delete")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(pool).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_intact_chain_verifies_and_the_record_cannot_be_changed_through_sql() {
+    let t = start().await;
+    record_three_events(&t).await;
+    let store = &t.service.state.store;
+    let verified = store.verify_chain(1).await.unwrap().unwrap();
+    assert!(verified >= 3);
+    let pool = store.pool();
+    assert!(sqlx::query("UPDATE consent_events SET kind = 'x'")
+        .execute(pool)
+        .await
+        .is_err());
+    assert!(sqlx::query("DELETE FROM consent_events")
+        .execute(pool)
+        .await
+        .is_err());
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn an_edited_event_is_named() {
+    let t = start().await;
+    record_three_events(&t).await;
+    tamper(
+        &t,
+        "UPDATE consent_events SET detail_json = '{\"text\":\"no\"}' WHERE seq = 2",
+    )
+    .await;
+    let broken = t
+        .service
+        .state
+        .store
+        .verify_chain(1)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(broken.seq, 2);
+    assert!(broken.reason.contains("changed"), "{broken}");
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_event_is_named() {
+    let t = start().await;
+    record_three_events(&t).await;
+    tamper(&t, "DELETE FROM consent_events WHERE seq = 2").await;
+    let broken = t
+        .service
+        .state
+        .store
+        .verify_chain(1)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(broken.seq, 2);
+    assert!(broken.reason.contains("missing"), "{broken}");
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn reordered_events_are_named() {
+    let t = start().await;
+    record_three_events(&t).await;
+    tamper(
+        &t,
+        "UPDATE consent_events SET seq = CASE seq WHEN 1 THEN 2 WHEN 2 THEN 1 END + 1000 WHERE seq IN (1, 2)",
+    )
+    .await;
+    tamper_again(
+        &t,
+        "UPDATE consent_events SET seq = seq - 1000 WHERE seq > 1000",
+    )
+    .await;
+    let broken = t
+        .service
+        .state
+        .store
+        .verify_chain(1)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(broken.seq, 1);
+    t.service.stop().await;
+}
+
+async fn tamper_again(t: &TestService, sql: &str) {
+    sqlx::query(sql)
+        .execute(t.service.state.store.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_organization_export_has_every_event_as_json_lines_and_csv() {
+    let t = start().await;
+    record_three_events(&t).await;
+    let total = t.count("SELECT COUNT(*) FROM consent_events").await as usize;
+    let jsonl = t
+        .http
+        .get(format!("{}/api/v1/consent/export?format=jsonl", t.base))
+        .bearer_auth(&t.jane)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(jsonl.lines().count(), total);
+    let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["signature_valid"], true);
+    let csv = t
+        .http
+        .get(format!("{}/api/v1/consent/export?format=csv", t.base))
+        .bearer_auth(&t.jane)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("seq,received_at"));
+    let unauthorized = t
+        .http
+        .get(format!("{}/api/v1/consent/export", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    t.service.stop().await;
+}

@@ -1,0 +1,135 @@
+//! A real service on a real socket with a temporary database, and helpers to
+//! call it as the app, the providers and the contact would.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use optin_server::store::seed::DemoAdvisor;
+use optin_server::{launch, Config, Service};
+use serde_json::Value;
+
+pub struct TestService {
+    pub service: Service,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub jane: String,
+    pub sam: String,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn start() -> TestService {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_tests(dir.path().to_path_buf());
+    let tokens = config.demo_tokens_path();
+    let service = launch(config).await.unwrap();
+    let advisors: Vec<DemoAdvisor> =
+        serde_json::from_slice(&std::fs::read(tokens).unwrap()).unwrap();
+    TestService {
+        base: format!("http://{}", service.addr),
+        service,
+        http: reqwest::Client::new(),
+        jane: advisors[0].token.clone(),
+        sam: advisors[1].token.clone(),
+        _dir: dir,
+    }
+}
+
+impl TestService {
+    /// Calls the API as an advisor; returns status and JSON body (Null when empty).
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Id of one of Jane's contacts by name.
+    pub async fn contact_id(&self, token: &str, name: &str) -> i64 {
+        let (_, page) = self
+            .api(
+                "GET",
+                &format!("/contacts?q={}", name.replace(' ', "%20")),
+                token,
+                None,
+            )
+            .await;
+        page["items"][0]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no contact named {name}"))
+    }
+
+    pub async fn consent(&self, token: &str, contact: i64) -> Value {
+        self.api("GET", &format!("/contacts/{contact}/consent"), token, None)
+            .await
+            .1
+    }
+
+    /// Waits until the contact's consent view is `state`.
+    pub async fn wait_for_state(&self, token: &str, contact: i64, state: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..100 {
+            last = self.consent(token, contact).await;
+            if last["state"] == state {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("consent never became {state}; last seen {last}");
+    }
+
+    /// Posts a body to the WhatsApp webhook with the given signature header.
+    pub async fn post_whatsapp_webhook(&self, body: &str, signature: Option<String>) -> u16 {
+        let mut request = self
+            .http
+            .post(format!("{}/webhooks/whatsapp", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(signature) = signature {
+            request = request.header("X-Hub-Signature-256", signature);
+        }
+        request.send().await.unwrap().status().as_u16()
+    }
+
+    /// Posts a correctly signed WhatsApp webhook.
+    pub async fn signed_whatsapp_webhook(&self, body: &str) -> u16 {
+        let secret = &self.service.state.providers.settings.app_secret;
+        let signature = optin_server::providers::signature::meta_signature(secret, body.as_bytes());
+        self.post_whatsapp_webhook(body, Some(signature)).await
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.service.state.store.pool())
+            .await
+            .unwrap()
+    }
+}
+
+/// A webhook envelope around `value` (messages/statuses), shaped like Meta's.
+pub fn envelope(value: Value) -> String {
+    let mut value = value;
+    value["messaging_product"] = "whatsapp".into();
+    value["metadata"] = serde_json::json!({
+        "display_phone_number": "15550001111",
+        "phone_number_id": optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID,
+    });
+    serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}]
+    })
+    .to_string()
+}

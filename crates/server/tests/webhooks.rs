@@ -1,0 +1,174 @@
+//! WhatsApp webhooks shaped like Meta's documentation: signatures, the
+//! verification handshake, duplicates, reordering and keywords.
+
+mod support;
+
+use serde_json::json;
+use support::{envelope, start};
+
+fn inbound_text(id: &str, from: &str, text: &str) -> String {
+    envelope(json!({
+        "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": from}],
+        "messages": [{"from": from, "id": id, "timestamp": "1764080000", "type": "text", "text": {"body": text}}]
+    }))
+}
+
+fn status(id: &str, status: &str, timestamp: &str) -> String {
+    envelope(json!({
+        "statuses": [{"id": id, "status": status, "timestamp": timestamp, "recipient_id": "447911123456"}]
+    }))
+}
+
+#[tokio::test]
+async fn unsigned_and_badly_signed_webhooks_are_refused_and_nothing_is_stored() {
+    let t = start().await;
+    let body = inbound_text("wamid.UNSIGNED", "447911123456", "stop");
+    let events_before = t.count("SELECT COUNT(*) FROM consent_events").await;
+    assert_eq!(t.post_whatsapp_webhook(&body, None).await, 401);
+    let wrong =
+        optin_server::providers::signature::meta_signature("not the secret", body.as_bytes());
+    assert_eq!(t.post_whatsapp_webhook(&body, Some(wrong)).await, 401);
+    assert_eq!(
+        t.post_whatsapp_webhook(&body, Some("sha256=00".into()))
+            .await,
+        401
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events").await,
+        events_before
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM webhook_receipts").await, 0);
+    assert_eq!(t.count("SELECT COUNT(*) FROM messages").await, 0);
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn the_verification_handshake_echoes_the_challenge_only_for_the_right_token() {
+    let t = start().await;
+    let token = t.service.state.providers.settings.verify_token.clone();
+    let url = |token: &str| {
+        format!("{}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444", t.base)
+    };
+    let ok = t.http.get(url(&token)).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "1158201444");
+    assert_eq!(t.http.get(url("wrong")).send().await.unwrap().status(), 403);
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_stop_message_opts_out_once_even_when_delivered_twice() {
+    let t = start().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    let body = inbound_text("wamid.STOP1", "447911123456", "  Stop ");
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    assert_eq!(
+        t.signed_whatsapp_webhook(&body).await,
+        200,
+        "a re-delivery is acknowledged"
+    );
+    assert_eq!(t.consent(&t.jane, kerry).await["state"], "opted_out");
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'keyword_opt_out'")
+            .await,
+        1
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM messages WHERE direction = 'in'")
+            .await,
+        1
+    );
+    let raw: String =
+        sqlx::query_scalar("SELECT raw_body FROM consent_events WHERE kind = 'keyword_opt_out'")
+            .fetch_one(t.service.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(raw, body, "the raw webhook body is kept as evidence");
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_keyword_inside_a_sentence_is_not_an_opt_out() {
+    let t = start().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    let body = inbound_text("wamid.SENTENCE", "447911123456", "we must stop this bill");
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    assert_eq!(t.consent(&t.jane, kerry).await["state"], "none");
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'message_in'")
+            .await,
+        1
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn statuses_never_move_a_message_backwards_and_duplicates_apply_once() {
+    let t = start().await;
+    let pool = t.service.state.store.pool();
+    sqlx::query(
+        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, body, provider_message_id, status, created_at, updated_at)
+         VALUES (1, '+447911123456', 'whatsapp', 'out', 'message', 'hello', 'wamid.ORDER', 'accepted', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let current = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT status FROM messages WHERE provider_message_id = 'wamid.ORDER'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        t.signed_whatsapp_webhook(&status("wamid.ORDER", "read", "1764080002"))
+            .await,
+        200
+    );
+    assert_eq!(current().await, "read");
+    assert_eq!(
+        t.signed_whatsapp_webhook(&status("wamid.ORDER", "delivered", "1764080001"))
+            .await,
+        200
+    );
+    assert_eq!(
+        t.signed_whatsapp_webhook(&status("wamid.ORDER", "sent", "1764080000"))
+            .await,
+        200
+    );
+    assert_eq!(
+        current().await,
+        "read",
+        "late statuses do not move the message back"
+    );
+    assert_eq!(
+        t.signed_whatsapp_webhook(&status("wamid.ORDER", "read", "1764080002"))
+            .await,
+        200
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'read'")
+            .await,
+        1
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind IN ('sent', 'delivered')")
+            .await,
+        2,
+        "late statuses are still evidence"
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_status_arriving_before_the_message_id_is_known_is_applied_later() {
+    let t = start().await;
+    assert_eq!(
+        t.signed_whatsapp_webhook(&status("wamid.EARLY", "delivered", "1764080001"))
+            .await,
+        200
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM parked_statuses").await, 1);
+    t.service.stop().await;
+}
