@@ -1,0 +1,112 @@
+//! The live event stream: organization-scoped, resumable with Last-Event-ID.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::json;
+use support::{envelope, start, TestService};
+
+/// Reads SSE `data:` payloads until `count` arrived (or a timeout).
+async fn read_events(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    last_event_id: Option<i64>,
+    count: usize,
+) -> Vec<serde_json::Value> {
+    let mut request = http.get(format!("{base}/api/v1/events")).bearer_auth(token);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id.to_string());
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while events.len() < count {
+        let chunk = tokio::time::timeout_at(deadline, stream.next()).await;
+        let Ok(Some(Ok(chunk))) = chunk else { break };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                events.push(serde_json::from_str(data.trim()).unwrap());
+            }
+        }
+    }
+    events
+}
+
+async fn say(t: &TestService, id: &str, text: &str) {
+    let body = envelope(json!({
+        "messages": [{"from": "447911123456", "id": id, "timestamp": "1764080000", "type": "text", "text": {"body": text}}]
+    }));
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+}
+
+#[tokio::test]
+async fn live_events_reach_the_organization_and_resume_from_last_event_id() {
+    let t = start().await;
+    let listener = tokio::spawn({
+        let (base, token) = (t.base.clone(), t.jane.clone());
+        async move { read_events(&reqwest::Client::new(), &base, &token, None, 1).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    say(&t, "wamid.LIVE1", "stop").await;
+    let live = listener.await.unwrap();
+    assert_eq!(live.len(), 1, "the opt-out arrived live");
+    assert_eq!(live[0]["kind"], "keyword_opt_out");
+    assert_eq!(live[0]["phone"], "+447911123456");
+    assert_eq!(live[0]["state"], "opted_out");
+
+    // Missed while disconnected: replayed from storage after the last seen id.
+    let seen = live[0]["id"].as_i64().unwrap();
+    say(&t, "wamid.LIVE2", "yes").await;
+    let replayed = read_events(&t.http, &t.base, &t.sam, Some(seen), 1).await;
+    assert_eq!(replayed[0]["kind"], "keyword_opt_in");
+    assert!(replayed[0]["id"].as_i64().unwrap() > seen);
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn another_organization_sees_none_of_these_events() {
+    let t = start().await;
+    let pool = t.service.state.store.pool();
+    let org: i64 =
+        sqlx::query_scalar("INSERT INTO organizations (name) VALUES ('Other Bank') RETURNING id")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let advisor: i64 = sqlx::query_scalar(
+        "INSERT INTO advisors (organization_id, name) VALUES ($1, 'Olga') RETURNING id",
+    )
+    .bind(org)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    t.service
+        .state
+        .store
+        .add_token(advisor, "other-org-token")
+        .await
+        .unwrap();
+    say(&t, "wamid.ISO1", "stop").await;
+    let theirs = read_events(&t.http, &t.base, "other-org-token", Some(0), 1).await;
+    assert!(
+        theirs.is_empty(),
+        "no replay of another organization's events: {theirs:?}"
+    );
+    let ours = read_events(&t.http, &t.base, &t.jane, Some(0), 1).await;
+    assert_eq!(ours.len(), 1);
+    let anonymous = t
+        .http
+        .get(format!("{}/api/v1/events", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    t.service.stop().await;
+}
