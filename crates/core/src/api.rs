@@ -78,6 +78,44 @@ pub struct Me {
     pub organization_name: String,
     /// True when the service talks to the local sandbox instead of Meta.
     pub sandbox: bool,
+    /// False when the organization turned WhatsApp messaging off.
+    #[serde(default = "yes")]
+    pub whatsapp_enabled: bool,
+    /// When the current token expires; the app asks its host for a new one before.
+    #[serde(default)]
+    pub token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Body of `POST /api/v1/integrations/advisor-tokens` (organization API key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRequest {
+    /// Our advisor id.
+    #[serde(default)]
+    pub advisor_id: Option<i64>,
+    /// Or the CRM's id of the advisor.
+    #[serde(default)]
+    pub advisor_external_id: Option<String>,
+    /// Lifetime in seconds (default 900, at most 3600).
+    #[serde(default)]
+    pub ttl_seconds: Option<u32>,
+}
+
+/// A minted advisor token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedToken {
+    pub token: String,
+    pub advisor_id: i64,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Body of `POST /api/v1/integrations/advisor-tokens/revoke`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeToken {
+    pub token: String,
 }
 
 /// Checks a contact name the same way on both sides; returns the trimmed name.

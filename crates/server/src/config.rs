@@ -116,8 +116,9 @@ impl Config {
                     phone_number_id: crate::store::seed::SANDBOX_PHONE_NUMBER_ID.into(),
                     access_token: random_secret(),
                 },
-                app_secret: random_secret(),
-                verify_token: random_secret(),
+                // Configured secrets win even in sandbox mode, so load tools can sign webhooks.
+                app_secret: self.wa_app_secret.clone().unwrap_or_else(random_secret),
+                verify_token: self.wa_verify_token.clone().unwrap_or_else(random_secret),
                 sms: crate::providers::sms::SmsConfig {
                     base: format!("{public_url}/sandbox/sms"),
                     account_sid: "ACsandbox".into(),

@@ -27,6 +27,24 @@ enum Command {
         #[arg(long)]
         organization: Option<i64>,
     },
+    /// Create an organization API key for a CRM backend (prints it once).
+    CreateApiKey {
+        /// Organization id.
+        #[arg(long)]
+        organization: i64,
+        /// What the key is for, e.g. "Salesforce production".
+        #[arg(long)]
+        name: String,
+    },
+    /// Turn WhatsApp messaging on or off for an organization.
+    SetWhatsapp {
+        /// Organization id.
+        #[arg(long)]
+        organization: i64,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
 }
 
 #[tokio::main]
@@ -41,6 +59,13 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
         Command::VerifyChain { organization } => verify_chain(cli.config, organization).await,
+        Command::CreateApiKey { organization, name } => {
+            create_api_key(cli.config, organization, &name).await
+        }
+        Command::SetWhatsapp {
+            organization,
+            state,
+        } => set_whatsapp(cli.config, organization, state == "on").await,
     };
     match result {
         Ok(code) => code,
@@ -96,6 +121,29 @@ async fn verify_chain(config: Config, organization: Option<i64>) -> Result<ExitC
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn create_api_key(config: Config, organization: i64, name: &str) -> Result<ExitCode, Error> {
+    let store = Store::open(&config.database_path()).await?;
+    if !store.organization_ids().await?.contains(&organization) {
+        return Err(format!("there is no organization {organization}").into());
+    }
+    let key = store.create_api_key(organization, name).await?;
+    println!("{key}");
+    eprintln!("Keep this key secret: it is shown once. CRM backends send it as `Authorization: Bearer <key>`.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn set_whatsapp(config: Config, organization: i64, enabled: bool) -> Result<ExitCode, Error> {
+    let store = Store::open(&config.database_path()).await?;
+    if !store.set_whatsapp_enabled(organization, enabled).await? {
+        return Err(format!("there is no organization {organization}").into());
+    }
+    println!(
+        "WhatsApp messaging is {} for organization {organization}",
+        if enabled { "on" } else { "off" }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

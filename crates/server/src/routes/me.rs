@@ -1,21 +1,33 @@
-//! `GET /me`: who the token belongs to.
+//! `GET /me`: who the token belongs to, the organization's settings, and when
+//! the token expires.
 
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use optin_core::api::Me;
 
 use crate::auth::Advisor;
+use crate::error::AppResult;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/me", get(me))
 }
 
-async fn me(Advisor(advisor): Advisor) -> Json<Me> {
-    Json(Me {
+async fn me(State(state): State<AppState>, Advisor(advisor): Advisor) -> AppResult<Json<Me>> {
+    let whatsapp_enabled = state
+        .store
+        .whatsapp_enabled(advisor.organization_id)
+        .await?;
+    Ok(Json(Me {
         advisor_id: advisor.advisor_id,
         advisor_name: advisor.advisor_name,
         organization_name: advisor.organization_name,
-        sandbox: true,
-    })
+        sandbox: state.providers.settings.sandbox,
+        whatsapp_enabled,
+        token_expires_at: advisor
+            .token_expires_at
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
+    }))
 }

@@ -3,6 +3,7 @@
 mod consent;
 mod contacts;
 mod events;
+mod integrations;
 mod me;
 mod messages;
 pub mod webhooks;
@@ -24,6 +25,7 @@ pub fn api() -> Router<AppState> {
         .merge(consent::router())
         .merge(messages::router())
         .merge(events::router())
+        .merge(integrations::router())
         .fallback(|| async { AppError::NotFound("That API route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -12,6 +12,8 @@ pub struct AdvisorIdentity {
     pub advisor_name: String,
     pub organization_id: i64,
     pub organization_name: String,
+    /// When the token used expires (RFC 3339), if it does.
+    pub token_expires_at: Option<String>,
 }
 
 /// A fresh random token (256 bits, hex).
@@ -43,7 +45,8 @@ impl Store {
     ) -> Result<Option<AdvisorIdentity>, sqlx::Error> {
         sqlx::query_as(
             "SELECT a.id AS advisor_id, a.name AS advisor_name,
-                    o.id AS organization_id, o.name AS organization_name
+                    o.id AS organization_id, o.name AS organization_name,
+                    t.expires_at AS token_expires_at
              FROM advisor_tokens t
              JOIN advisors a ON a.id = t.advisor_id
              JOIN organizations o ON o.id = a.organization_id
@@ -64,4 +67,123 @@ impl Store {
             .fetch_all(&self.pool)
             .await
     }
+}
+
+/// Longest lifetime of a token minted for an integration.
+pub const MAX_TOKEN_TTL_SECONDS: u32 = 3600;
+
+impl Store {
+    /// Creates an organization API key; returns the key (only its hash is kept).
+    pub async fn create_api_key(
+        &self,
+        organization_id: i64,
+        name: &str,
+    ) -> Result<String, sqlx::Error> {
+        let key = format!("ok_{}", new_token());
+        sqlx::query("INSERT INTO api_keys (key_sha256, organization_id, name) VALUES ($1, $2, $3)")
+            .bind(token_hash(&key))
+            .bind(organization_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(key)
+    }
+
+    /// The organization of a valid (unrevoked) API key.
+    pub async fn organization_by_api_key(&self, key: &str) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT organization_id FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash(key))
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Mints a token for an advisor of the organization that expires after `ttl`.
+    /// `None` when the advisor is not in that organization.
+    pub async fn mint_advisor_token(
+        &self,
+        organization_id: i64,
+        advisor: AdvisorRef<'_>,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(i64, String)>, sqlx::Error> {
+        let advisor_id: Option<i64> = match advisor {
+            AdvisorRef::Id(id) => {
+                sqlx::query_scalar("SELECT id FROM advisors WHERE id = $1 AND organization_id = $2")
+                    .bind(id)
+                    .bind(organization_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            AdvisorRef::External(external) => {
+                sqlx::query_scalar(
+                    "SELECT id FROM advisors WHERE external_id = $1 AND organization_id = $2",
+                )
+                .bind(external)
+                .bind(organization_id)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        let Some(advisor_id) = advisor_id else {
+            return Ok(None);
+        };
+        let token = new_token();
+        sqlx::query(
+            "INSERT INTO advisor_tokens (token_sha256, advisor_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash(&token))
+        .bind(advisor_id)
+        .bind(crate::store::evidence::timestamp(expires_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(Some((advisor_id, token)))
+    }
+
+    /// Revokes a token of the organization's advisors; false when there is no such token.
+    pub async fn revoke_token(
+        &self,
+        organization_id: i64,
+        token: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE advisor_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE token_sha256 = $1 AND revoked_at IS NULL
+               AND advisor_id IN (SELECT id FROM advisors WHERE organization_id = $2)",
+        )
+        .bind(token_hash(token))
+        .bind(organization_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Turns WhatsApp messaging on or off for an organization.
+    pub async fn set_whatsapp_enabled(
+        &self,
+        organization_id: i64,
+        enabled: bool,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE organizations SET whatsapp_enabled = $2 WHERE id = $1")
+            .bind(organization_id)
+            .bind(enabled)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether WhatsApp messaging is on for an organization.
+    pub async fn whatsapp_enabled(&self, organization_id: i64) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar("SELECT whatsapp_enabled FROM organizations WHERE id = $1")
+            .bind(organization_id)
+            .fetch_one(&self.pool)
+            .await
+    }
+}
+
+/// How an integration names an advisor: our id or the CRM's.
+#[derive(Debug, Clone, Copy)]
+pub enum AdvisorRef<'a> {
+    Id(i64),
+    External(&'a str),
 }

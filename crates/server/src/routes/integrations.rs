@@ -1,0 +1,103 @@
+//! Server-to-server calls of a CRM backend, authorized by an organization API
+//! key (`Authorization: Bearer ok_...`, created with `optin-server api-key create`):
+//! - `POST /integrations/advisor-tokens`: mint a short-lived advisor token;
+//! - `POST /integrations/advisor-tokens/revoke`: revoke one.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use optin_core::api::{IssuedToken, RevokeToken, TokenRequest};
+
+use crate::error::{ApiJson, AppError, AppResult};
+use crate::store::auth::{AdvisorRef, MAX_TOKEN_TTL_SECONDS};
+use crate::AppState;
+
+/// Default lifetime of a minted token: short, the app asks for renewal.
+const DEFAULT_TTL_SECONDS: u32 = 900;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/integrations/advisor-tokens", post(mint))
+        .route("/integrations/advisor-tokens/revoke", post(revoke))
+}
+
+/// The organization whose API key authorized the request.
+pub struct Integration(pub i64);
+
+impl FromRequestParts<AppState> for Integration {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let key = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| k.starts_with("ok_"))
+            .ok_or(AppError::Unauthorized)?;
+        let organization = state.store.organization_by_api_key(key).await?;
+        organization.map(Integration).ok_or(AppError::Unauthorized)
+    }
+}
+
+async fn mint(
+    State(state): State<AppState>,
+    Integration(organization): Integration,
+    ApiJson(request): ApiJson<TokenRequest>,
+) -> AppResult<(StatusCode, Json<IssuedToken>)> {
+    let ttl = request.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
+    if !(60..=MAX_TOKEN_TTL_SECONDS).contains(&ttl) {
+        return Err(AppError::Invalid {
+            code: "invalid_ttl",
+            field: "ttl_seconds",
+            message: format!("A token lives 60 to {MAX_TOKEN_TTL_SECONDS} seconds."),
+        });
+    }
+    let advisor = match (&request.advisor_id, &request.advisor_external_id) {
+        (Some(id), None) => AdvisorRef::Id(*id),
+        (None, Some(external)) => AdvisorRef::External(external),
+        _ => {
+            return Err(AppError::Invalid {
+                code: "invalid_advisor",
+                field: "advisor_id",
+                message: "Name the advisor by advisor_id or advisor_external_id (one of them)."
+                    .into(),
+            })
+        }
+    };
+    // Token lifetimes are security, not product time: the wall clock, never the sandbox's.
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(i64::from(ttl));
+    let (advisor_id, token) = state
+        .store
+        .mint_advisor_token(organization, advisor, expires_at)
+        .await?
+        .ok_or(AppError::NotFound("That advisor"))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(IssuedToken {
+            token,
+            advisor_id,
+            expires_at,
+        }),
+    ))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    Integration(organization): Integration,
+    ApiJson(request): ApiJson<RevokeToken>,
+) -> AppResult<StatusCode> {
+    if state
+        .store
+        .revoke_token(organization, &request.token)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound("That token"))
+    }
+}

@@ -1,0 +1,143 @@
+//! CRM integrations: API keys mint short-lived advisor tokens; expired and
+//! revoked tokens are refused on the API and on the event stream; an
+//! organization can turn WhatsApp off.
+
+mod support;
+
+use serde_json::json;
+use support::start;
+
+#[tokio::test]
+async fn an_api_key_mints_tokens_that_expire_and_can_be_revoked() {
+    let t = start().await;
+    let store = &t.service.state.store;
+    let key = store.create_api_key(1, "CRM").await.unwrap();
+    let mint = |body: serde_json::Value| {
+        t.http
+            .post(format!("{}/api/v1/integrations/advisor-tokens", t.base))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+    let issued: serde_json::Value = mint(json!({"advisor_id": 1, "ttl_seconds": 120}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = issued["token"].as_str().unwrap().to_owned();
+    let (status, me) = t.api("GET", "/me", &token, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["advisor_name"], "Jane Smith");
+    assert!(me["token_expires_at"].is_string());
+
+    // Refused: an advisor key of another organization, a bad TTL, an advisor token as API key.
+    assert_eq!(
+        mint(json!({"advisor_id": 999})).await.unwrap().status(),
+        404
+    );
+    assert_eq!(
+        mint(json!({"advisor_id": 1, "ttl_seconds": 86400}))
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    let as_key = t
+        .http
+        .post(format!("{}/api/v1/integrations/advisor-tokens", t.base))
+        .bearer_auth(&t.jane)
+        .json(&json!({"advisor_id": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_key.status(), 401);
+
+    // Revoked: refused on the API and on the stream.
+    let revoke = t
+        .http
+        .post(format!(
+            "{}/api/v1/integrations/advisor-tokens/revoke",
+            t.base
+        ))
+        .bearer_auth(&key)
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 204);
+    assert_eq!(t.api("GET", "/contacts", &token, None).await.0, 401);
+    let stream = t
+        .http
+        .get(format!("{}/api/v1/events", t.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 401);
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_on_the_api_and_the_stream() {
+    let t = start().await;
+    let pool = t.service.state.store.pool();
+    let key = t
+        .service
+        .state
+        .store
+        .create_api_key(1, "CRM")
+        .await
+        .unwrap();
+    let issued: serde_json::Value = t
+        .http
+        .post(format!("{}/api/v1/integrations/advisor-tokens", t.base))
+        .bearer_auth(&key)
+        .json(&json!({"advisor_id": 1, "ttl_seconds": 60}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = issued["token"].as_str().unwrap();
+    assert_eq!(t.api("GET", "/contacts", token, None).await.0, 200);
+    // Let it lapse (rather than wait a minute).
+    sqlx::query("UPDATE advisor_tokens SET expires_at = '2000-01-01T00:00:00.000Z' WHERE expires_at IS NOT NULL")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(t.api("GET", "/contacts", token, None).await.0, 401);
+    let stream = t
+        .http
+        .get(format!("{}/api/v1/events", t.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 401);
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn with_whatsapp_off_opt_ins_are_refused_with_a_clear_error() {
+    let t = start().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    t.service
+        .state
+        .store
+        .set_whatsapp_enabled(1, false)
+        .await
+        .unwrap();
+    let (_, me) = t.api("GET", "/me", &t.jane, None).await;
+    assert_eq!(me["whatsapp_enabled"], false);
+    let (status, body) = t
+        .api("POST", &format!("/contacts/{kerry}/opt-in"), &t.jane, None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("whatsapp_disabled"))
+    );
+    assert!(body["message"].as_str().unwrap().contains("turned off"));
+    t.service.stop().await;
+}
