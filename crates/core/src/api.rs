@@ -53,6 +53,21 @@ pub struct NewContact {
     pub phone: String,
 }
 
+/// Body of `POST /api/v1/contacts/open`: find a contact by number or CRM id,
+/// creating it when a name and number are given and it does not exist yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OpenContact {
+    /// Number as the CRM has it (parsed to E.164).
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The CRM's record id.
+    #[serde(default)]
+    pub crm_id: Option<String>,
+    /// Name, used only when the contact is created.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 /// One page of `GET /api/v1/contacts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactPage {

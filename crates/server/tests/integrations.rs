@@ -141,3 +141,37 @@ async fn with_whatsapp_off_opt_ins_are_refused_with_a_clear_error() {
     assert!(body["message"].as_str().unwrap().contains("turned off"));
     t.service.stop().await;
 }
+
+#[tokio::test]
+async fn a_host_opens_a_contact_by_number_or_crm_id_creating_it_once() {
+    let t = start().await;
+    let open = |body: serde_json::Value| t.api("POST", "/contacts/open", &t.jane, Some(body));
+    let (status, kerry) = open(json!({"phone": "+44 7911 123456", "crm_id": "003KERRY"})).await;
+    assert_eq!(
+        (status, kerry["name"].as_str()),
+        (200, Some("Kerry Fisher"))
+    );
+    let (status, again) = open(json!({"crm_id": "003KERRY"})).await;
+    assert_eq!(
+        (status, &again["id"]),
+        (200, &kerry["id"]),
+        "the CRM id now finds the contact"
+    );
+    let (status, _) = open(json!({"crm_id": "003NOBODY"})).await;
+    assert_eq!(status, 404, "unknown and nothing to create it from");
+    let (status, created) =
+        open(json!({"phone": "+44 7911 222444", "crm_id": "003NEW", "name": "Nina New"})).await;
+    assert_eq!(
+        (status, created["phone"].as_str()),
+        (201, Some("+447911222444"))
+    );
+    let (status, same) = open(json!({"phone": "+447911222444", "name": "Nina New"})).await;
+    assert_eq!(
+        (status, &same["id"]),
+        (200, &created["id"]),
+        "opened again, not created twice"
+    );
+    let (status, body) = open(json!({"phone": "12"})).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("phone")));
+    t.service.stop().await;
+}

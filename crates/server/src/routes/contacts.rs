@@ -1,13 +1,14 @@
 //! Contacts of the signed-in advisor:
 //! - `GET /contacts?q=&offset=&limit=`: search by name or number, paged;
 //! - `POST /contacts`: add one (name, phone as typed);
-//! - `GET /contacts/{id}`: one contact (404 for another advisor's).
+//! - `GET /contacts/{id}`: one contact (404 for another advisor's);
+//! - `POST /contacts/open`: find by number or CRM id, or create (deep links from a CRM).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use optin_core::api::{self, Contact, ContactPage, NewContact};
+use optin_core::api::{self, Contact, ContactPage, NewContact, OpenContact};
 use optin_core::phone::to_e164;
 use serde::Deserialize;
 
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/contacts", get(list).post(create))
         .route("/contacts/{id}", get(one))
+        .route("/contacts/open", post(open))
 }
 
 #[derive(Deserialize)]
@@ -68,23 +70,86 @@ async fn one(
     contact.map(Json).ok_or(AppError::NotFound("That contact"))
 }
 
+fn parse_name(name: &str) -> AppResult<&str> {
+    api::validate_name(name).map_err(|message| AppError::Invalid {
+        code: "invalid_name",
+        field: "name",
+        message: message.to_owned(),
+    })
+}
+
+fn parse_phone(state: &AppState, phone: &str) -> AppResult<String> {
+    to_e164(phone, state.config.default_region.as_deref()).map_err(|e| AppError::Invalid {
+        code: "invalid_phone",
+        field: "phone",
+        message: e.to_string(),
+    })
+}
+
+async fn open(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    ApiJson(request): ApiJson<OpenContact>,
+) -> AppResult<(StatusCode, Json<Contact>)> {
+    let phone = request
+        .phone
+        .as_deref()
+        .map(|p| parse_phone(&state, p))
+        .transpose()?;
+    let crm_id = request
+        .crm_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.len() <= 200);
+    if phone.is_none() && crm_id.is_none() {
+        return Err(AppError::Invalid {
+            code: "invalid_contact_ref",
+            field: "phone",
+            message: "Give the contact's phone number or CRM record id.".into(),
+        });
+    }
+    if let Some(found) = state
+        .store
+        .find_contact(advisor.advisor_id, phone.as_deref(), crm_id)
+        .await?
+    {
+        if let Some(crm_id) = crm_id {
+            state
+                .store
+                .set_contact_crm_id(advisor.advisor_id, found.id, crm_id)
+                .await?;
+        }
+        return Ok((StatusCode::OK, Json(found)));
+    }
+    let (Some(phone), Some(name)) = (phone, request.name.as_deref()) else {
+        return Err(AppError::NotFound("That contact"));
+    };
+    let name = parse_name(name)?;
+    match state
+        .store
+        .insert_contact(advisor.advisor_id, name, &phone)
+        .await?
+    {
+        Inserted::Created(contact) => {
+            if let Some(crm_id) = crm_id {
+                state
+                    .store
+                    .set_contact_crm_id(advisor.advisor_id, contact.id, crm_id)
+                    .await?;
+            }
+            Ok((StatusCode::CREATED, Json(contact)))
+        }
+        Inserted::DuplicatePhone => Err(AppError::from("contact appeared while opening it")),
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
     ApiJson(new): ApiJson<NewContact>,
 ) -> AppResult<(StatusCode, Json<Contact>)> {
-    let name = api::validate_name(&new.name).map_err(|message| AppError::Invalid {
-        code: "invalid_name",
-        field: "name",
-        message: message.to_owned(),
-    })?;
-    let phone = to_e164(&new.phone, state.config.default_region.as_deref()).map_err(|e| {
-        AppError::Invalid {
-            code: "invalid_phone",
-            field: "phone",
-            message: e.to_string(),
-        }
-    })?;
+    let name = parse_name(&new.name)?;
+    let phone = parse_phone(&state, &new.phone)?;
     match state
         .store
         .insert_contact(advisor.advisor_id, name, &phone)

@@ -112,6 +112,43 @@ impl Store {
         Ok(row.map(|r| r.into_contact(Utc::now())))
     }
 
+    /// The advisor's contact with this number or CRM record id.
+    pub async fn find_contact(
+        &self,
+        advisor_id: i64,
+        phone_e164: Option<&str>,
+        crm_id: Option<&str>,
+    ) -> Result<Option<Contact>, sqlx::Error> {
+        let row: Option<ContactRow> = sqlx::query_as(&format!(
+            "{CONTACT_SELECT} WHERE c.advisor_id = $1 AND (c.phone_e164 = $2 OR c.crm_id = $3)
+             ORDER BY (c.crm_id = $3) DESC LIMIT 1"
+        ))
+        .bind(advisor_id)
+        .bind(phone_e164)
+        .bind(crm_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.into_contact(Utc::now())))
+    }
+
+    /// Records the CRM's id of a contact (first one wins).
+    pub async fn set_contact_crm_id(
+        &self,
+        advisor_id: i64,
+        id: i64,
+        crm_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE contacts SET crm_id = $3 WHERE advisor_id = $1 AND id = $2 AND crm_id IS NULL",
+        )
+        .bind(advisor_id)
+        .bind(id)
+        .bind(crm_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Adds a contact with an already validated name and E.164 number.
     pub async fn insert_contact(
         &self,
