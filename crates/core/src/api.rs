@@ -184,6 +184,7 @@ mod tests {
             code: "x".into(),
             message: "y".into(),
             field: None,
+            allowed_at: None,
         };
         assert_eq!(
             serde_json::to_string(&body).unwrap(),

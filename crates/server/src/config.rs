@@ -72,6 +72,18 @@ pub struct ProviderSettings {
     pub sms: crate::providers::sms::SmsConfig,
 }
 
+/// `scheme://host[:port]` and nothing else: CSP and `postMessage` need exact origins.
+pub fn is_origin(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+}
+
 fn random_secret() -> String {
     crate::store::auth::new_token()
 }
@@ -165,11 +177,38 @@ impl Config {
         self.data_dir.join("demo-advisors.json")
     }
 
+    /// Refuses settings that cannot work, before anything starts.
+    pub fn validate(&self) -> Result<(), String> {
+        for origin in &self.frame_ancestors {
+            if !is_origin(origin) {
+                return Err(format!(
+                    "OPTIN_FRAME_ANCESTORS: {origin:?} is not an origin like https://crm.example.com"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The `frame-ancestors` source list.
     pub fn frame_ancestors(&self) -> String {
         std::iter::once("'self'")
             .chain(self.frame_ancestors.iter().map(String::as_str))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_origin;
+
+    #[test]
+    fn only_exact_origins_are_accepted_for_framing() {
+        assert!(is_origin("https://crm.example.com"));
+        assert!(is_origin("http://127.0.0.1:8081"));
+        assert!(!is_origin("https://crm.example.com/path"));
+        assert!(!is_origin("*"));
+        assert!(!is_origin("https://a.com; script-src *"));
+        assert!(!is_origin("javascript://x"));
     }
 }

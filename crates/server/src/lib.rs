@@ -7,12 +7,14 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod csp;
 pub mod error;
 pub mod flow;
 pub mod live;
 pub mod outbox;
 pub mod providers;
 pub mod routes;
+pub mod sandbox;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -81,16 +83,23 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .nest(optin_core::api::API_PREFIX, routes::api())
         .nest("/webhooks", routes::webhooks::router());
+    if state.providers.settings.sandbox {
+        router = router.nest("/sandbox", sandbox::router(sandbox_state(&state)));
+    }
     if let Some(dir) = &state.config.static_dir {
         let index = dir.join("index.html");
         router = router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
     }
-    let frame_ancestors = state.config.frame_ancestors();
+    let index_html = state
+        .config
+        .static_dir
+        .as_ref()
+        .and_then(|dir| std::fs::read_to_string(dir.join("index.html")).ok());
+    let policy = csp::policy(index_html.as_deref(), &state.config.frame_ancestors());
     router
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&format!("frame-ancestors {frame_ancestors}"))
-                .expect("configured origins are valid header text"),
+            HeaderValue::from_str(&policy).expect("configured origins are valid header text"),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
@@ -101,6 +110,22 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .with_state(state)
+}
+
+/// The sandbox speaks to this service with the secrets the service expects of Meta and the SMS provider.
+fn sandbox_state(state: &AppState) -> sandbox::SandboxState {
+    let settings = &state.providers.settings;
+    sandbox::SandboxState {
+        pool: state.store.pool().clone(),
+        http: reqwest::Client::new(),
+        service_base: Arc::new(std::sync::RwLock::new(settings.public_url.clone())),
+        app_secret: settings.app_secret.clone(),
+        access_token: settings.whatsapp.access_token.clone(),
+        sms_account_sid: settings.sms.account_sid.clone(),
+        sms_auth_token: settings.sms.auth_token.clone(),
+        clock: state.clock.clone(),
+        settings: sandbox::SandboxSettings::default(),
+    }
 }
 
 /// A running service: its address, state and background tasks.
@@ -115,6 +140,7 @@ pub struct Service {
 /// Opens the store (seeding the demo on first start), binds, and starts the
 /// HTTP server and the outbox worker.
 pub async fn launch(config: Config) -> Result<Service, Box<dyn std::error::Error + Send + Sync>> {
+    config.validate()?;
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::open(&config.database_path()).await?;
     if let Some(advisors) = store.seed_demo().await? {

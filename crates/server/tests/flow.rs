@@ -75,7 +75,7 @@ impl TestService {
                 Some(json!({"message_id": request["id"], "payload": button["payload"]})),
             )
             .await;
-        assert_eq!(status, 200, "tap {answer}");
+        assert!((200..300).contains(&status), "tap {answer}: {status}");
     }
 
     async fn reply(&self, e164: &str, channel: &str, text: &str) {
@@ -86,7 +86,7 @@ impl TestService {
                 Some(json!({"text": text, "channel": channel})),
             )
             .await;
-        assert_eq!(status, 200, "reply {text}");
+        assert!((200..300).contains(&status), "reply {text}: {status}");
     }
 
     async fn request_opt_in(&self, contact: i64, key: &str) -> (u16, Value) {

@@ -8,8 +8,8 @@
 //! acknowledged and skipped), then acknowledged.
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{OriginalUri, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -145,7 +145,12 @@ async fn apply_whatsapp(state: &AppState, envelope: &WebhookEnvelope, raw: &str)
     work.commit(state).await
 }
 
-async fn sms(State(state): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn sms(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok((webhook, params)) = SmsWebhook::parse(&body) else {
         return AppError::MalformedBody("The webhook body is not an SMS webhook.".into())
             .into_response();

@@ -166,7 +166,12 @@ impl Store {
         .fetch_one(&self.pool)
         .await;
         match result {
-            Ok(row) => Ok(Inserted::Created(row.into_contact(Utc::now()))),
+            // Read back through the join: the number may already have consent in the organization.
+            Ok(row) => Ok(Inserted::Created(
+                self.contact(advisor_id, row.id)
+                    .await?
+                    .unwrap_or_else(|| row.into_contact(Utc::now())),
+            )),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Ok(Inserted::DuplicatePhone)
             }

@@ -107,22 +107,6 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seeded_numbers_are_valid_e164() {
-        for (_, phone) in JANE_CONTACTS.iter().chain(SAM_CONTACTS.iter()) {
-            assert_eq!(
-                optin_core::phone::to_e164(phone, None).as_deref(),
-                Ok(*phone),
-                "{phone}"
-            );
-        }
-    }
-}
-
 /// Phone number id of the sandbox's WhatsApp business number.
 pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000000001";
 /// The sandbox's SMS sender number.
@@ -179,5 +163,21 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_numbers_are_valid_e164() {
+        for (_, phone) in JANE_CONTACTS.iter().chain(SAM_CONTACTS.iter()) {
+            assert_eq!(
+                optin_core::phone::to_e164(phone, None).as_deref(),
+                Ok(*phone),
+                "{phone}"
+            );
+        }
     }
 }
