@@ -48,6 +48,10 @@ fn run(server_args: &[String]) -> Result<ExitCode> {
         .current_dir(&root)
         .args(["--static-dir", "dist"])
         .args(server_args);
+    // The "Example CRM" demo host on a second origin, unless the caller chose otherwise.
+    if std::env::var_os("OPTIN_DEMO_CRM_ADDR").is_none() {
+        command.env("OPTIN_DEMO_CRM_ADDR", "127.0.0.1:8081");
+    }
     // The server shares our terminal, so Ctrl-C reaches it and it shuts down gracefully.
     let status = command
         .status()

@@ -21,6 +21,10 @@ pub struct Config {
     /// Origins allowed to frame the app (space separated), besides the service itself.
     #[arg(long, env = "OPTIN_FRAME_ANCESTORS", value_delimiter = ' ')]
     pub frame_ancestors: Vec<String>,
+    /// Sandbox only: also serve the "Example CRM" demo host page on this address
+    /// (another origin); it is added to the frame ancestors.
+    #[arg(long, env = "OPTIN_DEMO_CRM_ADDR")]
+    pub demo_crm_addr: Option<SocketAddr>,
     /// Base URL at which the providers reach this service (webhooks, SMS signatures).
     #[arg(long, env = "OPTIN_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -97,6 +101,7 @@ impl Config {
             static_dir: None,
             default_region: None,
             frame_ancestors: Vec::new(),
+            demo_crm_addr: None,
             public_url: None,
             wa_graph_base: "https://graph.facebook.com".into(),
             wa_api_version: "v21.0".into(),

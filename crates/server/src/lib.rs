@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod csp;
+pub mod demo_crm;
 pub mod error;
 pub mod flow;
 pub mod live;
@@ -82,7 +83,8 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .nest(optin_core::api::API_PREFIX, routes::api())
-        .nest("/webhooks", routes::webhooks::router());
+        .nest("/webhooks", routes::webhooks::router())
+        .route("/embed/config", axum::routing::get(embed_config));
     if state.providers.settings.sandbox {
         router = router.nest("/sandbox", sandbox::router(sandbox_state(&state)));
     }
@@ -112,6 +114,14 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Public: the host origins the app may talk to over `postMessage` (the same
+/// list that may frame it), so the app can check messages before any token exists.
+async fn embed_config(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "allowed_origins": state.config.frame_ancestors }))
+}
+
 /// The sandbox speaks to this service with the secrets the service expects of Meta and the SMS provider.
 fn sandbox_state(state: &AppState) -> sandbox::SandboxState {
     let settings = &state.providers.settings;
@@ -131,6 +141,8 @@ fn sandbox_state(state: &AppState) -> sandbox::SandboxState {
 /// A running service: its address, state and background tasks.
 pub struct Service {
     pub addr: SocketAddr,
+    /// Where the "Example CRM" demo host listens, when it runs.
+    pub demo_crm: Option<SocketAddr>,
     pub state: AppState,
     stop: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -139,7 +151,19 @@ pub struct Service {
 
 /// Opens the store (seeding the demo on first start), binds, and starts the
 /// HTTP server and the outbox worker.
-pub async fn launch(config: Config) -> Result<Service, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn launch(
+    mut config: Config,
+) -> Result<Service, Box<dyn std::error::Error + Send + Sync>> {
+    let demo_crm_listener = match config.demo_crm_addr {
+        Some(addr) if config.wa_access_token.is_none() => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            config
+                .frame_ancestors
+                .push(format!("http://{}", listener.local_addr()?));
+            Some(listener)
+        }
+        _ => None,
+    };
     config.validate()?;
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::open(&config.database_path()).await?;
@@ -169,12 +193,29 @@ pub async fn launch(config: Config) -> Result<Service, Box<dyn std::error::Error
         }
     });
     let worker = tokio::spawn(outbox::run(state.clone(), stop.clone()));
+    let mut demo_crm = None;
+    if let Some(listener) = demo_crm_listener {
+        demo_crm = Some(listener.local_addr()?);
+        let router = demo_crm::router(demo_crm::DemoCrm {
+            app_origin: state.providers.settings.public_url.clone(),
+            api_key: state.store.create_api_key(1, "Example CRM (demo)").await?,
+            store: state.store.clone(),
+            http: reqwest::Client::new(),
+        });
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        });
+    }
     Ok(Service {
         addr,
         state,
         stop,
         server,
         worker,
+        demo_crm,
     })
 }
 

@@ -94,6 +94,9 @@ async fn serve(config: Config) -> Result<ExitCode, Error> {
         ),
         _ => println!("Listening on http://{addr}"),
     }
+    if let Some(crm) = service.demo_crm {
+        println!("Example CRM (the app embedded in a host page on another origin): http://{crm}/");
+    }
     shutdown_signal().await;
     tracing::info!("stopping");
     service.stop().await;
