@@ -155,30 +155,47 @@ async fn transition(
     Ok(t)
 }
 
-/// A consent transition caused by the provider's answer to a send.
-#[allow(clippy::too_many_arguments)]
-pub async fn provider_transition(
+/// Records the provider's answer to a send: a consent transition for an
+/// opt-in request, plain evidence for any other message.
+pub async fn record_provider_answer(
     work: &mut Work,
-    organization_id: i64,
-    phone: &str,
-    record: &mut ConsentRecord,
+    message: &rows::SentMessage,
     event: ConsentEvent,
     kind: &'static str,
-    advisor_id: Option<i64>,
     detail: serde_json::Value,
-) -> AppResult<Transition> {
-    transition(
-        work,
-        organization_id,
-        phone,
-        record,
-        event,
-        kind,
-        advisor_id,
-        detail,
-        None,
-    )
-    .await
+) -> AppResult<()> {
+    let (org, phone) = (message.organization_id, message.phone_e164.as_str());
+    if message.purpose == "opt_in" {
+        let mut record = rows::load(&mut work.tx, org, phone).await?;
+        transition(
+            work,
+            org,
+            phone,
+            &mut record,
+            event,
+            kind,
+            message.advisor_id,
+            detail,
+            None,
+        )
+        .await?;
+    } else {
+        work.record(NewEvidence {
+            organization_id: org,
+            phone: phone.to_owned(),
+            advisor_id: message.advisor_id,
+            kind,
+            cause: "provider",
+            state_after: None,
+            provider_time: None,
+            received_at: work.now,
+            detail,
+            raw_body: None,
+            signature_valid: None,
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 fn cause_name(cause: optin_core::consent::Cause) -> &'static str {

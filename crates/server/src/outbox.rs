@@ -17,7 +17,7 @@ use crate::error::AppResult;
 use crate::flow::{self, OutboundPayload, WebhookSource, Work};
 use crate::providers::ProviderError;
 use crate::store::consent as rows;
-use crate::store::evidence::{timestamp, NewEvidence};
+use crate::store::evidence::timestamp;
 use crate::AppState;
 
 /// Attempts before a retryable failure counts as final.
@@ -126,7 +126,6 @@ async fn record_outcome(state: &AppState, job: &Job, outcome: Outcome) -> AppRes
     let message = rows::message_by_id(&mut work.tx, job.message_id)
         .await?
         .ok_or("outbox job without its message")?;
-    let org = message.organization_id;
     match outcome {
         Outcome::Accepted(provider_id) => {
             sqlx::query("UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL WHERE id = $1")
@@ -140,25 +139,11 @@ async fn record_outcome(state: &AppState, job: &Job, outcome: Outcome) -> AppRes
                 .execute(&mut *work.tx)
                 .await?;
             let detail = json!({"message_id": message.id, "provider_message_id": provider_id, "channel": message.channel, "purpose": message.purpose, "attempt": job.attempts + 1});
-            if message.purpose == "opt_in" {
-                let mut record = rows::load(&mut work.tx, org, &message.phone_e164).await?;
-                let event = ConsentEvent::ProviderAccepted {
-                    message_id: provider_id.clone(),
-                };
-                flow::provider_transition(
-                    &mut work,
-                    org,
-                    &message.phone_e164,
-                    &mut record,
-                    event,
-                    "provider_accepted",
-                    message.advisor_id,
-                    detail,
-                )
+            let event = ConsentEvent::ProviderAccepted {
+                message_id: provider_id.clone(),
+            };
+            flow::record_provider_answer(&mut work, &message, event, "provider_accepted", detail)
                 .await?;
-            } else {
-                record_plain(&mut work, &message, "provider_accepted", detail).await?;
-            }
             apply_parked(&mut work, &provider_id).await?;
         }
         Outcome::Failed(error) if error.is_retryable() && job.attempts + 1 < MAX_ATTEMPTS => {
@@ -196,52 +181,14 @@ async fn record_outcome(state: &AppState, job: &Job, outcome: Outcome) -> AppRes
             )
             .await?;
             let detail = json!({"message_id": message.id, "channel": message.channel, "purpose": message.purpose, "error_code": error.code(), "http_status": error.status(), "error": error.message(), "attempts": job.attempts + 1});
-            if message.purpose == "opt_in" {
-                let mut record = rows::load(&mut work.tx, org, &message.phone_e164).await?;
-                let event = ConsentEvent::ProviderFailed {
-                    message_id: None,
-                    code: u32::try_from(code).unwrap_or(0),
-                };
-                flow::provider_transition(
-                    &mut work,
-                    org,
-                    &message.phone_e164,
-                    &mut record,
-                    event,
-                    "failed",
-                    message.advisor_id,
-                    detail,
-                )
-                .await?;
-            } else {
-                record_plain(&mut work, &message, "failed", detail).await?;
-            }
+            let event = ConsentEvent::ProviderFailed {
+                message_id: None,
+                code: u32::try_from(code).unwrap_or(0),
+            };
+            flow::record_provider_answer(&mut work, &message, event, "failed", detail).await?;
         }
     }
     work.commit(state).await
-}
-
-async fn record_plain(
-    work: &mut Work,
-    message: &rows::SentMessage,
-    kind: &'static str,
-    detail: serde_json::Value,
-) -> AppResult<()> {
-    work.record(NewEvidence {
-        organization_id: message.organization_id,
-        phone: message.phone_e164.clone(),
-        advisor_id: message.advisor_id,
-        kind,
-        cause: "provider",
-        state_after: None,
-        provider_time: None,
-        received_at: work.now,
-        detail,
-        raw_body: None,
-        signature_valid: None,
-    })
-    .await?;
-    Ok(())
 }
 
 /// Applies statuses that arrived before the message id was known.
