@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::auth::Advisor;
 use crate::error::{AppError, AppResult};
+use crate::store::auth::AdvisorIdentity;
 use crate::store::evidence::{to_csv, EvidenceRow};
 use crate::{flow, AppState};
 
@@ -50,9 +51,7 @@ async fn request(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
-    let key = idempotency_key(&headers)?;
-    let snapshot = flow::request_opt_in(&state, &advisor, id, key.as_deref(), false).await?;
-    Ok((StatusCode::ACCEPTED, Json(snapshot)))
+    send(&state, &advisor, id, &headers, false).await
 }
 
 async fn resend(
@@ -61,8 +60,18 @@ async fn resend(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
-    let key = idempotency_key(&headers)?;
-    let snapshot = flow::request_opt_in(&state, &advisor, id, key.as_deref(), true).await?;
+    send(&state, &advisor, id, &headers, true).await
+}
+
+async fn send(
+    state: &AppState,
+    advisor: &AdvisorIdentity,
+    id: i64,
+    headers: &HeaderMap,
+    resend: bool,
+) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
+    let key = idempotency_key(headers)?;
+    let snapshot = flow::request_opt_in(state, advisor, id, key.as_deref(), resend).await?;
     Ok((StatusCode::ACCEPTED, Json(snapshot)))
 }
 
