@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod consent;
+pub mod embed;
 pub mod keywords;
 #[cfg(feature = "phone")]
 pub mod phone;

@@ -1,0 +1,168 @@
+//! The `postMessage` protocol between a CRM host page and the embedded app.
+//! Both sides check the sender's exact origin and post with an explicit
+//! target origin; anything that does not parse as one of these messages is
+//! ignored.
+//!
+//! Host to app: [`HostMessage`]; app to host: [`AppMessage`]. Every message
+//! is a JSON object with a `type` starting with `optin:` and `version: 1`.
+
+use serde::{Deserialize, Serialize};
+
+/// Protocol version carried by every message.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A contact the host wants opened: by number, by CRM record id, or both;
+/// with a name the app creates the contact if it does not exist yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRef {
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub crm_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Colour scheme the host asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    Light,
+    Dark,
+    System,
+}
+
+/// Messages from the host page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum HostMessage {
+    /// A (fresh) advisor token, optionally a contact to open and a theme.
+    #[serde(rename = "optin:session")]
+    Session {
+        version: u32,
+        token: String,
+        #[serde(default)]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        #[serde(default)]
+        contact: Option<ContactRef>,
+        #[serde(default)]
+        theme: Option<Theme>,
+    },
+    /// The host switched records: open this contact.
+    #[serde(rename = "optin:open-contact")]
+    OpenContact { version: u32, contact: ContactRef },
+    /// The host changed its theme.
+    #[serde(rename = "optin:theme")]
+    SetTheme { version: u32, theme: Theme },
+}
+
+/// Messages to the host page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum AppMessage {
+    /// The app is listening; the host should send a session.
+    #[serde(rename = "optin:ready")]
+    Ready { version: u32 },
+    /// The token expires soon (or was refused): send a fresh session.
+    #[serde(rename = "optin:token-needed")]
+    TokenNeeded {
+        version: u32,
+        #[serde(default)]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// A contact's consent changed.
+    #[serde(rename = "optin:consent-changed")]
+    ConsentChanged {
+        version: u32,
+        phone: String,
+        state: String,
+    },
+}
+
+impl HostMessage {
+    /// Parses a message from the host; `None` for anything malformed, unknown,
+    /// of another version, or with a token that cannot be one.
+    pub fn parse(json: &str) -> Option<Self> {
+        let message: HostMessage = serde_json::from_str(json).ok()?;
+        let version = match &message {
+            HostMessage::Session { version, token, .. } => {
+                let plausible = !token.is_empty()
+                    && token.len() <= 512
+                    && token
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                if !plausible {
+                    return None;
+                }
+                *version
+            }
+            HostMessage::OpenContact { version, .. } | HostMessage::SetTheme { version, .. } => {
+                *version
+            }
+        };
+        (version == PROTOCOL_VERSION).then_some(message)
+    }
+}
+
+/// Exact origin match against the allow-list: no prefixes, no wildcards.
+pub fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
+    origin != "null" && allowed.iter().any(|a| a == origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_with_a_contact_parses() {
+        let json = r#"{"type":"optin:session","version":1,"token":"abc123","contact":{"phone":"+447911123456","crm_id":"003X"},"theme":"dark"}"#;
+        let Some(HostMessage::Session {
+            token,
+            contact,
+            theme,
+            ..
+        }) = HostMessage::parse(json)
+        else {
+            panic!("not a session");
+        };
+        assert_eq!(token, "abc123");
+        assert_eq!(contact.unwrap().crm_id.as_deref(), Some("003X"));
+        assert_eq!(theme, Some(Theme::Dark));
+    }
+
+    #[test]
+    fn unknown_malformed_and_other_version_messages_are_ignored() {
+        for json in [
+            r#"{"type":"optin:delete-everything","version":1}"#,
+            r#"{"type":"optin:session","version":2,"token":"abc"}"#,
+            r#"{"type":"optin:session","version":1,"token":"a b<script>"}"#,
+            r#"{"type":"optin:session","version":1}"#,
+            r#"{"type":"optin:open-contact","version":1,"contact":{"phone":"+1","evil":true}}"#,
+            r#""optin:ready""#,
+            "not json",
+        ] {
+            assert_eq!(HostMessage::parse(json), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn origins_match_exactly() {
+        let allowed = vec!["https://crm.example.com".to_owned()];
+        assert!(origin_allowed("https://crm.example.com", &allowed));
+        assert!(!origin_allowed("https://crm.example.com.evil.io", &allowed));
+        assert!(!origin_allowed("https://evil.io", &allowed));
+        assert!(!origin_allowed("null", &["null".to_owned()]));
+    }
+
+    #[test]
+    fn app_messages_serialize_with_their_type() {
+        let json = serde_json::to_string(&AppMessage::ConsentChanged {
+            version: 1,
+            phone: "+1".into(),
+            state: "opted_in".into(),
+        })
+        .unwrap();
+        assert!(json.contains(r#""type":"optin:consent-changed""#));
+    }
+}
