@@ -1,6 +1,7 @@
 //! `cargo xtask run | test | bench`: the only entry points a person needs.
 //! Installs what is missing (idempotently), builds, runs and tests.
 
+mod bench;
 mod tools;
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -18,8 +19,9 @@ fn main() -> ExitCode {
             .strip_prefix(&["--".to_owned()])
             .unwrap_or(&args[1..])),
         Some("test") => test(),
+        Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask run [-- server flags] | test");
+            eprintln!("usage: cargo xtask run [-- server flags] | test | bench [--quick]");
             return ExitCode::from(2);
         }
     };

@@ -1,0 +1,354 @@
+// Browser figures for `cargo xtask bench`, in Debian's Chromium through
+// playwright-core. Prints one JSON object on stdout (progress on stderr).
+//
+// - startup: navigation to the contact list painted, the demo advisor (a
+//   dozen contacts), median of BENCH_LOADS cold loads, each in a fresh context;
+// - big_list: the same with the second advisor, who has thousands of contacts
+//   seeded (the first list paint budget);
+// - keystroke: from a key press in the search box to the filtered list
+//   painted, median and p95 over BENCH_KEYSTROKES key presses;
+// - JS heap after load (CDP Performance.getMetrics, after a garbage collection).
+//
+// Times are taken in the page (performance.now() clock): a MutationObserver
+// notes when nodes enter the DOM, and the frame after that (requestAnimationFrame,
+// then a task) is when they are painted. The list is found only by its role
+// and accessible name (list "Contacts", its list items, searchbox "Search contacts").
+//
+// Env: BASE_URL, DEMO_TOKENS_FILE (the service's demo-advisors.json),
+// BENCH_LOADS (default 10), BENCH_KEYSTROKES (default 30).
+
+import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+
+const base = process.env.BASE_URL;
+const tokensFile = process.env.DEMO_TOKENS_FILE;
+if (!base || !tokensFile) {
+  console.error('BASE_URL and DEMO_TOKENS_FILE must be set (run through `cargo xtask bench`)');
+  process.exit(2);
+}
+const [demo, big] = JSON.parse(readFileSync(tokensFile, 'utf8'));
+const loads = Number(process.env.BENCH_LOADS ?? 10);
+const keystrokes = Number(process.env.BENCH_KEYSTROKES ?? 30);
+const log = (...args) => console.error('[browser]', ...args);
+
+// Runs in every page before its own scripts.
+function instrument() {
+  const paintedAt = new WeakMap();
+  const bench = (window.__bench = { paintedAt, expect: null, t0: null });
+
+  // A frame after now, then a task: the DOM changes made so far are painted.
+  const afterPaint = (callback) =>
+    requestAnimationFrame(() => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => callback(performance.now());
+      channel.port2.postMessage(null);
+    });
+
+  const accessibleName = (el) => {
+    const label = el.getAttribute('aria-label');
+    if (label) return label.trim();
+    const ids = el.getAttribute('aria-labelledby');
+    if (!ids) return '';
+    return ids
+      .split(/\s+/)
+      .map((id) => document.getElementById(id)?.textContent ?? '')
+      .join(' ')
+      .trim();
+  };
+  // The element with role list and accessible name "Contacts", and its items.
+  bench.list = () =>
+    [...document.querySelectorAll('ul, ol, [role="list"]')].find(
+      (el) => el.getAttribute('role') !== 'presentation' && el.getAttribute('role') !== 'none' && accessibleName(el) === 'Contacts',
+    ) ?? null;
+  bench.items = (list) =>
+    [...list.querySelectorAll('li, [role="listitem"]')].filter(
+      (item) => item.parentElement?.closest('ul, ol, [role="list"]') === list,
+    );
+  // Does the list show what the API answers for the query typed?
+  bench.matches = ({ first, last, count }) => {
+    const list = bench.list();
+    if (!list) return false;
+    const items = bench.items(list);
+    return (
+      items.length === count &&
+      items[0].textContent.includes(first) &&
+      items[count - 1].textContent.includes(last)
+    );
+  };
+  bench.timeOf = (el) => {
+    for (let node = el; node; node = node.parentNode) {
+      const t = paintedAt.get(node);
+      if (t !== undefined) return t;
+    }
+    return null;
+  };
+
+  document.addEventListener(
+    'keydown',
+    (event) => {
+      if (bench.expect && bench.t0 === null) bench.t0 = event.timeStamp;
+    },
+    true,
+  );
+
+  new MutationObserver((records) => {
+    const added = [];
+    for (const record of records) for (const node of record.addedNodes) if (node.nodeType === 1) added.push(node);
+    if (added.length) afterPaint((t) => added.forEach((node) => paintedAt.has(node) || paintedAt.set(node, t)));
+    // An armed keystroke: the first change of the list that shows the expected result.
+    const armed = bench.expect;
+    if (!armed || bench.t0 === null || armed.matched) return;
+    const list = bench.list();
+    if (!list) return;
+    const touched = records.some(
+      (r) => list.contains(r.target) || [...r.addedNodes].some((n) => n.nodeType === 1 && n.contains(list)),
+    );
+    if (touched && bench.matches(armed)) {
+      armed.matched = true;
+      const t0 = bench.t0;
+      const dom = performance.now();
+      afterPaint((t1) => armed.resolve({ t0, dom, t1 }));
+    }
+  }).observe(document, { childList: true, subtree: true, characterData: true });
+
+  // Arms the next keystroke; `bench.done` resolves with its start and end times.
+  bench.arm = (expected) => {
+    performance.clearResourceTimings();
+    bench.t0 = null;
+    bench.expect = { ...expected, matched: false };
+    bench.done = new Promise((resolve) => (bench.expect.resolve = resolve));
+  };
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  ],
+});
+
+async function api(token, query) {
+  const response = await fetch(`${base}/api/v1/contacts?${new URLSearchParams(query)}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (!response.ok) throw new Error(`GET /api/v1/contacts: HTTP ${response.status}`);
+  return response.json();
+}
+
+const contactsList = (page) => page.getByRole('list', { name: 'Contacts' });
+
+/** A cold load in a fresh context: ms from navigation start to the first list item painted. */
+async function coldLoad(token, { keepOpen = false } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.addInitScript(instrument);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${base}/#token=${token}`);
+  const first = contactsList(page).getByRole('listitem').first();
+  await first.waitFor({ state: 'visible', timeout: 30_000 });
+  // Let the painted-at notes of that frame be written.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50))));
+  const paintedMs = await first.evaluate((el) => window.__bench.timeOf(el));
+  const timing = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+    const resources = performance.getEntriesByType('resource');
+    const wasm = resources.find((r) => r.name.endsWith('.wasm'));
+    const contacts = resources.find((r) => r.name.includes('/api/v1/contacts'));
+    return {
+      dom_content_loaded_ms: nav?.domContentLoadedEventEnd,
+      first_contentful_paint_ms: fcp?.startTime,
+      wasm_loaded_ms: wasm?.responseEnd,
+      contacts_request_start_ms: contacts?.startTime,
+      contacts_response_end_ms: contacts?.responseEnd,
+    };
+  });
+  const items = await contactsList(page).getByRole('listitem').count();
+  if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+  if (!keepOpen) {
+    await context.close();
+    return { paintedMs, timing, items };
+  }
+  return { paintedMs, timing, items, page, context };
+}
+
+async function jsHeap(page, context) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  await cdp.send('Performance.enable');
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const metric = (name) => metrics.find((m) => m.name === name)?.value;
+  return {
+    js_heap_used_bytes: metric('JSHeapUsedSize'),
+    js_heap_total_bytes: metric('JSHeapTotalSize'),
+    dom_nodes: metric('Nodes'),
+  };
+}
+
+const quantile = (values, q) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length))) - 1];
+};
+const round = (x) => (x == null ? null : Math.round(x * 10) / 10);
+const median = (values) => round(quantile(values, 0.5));
+
+/** `count` cold loads; the last one stays open for the heap and what follows. */
+async function loadSeries(token, count) {
+  const samples = [];
+  const timings = [];
+  let last;
+  for (let i = 0; i < count; i++) {
+    last = await coldLoad(token, { keepOpen: i === count - 1 });
+    samples.push(last.paintedMs);
+    timings.push(last.timing);
+  }
+  const heap = await jsHeap(last.page, last.context);
+  const medianOf = (key) => median(timings.map((t) => t[key]).filter((v) => v != null));
+  const rendering = samples
+    .map((ms, i) => (timings[i].contacts_response_end_ms == null ? null : ms - timings[i].contacts_response_end_ms))
+    .filter((v) => v != null);
+  return {
+    figures: {
+      loads: count,
+      items_rendered: last.items,
+      median_ms: median(samples),
+      p95_ms: round(quantile(samples, 0.95)),
+      samples_ms: samples.map(round),
+      breakdown_median_ms: {
+        dom_content_loaded: medianOf('dom_content_loaded_ms'),
+        first_contentful_paint: medianOf('first_contentful_paint_ms'),
+        wasm_loaded: medianOf('wasm_loaded_ms'),
+        contacts_request_start: medianOf('contacts_request_start_ms'),
+        contacts_response_end: medianOf('contacts_response_end_ms'),
+        list_painted_after_response: median(rendering),
+      },
+      ...heap,
+    },
+    page: last.page,
+    context: last.context,
+  };
+}
+
+/** Words to type: first names and surnames of contacts spread over the list. */
+async function wordsToType(token, total) {
+  const words = [];
+  for (const fraction of [0.13, 0.41, 0.77, 0.29, 0.58, 0.91, 0.05, 0.66, 0.35, 0.84]) {
+    const page = await api(token, { offset: Math.floor(fraction * total), limit: 1 });
+    for (const word of (page.items[0]?.name ?? '').split(' ').reverse()) {
+      if (/^[A-Za-z]{3,}$/.test(word) && !words.includes(word.toLowerCase())) words.push(word.toLowerCase());
+    }
+  }
+  return words;
+}
+
+/** What the list should show for a query: its first and last names and its length. */
+async function expectedList(token, q, cap) {
+  const answer = await api(token, { q, limit: cap });
+  const items = answer.items.slice(0, cap);
+  return {
+    ids: items.map((c) => c.id).join(','),
+    expected: items.length && { first: items[0].name, last: items[items.length - 1].name, count: items.length },
+  };
+}
+
+async function keystrokeSeries(page, token, target) {
+  const box = page.getByRole('searchbox', { name: 'Search contacts' });
+  const list = contactsList(page);
+  const cap = await list.getByRole('listitem').count();
+  const inPage = await page.evaluate(() => window.__bench.items(window.__bench.list()).length);
+  if (inPage !== cap) throw new Error(`the list found in the page has ${inPage} items, Playwright sees ${cap}`);
+  const total = (await api(token, { q: '', limit: 1 })).total;
+  const words = await wordsToType(token, total);
+  const everything = await expectedList(token, '', cap);
+  const samples = [];
+  const unchanged = [];
+  for (const word of words) {
+    if (samples.length >= target) break;
+    await box.fill('');
+    await page.waitForFunction((e) => window.__bench.matches(e), everything.expected);
+    let shown = everything.ids;
+    let typed = '';
+    for (const char of word) {
+      if (samples.length >= target) break;
+      typed += char;
+      const { ids, expected } = await expectedList(token, typed, cap);
+      if (!expected) break;
+      if (ids === shown) {
+        // The same list as before: nothing to paint, so nothing to time.
+        await box.press(char);
+        await page.waitForTimeout(300);
+        unchanged.push(typed);
+        continue;
+      }
+      shown = ids;
+      await page.evaluate((e) => window.__bench.arm(e), expected);
+      await box.press(char);
+      const timing = await page.evaluate(
+        async (q) => {
+          const done = await Promise.race([window.__bench.done, new Promise((r) => setTimeout(() => r(null), 5000))]);
+          window.__bench.expect = null;
+          if (!done) return null;
+          // The search request of this keystroke, to split the time into network and rendering.
+          const request = performance
+            .getEntriesByType('resource')
+            .filter((r) => r.name.includes('/api/v1/contacts') && new URL(r.name).searchParams.get('q') === q)
+            .pop();
+          return { ...done, response_end: request?.responseEnd ?? null, request_start: request?.startTime ?? null };
+        },
+        typed,
+      );
+      if (!timing) throw new Error(`the list never showed the result for "${typed}"`);
+      const { t0, dom, t1, response_end } = timing;
+      samples.push({
+        query: typed,
+        rows: expected.count,
+        ms: round(t1 - t0),
+        // Key press to the search's response received.
+        request_ms: response_end == null ? null : round(response_end - t0),
+        // Response to the list changed in the DOM (JSON decoding, Leptos, DOM calls).
+        update_dom_ms: response_end == null ? null : round(dom - response_end),
+        // DOM changed to painted (style, layout, paint).
+        paint_ms: round(t1 - dom),
+      });
+    }
+  }
+  const values = samples.map((s) => s.ms);
+  const part = (key) => samples.map((s) => s[key]).filter((v) => v != null);
+  return {
+    contacts: total,
+    items_rendered: cap,
+    measured: values.length,
+    median_ms: median(values),
+    p95_ms: round(quantile(values, 0.95)),
+    max_ms: round(Math.max(...values)),
+    request_median_ms: median(part('request_ms')),
+    update_dom_median_ms: median(part('update_dom_ms')),
+    paint_median_ms: median(part('paint_ms')),
+    samples,
+    unchanged_keystrokes_not_timed: unchanged,
+  };
+}
+
+const result = { chromium: browser.version() };
+try {
+  const demoTotal = (await api(demo.token, { q: '', limit: 1 })).total;
+  log(`startup: ${loads} cold loads, ${demoTotal} contacts`);
+  const startup = await loadSeries(demo.token, loads);
+  await startup.context.close();
+  result.startup = { contacts: demoTotal, ...startup.figures };
+
+  const bigTotal = (await api(big.token, { q: '', limit: 1 })).total;
+  log(`big list: ${loads} cold loads, ${bigTotal} contacts`);
+  const bigList = await loadSeries(big.token, loads);
+  result.big_list = { contacts: bigTotal, ...bigList.figures };
+
+  log(`keystrokes: ${keystrokes}`);
+  result.keystroke = await keystrokeSeries(bigList.page, big.token, keystrokes);
+  await bigList.context.close();
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));

@@ -1,0 +1,985 @@
+//! `cargo xtask bench`: measures the figures that the budgets in
+//! `shared/docs/architecture.md` speak of, prints them next to their budgets,
+//! and writes them as JSON to `target/bench/latest.json` and
+//! `target/bench/<short commit>.json` (plus `latest.md`, the same table in
+//! Markdown) for comparison across commits.
+//!
+//! 1. download size: gzip and brotli of the release wasm, JS and CSS;
+//! 2. webhook ingest: `optin-loadgen webhooks` against the release service;
+//! 3. contacts API with 100,000 contacts seeded into the database;
+//! 4. browser figures (`tests/bench/browser.mjs`, Playwright and Chromium);
+//! 5. Lighthouse scores, when the npm package is installed.
+//!
+//! Benchmarks report; they never fail: a missed budget still exits 0. Only
+//! a bench that cannot run (a build, a tool, a crashed phase) exits non-zero.
+//! `cargo xtask bench --quick` runs smaller counts; `--only a,b` runs some
+//! phases (download, webhooks, contacts, browser, lighthouse).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::tools::{project_root, Run, Tools, CHROMIUM};
+use crate::{build_web_app, free_port, wait_for_port, Result};
+
+/// The Meta app secret the bench's service is started with, so the load
+/// generator can sign webhooks (in sandbox mode a configured secret is honoured).
+const WEBHOOK_SECRET: &str = "bench-app-secret-not-for-production";
+
+const PHASES: [&str; 5] = ["download", "webhooks", "contacts", "browser", "lighthouse"];
+
+/// How much load each phase generates.
+struct Sizes {
+    webhooks: usize,
+    webhook_warmup: usize,
+    webhook_connections: usize,
+    api_contacts: usize,
+    api_clients: usize,
+    api_requests: usize,
+    api_seconds: u64,
+    browser_contacts: usize,
+    browser_loads: usize,
+    keystrokes: usize,
+}
+
+const FULL: Sizes = Sizes {
+    webhooks: 20_000,
+    webhook_warmup: 1_000,
+    webhook_connections: 64,
+    api_contacts: 100_000,
+    api_clients: 4,
+    api_requests: 2_000,
+    api_seconds: 20,
+    browser_contacts: 10_000,
+    browser_loads: 10,
+    keystrokes: 30,
+};
+
+const QUICK: Sizes = Sizes {
+    webhooks: 2_000,
+    webhook_warmup: 200,
+    webhook_connections: 64,
+    api_contacts: 100_000,
+    api_clients: 4,
+    api_requests: 200,
+    api_seconds: 5,
+    browser_contacts: 10_000,
+    browser_loads: 3,
+    keystrokes: 10,
+};
+
+pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
+    let mut sizes = &FULL;
+    let mut only: Vec<String> = PHASES.iter().map(|p| p.to_string()).collect();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => sizes = &QUICK,
+            "--only" => {
+                let list = args.next().ok_or("--only needs a list of phases")?;
+                only = list.split(',').map(str::to_owned).collect();
+                if let Some(unknown) = only.iter().find(|p| !PHASES.contains(&p.as_str())) {
+                    return Err(format!(
+                        "unknown phase {unknown}; phases: {}",
+                        PHASES.join(",")
+                    ));
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; usage: cargo xtask bench [--quick] [--only {}]",
+                    PHASES.join(",")
+                ))
+            }
+        }
+    }
+    let wants = |phase: &str| only.iter().any(|p| p == phase);
+    let started = Instant::now();
+    let tools = Tools::ensure()?;
+    let root = project_root();
+    let scratch = std::env::temp_dir().join(format!("optin-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+
+    let mut report = json!({
+        "commit": git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into()),
+        "dirty": git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty()),
+        "date": command_output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])),
+        "quick": std::ptr::eq(sizes, &QUICK),
+        "phases": only,
+        "machine": machine(),
+    });
+    let mut failures: Vec<String> = Vec::new();
+    let mut record = |report: &mut Value, name: &str, outcome: Result<Value>| match outcome {
+        Ok(value) => report[name] = value,
+        Err(error) => {
+            eprintln!("[bench] {name} could not run: {error}");
+            report[name] = json!({ "error": error });
+            failures.push(name.to_owned());
+        }
+    };
+
+    // The web app is needed by the download and browser phases.
+    if wants("download") || wants("browser") || wants("lighthouse") {
+        phase("building the release web app (trunk build --release)");
+        build_web_app(&tools)?;
+    }
+    if wants("download") {
+        phase("download size");
+        record(&mut report, "download", download_sizes(&root.join("dist")));
+    }
+    let needs_service = ["webhooks", "contacts", "browser", "lighthouse"]
+        .iter()
+        .any(|p| wants(p));
+    let bins = target_dir().join("release");
+    if needs_service {
+        phase("building the release service (cargo build --release -p optin-server)");
+        tools
+            .cargo(&["build", "--release", "-p", "optin-server"])
+            .status_ok()?;
+    }
+    let bench = Bench {
+        tools: &tools,
+        server: bins.join("optin-server"),
+        loadgen: bins.join("optin-loadgen"),
+        scratch: scratch.clone(),
+        sizes,
+    };
+    if wants("webhooks") {
+        phase("webhook ingest");
+        record(&mut report, "webhooks", bench.webhooks());
+    }
+    if wants("contacts") {
+        phase("contacts API");
+        record(&mut report, "contacts_api", bench.contacts_api());
+    }
+    if wants("browser") || wants("lighthouse") {
+        phase("browser");
+        let (browser, lighthouse) = bench.browser(wants("browser"), wants("lighthouse"));
+        if wants("browser") {
+            record(&mut report, "browser", browser);
+        }
+        if wants("lighthouse") {
+            record(&mut report, "lighthouse", lighthouse);
+        }
+    }
+    report["machine"]["load_average_after"] = json!(load_average());
+    report["seconds"] = json!(started.elapsed().as_secs());
+    let rows = rows(&report);
+    report["budgets"] = Value::Array(
+        rows.iter()
+            .filter(|r| r.met.is_some())
+            .map(|r| json!({"figure": r.figure, "measured": r.measured, "budget": r.budget, "met": r.met}))
+            .collect(),
+    );
+    let table = table(&rows);
+    println!(
+        "\n== Benchmarks ({}s)\n{table}",
+        started.elapsed().as_secs()
+    );
+    let written = write_results(&report, &rows)?;
+    println!("written: {written}");
+    if !failures.is_empty() {
+        println!("could not run: {}", failures.join(", "));
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn phase(what: &str) {
+    println!("\n[bench] {what}");
+}
+
+/// Cargo's target folder: `CARGO_TARGET_DIR` when set (relative to the workspace), else `target/`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => project_root().join(dir),
+        _ => project_root().join("target"),
+    }
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    command_output(Command::new("git").args(args).current_dir(project_root()))
+}
+
+fn command_output(command: &mut Command) -> Option<String> {
+    let out = command.stderr(Stdio::null()).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+// ------------------------------------------------------------------ machine
+
+fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_kb = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.trim().trim_end_matches(" kB").trim().parse::<u64>().ok());
+    json!({
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu": cpu,
+        "memory_gib": memory_kb.map(|kb| (kb as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0),
+        "load_average_before": load_average(),
+        "rustc": command_output(Command::new("rustc").arg("--version")),
+        "chromium": command_output(Command::new(CHROMIUM).arg("--version")),
+    })
+}
+
+fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(
+        text.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+// ---------------------------------------------------------------- download
+
+/// Raw, gzip (best) and brotli (quality 11) sizes of the app's wasm, JS and CSS.
+fn download_sizes(dist: &Path) -> Result<Value> {
+    let entries = std::fs::read_dir(dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+    let mut files = Vec::new();
+    let mut total = [0u64; 3];
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let kind = match path.extension().and_then(|e| e.to_str()) {
+            Some("wasm") => "wasm",
+            Some("js") => "js",
+            Some("css") => "css",
+            _ => continue,
+        };
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let sizes = [bytes.len() as u64, gzip_size(&bytes)?, brotli_size(&bytes)?];
+        for (t, s) in total.iter_mut().zip(sizes) {
+            *t += s;
+        }
+        files.push(json!({
+            "file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "kind": kind,
+            "raw": sizes[0],
+            "gzip": sizes[1],
+            "brotli": sizes[2],
+        }));
+    }
+    if files.is_empty() {
+        return Err(format!("no wasm, JS or CSS in {}", dist.display()));
+    }
+    Ok(json!({
+        "files": files,
+        "total": {"raw": total[0], "gzip": total[1], "brotli": total[2]},
+    }))
+}
+
+fn gzip_size(bytes: &[u8]) -> Result<u64> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).map_err(|e| e.to_string())?;
+    Ok(encoder.finish().map_err(|e| e.to_string())?.len() as u64)
+}
+
+fn brotli_size(bytes: &[u8]) -> Result<u64> {
+    let mut out = Vec::new();
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
+        writer.write_all(bytes).map_err(|e| e.to_string())?;
+    }
+    Ok(out.len() as u64)
+}
+
+// ------------------------------------------------------------------ service
+
+/// The service, started from its release binary with a data folder of its own.
+struct Server {
+    child: Child,
+    port: u16,
+    data_dir: PathBuf,
+}
+
+impl Server {
+    fn start(bench: &Bench, data_dir: &Path, extra: &[&str]) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let log_path = data_dir.join("server.log");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let port = free_port();
+        let mut command = bench.tools.command(&bench.server);
+        // Flags below decide everything; no OPTIN_* setting of the caller leaks in.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("OPTIN_") {
+                command.env_remove(key);
+            }
+        }
+        let child = command
+            .current_dir(project_root())
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--wa-app-secret", WEBHOOK_SECRET])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bench.server.display()))?;
+        let mut server = Server {
+            child,
+            port,
+            data_dir: data_dir.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!(
+                    "the service exited at start ({status}); see {}",
+                    log_path.display()
+                ));
+            }
+            if wait_for_port(port, Duration::from_millis(200)) {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the service did not start on port {port}"));
+            }
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn database(&self) -> PathBuf {
+        self.data_dir.join("optin.sqlite3")
+    }
+
+    fn tokens_file(&self) -> PathBuf {
+        self.data_dir.join("demo-advisors.json")
+    }
+
+    /// The demo advisors' bearer tokens (Jane first, then Sam).
+    fn tokens(&self) -> Result<Vec<String>> {
+        let path = self.tokens_file();
+        let json: Value = serde_json::from_slice(
+            &std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(json
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["token"].as_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// Peak resident set size so far (VmHWM), in KiB.
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// Stops it gracefully (SIGTERM to its PID), or kills it after 20 s.
+    fn stop(mut self) -> Result<()> {
+        let pid = self.pid().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Err(format!(
+            "the service (pid {pid}) did not stop on SIGTERM; killed"
+        ))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs a command that prints one JSON object as its last stdout line.
+fn json_from(command: &mut Command) -> Result<Value> {
+    let output = command
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{:?} failed ({})",
+            command.get_program(),
+            output.status
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    serde_json::from_str(last)
+        .map_err(|e| format!("{:?} printed no JSON ({e}): {last}", command.get_program()))
+}
+
+struct Bench<'a> {
+    tools: &'a Tools,
+    server: PathBuf,
+    loadgen: PathBuf,
+    scratch: PathBuf,
+    sizes: &'a Sizes,
+}
+
+impl Bench<'_> {
+    fn loadgen(&self, args: &[&str]) -> Result<Value> {
+        json_from(self.tools.command(&self.loadgen).args(args))
+    }
+
+    /// Starts a service on a fresh data folder so it seeds the demo, stops
+    /// it, inserts `contacts` rows per advisor straight into the database, and
+    /// starts it again.
+    fn seeded_server(
+        &self,
+        name: &str,
+        seed: &[(i64, usize)],
+        extra: &[&str],
+    ) -> Result<(Server, Vec<Value>)> {
+        let dir = self.scratch.join(name);
+        Server::start(self, &dir, extra)?.stop()?;
+        let db = dir.join("optin.sqlite3");
+        let mut seeded = Vec::new();
+        for (block, (advisor, count)) in seed.iter().enumerate() {
+            println!("[bench] seeding {count} contacts for advisor {advisor}");
+            seeded.push(self.loadgen(&[
+                "seed-contacts",
+                "--db",
+                &db.to_string_lossy(),
+                "--advisor",
+                &advisor.to_string(),
+                "--count",
+                &count.to_string(),
+                "--block",
+                &block.to_string(),
+            ])?);
+        }
+        Ok((Server::start(self, &dir, extra)?, seeded))
+    }
+
+    fn webhooks(&self) -> Result<Value> {
+        let server = Server::start(self, &self.scratch.join("webhooks"), &[])?;
+        let s = self.sizes;
+        let mut result = self.loadgen(&[
+            "webhooks",
+            "--base",
+            &server.base(),
+            "--secret",
+            WEBHOOK_SECRET,
+            "--db",
+            &server.database().to_string_lossy(),
+            "--count",
+            &s.webhooks.to_string(),
+            "--warmup",
+            &s.webhook_warmup.to_string(),
+            "--concurrency",
+            &s.webhook_connections.to_string(),
+            "--server-pid",
+            &server.pid().to_string(),
+        ])?;
+        result["server_peak_rss_kib"] = json!(server.peak_rss_kib());
+        server.stop()?;
+        Ok(result)
+    }
+
+    fn contacts_api(&self) -> Result<Value> {
+        let s = self.sizes;
+        let (server, seeded) = self.seeded_server("contacts", &[(1, s.api_contacts)], &[])?;
+        let tokens = server.tokens()?;
+        let jane = tokens.first().ok_or("no demo token")?;
+        let mut result = self.loadgen(&[
+            "contacts",
+            "--base",
+            &server.base(),
+            "--token",
+            jane,
+            "--concurrency",
+            &s.api_clients.to_string(),
+            "--requests",
+            &s.api_requests.to_string(),
+            "--seconds",
+            &s.api_seconds.to_string(),
+        ])?;
+        result["seeding"] = json!(seeded);
+        result["server_peak_rss_kib"] = json!(server.peak_rss_kib());
+        server.stop()?;
+        Ok(result)
+    }
+
+    /// The browser figures (the demo advisor for startup, the second advisor
+    /// with many contacts for the rest), then Lighthouse on the same service.
+    fn browser(&self, browser: bool, lighthouse: bool) -> (Result<Value>, Result<Value>) {
+        let dist = project_root().join("dist");
+        let dist = dist.to_string_lossy();
+        let s = self.sizes;
+        let server = match self.seeded_server(
+            "browser",
+            &[(2, s.browser_contacts)],
+            &["--static-dir", &dist],
+        ) {
+            Ok((server, _)) => server,
+            Err(e) => return (Err(e.clone()), Err(e)),
+        };
+        let figures = if browser {
+            json_from(
+                self.tools
+                    .command("node")
+                    .arg(project_root().join("tests/bench/browser.mjs"))
+                    .current_dir(project_root())
+                    .env("BASE_URL", server.base())
+                    .env("DEMO_TOKENS_FILE", server.tokens_file())
+                    .env("BENCH_LOADS", s.browser_loads.to_string())
+                    .env("BENCH_KEYSTROKES", s.keystrokes.to_string()),
+            )
+        } else {
+            Ok(Value::Null)
+        };
+        let scores = if lighthouse {
+            self.lighthouse(&server)
+        } else {
+            Ok(Value::Null)
+        };
+        let stopped = server.stop();
+        match stopped {
+            Ok(()) => (figures, scores),
+            Err(e) => (figures.and(Err(e.clone())), scores.and(Err(e))),
+        }
+    }
+
+    /// Lighthouse (npm, pinned in package.json) in Debian's Chromium, mobile
+    /// (its default) and desktop presets, on the demo advisor's list.
+    fn lighthouse(&self, server: &Server) -> Result<Value> {
+        let bin = project_root().join("node_modules/.bin/lighthouse");
+        if !bin.exists() {
+            return Ok(json!({"skipped": "the lighthouse npm package is not installed"}));
+        }
+        let tokens = server.tokens()?;
+        let url = format!(
+            "{}/#token={}",
+            server.base(),
+            tokens.first().ok_or("no demo token")?
+        );
+        let mut result = json!({});
+        for preset in ["mobile", "desktop"] {
+            let out = self.scratch.join(format!("lighthouse-{preset}.json"));
+            let mut command = self.tools.command(&bin);
+            command
+                .arg(&url)
+                .args([
+                    "--quiet",
+                    "--output=json",
+                    "--only-categories=performance,accessibility,best-practices",
+                    "--chrome-flags=--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync",
+                ])
+                .arg(format!("--output-path={}", out.display()))
+                .env("CHROME_PATH", CHROMIUM)
+                .current_dir(project_root());
+            if preset == "desktop" {
+                command.arg("--preset=desktop");
+            }
+            println!("[bench] lighthouse ({preset})");
+            command.status_ok()?;
+            let report: Value = serde_json::from_slice(
+                &std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?,
+            )
+            .map_err(|e| format!("lighthouse report: {e}"))?;
+            let score = |category: &str| {
+                report["categories"][category]["score"]
+                    .as_f64()
+                    .map(|s| (s * 100.0).round())
+            };
+            let audit = |id: &str| {
+                report["audits"][id]["numericValue"]
+                    .as_f64()
+                    .map(f64::round)
+            };
+            result[preset] = json!({
+                "performance": score("performance"),
+                "accessibility": score("accessibility"),
+                "best_practices": score("best-practices"),
+                "first_contentful_paint_ms": audit("first-contentful-paint"),
+                "largest_contentful_paint_ms": audit("largest-contentful-paint"),
+                "total_blocking_time_ms": audit("total-blocking-time"),
+                "runtime_error": report["runtimeError"]["message"],
+            });
+        }
+        Ok(result)
+    }
+}
+
+// ------------------------------------------------------------------- report
+
+/// One line of the table: a figure, and its budget when it has one.
+struct Row {
+    figure: String,
+    measured: String,
+    budget: String,
+    met: Option<bool>,
+}
+
+fn row(figure: &str, measured: String, budget: &str, met: Option<bool>) -> Row {
+    Row {
+        figure: figure.to_owned(),
+        measured,
+        budget: budget.to_owned(),
+        met,
+    }
+}
+
+fn kb(bytes: Option<u64>) -> String {
+    bytes.map_or("—".into(), |b| format!("{:.1} KB", b as f64 / 1000.0))
+}
+
+fn ms(value: &Value) -> String {
+    value.as_f64().map_or("—".into(), |v| format!("{v:.1} ms"))
+}
+
+fn rows(report: &Value) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let download = &report["download"];
+    if download["total"].is_object() {
+        let gzip = download["total"]["gzip"].as_u64();
+        rows.push(row(
+            "download, gzip (wasm + js + css)",
+            kb(gzip),
+            "≤ 200 KB",
+            gzip.map(|g| g <= 200_000),
+        ));
+        rows.push(row(
+            "download, brotli (wasm + js + css)",
+            kb(download["total"]["brotli"].as_u64()),
+            "",
+            None,
+        ));
+        for file in download["files"].as_array().into_iter().flatten() {
+            rows.push(row(
+                &format!("  {} raw / gzip", file["kind"].as_str().unwrap_or("?")),
+                format!(
+                    "{} / {}",
+                    kb(file["raw"].as_u64()),
+                    kb(file["gzip"].as_u64())
+                ),
+                "",
+                None,
+            ));
+        }
+    }
+    let hooks = &report["webhooks"];
+    if hooks["webhooks_per_s"].is_number() {
+        let rate = hooks["webhooks_per_s"].as_f64().unwrap_or(0.0);
+        rows.push(row(
+            &format!(
+                "webhook ingest ({} signed, {} connections)",
+                hooks["count"], hooks["concurrency"]
+            ),
+            format!("{rate:.0} /s"),
+            "≥ 5,000 /s",
+            Some(rate >= 5000.0),
+        ));
+        let lost = hooks["lost"].as_u64().unwrap_or(u64::MAX);
+        let twice = hooks["applied_twice"].as_u64().unwrap_or(u64::MAX);
+        rows.push(row(
+            "webhooks lost / applied twice",
+            format!("{lost} / {twice}"),
+            "0 / 0",
+            Some(lost == 0 && twice == 0 && hooks["exactly_once"] == true),
+        ));
+        rows.push(row(
+            "webhook ack latency p50 / p99",
+            format!(
+                "{} / {}",
+                ms(&hooks["latency"]["p50_ms"]),
+                ms(&hooks["latency"]["p99_ms"])
+            ),
+            "",
+            None,
+        ));
+        rows.push(row(
+            "service peak RSS (webhook run)",
+            hooks["server_peak_rss_kib"]
+                .as_u64()
+                .map_or("—".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+            "",
+            None,
+        ));
+        if let Some(cores) = hooks["server_cores_busy"].as_f64() {
+            rows.push(row(
+                "service CPU during the run",
+                format!("{cores:.2} cores"),
+                "",
+                None,
+            ));
+        }
+    }
+    let api = &report["contacts_api"];
+    for (key, label) in [
+        ("first_page", "first page (limit 200)"),
+        ("search", "search ?q= (limit 200)"),
+        ("pages", "pages ?offset= (limit 50)"),
+    ] {
+        let s = &api[key];
+        if s["requests_per_s"].is_number() {
+            rows.push(row(
+                &format!(
+                    "contacts API, {} contacts: {label}",
+                    api["contacts"].as_u64().unwrap_or(0)
+                ),
+                format!(
+                    "{}/s, p50 {} p99 {}",
+                    s["requests_per_s"],
+                    ms(&s["latency"]["p50_ms"]),
+                    ms(&s["latency"]["p99_ms"])
+                ),
+                "",
+                None,
+            ));
+        }
+    }
+    let browser = &report["browser"];
+    if browser["startup"].is_object() {
+        rows.push(row(
+            &format!(
+                "startup to list painted ({} contacts, median of {})",
+                browser["startup"]["contacts"], browser["startup"]["loads"]
+            ),
+            ms(&browser["startup"]["median_ms"]),
+            "",
+            None,
+        ));
+    }
+    if browser["big_list"].is_object() {
+        let median = browser["big_list"]["median_ms"].as_f64();
+        rows.push(row(
+            &format!(
+                "first list paint, {} contacts (median of {})",
+                browser["big_list"]["contacts"], browser["big_list"]["loads"]
+            ),
+            ms(&browser["big_list"]["median_ms"]),
+            "< 100 ms",
+            median.map(|m| m < 100.0),
+        ));
+        let breakdown = &browser["big_list"]["breakdown_median_ms"];
+        rows.push(row(
+            "  first paint: list response received / list painted after it",
+            format!(
+                "{} / {}",
+                ms(&breakdown["contacts_response_end"]),
+                ms(&breakdown["list_painted_after_response"])
+            ),
+            "",
+            None,
+        ));
+    }
+    if browser["keystroke"].is_object() {
+        let k = &browser["keystroke"];
+        let p95 = k["p95_ms"].as_f64();
+        rows.push(row(
+            &format!(
+                "search keystroke to list painted (p95 of {}; median {})",
+                k["measured"],
+                ms(&k["median_ms"])
+            ),
+            ms(&k["p95_ms"]),
+            "< 16 ms",
+            p95.map(|m| m < 16.0),
+        ));
+        rows.push(row(
+            "  keystroke: request / DOM update / paint (medians)",
+            format!(
+                "{} / {} / {}",
+                ms(&k["request_median_ms"]),
+                ms(&k["update_dom_median_ms"]),
+                ms(&k["paint_median_ms"])
+            ),
+            "",
+            None,
+        ));
+    }
+    for (key, label) in [
+        ("startup", "JS heap after load (demo)"),
+        ("big_list", "JS heap after load (10k)"),
+    ] {
+        if let Some(bytes) = browser[key]["js_heap_used_bytes"].as_u64() {
+            rows.push(row(
+                label,
+                format!("{:.1} MB", bytes as f64 / 1e6),
+                "",
+                None,
+            ));
+        }
+    }
+    let lh = &report["lighthouse"];
+    for preset in ["mobile", "desktop"] {
+        if lh[preset].is_object() {
+            let l = &lh[preset];
+            rows.push(row(
+                &format!("Lighthouse {preset}: performance / accessibility / best practices"),
+                format!(
+                    "{} / {} / {}",
+                    l["performance"], l["accessibility"], l["best_practices"]
+                ),
+                "",
+                None,
+            ));
+        }
+    }
+    if let Some(reason) = lh["skipped"].as_str() {
+        rows.push(row("Lighthouse", format!("skipped: {reason}"), "", None));
+    }
+    rows
+}
+
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "MISSED",
+        None => "",
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let width = |f: fn(&Row) -> usize| rows.iter().map(f).max().unwrap_or(0);
+    let w0 = width(|r| r.figure.chars().count());
+    let w1 = width(|r| r.measured.chars().count());
+    let w2 = width(|r| r.budget.chars().count()).max(6);
+    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
+    let mut out = format!(
+        "{}  {}  {}  verdict\n",
+        pad("figure", w0),
+        pad("measured", w1),
+        pad("budget", w2)
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{}  {}  {}  {}\n",
+            pad(&r.figure, w0),
+            pad(&r.measured, w1),
+            pad(&r.budget, w2),
+            verdict(r.met)
+        ));
+    }
+    out
+}
+
+fn markdown(report: &Value, rows: &[Row]) -> String {
+    let m = &report["machine"];
+    let mut out = format!(
+        "Commit `{}`{} on {} cores ({}), {} GiB memory; load average {} before, {} after.\n\n",
+        report["commit"].as_str().unwrap_or("?"),
+        if report["dirty"] == true {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        },
+        m["nproc"],
+        m["cpu"].as_str().unwrap_or("?"),
+        m["memory_gib"],
+        m["load_average_before"].as_str().unwrap_or("?"),
+        m["load_average_after"].as_str().unwrap_or("?"),
+    );
+    out.push_str("| figure | measured | budget | |\n|---|---|---|---|\n");
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            r.figure.trim(),
+            r.measured,
+            r.budget,
+            verdict(r.met)
+        ));
+    }
+    out
+}
+
+/// Writes latest.json, <commit>.json and latest.md under target/bench.
+fn write_results(report: &Value, rows: &[Row]) -> Result<String> {
+    let dir = project_root().join("target/bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+    let commit = report["commit"].as_str().unwrap_or("unknown");
+    let mut written = Vec::new();
+    for (name, bytes) in [
+        ("latest.json".to_owned(), json.clone()),
+        (format!("{commit}.json"), json),
+        ("latest.md".to_owned(), markdown(report, rows).into_bytes()),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        written.push(path.display().to_string());
+    }
+    Ok(written.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_are_judged_from_the_report() {
+        let report = json!({
+            "download": {"total": {"raw": 300_000, "gzip": 150_000, "brotli": 120_000}, "files": []},
+            "webhooks": {"webhooks_per_s": 1200.0, "lost": 0, "applied_twice": 0, "exactly_once": true,
+                         "count": 10, "concurrency": 2, "latency": {}},
+            "browser": {"keystroke": {"p95_ms": 20.0, "median_ms": 9.0, "measured": 30}},
+        });
+        let verdicts: Vec<(String, Option<bool>)> = rows(&report)
+            .into_iter()
+            .filter(|r| r.met.is_some())
+            .map(|r| (r.figure, r.met))
+            .collect();
+        assert_eq!(verdicts.len(), 4);
+        assert_eq!(verdicts[0].1, Some(true), "150 KB gzip is within 200 KB");
+        assert_eq!(verdicts[1].1, Some(false), "1,200/s misses 5,000/s");
+        assert_eq!(verdicts[2].1, Some(true), "none lost");
+        assert_eq!(verdicts[3].1, Some(false), "a 20 ms keystroke misses 16 ms");
+    }
+
+    #[test]
+    fn compressed_sizes_are_smaller_for_repetitive_input() {
+        let text = "contact-list ".repeat(1000);
+        let gzip = gzip_size(text.as_bytes()).unwrap();
+        let brotli = brotli_size(text.as_bytes()).unwrap();
+        assert!(gzip < 500 && brotli < 500, "gzip {gzip}, brotli {brotli}");
+    }
+}
