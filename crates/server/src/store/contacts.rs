@@ -82,7 +82,11 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?;
         let rows: Vec<ContactRow> = sqlx::query_as(&format!(
-            "{CONTACT_SELECT} WHERE {MATCHES} ORDER BY c.name COLLATE NOCASE, c.id LIMIT $6 OFFSET $7"
+            // Page through the (advisor, name) index first, then join only that page.
+            "{CONTACT_SELECT} WHERE c.id IN (
+                 SELECT c.id FROM contacts c WHERE {MATCHES}
+                 ORDER BY c.name COLLATE NOCASE, c.id LIMIT $6 OFFSET $7)
+             ORDER BY c.name COLLATE NOCASE, c.id"
         ))
         .bind(advisor_id)
         .bind(query)
