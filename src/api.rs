@@ -1,9 +1,19 @@
 //! The one typed client of the service. Every non-2xx answer becomes a
 //! `ClientError`, shown to the advisor in plain words.
 
+use chrono::{DateTime, Utc};
 use gloo_net::http::{Request, RequestBuilder, Response};
-use optin_core::api::{Contact, ContactPage, ErrorBody, Me, NewContact, API_PREFIX};
+use optin_core::api::{
+    ConsentSnapshot, Contact, ContactPage, ErrorBody, Me, MessageView, NewContact, OutgoingMessage,
+    OutgoingSms, TemplateView, API_PREFIX,
+};
+use optin_core::sandbox::{
+    AdvanceClock, Channel, ClockView, MarkRead, PhoneView, Reply, SetWhatsapp, Tap,
+};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::route::encode_phone;
 
 /// Every way a call to the service can fail, as the advisor should read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +28,8 @@ pub enum ClientError {
         code: String,
         message: String,
         field: Option<String>,
+        /// For refusals that lapse (e.g. a resend within 24 h): when it becomes allowed.
+        allowed_at: Option<DateTime<Utc>>,
     },
     /// The service answered something this app does not understand.
     Unexpected(String),
@@ -29,6 +41,46 @@ impl ClientError {
         match self {
             Self::Refused { field, .. } => field.as_deref(),
             _ => None,
+        }
+    }
+
+    /// The service's machine code of a refusal (`resend_too_soon`, ...).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The refusal in plain words, with "when" written for people (`now` is the
+    /// server's clock, for "Today"/"Tomorrow"). The service's own sentence for
+    /// a lapsing refusal carries a raw ISO timestamp, so those are reworded here.
+    pub fn explain(&self, now: DateTime<Utc>) -> String {
+        match self {
+            Self::Refused {
+                code,
+                allowed_at: Some(at),
+                ..
+            } if code == "resend_too_soon" => format!(
+                "An opt-in request was sent less than 24 hours ago. The next one can be sent {}.",
+                crate::time::stamp(*at, now)
+            ),
+            Self::Refused {
+                message,
+                allowed_at: Some(at),
+                ..
+            } => {
+                let message = message
+                    .split("; ")
+                    .next()
+                    .unwrap_or(message)
+                    .trim_end_matches('.');
+                format!(
+                    "{message}. You can try again {}.",
+                    crate::time::stamp(*at, now)
+                )
+            }
+            other => other.to_string(),
         }
     }
 }
@@ -48,6 +100,13 @@ impl std::fmt::Display for ClientError {
     }
 }
 
+/// What the service answers when it accepts a message for sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queued {
+    /// The stored message's id.
+    pub id: i64,
+}
+
 /// Client bound to one advisor's token; cheap to clone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Api {
@@ -64,52 +123,251 @@ impl Api {
         builder.header("Authorization", &format!("Bearer {}", self.token))
     }
 
+    fn get(&self, path: &str) -> RequestBuilder {
+        self.authorized(Request::get(&format!("{API_PREFIX}{path}")))
+    }
+
+    fn post(&self, path: &str) -> RequestBuilder {
+        self.authorized(Request::post(&format!("{API_PREFIX}{path}")))
+    }
+
     /// Who the token belongs to.
     pub async fn me(&self) -> Result<Me, ClientError> {
-        let request = self.authorized(Request::get(&format!("{API_PREFIX}/me")));
-        decode(request.send().await).await
+        decode(self.get("/me").send().await).await
     }
 
     /// A page of contacts matching `query` (name or number).
     pub async fn contacts(&self, query: &str, offset: u64) -> Result<ContactPage, ClientError> {
         let offset = offset.to_string();
-        let request = self
-            .authorized(Request::get(&format!("{API_PREFIX}/contacts")))
-            .query([("q", query), ("offset", offset.as_str()), ("limit", "200")]);
+        let request = self.get("/contacts").query([
+            ("q", query),
+            ("offset", offset.as_str()),
+            ("limit", "200"),
+        ]);
         decode(request.send().await).await
+    }
+
+    /// One contact.
+    pub async fn contact(&self, id: i64) -> Result<Contact, ClientError> {
+        decode(self.get(&format!("/contacts/{id}")).send().await).await
     }
 
     /// Adds a contact.
     pub async fn add_contact(&self, contact: &NewContact) -> Result<Contact, ClientError> {
-        let request = self
-            .authorized(Request::post(&format!("{API_PREFIX}/contacts")))
-            .json(contact)
-            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        let request = self.post("/contacts").json(contact).map_err(unexpected)?;
         decode(request.send().await).await
     }
+
+    /// Where the contact's WhatsApp consent stands, with the server's clock.
+    pub async fn consent(&self, id: i64) -> Result<ConsentSnapshot, ClientError> {
+        decode(self.get(&format!("/contacts/{id}/consent")).send().await).await
+    }
+
+    /// Sends the opt-in request. The same `idempotency_key` (one per
+    /// confirmation) makes a repeated call a no-op on the service.
+    pub async fn request_opt_in(
+        &self,
+        id: i64,
+        idempotency_key: &str,
+    ) -> Result<ConsentSnapshot, ClientError> {
+        let request = self
+            .post(&format!("/contacts/{id}/opt-in"))
+            .header("Idempotency-Key", idempotency_key);
+        decode(request.send().await).await
+    }
+
+    /// Sends the opt-in request again (allowed once 24 h have passed).
+    pub async fn resend_opt_in(
+        &self,
+        id: i64,
+        idempotency_key: &str,
+    ) -> Result<ConsentSnapshot, ClientError> {
+        let request = self
+            .post(&format!("/contacts/{id}/opt-in/resend"))
+            .header("Idempotency-Key", idempotency_key);
+        decode(request.send().await).await
+    }
+
+    /// The conversation with a contact, both ways, both channels, oldest first.
+    pub async fn messages(&self, id: i64) -> Result<Vec<MessageView>, ClientError> {
+        decode(self.get(&format!("/contacts/{id}/messages")).send().await).await
+    }
+
+    /// The organization's approved message templates.
+    pub async fn templates(&self) -> Result<Vec<TemplateView>, ClientError> {
+        decode(self.get("/templates").send().await).await
+    }
+
+    /// Sends a WhatsApp template or free text.
+    pub async fn send_message(
+        &self,
+        id: i64,
+        message: &OutgoingMessage,
+    ) -> Result<Queued, ClientError> {
+        let request = self
+            .post(&format!("/contacts/{id}/messages"))
+            .json(message)
+            .map_err(unexpected)?;
+        decode(request.send().await).await
+    }
+
+    /// Sends an SMS.
+    pub async fn send_sms(&self, id: i64, sms: &OutgoingSms) -> Result<Queued, ClientError> {
+        let request = self
+            .post(&format!("/contacts/{id}/sms"))
+            .json(sms)
+            .map_err(unexpected)?;
+        decode(request.send().await).await
+    }
+
+    /// Opens the live event stream (Server-Sent Events). `EventSource` cannot
+    /// send the bearer token, so this is a streaming `fetch`; the caller reads
+    /// the body and stops it through `abort`.
+    pub async fn open_events(
+        &self,
+        last_event_id: Option<i64>,
+        abort: &web_sys::AbortSignal,
+    ) -> Result<web_sys::ReadableStream, ClientError> {
+        let mut request = self
+            .get("/events")
+            .header("Accept", "text/event-stream")
+            .cache(web_sys::RequestCache::NoStore)
+            .abort_signal(Some(abort));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", &id.to_string());
+        }
+        let response = request.send().await.map_err(|_| ClientError::Offline)?;
+        match response.status() {
+            200 => response
+                .body()
+                .ok_or_else(|| ClientError::Unexpected("the event stream has no body".into())),
+            _ => Err(refusal(response).await),
+        }
+    }
+}
+
+/// Client of the sandbox's "contact's phone" and clock routes (sandbox mode
+/// only, no sign-in: it plays the contact and the platform, not the advisor).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sandbox;
+
+impl Sandbox {
+    fn phone_path(number: &str, rest: &str) -> String {
+        format!("/sandbox/phones/{}{rest}", encode_phone(number))
+    }
+
+    /// What the number's phone shows.
+    pub async fn phone(&self, number: &str) -> Result<PhoneView, ClientError> {
+        decode(Request::get(&Self::phone_path(number, "")).send().await).await
+    }
+
+    /// The contact taps a quick-reply button of `message_id`.
+    pub async fn tap(&self, number: &str, tap: &Tap) -> Result<(), ClientError> {
+        let request = Request::post(&Self::phone_path(number, "/tap"))
+            .json(tap)
+            .map_err(unexpected)?;
+        accepted(request.send().await).await
+    }
+
+    /// The contact writes `text` on `channel`.
+    pub async fn reply(
+        &self,
+        number: &str,
+        text: &str,
+        channel: Channel,
+    ) -> Result<(), ClientError> {
+        let body = Reply {
+            text: text.to_owned(),
+            channel,
+        };
+        let request = Request::post(&Self::phone_path(number, "/reply"))
+            .json(&body)
+            .map_err(unexpected)?;
+        accepted(request.send().await).await
+    }
+
+    /// The contact opens received WhatsApp message `message_id` (a read receipt).
+    pub async fn mark_read(&self, number: &str, message_id: &str) -> Result<(), ClientError> {
+        let body = MarkRead {
+            message_id: message_id.to_owned(),
+        };
+        let request = Request::post(&Self::phone_path(number, "/read"))
+            .json(&body)
+            .map_err(unexpected)?;
+        accepted(request.send().await).await
+    }
+
+    /// Whether the number is on WhatsApp (sends to it fail with 131026 when not).
+    pub async fn set_on_whatsapp(
+        &self,
+        number: &str,
+        on_whatsapp: bool,
+    ) -> Result<(), ClientError> {
+        let body = SetWhatsapp {
+            on_whatsapp,
+            profile_name: None,
+        };
+        let request = Request::put(&Self::phone_path(number, "/whatsapp"))
+            .json(&body)
+            .map_err(unexpected)?;
+        accepted(request.send().await).await
+    }
+
+    /// The shared test clock.
+    pub async fn clock(&self) -> Result<ClockView, ClientError> {
+        decode(Request::get("/sandbox/clock").send().await).await
+    }
+
+    /// Moves the shared test clock forward by `hours`.
+    pub async fn advance_clock(&self, hours: f64) -> Result<(), ClientError> {
+        let body = AdvanceClock {
+            hours: Some(hours),
+            seconds: None,
+        };
+        let request = Request::post("/sandbox/clock/advance")
+            .json(&body)
+            .map_err(unexpected)?;
+        accepted(request.send().await).await
+    }
+}
+
+fn unexpected(error: gloo_net::Error) -> ClientError {
+    ClientError::Unexpected(error.to_string())
 }
 
 async fn decode<T: DeserializeOwned>(
     sent: Result<Response, gloo_net::Error>,
 ) -> Result<T, ClientError> {
     let response = sent.map_err(|_| ClientError::Offline)?;
-    let status = response.status();
-    if (200..300).contains(&status) {
-        return response
-            .json()
-            .await
-            .map_err(|e| ClientError::Unexpected(e.to_string()));
+    if (200..300).contains(&response.status()) {
+        return response.json().await.map_err(unexpected);
     }
+    Err(refusal(response).await)
+}
+
+/// For calls whose answer body does not matter, only that it was accepted.
+async fn accepted(sent: Result<Response, gloo_net::Error>) -> Result<(), ClientError> {
+    let response = sent.map_err(|_| ClientError::Offline)?;
+    if (200..300).contains(&response.status()) {
+        Ok(())
+    } else {
+        Err(refusal(response).await)
+    }
+}
+
+async fn refusal(response: Response) -> ClientError {
+    let status = response.status();
     if status == 401 {
-        return Err(ClientError::SignedOut);
+        return ClientError::SignedOut;
     }
     match response.json::<ErrorBody>().await {
-        Ok(body) => Err(ClientError::Refused {
+        Ok(body) => ClientError::Refused {
             status,
             code: body.code,
             message: body.message,
             field: body.field,
-        }),
-        Err(_) => Err(ClientError::Unexpected(format!("HTTP {status}"))),
+            allowed_at: body.allowed_at,
+        },
+        Err(_) => ClientError::Unexpected(format!("HTTP {status}")),
     }
 }

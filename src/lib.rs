@@ -1,13 +1,19 @@
 //! The advisor's web app (Leptos, client-side rendered).
 //!
 //! - `api`: the one typed client of the service and its error enum;
+//! - `live`: live updates from the service's event stream;
+//! - `route`: the screens as paths;
 //! - `session`: where the bearer token comes from;
+//! - `time`: times in the advisor's time zone, against the server's clock;
 //! - `components/`, `pages/`: the screens.
 
 pub mod api;
 pub mod components;
+pub mod live;
 pub mod pages;
+pub mod route;
 pub mod session;
+pub mod time;
 
 mod app;
 pub use app::App;

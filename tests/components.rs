@@ -1,15 +1,28 @@
 //! Component tests, run in headless Chromium by wasm-bindgen-test.
 #![cfg(target_arch = "wasm32")]
 
+use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use optin_app::api::{Api, ClientError};
 use optin_app::components::add_contact_form::{AddContactForm, FormErrors};
+use optin_app::components::composer::{composer_mode, preview, Composer, ComposerMode};
+use optin_app::components::confirm_opt_in::ConfirmOptIn;
+use optin_app::components::consent_badge::ConsentBadge;
+use optin_app::components::consent_banner::{ConsentBanner, NO_ANSWER_TEXT};
 use optin_app::components::contact_row::ContactRow;
+use optin_app::components::conversation::{delivery_mark, Conversation};
+use optin_app::live::SseParser;
+use optin_app::pages::sms::sms_parts;
+use optin_app::route::{Route, Router};
 use optin_app::session::token_from_fragment;
-use optin_core::api::{ConsentView, Contact};
+use optin_app::time::{day_label, stamp, until};
+use optin_core::api::{ConsentSnapshot, ConsentView, Contact, MessageView, TemplateView};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{Event, EventInit, HtmlElement, HtmlInputElement};
+use web_sys::{
+    Event, EventInit, HtmlButtonElement, HtmlDialogElement, HtmlElement, HtmlInputElement,
+    HtmlSelectElement,
+};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -29,6 +42,38 @@ fn find<T: JsCast>(host: &HtmlElement, selector: &str) -> T {
         .unchecked_into()
 }
 
+/// A contact row whose buttons do nothing, inside a router that stays put.
+fn row(contact: Contact) -> impl IntoView {
+    provide_context(Router::detached(Route::Contacts));
+    view! { <ContactRow contact on_whatsapp=Callback::new(|_| ()) on_sms=Callback::new(|_| ())/> }
+}
+
+fn text(host: &HtmlElement, selector: &str) -> String {
+    find::<HtmlElement>(host, selector)
+        .text_content()
+        .unwrap_or_default()
+}
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
+}
+
+/// A consent answer in `state` at server time `now`, nothing else set.
+fn snapshot(state: ConsentView, now: DateTime<Utc>) -> ConsentSnapshot {
+    ConsentSnapshot {
+        phone: "+447911123456".into(),
+        state,
+        requested_at: None,
+        last_request_at: None,
+        resend_allowed_at: None,
+        answered_at: None,
+        failure_code: None,
+        service_window_closes_at: None,
+        sms_opted_out: false,
+        now,
+    }
+}
+
 fn type_into(input: &HtmlInputElement, text: &str) {
     input.set_value(text);
     let init = EventInit::new();
@@ -44,8 +89,9 @@ async fn contact_row_shows_initials_name_number_badge_and_named_channel_buttons(
         id: 7,
         name: "Kerry Ann Fisher".into(),
         phone: "+447911123456".into(),
+        consent: ConsentView::None,
     };
-    let host = mount(move || view! { <ContactRow contact/> });
+    let host = mount(move || row(contact));
     leptos::task::tick().await;
     assert_eq!(
         find::<HtmlElement>(&host, ".avatar")
@@ -67,10 +113,19 @@ async fn contact_row_shows_initials_name_number_badge_and_named_channel_buttons(
     );
     assert_eq!(
         find::<HtmlElement>(&host, ".badge").text_content().unwrap(),
-        "Not asked"
+        "WhatsApp consent: Not asked"
     );
-    let whatsapp: HtmlElement = find(&host, "button[aria-label='WhatsApp Kerry Ann Fisher']");
+    let whatsapp: HtmlButtonElement = find(&host, "button[aria-label='WhatsApp Kerry Ann Fisher']");
     assert!(whatsapp.query_selector("svg").unwrap().is_some());
+    assert!(!whatsapp.disabled(), "the WhatsApp button works");
+    let sms: HtmlButtonElement = find(&host, "button[aria-label='SMS Kerry Ann Fisher']");
+    assert!(!sms.disabled(), "the SMS button works");
+    assert_eq!(
+        find::<HtmlElement>(&host, "a.contact__name")
+            .get_attribute("href")
+            .as_deref(),
+        Some("/contacts/7")
+    );
 }
 
 #[wasm_bindgen_test]
@@ -79,8 +134,9 @@ async fn contact_names_are_shown_as_text_never_as_markup() {
         id: 1,
         name: "<img src=x onerror=alert(1)>".into(),
         phone: "+1".into(),
+        consent: ConsentView::None,
     };
-    let host = mount(move || view! { <ContactRow contact/> });
+    let host = mount(move || row(contact));
     leptos::task::tick().await;
     assert!(host.query_selector("img").unwrap().is_none());
     assert_eq!(
@@ -128,6 +184,7 @@ fn service_errors_are_placed_next_to_their_field() {
         code: "invalid_phone".into(),
         message: "That is not a phone number.".into(),
         field: field.map(str::to_owned),
+        allowed_at: None,
     };
     let on_phone = FormErrors::from_client_error(&refused(Some("phone")));
     assert_eq!(
@@ -152,4 +209,524 @@ fn the_token_is_read_from_the_fragment_only_when_well_formed() {
     assert_eq!(token_from_fragment("#token="), None);
     assert_eq!(token_from_fragment("#token=a<b"), None);
     assert_eq!(token_from_fragment(""), None);
+}
+
+#[wasm_bindgen_test]
+async fn every_consent_state_has_its_own_words_and_colour() {
+    let cases = [
+        (ConsentView::None, "Not asked", "badge--none"),
+        (ConsentView::Sending, "Sending…", "badge--sending"),
+        (ConsentView::Pending, "Pending", "badge--pending"),
+        (ConsentView::Expired, "No answer", "badge--expired"),
+        (ConsentView::Failed, "Failed", "badge--failed"),
+        (
+            ConsentView::NoWhatsapp,
+            "Not on WhatsApp",
+            "badge--no-whatsapp",
+        ),
+        (ConsentView::OptedIn, "Opted in", "badge--opted-in"),
+        (ConsentView::OptedOut, "Opted out", "badge--opted-out"),
+    ];
+    for (state, label, class) in cases {
+        let host = mount(move || view! { <ConsentBadge state/> });
+        leptos::task::tick().await;
+        let badge: HtmlElement = find(&host, ".badge");
+        assert_eq!(
+            badge.text_content().unwrap(),
+            format!("WhatsApp consent: {label}")
+        );
+        assert!(badge.class_list().contains(class), "{state:?} is {class}");
+    }
+}
+
+/// Mounts a button that opens the confirm dialog for Kerry, and the dialog.
+fn confirm_dialog() -> HtmlElement {
+    mount(|| {
+        provide_context(Api::new("unused".into()));
+        let target = RwSignal::new(None::<Contact>);
+        let kerry = Contact {
+            id: 7,
+            name: "Kerry Fisher".into(),
+            phone: "+447911123456".into(),
+            consent: ConsentView::None,
+        };
+        view! {
+            <button id="opener" on:click=move |_| target.set(Some(kerry.clone()))>"WhatsApp Kerry Fisher"</button>
+            <ConfirmOptIn target on_sent=Callback::new(|_| ())/>
+        }
+    })
+}
+
+fn active_element() -> Option<web_sys::Element> {
+    web_sys::window()?.document()?.active_element()
+}
+
+#[wasm_bindgen_test]
+async fn the_confirm_dialog_is_modal_names_the_contact_and_gives_focus_back() {
+    let host = confirm_dialog();
+    leptos::task::tick().await;
+    let dialog: HtmlDialogElement = find(&host, "dialog");
+    assert!(!dialog.open());
+    let opener: HtmlElement = find(&host, "#opener");
+    opener.focus().unwrap();
+    opener.click();
+    leptos::task::tick().await;
+    assert!(dialog.open(), "the dialog opens");
+    assert!(
+        dialog.matches(":modal").unwrap(),
+        "opened with showModal(): the page behind is inert and Escape closes it"
+    );
+    assert_eq!(
+        text(&host, "#confirm-opt-in-title"),
+        "Send Kerry Fisher an opt-in request?"
+    );
+    assert_eq!(
+        dialog.get_attribute("aria-labelledby").as_deref(),
+        Some("confirm-opt-in-title")
+    );
+    let focused = active_element().unwrap();
+    assert!(
+        dialog.contains(Some(&focused)),
+        "focus moves into the dialog"
+    );
+    assert_eq!(focused.text_content().as_deref(), Some("Confirm"));
+
+    // Cancel closes it and focus returns to the button that opened it.
+    let cancel: HtmlElement = find(&host, "dialog .button:not(.button--primary)");
+    assert_eq!(cancel.text_content().as_deref(), Some("Cancel"));
+    cancel.click();
+    leptos::task::tick().await;
+    leptos::task::tick().await;
+    assert!(!dialog.open(), "Cancel closes the dialog");
+    assert_eq!(active_element().as_ref(), Some(opener.unchecked_ref()));
+
+    // The browser closing it (what Escape does) also resets it.
+    opener.click();
+    leptos::task::tick().await;
+    assert!(dialog.open());
+    dialog.close();
+    leptos::task::tick().await;
+    leptos::task::tick().await;
+    assert!(!dialog.open());
+    assert_eq!(active_element().as_ref(), Some(opener.unchecked_ref()));
+    opener.click();
+    leptos::task::tick().await;
+    assert!(dialog.open(), "it opens again after Escape");
+    dialog.close();
+}
+
+#[wasm_bindgen_test]
+async fn confirming_says_sending_at_once_and_disables_the_button() {
+    let host = confirm_dialog();
+    leptos::task::tick().await;
+    find::<HtmlElement>(&host, "#opener").click();
+    leptos::task::tick().await;
+    let confirm: HtmlButtonElement = find(&host, "dialog .button--primary");
+    confirm.click();
+    leptos::task::tick().await;
+    assert!(
+        confirm.disabled(),
+        "no second request while the first is in flight"
+    );
+    assert_eq!(confirm.text_content().as_deref(), Some("Sending…"));
+    assert_eq!(text(&host, ".modal__status"), "Sending opt-in request…");
+    find::<HtmlDialogElement>(&host, "dialog").close();
+}
+
+/// Mounts the banner for `snapshot` of "Kerry Fisher".
+fn banner(snapshot: ConsentSnapshot) -> HtmlElement {
+    mount(move || {
+        provide_context(Api::new("unused".into()));
+        let now = snapshot.now;
+        view! {
+            <ConsentBanner
+                contact_id=7
+                name="Kerry Fisher".to_owned()
+                snapshot=snapshot
+                now=now
+                on_request=Callback::new(|_| ())
+                on_sms=Callback::new(|_| ())
+                on_changed=Callback::new(|_| ())
+            />
+        }
+    })
+}
+
+fn buttons(host: &HtmlElement) -> Vec<String> {
+    let list = host.query_selector_all("button").unwrap();
+    (0..list.length())
+        .filter_map(|i| list.item(i).and_then(|n| n.text_content()))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn each_consent_state_has_its_banner_in_a_live_region() {
+    let now = at("2026-03-10T12:00:00Z");
+    let sent = now - Duration::minutes(30);
+
+    let mut pending = snapshot(ConsentView::Pending, now);
+    pending.last_request_at = Some(sent);
+    pending.resend_allowed_at = Some(sent + Duration::hours(24));
+    let host = banner(pending);
+    leptos::task::tick().await;
+    let status: HtmlElement = find(&host, "[role=status]");
+    assert_eq!(status.get_attribute("aria-live").as_deref(), Some("polite"));
+    let words = text(&host, ".banner__text");
+    assert_eq!(
+        words,
+        format!(
+            "Opt-in request sent {}. Waiting for a response. If there's no answer, you can send it again {} (in 23 h 30 min).",
+            stamp(sent, now),
+            stamp(sent + Duration::hours(24), now)
+        )
+    );
+    assert!(words.starts_with("Opt-in request sent Today, "));
+    assert!(
+        buttons(&host).is_empty(),
+        "no resend control before 24 hours"
+    );
+
+    let mut expired = snapshot(ConsentView::Expired, now);
+    expired.last_request_at = Some(now - Duration::hours(25));
+    expired.resend_allowed_at = Some(now - Duration::hours(1));
+    let host = banner(expired);
+    leptos::task::tick().await;
+    assert_eq!(text(&host, ".banner__text"), NO_ANSWER_TEXT);
+    assert_eq!(
+        text(&host, ".banner__stamp"),
+        stamp(now - Duration::hours(1), now)
+    );
+    assert!(text(&host, ".banner__stamp").starts_with("Today, "));
+    assert_eq!(buttons(&host), ["Resend Opt-In Request"]);
+
+    let mut opted_in = snapshot(ConsentView::OptedIn, now);
+    opted_in.answered_at = Some(now);
+    let host = banner(opted_in);
+    leptos::task::tick().await;
+    assert_eq!(text(&host, ".banner__title"), "Opted in");
+    assert!(text(&host, ".banner__text")
+        .starts_with("Kerry Fisher opted in to WhatsApp messages Today, "));
+    assert!(find::<HtmlElement>(&host, ".banner")
+        .class_list()
+        .contains("banner--opted-in"));
+
+    let host = banner(snapshot(ConsentView::OptedOut, now));
+    leptos::task::tick().await;
+    assert_eq!(
+        text(&host, ".banner__text"),
+        "Kerry Fisher opted out of WhatsApp messages. They can opt in again at any time by replying \"yes\"."
+    );
+    assert!(
+        buttons(&host).is_empty(),
+        "only the contact can opt back in"
+    );
+
+    let mut failed = snapshot(ConsentView::Failed, now);
+    failed.failure_code = Some(131049);
+    failed.resend_allowed_at = Some(now + Duration::hours(2));
+    let host = banner(failed);
+    leptos::task::tick().await;
+    assert_eq!(
+        text(&host, ".banner__text"),
+        format!(
+            "The opt-in request to Kerry Fisher could not be delivered (error 131049). A new request can be sent {} (in 2 h).",
+            stamp(now + Duration::hours(2), now)
+        )
+    );
+    assert!(buttons(&host).is_empty());
+
+    let host = banner(snapshot(ConsentView::NoWhatsapp, now));
+    leptos::task::tick().await;
+    assert_eq!(
+        text(&host, ".banner__text"),
+        "Kerry Fisher is not a WhatsApp user. You can send them an SMS instead."
+    );
+    assert_eq!(
+        buttons(&host),
+        ["Send an SMS instead", "Send a new opt-in request"]
+    );
+
+    let host = banner(snapshot(ConsentView::Sending, now));
+    leptos::task::tick().await;
+    assert_eq!(text(&host, ".banner__title"), "Sending opt-in request…");
+
+    let host = banner(snapshot(ConsentView::None, now));
+    leptos::task::tick().await;
+    assert_eq!(buttons(&host), ["Send opt-in request"]);
+}
+
+fn templates() -> Vec<TemplateView> {
+    vec![TemplateView {
+        name: "meeting_reminder".into(),
+        language: "en_US".into(),
+        category: "UTILITY".into(),
+        body: "Hello {{1}}, see you on {{2}}.".into(),
+        parameters: 2,
+    }]
+}
+
+/// Mounts the composer for `snapshot` of "Kerry Fisher".
+fn composer(snapshot: ConsentSnapshot) -> HtmlElement {
+    mount(move || {
+        provide_context(Api::new("unused".into()));
+        let now = snapshot.now;
+        view! {
+            <Composer
+                contact_id=7
+                name="Kerry Fisher".to_owned()
+                snapshot=snapshot
+                now=now
+                templates=templates()
+                on_sent=Callback::new(|_| ())
+            />
+        }
+    })
+}
+
+#[wasm_bindgen_test]
+async fn the_composer_allows_free_text_only_inside_the_service_window() {
+    let now = at("2026-03-10T12:00:00Z");
+    let mut open = snapshot(ConsentView::OptedIn, now);
+    open.service_window_closes_at = Some(now + Duration::hours(3));
+    let host = composer(open);
+    leptos::task::tick().await;
+    assert!(host.query_selector("#composer-text").unwrap().is_some());
+    assert!(!find::<HtmlButtonElement>(&host, "button[type=submit]").disabled());
+    assert_eq!(text(&host, ".composer__reason"), "");
+
+    let mut closed = snapshot(ConsentView::OptedIn, now);
+    closed.service_window_closes_at = Some(now - Duration::minutes(1));
+    let host = composer(closed);
+    leptos::task::tick().await;
+    leptos::task::tick().await;
+    assert_eq!(
+        text(&host, ".composer__reason"),
+        "Kerry Fisher hasn't written in the last 24 hours, so only approved templates can be sent."
+    );
+    let free_text: web_sys::HtmlOptionElement = find(&host, "option[value='']");
+    assert!(free_text.disabled(), "free text cannot be chosen");
+    assert_eq!(
+        find::<HtmlSelectElement>(&host, "#composer-kind").value(),
+        "0"
+    );
+    assert!(host.query_selector("#composer-text").unwrap().is_none());
+    // One input per placeholder, and a live preview.
+    assert_eq!(
+        text(&host, ".composer__preview p"),
+        "Hello {{1}}, see you on {{2}}."
+    );
+    type_into(&find(&host, "#template-value-1"), "Kerry");
+    leptos::task::tick().await;
+    assert_eq!(
+        text(&host, ".composer__preview p"),
+        "Hello Kerry, see you on {{2}}."
+    );
+    assert!(!find::<HtmlButtonElement>(&host, "button[type=submit]").disabled());
+}
+
+#[wasm_bindgen_test]
+async fn after_an_opt_out_templates_and_text_are_disabled_with_the_reason() {
+    let now = at("2026-03-10T12:00:00Z");
+    let host = composer(snapshot(ConsentView::OptedOut, now));
+    leptos::task::tick().await;
+    let fields: web_sys::HtmlFieldSetElement = find(&host, "fieldset");
+    assert!(
+        fields.disabled(),
+        "templates and the text field are disabled"
+    );
+    assert!(find::<HtmlButtonElement>(&host, "button[type=submit]").disabled());
+    assert_eq!(
+        text(&host, "#composer-reason"),
+        "Kerry Fisher opted out. They can opt in again at any time by replying \"yes\"."
+    );
+    assert_eq!(
+        fields.get_attribute("aria-describedby").as_deref(),
+        Some("composer-reason")
+    );
+
+    // Never asked: no composer at all.
+    let host = composer(snapshot(ConsentView::None, now));
+    leptos::task::tick().await;
+    assert!(host.query_selector("form").unwrap().is_none());
+}
+
+#[wasm_bindgen_test]
+fn composer_modes_follow_the_state_and_the_window() {
+    let now = at("2026-03-10T12:00:00Z");
+    let mut s = snapshot(ConsentView::Pending, now);
+    assert!(matches!(
+        composer_mode("K", &s, now),
+        ComposerMode::Disabled(_)
+    ));
+    s.state = ConsentView::OptedIn;
+    assert!(matches!(
+        composer_mode("K", &s, now),
+        ComposerMode::TemplatesOnly(_)
+    ));
+    s.service_window_closes_at = Some(now + Duration::seconds(1));
+    assert_eq!(composer_mode("K", &s, now), ComposerMode::Open);
+    assert!(matches!(
+        composer_mode("K", &s, now + Duration::seconds(1)),
+        ComposerMode::TemplatesOnly(_)
+    ));
+    assert_eq!(
+        preview(&templates()[0], &["Kerry".into(), " ".into()]),
+        "Hello Kerry, see you on {{2}}."
+    );
+}
+
+fn message(id: i64, direction: &str, status: &str, body: &str, at_: DateTime<Utc>) -> MessageView {
+    MessageView {
+        id,
+        channel: "whatsapp".into(),
+        direction: direction.into(),
+        purpose: "message".into(),
+        body: body.into(),
+        template_name: None,
+        status: status.into(),
+        error_code: (status == "failed").then_some(131026),
+        error_title: (status == "failed").then(|| "Message undeliverable".into()),
+        at: at_,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_conversation_shows_days_times_and_delivery_marks() {
+    let now = at("2026-03-10T12:00:00Z");
+    let messages = vec![
+        message(
+            1,
+            "out",
+            "read",
+            "Hello <b>Kerry</b>",
+            now - Duration::days(1),
+        ),
+        message(2, "in", "received", "Hi!", now - Duration::hours(1)),
+        message(
+            3,
+            "out",
+            "delivered",
+            "How are you?",
+            now - Duration::minutes(5),
+        ),
+        message(4, "out", "failed", "Still there?", now),
+    ];
+    let host = mount(move || {
+        view! { <Conversation messages now empty_text="Nothing yet." label="WhatsApp messages"/> }
+    });
+    leptos::task::tick().await;
+    let separators = host.query_selector_all(".day-separator").unwrap();
+    assert_eq!(separators.length(), 2);
+    assert_eq!(
+        separators.item(0).unwrap().text_content().unwrap(),
+        "Yesterday"
+    );
+    assert_eq!(separators.item(1).unwrap().text_content().unwrap(), "Today");
+    assert!(
+        host.query_selector("b").unwrap().is_none(),
+        "text, never markup"
+    );
+    assert_eq!(text(&host, ".mark--read"), "✓✓Read");
+    assert_eq!(text(&host, ".mark--delivered"), "✓✓Delivered");
+    assert_eq!(
+        text(&host, ".bubble__failure"),
+        "Not delivered: Message undeliverable (error 131026)"
+    );
+    assert_eq!(
+        host.query_selector_all(".bubble--in .mark")
+            .unwrap()
+            .length(),
+        0
+    );
+    assert_eq!(delivery_mark("sent").unwrap().1, "Sent");
+    let log: HtmlElement = find(&host, "[role=log]");
+    assert_eq!(
+        log.get_attribute("aria-label").as_deref(),
+        Some("WhatsApp messages")
+    );
+}
+
+#[wasm_bindgen_test]
+fn server_sent_events_are_parsed_across_chunk_boundaries() {
+    let mut parser = SseParser::default();
+    assert!(parser.push(b": keep-alive\n\nid: 4").is_empty());
+    let events =
+        parser.push(b"1\r\nevent: consent\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\ndata: x\n\n");
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].id.as_deref(), Some("41"));
+    assert_eq!(events[0].event, "consent");
+    assert_eq!(events[0].data, "{\"a\":\n1}");
+    assert_eq!(events[1].event, "message", "the default type");
+    assert_eq!(events[1].id.as_deref(), Some("41"), "ids persist");
+    // A CR at the end of a chunk may be the first half of a CRLF.
+    assert!(parser.push(b"data: y\r").is_empty());
+    let events = parser.push(b"\n\r\n");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].data, "y");
+    // UTF-8 split between chunks.
+    let text = "data: café\n\n".as_bytes();
+    assert!(parser.push(&text[..10]).is_empty());
+    assert_eq!(parser.push(&text[10..])[0].data, "café");
+}
+
+#[wasm_bindgen_test]
+fn routes_round_trip_and_encode_the_plus() {
+    for route in [
+        Route::Contacts,
+        Route::Contact(7),
+        Route::Sms(7),
+        Route::Phone("+447911123456".into()),
+    ] {
+        assert_eq!(Route::parse(&route.path()), route);
+    }
+    assert_eq!(
+        Route::Phone("+447911123456".into()).path(),
+        "/phone/%2B447911123456"
+    );
+    assert_eq!(
+        Route::parse("/phone/447911123456"),
+        Route::Phone("+447911123456".into())
+    );
+    assert_eq!(Route::parse("/phone/abc"), Route::NotFound);
+    assert_eq!(Route::parse("/contacts/x"), Route::NotFound);
+}
+
+#[wasm_bindgen_test]
+fn times_read_like_the_advisors_tools() {
+    let now = at("2026-03-10T12:00:00Z");
+    assert_eq!(day_label(now, now), "Today");
+    assert_eq!(day_label(now - Duration::days(1), now), "Yesterday");
+    assert_eq!(day_label(now + Duration::days(1), now), "Tomorrow");
+    assert!(stamp(now, now).starts_with("Today, "));
+    let clock = stamp(now, now);
+    let time = clock.trim_start_matches("Today, ");
+    assert_eq!(time.len(), "09:56 AM".len(), "{time}");
+    assert!(time.ends_with(" AM") || time.ends_with(" PM"));
+    assert_eq!(until(now + Duration::minutes(200), now), "in 3 h 20 min");
+    assert_eq!(until(now + Duration::hours(24), now), "in 24 h");
+    assert_eq!(until(now, now), "in less than a minute");
+}
+
+#[wasm_bindgen_test]
+fn refusals_with_a_time_say_when_in_words() {
+    let now = at("2026-03-10T12:00:00Z");
+    let refusal = ClientError::Refused {
+        status: 409,
+        code: "resend_too_soon".into(),
+        message: "An opt-in request was sent less than 24 hours ago; the next is allowed at 2026-03-11T09:00:00Z.".into(),
+        field: None,
+        allowed_at: Some(now + Duration::hours(21)),
+    };
+    let words = refusal.explain(now);
+    assert!(words.starts_with("An opt-in request was sent less than 24 hours ago. The next one can be sent Tomorrow, "), "{words}");
+    assert!(!words.contains("2026-"), "no raw timestamps: {words}");
+}
+
+#[wasm_bindgen_test]
+fn sms_length_is_counted_in_parts() {
+    assert_eq!(sms_parts(""), (0, 0));
+    assert_eq!(sms_parts(&"a".repeat(160)), (160, 1));
+    assert_eq!(sms_parts(&"a".repeat(161)), (161, 2));
+    assert_eq!(sms_parts("café"), (4, 1));
+    assert_eq!(sms_parts(&"é".repeat(71)), (71, 2));
 }

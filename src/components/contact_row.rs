@@ -1,30 +1,58 @@
 //! One contact in the list: initials, name, number, consent badge, channels.
 
 use leptos::prelude::*;
-use optin_core::api::{initials, Contact};
+use optin_core::api::{initials, ConsentView, Contact};
 
+use crate::components::consent_badge::ConsentBadge;
 use crate::components::icons::{SmsIcon, WhatsAppIcon};
+use crate::route::{Link, Route};
 
 /// A row of the contact list.
 #[component]
 pub fn ContactRow(
     /// The contact shown.
     contact: Contact,
+    /// The WhatsApp button was pressed.
+    on_whatsapp: Callback<Contact>,
+    /// The SMS button was pressed.
+    on_sms: Callback<Contact>,
 ) -> impl IntoView {
-    let Contact { name, phone, .. } = contact;
+    let state = contact.consent;
+    let whatsapp_title = match state {
+        ConsentView::None => "Ask for WhatsApp consent",
+        ConsentView::OptedIn => "Message on WhatsApp",
+        _ => "WhatsApp consent and messages",
+    };
+    let (for_whatsapp, for_sms) = (contact.clone(), contact.clone());
+    let Contact {
+        id, name, phone, ..
+    } = contact;
+    let (whatsapp_label, sms_label) = (format!("WhatsApp {name}"), format!("SMS {name}"));
     view! {
         <li class="contact">
             <span class="avatar" aria-hidden="true">{initials(&name)}</span>
             <span class="contact__text">
-                <span class="contact__name">{name.clone()}</span>
+                <Link to=Route::Contact(id) class="contact__name">{name.clone()}</Link>
                 <span class="contact__phone">{phone}</span>
             </span>
-            <span class="badge badge--none">"Not asked"</span>
+            <ConsentBadge state=state/>
             <span class="contact__actions">
-                <button type="button" class="icon-button icon-button--whatsapp" aria-label=format!("WhatsApp {name}") title="WhatsApp" disabled>
+                <button
+                    type="button"
+                    class="icon-button icon-button--whatsapp"
+                    aria-label=whatsapp_label
+                    title=whatsapp_title
+                    on:click=move |_| on_whatsapp.run(for_whatsapp.clone())
+                >
                     <WhatsAppIcon/>
                 </button>
-                <button type="button" class="icon-button" aria-label=format!("SMS {name}") title="SMS" disabled>
+                <button
+                    type="button"
+                    class="icon-button"
+                    aria-label=sms_label
+                    title="Send an SMS"
+                    on:click=move |_| on_sms.run(for_sms.clone())
+                >
                     <SmsIcon/>
                 </button>
             </span>

@@ -1,5 +1,11 @@
 //! Reusable pieces of the screens.
 
 pub mod add_contact_form;
+pub mod composer;
+pub mod confirm_opt_in;
+pub mod consent_badge;
+pub mod consent_banner;
 pub mod contact_row;
+pub mod conversation;
 pub mod icons;
+pub mod modal;

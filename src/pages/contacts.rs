@@ -1,16 +1,21 @@
-//! The advisor's contacts: search as you type, list, add.
+//! The advisor's contacts: search as you type, list with consent badges, add.
 
 use leptos::prelude::*;
-use optin_core::api::ContactPage;
+use optin_core::api::{ConsentView, Contact};
 
-use crate::api::{Api, ClientError};
+use crate::api::Api;
 use crate::components::add_contact_form::AddContactForm;
+use crate::components::confirm_opt_in::ConfirmOptIn;
 use crate::components::contact_row::ContactRow;
+use crate::live::Live;
+use crate::route::{use_router, Route};
 
 /// Search field, contact list and the add-contact form.
 #[component]
 pub fn ContactsPage() -> impl IntoView {
     let api = expect_context::<Api>();
+    let live = expect_context::<Live>();
+    let router = use_router();
     let (query, set_query) = signal(String::new());
     // Bumped after a contact is added so the list is fetched again.
     let (added, set_added) = signal(0u32);
@@ -18,12 +23,55 @@ pub fn ContactsPage() -> impl IntoView {
         let api = api.clone();
         let query = query.get();
         added.track();
+        // Any consent change may change a badge here.
+        live.revision();
         async move { api.contacts(&query, 0).await }
     });
+    // Rows are keyed, so a live update re-renders only the rows that changed
+    // and keyboard focus stays where it was.
+    let items = Memo::new(move |_| {
+        page.get()
+            .and_then(Result::ok)
+            .map(|p| p.items)
+            .unwrap_or_default()
+    });
+    let confirm = RwSignal::new(None::<Contact>);
+    let on_whatsapp = Callback::new(move |contact: Contact| {
+        if contact.consent == ConsentView::None {
+            confirm.set(Some(contact));
+        } else {
+            router.go(Route::Contact(contact.id));
+        }
+    });
+    let on_sms = Callback::new(move |contact: Contact| router.go(Route::Sms(contact.id)));
+
+    let summary = move || {
+        let query = query.get();
+        match page.get() {
+            None => view! { <p class="muted" role="status">"Loading contacts…"</p> }.into_any(),
+            Some(Err(error)) => {
+                view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
+            }
+            Some(Ok(page)) if page.items.is_empty() && query.trim().is_empty() => {
+                view! { <p class="muted">"No contacts yet. Add your first one below."</p> }
+                    .into_any()
+            }
+            Some(Ok(page)) if page.items.is_empty() => {
+                view! { <p class="muted">"No contact matches “" {query} "”."</p> }.into_any()
+            }
+            Some(Ok(page)) => {
+                let shown = page.items.len() as u64;
+                (page.total > shown)
+                    .then(|| view! { <p class="muted">{format!("Showing {shown} of {} contacts. Search to narrow down.", page.total)}</p> })
+                    .into_any()
+            }
+        }
+    };
+
     view! {
         <section class="contacts" aria-labelledby="contacts-heading">
             <div class="contacts__head">
-                <h2 id="contacts-heading">"Contacts"</h2>
+                <h2 id="contacts-heading" tabindex="-1" data-page-title>"Contacts"</h2>
                 <label class="search">
                     <span class="visually-hidden">"Search contacts"</span>
                     <input
@@ -35,34 +83,23 @@ pub fn ContactsPage() -> impl IntoView {
                     />
                 </label>
             </div>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading contacts…"</p> }>
-                {move || Suspend::new(async move { render_page(page.await, &query.get_untracked()) })}
-            </Transition>
+            <Show when=move || !items.with(Vec::is_empty)>
+                <ul class="contact-list" aria-label="Contacts">
+                    <For
+                        each=move || items.get()
+                        key=|c| (c.id, c.consent, c.name.clone())
+                        let(contact)
+                    >
+                        <ContactRow contact on_whatsapp on_sms/>
+                    </For>
+                </ul>
+            </Show>
+            {summary}
         </section>
         <AddContactForm on_added=Callback::new(move |_| set_added.update(|n| *n += 1))/>
-    }
-}
-
-fn render_page(page: Result<ContactPage, ClientError>, query: &str) -> AnyView {
-    match page {
-        Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
-        Ok(page) if page.items.is_empty() && query.trim().is_empty() => {
-            view! { <p class="muted">"No contacts yet. Add your first one below."</p> }.into_any()
-        }
-        Ok(page) if page.items.is_empty() => {
-            view! { <p class="muted">"No contact matches “" {query.to_owned()} "”."</p> }.into_any()
-        }
-        Ok(page) => {
-            let shown = page.items.len() as u64;
-            let more = (page.total > shown)
-                .then(|| view! { <p class="muted">{format!("Showing {shown} of {} contacts. Search to narrow down.", page.total)}</p> });
-            view! {
-                <ul class="contact-list" aria-label="Contacts">
-                    {page.items.into_iter().map(|contact| view! { <ContactRow contact/> }).collect_view()}
-                </ul>
-                {more}
-            }
-            .into_any()
-        }
+        <ConfirmOptIn
+            target=confirm
+            on_sent=Callback::new(move |(contact, _): (Contact, _)| router.go(Route::Contact(contact.id)))
+        />
     }
 }

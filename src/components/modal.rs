@@ -1,0 +1,71 @@
+//! A modal dialog on the native `<dialog>` element. `showModal()` gives what
+//! an accessible modal needs without script: the rest of the page becomes
+//! inert (focus cannot leave, screen readers see only the dialog), Escape
+//! closes it, and it sits in the top layer above everything, also inside a
+//! CRM's iframe. On close, focus goes back to where it was before opening.
+
+use leptos::html::Dialog;
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::JsCast;
+
+/// A modal dialog shown while `open` is true.
+#[component]
+pub fn Modal(
+    /// Whether the dialog is shown.
+    #[prop(into)]
+    open: Signal<bool>,
+    /// Called when the dialog closes by itself (Escape, or a `method="dialog"` form).
+    on_close: Callback<()>,
+    /// Id of the element naming the dialog (its heading).
+    labelled_by: &'static str,
+    /// Id of the element describing the dialog, if any.
+    #[prop(optional)]
+    described_by: Option<&'static str>,
+    /// Role: `dialog` or `alertdialog`.
+    #[prop(default = "dialog")]
+    role: &'static str,
+    children: Children,
+) -> impl IntoView {
+    let dialog = NodeRef::<Dialog>::new();
+    let opener = StoredValue::new(SendWrapper::new(None::<web_sys::HtmlElement>));
+
+    Effect::new(move |_| {
+        let Some(el) = dialog.get() else { return };
+        if open.get() {
+            if !el.open() {
+                let active = document()
+                    .active_element()
+                    .and_then(|a| a.dyn_into::<web_sys::HtmlElement>().ok());
+                opener.set_value(SendWrapper::new(active));
+                let _ = el.show_modal();
+            }
+        } else if el.open() {
+            el.close();
+        }
+    });
+
+    let restore_focus = move || {
+        let previous = opener.with_value(|o| (**o).clone());
+        if let Some(previous) = previous.filter(|p| p.is_connected()) {
+            let _ = previous.focus();
+        }
+    };
+
+    view! {
+        <dialog
+            node_ref=dialog
+            class="modal"
+            role=role
+            aria-modal="true"
+            aria-labelledby=labelled_by
+            aria-describedby=described_by
+            on:close=move |_| {
+                restore_focus();
+                on_close.run(());
+            }
+        >
+            {children()}
+        </dialog>
+    }
+}

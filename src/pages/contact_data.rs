@@ -1,0 +1,201 @@
+//! What a contact's screens load and keep fresh: the contact, where consent
+//! stands (with the server's clock), and the conversation.
+//!
+//! Refetched on a live event for the contact's number, on reconnects and
+//! polls (see `live`), after the advisor sends something, and when a 24-hour
+//! rule flips (a request expires, the service window closes): those flips
+//! produce no event, so a timer set to the server's time triggers the refetch.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use optin_core::api::{ConsentSnapshot, ConsentView, Contact, MessageView};
+
+use crate::api::{Api, ClientError};
+use crate::live::Live;
+use crate::time::{local_now, ServerClock};
+
+/// How often times on screen ("in 3 h 20 min") are brought up to date.
+const TICK: Duration = Duration::from_secs(20);
+
+/// A contact's screen data; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct ContactData {
+    /// The contact.
+    pub contact: LocalResource<Result<Contact, ClientError>>,
+    /// The latest consent answer and the server clock read with it.
+    pub consent: RwSignal<Option<(ConsentSnapshot, ServerClock)>>,
+    /// Why the latest consent fetch failed, if it did.
+    pub consent_error: RwSignal<Option<ClientError>>,
+    /// The conversation, both channels.
+    pub messages: LocalResource<Result<Vec<MessageView>, ClientError>>,
+    /// The server's time now, updated every few seconds.
+    pub now: Memo<DateTime<Utc>>,
+    refresh: RwSignal<u64>,
+}
+
+impl ContactData {
+    /// Starts loading contact `id`; call inside the screen's component.
+    pub fn load(id: i64) -> Self {
+        let api = expect_context::<Api>();
+        let live = expect_context::<Live>();
+        let refresh = RwSignal::new(0u64);
+        let contact = LocalResource::new({
+            let api = api.clone();
+            move || {
+                let api = api.clone();
+                async move { api.contact(id).await }
+            }
+        });
+        let phone = Memo::new(move |_| contact.get().and_then(Result::ok).map(|c| c.phone));
+        // Changes only when something happened to *this* number (or everything may be stale).
+        let revision = Memo::new(move |_| {
+            phone.with(|p| p.as_deref().map(|p| live.revision_of(p)).unwrap_or(0))
+        });
+        let fetched_consent = LocalResource::new({
+            let api = api.clone();
+            move || {
+                revision.track();
+                refresh.track();
+                let api = api.clone();
+                async move { api.consent(id).await }
+            }
+        });
+        let messages = LocalResource::new(move || {
+            revision.track();
+            refresh.track();
+            let api = api.clone();
+            async move { api.messages(id).await }
+        });
+        let consent = RwSignal::new(None::<(ConsentSnapshot, ServerClock)>);
+        let consent_error = RwSignal::new(None::<ClientError>);
+        // Keep the last good answer on screen; a failed refetch only adds a note.
+        Effect::new(move |_| match fetched_consent.get() {
+            Some(Ok(snapshot)) => {
+                let clock = ServerClock::read(snapshot.now);
+                consent.set(Some((snapshot, clock)));
+                consent_error.set(None);
+            }
+            Some(Err(e)) => consent_error.set(Some(e)),
+            None => {}
+        });
+
+        let tick = RwSignal::new(0u64);
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), TICK) {
+            on_cleanup(move || handle.clear());
+        }
+        let now = Memo::new(move |_| {
+            tick.track();
+            consent
+                .with(|c| c.as_ref().map(|(_, clock)| clock.now()))
+                .unwrap_or_else(local_now)
+        });
+
+        // Refetch when the next 24-hour rule flips, by the server's clock.
+        let timer = StoredValue::new(None::<TimeoutHandle>);
+        Effect::new(move |_| {
+            if let Some(previous) = timer.get_value() {
+                previous.clear();
+            }
+            let edge = consent.with(|c| {
+                c.as_ref().and_then(|(s, clock)| {
+                    let at = match s.state {
+                        ConsentView::Pending | ConsentView::Failed | ConsentView::NoWhatsapp => {
+                            s.resend_allowed_at
+                        }
+                        ConsentView::OptedIn => s.service_window_closes_at,
+                        _ => None,
+                    }?;
+                    let wait = clock.millis_until(at);
+                    (wait > 0).then_some(wait)
+                })
+            });
+            let handle = edge.and_then(|wait| {
+                // setTimeout takes at most ~24.8 days; a second of slack lets the server agree.
+                let wait = (wait + 1000).min(i32::MAX as i64) as u64;
+                set_timeout_with_handle(
+                    move || refresh.update(|n| *n += 1),
+                    Duration::from_millis(wait),
+                )
+                .ok()
+            });
+            timer.set_value(handle);
+        });
+        on_cleanup(move || {
+            if let Some(handle) = timer.try_get_value().flatten() {
+                handle.clear();
+            }
+        });
+
+        Self {
+            contact,
+            consent,
+            consent_error,
+            messages,
+            now,
+            refresh,
+        }
+    }
+
+    /// Fetches consent and messages again.
+    pub fn refresh(&self) {
+        self.refresh.update(|n| *n += 1);
+    }
+
+    /// Shows a consent answer the service just gave (e.g. to a resend).
+    pub fn show(&self, snapshot: ConsentSnapshot) {
+        let clock = ServerClock::read(snapshot.now);
+        self.consent.set(Some((snapshot, clock)));
+    }
+
+    /// The contact's name, once loaded.
+    pub fn name(&self) -> Signal<String> {
+        let contact = self.contact;
+        Signal::derive(move || {
+            contact
+                .get()
+                .and_then(Result::ok)
+                .map(|c| c.name)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The consent answer (a "never asked" placeholder until it arrives).
+    pub fn snapshot(&self) -> Signal<ConsentSnapshot> {
+        let consent = self.consent;
+        Signal::derive(move || {
+            consent
+                .with(|c| c.as_ref().map(|(s, _)| s.clone()))
+                .unwrap_or_else(placeholder)
+        })
+    }
+
+    /// Messages of one channel (`whatsapp` or `sms`).
+    pub fn messages_on(&self, channel: &'static str) -> Signal<Vec<MessageView>> {
+        let messages = self.messages;
+        Signal::derive(move || {
+            messages
+                .get()
+                .and_then(Result::ok)
+                .map(|all| all.into_iter().filter(|m| m.channel == channel).collect())
+                .unwrap_or_default()
+        })
+    }
+}
+
+fn placeholder() -> ConsentSnapshot {
+    let now = local_now();
+    ConsentSnapshot {
+        phone: String::new(),
+        state: ConsentView::None,
+        requested_at: None,
+        last_request_at: None,
+        resend_allowed_at: None,
+        answered_at: None,
+        failure_code: None,
+        service_window_closes_at: None,
+        sms_opted_out: false,
+        now,
+    }
+}
