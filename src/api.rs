@@ -107,20 +107,45 @@ pub struct Queued {
     pub id: i64,
 }
 
-/// Client bound to one advisor's token; cheap to clone.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Client bound to one advisor's token; cheap to clone. Clones share the
+/// token, so a renewal (from the CRM host) reaches every holder at once.
+#[derive(Clone, Debug)]
 pub struct Api {
-    token: String,
+    token: std::sync::Arc<std::sync::RwLock<String>>,
 }
+
+impl PartialEq for Api {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.token, &other.token)
+    }
+}
+
+impl Eq for Api {}
 
 impl Api {
     /// A client that sends `token` as its bearer credential.
     pub fn new(token: String) -> Self {
-        Self { token }
+        Self {
+            token: std::sync::Arc::new(std::sync::RwLock::new(token)),
+        }
+    }
+
+    /// Replaces the token (renewal) without disturbing the screens using it.
+    pub fn set_token(&self, token: String) {
+        if let Ok(mut current) = self.token.write() {
+            *current = token;
+        }
+    }
+
+    fn bearer(&self) -> String {
+        format!(
+            "Bearer {}",
+            self.token.read().map(|t| t.clone()).unwrap_or_default()
+        )
     }
 
     fn authorized(&self, builder: RequestBuilder) -> RequestBuilder {
-        builder.header("Authorization", &format!("Bearer {}", self.token))
+        builder.header("Authorization", &self.bearer())
     }
 
     fn get(&self, path: &str) -> RequestBuilder {
@@ -155,6 +180,18 @@ impl Api {
     /// Adds a contact.
     pub async fn add_contact(&self, contact: &NewContact) -> Result<Contact, ClientError> {
         let request = self.post("/contacts").json(contact).map_err(unexpected)?;
+        decode(request.send().await).await
+    }
+
+    /// Finds a contact by number or CRM id, creating it when name and number are given.
+    pub async fn open_contact(
+        &self,
+        contact: &optin_core::api::OpenContact,
+    ) -> Result<Contact, ClientError> {
+        let request = self
+            .post("/contacts/open")
+            .json(contact)
+            .map_err(unexpected)?;
         decode(request.send().await).await
     }
 

@@ -9,6 +9,9 @@ use crate::pages::sms::SmsPage;
 use crate::pages::SandboxMode;
 use crate::route::{use_router, Link, Route, Router};
 use crate::session;
+use crate::{bridge, bridge::Bridge};
+use optin_core::api::OpenContact;
+use optin_core::embed::{AppMessage, ContactRef, HostMessage, PROTOCOL_VERSION};
 
 /// The whole app: the sandbox phone (no sign-in: it plays the contact), or
 /// the advisor's screens with the token it was handed.
@@ -30,9 +33,91 @@ pub fn App() -> impl IntoView {
                 provide_context(Api::new(token));
                 view! { <Shell/> }.into_any()
             }
+            None if bridge::is_framed() => view! { <Embedded/> }.into_any(),
             None => view! { <SignedOut/> }.into_any(),
         },
     }
+}
+
+/// Inside a CRM: waits for the host's session over `postMessage`, then shows
+/// the advisor's screens; later sessions renew the token in place.
+#[component]
+fn Embedded() -> impl IntoView {
+    let api = RwSignal::new(None::<Api>);
+    let refused = RwSignal::new(false);
+    let router = use_router();
+    let on_message = move |message: HostMessage| match message {
+        HostMessage::Session {
+            token,
+            expires_at,
+            contact,
+            theme,
+            ..
+        } => {
+            match api.get_untracked() {
+                Some(current) => current.set_token(token),
+                None => api.set(Some(Api::new(token))),
+            }
+            bridge::schedule_renewal(expires_at);
+            if let Some(theme) = theme {
+                bridge::apply_theme(theme);
+            }
+            if let Some(contact) = contact {
+                open_contact(api, router, contact);
+            }
+        }
+        HostMessage::OpenContact { contact, .. } => open_contact(api, router, contact),
+        HostMessage::SetTheme { theme, .. } => bridge::apply_theme(theme),
+    };
+    leptos::task::spawn_local(async move {
+        match Bridge::connect(on_message).await {
+            Some(connected) => bridge::install(connected),
+            None => {
+                let _ = refused.try_set(true);
+            }
+        }
+    });
+    move || match api.get() {
+        Some(api) => {
+            provide_context(api);
+            view! { <Shell/> }.into_any()
+        }
+        None if refused.get() => view! {
+            <main class="page page--center">
+                <div class="notice" role="alert">
+                    <h1>"This page cannot show the app"</h1>
+                    <p>"Only your organization's CRM may embed it. Open the app from your CRM."</p>
+                </div>
+            </main>
+        }
+        .into_any(),
+        None => view! {
+            <main class="page page--center">
+                <p class="muted" role="status">"Connecting to your CRM…"</p>
+            </main>
+        }
+        .into_any(),
+    }
+}
+
+/// Opens (or creates) the contact the host names, once signed in.
+fn open_contact(api: RwSignal<Option<Api>>, router: crate::route::Router, contact: ContactRef) {
+    let Some(api) = api.get_untracked() else {
+        return;
+    };
+    let request = OpenContact {
+        phone: contact.phone,
+        crm_id: contact.crm_id,
+        name: contact.name,
+    };
+    leptos::task::spawn_local(async move {
+        match api.open_contact(&request).await {
+            Ok(found) => router.go(Route::Contact(found.id)),
+            Err(error) => web_sys::console::warn_1(
+                &format!("could not open the CRM's contact: {error}").into(),
+            ),
+        }
+    });
 }
 
 /// Header with the advisor's name and the live status, and the current screen.
@@ -47,12 +132,29 @@ fn Shell() -> impl IntoView {
             async move { api.me().await }
         }
     });
+    provide_context(crate::pages::WhatsAppEnabled(Signal::derive(move || {
+        me.get()
+            .and_then(Result::ok)
+            .is_none_or(|me| me.whatsapp_enabled)
+    })));
     provide_context(SandboxMode(Signal::derive(move || {
         me.get().and_then(Result::ok).is_some_and(|me| me.sandbox)
     })));
     let live = Live::new();
     provide_context(live);
     live.connect(api);
+    // Tell an embedding CRM when a contact's consent changes.
+    Effect::new(move |_| {
+        if let Some(event) = live.latest() {
+            if let Some(state) = event.state {
+                bridge::send(&AppMessage::ConsentChanged {
+                    version: PROTOCOL_VERSION,
+                    phone: event.phone,
+                    state,
+                });
+            }
+        }
+    });
     let who = move || {
         me.get()
             .and_then(Result::ok)

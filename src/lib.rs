@@ -8,6 +8,7 @@
 //! - `components/`, `pages/`: the screens.
 
 pub mod api;
+pub mod bridge;
 pub mod components;
 pub mod live;
 pub mod pages;

@@ -133,6 +133,8 @@ pub enum LinkStatus {
 /// What screens watch to refresh; shared through context, cheap to copy.
 #[derive(Clone, Copy, Debug)]
 pub struct Live {
+    /// The latest event received, for listeners outside the screens (the CRM bridge).
+    latest: RwSignal<Option<LiveEvent>>,
     /// Per phone number: how many events concerned it.
     per_phone: RwSignal<HashMap<String, u64>>,
     /// Bumped when everything may be stale: after a reconnect (events may
@@ -154,6 +156,7 @@ impl Live {
     /// Live state with no connection behind it (tests, or before `connect`).
     pub fn new() -> Self {
         Self {
+            latest: RwSignal::new(None),
             per_phone: RwSignal::new(HashMap::new()),
             epoch: RwSignal::new(0),
             any: RwSignal::new(0),
@@ -167,6 +170,11 @@ impl Live {
     }
 
     /// Changes whenever any number may have changed (tracked).
+    /// The latest event received (tracked).
+    pub fn latest(&self) -> Option<LiveEvent> {
+        self.latest.get()
+    }
+
     pub fn revision(&self) -> u64 {
         self.epoch.get() + self.any.get()
     }
@@ -195,7 +203,9 @@ impl Live {
         }
         let live: LiveEvent = serde_json::from_str(&event.data).ok()?;
         self.touch(&live.phone);
-        Some(live.id)
+        let id = live.id;
+        let _ = self.latest.try_set(Some(live));
+        Some(id)
     }
 
     /// Opens the stream and keeps it open until the calling owner is cleaned

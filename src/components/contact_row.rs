@@ -5,6 +5,7 @@ use optin_core::api::{initials, ConsentView, Contact};
 
 use crate::components::consent_badge::ConsentBadge;
 use crate::components::icons::{SmsIcon, WhatsAppIcon};
+use crate::pages::WhatsAppEnabled;
 use crate::route::{Link, Route};
 
 /// A row of the contact list.
@@ -37,15 +38,20 @@ pub fn ContactRow(
             </span>
             <ConsentBadge state=state/>
             <span class="contact__actions">
-                <button
-                    type="button"
-                    class="icon-button icon-button--whatsapp"
-                    aria-label=whatsapp_label
-                    title=whatsapp_title
-                    on:click=move |_| on_whatsapp.run(for_whatsapp.clone())
-                >
-                    <WhatsAppIcon/>
-                </button>
+                <Show when=WhatsAppEnabled::current>
+                    <button
+                        type="button"
+                        class="icon-button icon-button--whatsapp"
+                        aria-label=whatsapp_label.clone()
+                        title=whatsapp_title
+                        on:click={
+                            let for_whatsapp = for_whatsapp.clone();
+                            move |_| on_whatsapp.run(for_whatsapp.clone())
+                        }
+                    >
+                        <WhatsAppIcon/>
+                    </button>
+                </Show>
                 <button
                     type="button"
                     class="icon-button"

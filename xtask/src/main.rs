@@ -225,6 +225,7 @@ fn end_to_end(tools: &Tools) -> Tally {
     let data_dir = std::env::temp_dir().join(format!("optin-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let port = free_port();
+    let crm_port = free_port();
     let server = tools
         .command(root.join("target/debug/optin-server"))
         .current_dir(&root)
@@ -234,6 +235,7 @@ fn end_to_end(tools: &Tools) -> Tally {
             "--addr",
             &format!("127.0.0.1:{port}"),
         ])
+        .args(["--demo-crm-addr", &format!("127.0.0.1:{crm_port}")])
         .arg("--data-dir")
         .arg(&data_dir)
         .env("RUST_LOG", "warn")
@@ -253,6 +255,7 @@ fn end_to_end(tools: &Tools) -> Tally {
         .current_dir(&root)
         .args(["test", "--reporter=list,json"])
         .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("DEMO_CRM_PORT", crm_port.to_string())
         .env("DEMO_TOKENS_FILE", data_dir.join("demo-advisors.json"))
         .env("PLAYWRIGHT_JSON_OUTPUT_NAME", &report)
         .status_ok();
