@@ -118,7 +118,7 @@ pub fn ConfirmOptIn(
                 <button
                     type="button"
                     class="button button--primary"
-                    autofocus
+                    data-autofocus
                     disabled=move || sending.get()
                     on:click=confirm
                 >

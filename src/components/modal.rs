@@ -39,6 +39,16 @@ pub fn Modal(
                     .and_then(|a| a.dyn_into::<web_sys::HtmlElement>().ok());
                 opener.set_value(SendWrapper::new(active));
                 let _ = el.show_modal();
+                // Focus the dialog's main action by hand: the `autofocus`
+                // attribute is refused (with a console error) in a CRM's cross-origin frame.
+                if let Some(first) = el
+                    .query_selector("[data-autofocus]")
+                    .ok()
+                    .flatten()
+                    .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+                {
+                    let _ = first.focus();
+                }
             }
         } else if el.open() {
             el.close();

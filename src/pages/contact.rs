@@ -93,7 +93,7 @@ pub fn ContactPage(id: i64) -> impl IntoView {
             </h2>
             <div class="modal__actions">
                 <button type="button" class="button" on:click=move |_| router.go(Route::Contacts)>"No"</button>
-                <button type="button" class="button button--primary" autofocus on:click=move |_| router.go(Route::Sms(id))>"Yes"</button>
+                <button type="button" class="button button--primary" data-autofocus on:click=move |_| router.go(Route::Sms(id))>"Yes"</button>
             </div>
         </Modal>
     }

@@ -57,7 +57,7 @@ async fn page(State(demo): State<DemoCrm>) -> Response {
         .replace('"', "&quot;")
         .replace('<', "&lt;");
     let csp = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-src {}; base-uri 'none'",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; connect-src 'self'; frame-src {}; base-uri 'none'",
         demo.app_origin
     );
     (
