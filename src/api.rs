@@ -107,6 +107,24 @@ pub struct Queued {
     pub id: i64,
 }
 
+/// One step of a contact's consent record (the fields the history shows).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct RecordEvent {
+    pub seq: i64,
+    pub kind: String,
+    pub cause: String,
+    pub state_after: Option<String>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+fn lenient_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(text
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc)))
+}
+
 /// Client bound to one advisor's token; cheap to clone. Clones share the
 /// token, so a renewal (from the CRM host) reaches every holder at once.
 #[derive(Clone, Debug)]
@@ -228,6 +246,32 @@ impl Api {
     /// The conversation with a contact, both ways, both channels, oldest first.
     pub async fn messages(&self, id: i64) -> Result<Vec<MessageView>, ClientError> {
         decode(self.get(&format!("/contacts/{id}/messages")).send().await).await
+    }
+
+    /// The contact's consent record, oldest first.
+    pub async fn consent_record(&self, id: i64) -> Result<Vec<RecordEvent>, ClientError> {
+        decode(
+            self.get(&format!("/contacts/{id}/consent/record?format=json"))
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// The contact's consent record as CSV, for download.
+    pub async fn consent_record_csv(&self, id: i64) -> Result<String, ClientError> {
+        let response = self
+            .get(&format!("/contacts/{id}/consent/record?format=csv"))
+            .send()
+            .await
+            .map_err(|_| ClientError::Offline)?;
+        if !response.ok() {
+            return Err(ClientError::Unexpected(format!(
+                "HTTP {}",
+                response.status()
+            )));
+        }
+        response.text().await.map_err(unexpected)
     }
 
     /// The organization's approved message templates.

@@ -5,6 +5,7 @@ pub mod composer;
 pub mod confirm_opt_in;
 pub mod consent_badge;
 pub mod consent_banner;
+pub mod consent_history;
 pub mod contact_row;
 pub mod conversation;
 pub mod icons;

@@ -7,6 +7,7 @@ use crate::api::{Api, ClientError};
 use crate::components::composer::Composer;
 use crate::components::confirm_opt_in::ConfirmOptIn;
 use crate::components::consent_banner::{focus_banner, ConsentBanner};
+use crate::components::consent_history::ConsentHistory;
 use crate::components::conversation::Conversation;
 use crate::components::icons::{SmsIcon, WhatsAppIcon};
 use crate::components::modal::Modal;
@@ -30,6 +31,12 @@ pub fn ContactPage(id: i64) -> impl IntoView {
     let templates =
         Signal::derive(move || templates.get().and_then(Result::ok).unwrap_or_default());
     let loaded = Memo::new(move |_| data.consent.with(Option::is_some));
+    // Refetch the record whenever the contact's data was refetched.
+    let history_revision = Signal::derive(move || {
+        data.consent.track();
+        data.messages.track();
+        0usize
+    });
     let state = Memo::new(move |_| snapshot.with(|s| s.state));
 
     let confirm = RwSignal::new(None::<Contact>);
@@ -76,6 +83,7 @@ pub fn ContactPage(id: i64) -> impl IntoView {
                         on_sent=Callback::new(move |_| data.refresh())
                     />
                 </section>
+                <ConsentHistory contact_id=id revision=history_revision now=now/>
             </Show>
         </article>
         <ConfirmOptIn

@@ -1,0 +1,133 @@
+//! The consent record of one contact: every recorded step with its time and
+//! who caused it, and a download of the record (CSV) for compliance.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+
+use crate::api::{Api, RecordEvent};
+use crate::time::stamp;
+
+/// Words for a record kind, as an advisor reads them.
+pub fn describe(kind: &str) -> &'static str {
+    match kind {
+        "requested" => "Opt-in request queued",
+        "resent" => "Opt-in request resent",
+        "provider_accepted" => "Accepted by WhatsApp",
+        "sent" => "Sent",
+        "delivered" => "Delivered",
+        "read" => "Read",
+        "failed" => "Could not be delivered",
+        "accepted" => "Contact tapped Yes",
+        "rejected" => "Contact tapped No",
+        "keyword_opt_in" => "Contact replied \u{201c}yes\u{201d}",
+        "keyword_opt_out" => "Contact replied \u{201c}stop\u{201d}",
+        "keyword_decline" => "Contact replied \u{201c}no\u{201d}",
+        "message_in" => "Message from the contact",
+        "message_out" => "Message queued",
+        "sms_out" => "SMS queued",
+        "sms_in" => "SMS from the contact",
+        "sms_opt_out" => "Contact sent STOP by SMS",
+        "sms_opt_in" => "Contact sent START by SMS",
+        "sms_status" => "SMS status update",
+        "sms_failed" => "SMS not delivered",
+        _ => "Recorded step",
+    }
+}
+
+/// Who caused a step.
+pub fn actor(cause: &str) -> &'static str {
+    match cause {
+        "advisor" => "Advisor",
+        "contact" => "Contact",
+        "provider" => "WhatsApp / SMS provider",
+        _ => "System",
+    }
+}
+
+/// Collapsible history of a contact's consent record.
+#[component]
+pub fn ConsentHistory(
+    /// The contact whose record is shown.
+    contact_id: i64,
+    /// Changes whenever the contact's data was refetched (live events).
+    revision: Signal<usize>,
+    /// The server's current time, for "Today, 09:56 AM" stamps.
+    now: Memo<chrono::DateTime<chrono::Utc>>,
+) -> impl IntoView {
+    let api = expect_context::<Api>();
+    let record = LocalResource::new({
+        let api = api.clone();
+        move || {
+            revision.track();
+            let api = api.clone();
+            async move { api.consent_record(contact_id).await }
+        }
+    });
+    let download_error = RwSignal::new(None::<String>);
+    let download = move |_| {
+        let api = api.clone();
+        spawn_local(async move {
+            match api.consent_record_csv(contact_id).await {
+                Ok(csv) => save_file(&format!("consent-record-{contact_id}.csv"), &csv),
+                Err(e) => {
+                    let _ = download_error.try_set(Some(e.to_string()));
+                }
+            }
+        });
+    };
+    view! {
+        <details class="card history">
+            <summary class="history__summary">"Consent history"</summary>
+            <p class="muted history__intro">"Every step is kept as evidence, in order, with who caused it."</p>
+            {move || match record.get() {
+                None => view! { <p class="muted" role="status">"Loading the record…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                Some(Ok(events)) if events.is_empty() => view! { <p class="muted">"Nothing recorded yet."</p> }.into_any(),
+                Some(Ok(events)) => {
+                    let now = now.get();
+                    view! {
+                        <ol class="history__list" aria-label="Consent history">
+                            {events.into_iter().rev().map(|event: RecordEvent| view! {
+                                <li class="history__item">
+                                    <span class="history__what">{describe(&event.kind)}</span>
+                                    <span class="history__meta">
+                                        {event.received_at.map(|at| stamp(at, now)).unwrap_or_default()}
+                                        " · " {actor(&event.cause)}
+                                        {event.state_after.map(|s| format!(" · consent: {}", s.replace('_', " ")))}
+                                    </span>
+                                </li>
+                            }).collect_view()}
+                        </ol>
+                    }.into_any()
+                }
+            }}
+            <button type="button" class="button" on:click=download>"Download record (CSV)"</button>
+            <p class="error" role="alert">{move || download_error.get()}</p>
+        </details>
+    }
+}
+
+/// Offers `text` as a file download (the record needs the bearer token, so
+/// it is fetched first rather than linked).
+fn save_file(name: &str, text: &str) {
+    let parts = js_sys::Array::of1(&text.into());
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/csv");
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    let anchor = document()
+        .create_element("a")
+        .ok()
+        .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok());
+    if let Some(anchor) = anchor {
+        anchor.set_href(&url);
+        anchor.set_download(name);
+        anchor.click();
+    }
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
