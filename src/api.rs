@@ -180,12 +180,17 @@ impl Api {
     }
 
     /// A page of contacts matching `query` (name or number).
-    pub async fn contacts(&self, query: &str, offset: u64) -> Result<ContactPage, ClientError> {
-        let offset = offset.to_string();
+    pub async fn contacts(
+        &self,
+        query: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<ContactPage, ClientError> {
+        let (offset, limit) = (offset.to_string(), limit.to_string());
         let request = self.get("/contacts").query([
             ("q", query),
             ("offset", offset.as_str()),
-            ("limit", "200"),
+            ("limit", limit.as_str()),
         ]);
         decode(request.send().await).await
     }

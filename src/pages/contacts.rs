@@ -11,6 +11,11 @@ use crate::live::Live;
 use crate::route::{use_router, Route};
 
 /// Search field, contact list and the add-contact form.
+/// Rows drawn at first, and added by each "Show more contacts".
+const PAGE_ROWS: u32 = 40;
+/// Most rows drawn at once (the service's page limit); beyond, search.
+const MAX_ROWS: u32 = optin_core::api::MAX_PAGE_SIZE;
+
 #[component]
 pub fn ContactsPage() -> impl IntoView {
     let api = expect_context::<Api>();
@@ -19,13 +24,21 @@ pub fn ContactsPage() -> impl IntoView {
     let (query, set_query) = signal(String::new());
     // Bumped after a contact is added so the list is fetched again.
     let (added, set_added) = signal(0u32);
+    // Draw a screenful first and more on request: a list of thousands stays
+    // quick to paint and to filter (the search narrows it on the server).
+    let limit = RwSignal::new(PAGE_ROWS);
+    Effect::new(move |_| {
+        query.track();
+        limit.set(PAGE_ROWS);
+    });
     let page = LocalResource::new(move || {
         let api = api.clone();
         let query = query.get();
+        let limit = limit.get();
         added.track();
         // Any consent change may change a badge here.
         live.revision();
-        async move { api.contacts(&query, 0).await }
+        async move { api.contacts(&query, 0, limit).await }
     });
     // Rows are keyed, so a live update re-renders only the rows that changed
     // and keyboard focus stays where it was.
@@ -61,8 +74,22 @@ pub fn ContactsPage() -> impl IntoView {
             }
             Some(Ok(page)) => {
                 let shown = page.items.len() as u64;
+                let can_grow = page.next_offset.is_some() && limit.get_untracked() < MAX_ROWS;
                 (page.total > shown)
-                    .then(|| view! { <p class="muted">{format!("Showing {shown} of {} contacts. Search to narrow down.", page.total)}</p> })
+                    .then(|| view! {
+                        <div class="contacts__more">
+                            <p class="muted">{format!("Showing {shown} of {} contacts.", page.total)}</p>
+                            {if can_grow {
+                                view! {
+                                    <button type="button" class="button" on:click=move |_| limit.update(|l| *l = (*l + PAGE_ROWS).min(MAX_ROWS))>
+                                        "Show more contacts"
+                                    </button>
+                                }.into_any()
+                            } else {
+                                view! { <p class="muted">"Search to find the others."</p> }.into_any()
+                            }}
+                        </div>
+                    })
                     .into_any()
             }
         }
