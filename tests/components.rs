@@ -730,3 +730,26 @@ fn sms_length_is_counted_in_parts() {
     assert_eq!(sms_parts("café"), (4, 1));
     assert_eq!(sms_parts(&"é".repeat(71)), (71, 2));
 }
+
+#[wasm_bindgen_test]
+async fn with_whatsapp_turned_off_a_row_offers_sms_only() {
+    let contact = Contact {
+        id: 3,
+        name: "Kerry Fisher".into(),
+        phone: "+447911123456".into(),
+        consent: ConsentView::None,
+    };
+    let host = mount(move || {
+        provide_context(optin_app::pages::WhatsAppEnabled(Signal::stored(false)));
+        row(contact)
+    });
+    leptos::task::tick().await;
+    assert!(host
+        .query_selector("button[aria-label='WhatsApp Kerry Fisher']")
+        .unwrap()
+        .is_none());
+    assert!(host
+        .query_selector("button[aria-label='SMS Kerry Fisher']")
+        .unwrap()
+        .is_some());
+}

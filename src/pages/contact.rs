@@ -153,6 +153,8 @@ pub fn ScreenHeader(data: ContactData, channel: Channel) -> impl IntoView {
                             <SmsIcon/><span class="channel-link__text">"SMS"</span>
                         </Link>
                     }.into_any(),
+                    // No way into WhatsApp when the organization turned it off.
+                    Channel::Sms if !crate::pages::WhatsAppEnabled::current() => ().into_any(),
                     Channel::Sms => view! {
                         <Link to=Route::Contact(c.id) class="channel-link channel-link--whatsapp" label=format!("WhatsApp with {}", c.name)>
                             <WhatsAppIcon/><span class="channel-link__text">"WhatsApp"</span>
