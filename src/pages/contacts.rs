@@ -29,7 +29,10 @@ pub fn ContactsPage() -> impl IntoView {
     let limit = RwSignal::new(PAGE_ROWS);
     Effect::new(move |_| {
         query.track();
-        limit.set(PAGE_ROWS);
+        // A new search starts from one screenful again (without a refetch when it already is).
+        if limit.get_untracked() != PAGE_ROWS {
+            limit.set(PAGE_ROWS);
+        }
     });
     let page = LocalResource::new(move || {
         let api = api.clone();
