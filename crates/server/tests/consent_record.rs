@@ -16,8 +16,16 @@ async fn record_three_events(t: &TestService) {
     }
 }
 
-async fn tamper(t: &TestService, sql: &str) {
-    let pool = t.service.state.store.pool();
+/// Stops the service (its worker and the sandbox's webhooks would keep
+/// appending), then returns the store to inspect and tamper with.
+async fn stopped(t: TestService) -> optin_server::store::Store {
+    let store = t.service.state.store.clone();
+    t.service.stop().await;
+    store
+}
+
+async fn tamper(store: &optin_server::store::Store, sql: &str) {
+    let pool = store.pool();
     // An attacker with write access to the file can drop the guards; the chain still tells.
     sqlx::query("DROP TRIGGER consent_events_no_update")
         .execute(pool)
@@ -53,73 +61,41 @@ async fn an_intact_chain_verifies_and_the_record_cannot_be_changed_through_sql()
 async fn an_edited_event_is_named() {
     let t = start().await;
     record_three_events(&t).await;
+    let store = stopped(t).await;
     tamper(
-        &t,
+        &store,
         "UPDATE consent_events SET detail_json = '{\"text\":\"no\"}' WHERE seq = 2",
     )
     .await;
-    let broken = t
-        .service
-        .state
-        .store
-        .verify_chain(1)
-        .await
-        .unwrap()
-        .unwrap_err();
+    let broken = store.verify_chain(1).await.unwrap().unwrap_err();
     assert_eq!(broken.seq, 2);
     assert!(broken.reason.contains("changed"), "{broken}");
-    t.service.stop().await;
 }
 
 #[tokio::test]
 async fn a_deleted_event_is_named() {
     let t = start().await;
     record_three_events(&t).await;
-    tamper(&t, "DELETE FROM consent_events WHERE seq = 2").await;
-    let broken = t
-        .service
-        .state
-        .store
-        .verify_chain(1)
-        .await
-        .unwrap()
-        .unwrap_err();
+    let store = stopped(t).await;
+    tamper(&store, "DELETE FROM consent_events WHERE seq = 2").await;
+    let broken = store.verify_chain(1).await.unwrap().unwrap_err();
     assert_eq!(broken.seq, 2);
     assert!(broken.reason.contains("missing"), "{broken}");
-    t.service.stop().await;
 }
 
 #[tokio::test]
 async fn reordered_events_are_named() {
     let t = start().await;
     record_three_events(&t).await;
-    tamper(
-        &t,
-        "UPDATE consent_events SET seq = CASE seq WHEN 1 THEN 2 WHEN 2 THEN 1 END + 1000 WHERE seq IN (1, 2)",
-    )
-    .await;
-    tamper_again(
-        &t,
-        "UPDATE consent_events SET seq = seq - 1000 WHERE seq > 1000",
-    )
-    .await;
-    let broken = t
-        .service
-        .state
-        .store
-        .verify_chain(1)
-        .await
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(broken.seq, 1);
-    t.service.stop().await;
-}
-
-async fn tamper_again(t: &TestService, sql: &str) {
-    sqlx::query(sql)
-        .execute(t.service.state.store.pool())
+    let store = stopped(t).await;
+    // Swap the first two events' places (through a free range: seq is unique).
+    tamper(&store, "UPDATE consent_events SET seq = CASE seq WHEN 1 THEN 1002 ELSE 1001 END WHERE seq IN (1, 2)").await;
+    sqlx::query("UPDATE consent_events SET seq = seq - 1000 WHERE seq > 1000")
+        .execute(store.pool())
         .await
         .unwrap();
+    let broken = store.verify_chain(1).await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, 1);
 }
 
 #[tokio::test]
