@@ -16,12 +16,40 @@ async fn record_three_events(t: &TestService) {
     }
 }
 
-/// Stops the service (its worker and the sandbox's webhooks would keep
-/// appending), then returns the store to inspect and tamper with.
-async fn stopped(t: TestService) -> optin_server::store::Store {
-    let store = t.service.state.store.clone();
-    t.service.stop().await;
-    store
+/// A bare store (no service, so nothing else appends) with three events.
+async fn store_with_three_events() -> (optin_server::store::Store, tempfile::TempDir) {
+    use optin_server::store::evidence::{append, NewEvidence};
+    let dir = tempfile::tempdir().unwrap();
+    let store = optin_server::store::Store::open(&dir.path().join("db.sqlite3"))
+        .await
+        .unwrap();
+    store.seed_demo().await.unwrap();
+    for (i, kind) in ["requested", "provider_accepted", "accepted"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut tx = store.begin_write().await.unwrap();
+        append(
+            &mut tx,
+            NewEvidence {
+                organization_id: 1,
+                phone: "+447911123456".into(),
+                advisor_id: Some(1),
+                kind,
+                cause: "advisor",
+                state_after: None,
+                provider_time: None,
+                received_at: chrono::Utc::now(),
+                detail: json!({ "step": i }),
+                raw_body: None,
+                signature_valid: None,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    (store, dir)
 }
 
 async fn tamper(store: &optin_server::store::Store, sql: &str) {
@@ -59,9 +87,7 @@ async fn an_intact_chain_verifies_and_the_record_cannot_be_changed_through_sql()
 
 #[tokio::test]
 async fn an_edited_event_is_named() {
-    let t = start().await;
-    record_three_events(&t).await;
-    let store = stopped(t).await;
+    let (store, _dir) = store_with_three_events().await;
     tamper(
         &store,
         "UPDATE consent_events SET detail_json = '{\"text\":\"no\"}' WHERE seq = 2",
@@ -74,9 +100,7 @@ async fn an_edited_event_is_named() {
 
 #[tokio::test]
 async fn a_deleted_event_is_named() {
-    let t = start().await;
-    record_three_events(&t).await;
-    let store = stopped(t).await;
+    let (store, _dir) = store_with_three_events().await;
     tamper(&store, "DELETE FROM consent_events WHERE seq = 2").await;
     let broken = store.verify_chain(1).await.unwrap().unwrap_err();
     assert_eq!(broken.seq, 2);
@@ -85,9 +109,7 @@ async fn a_deleted_event_is_named() {
 
 #[tokio::test]
 async fn reordered_events_are_named() {
-    let t = start().await;
-    record_three_events(&t).await;
-    let store = stopped(t).await;
+    let (store, _dir) = store_with_three_events().await;
     // Swap the first two events' places (through a free range: seq is unique).
     tamper(&store, "UPDATE consent_events SET seq = CASE seq WHEN 1 THEN 1002 ELSE 1001 END WHERE seq IN (1, 2)").await;
     sqlx::query("UPDATE consent_events SET seq = seq - 1000 WHERE seq > 1000")
