@@ -10,7 +10,6 @@ use crate::pages::SandboxMode;
 use crate::route::{use_router, Link, Route, Router};
 use crate::session;
 use crate::{bridge, bridge::Bridge};
-use optin_core::api::OpenContact;
 use optin_core::embed::{AppMessage, ContactRef, HostMessage, PROTOCOL_VERSION};
 
 /// The whole app: the sandbox phone (no sign-in: it plays the contact), or

@@ -56,6 +56,7 @@ pub struct NewContact {
 /// Body of `POST /api/v1/contacts/open`: find a contact by number or CRM id,
 /// creating it when a name and number are given and it does not exist yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct OpenContact {
     /// Number as the CRM has it (parsed to E.164).
     #[serde(default)]

@@ -12,17 +12,9 @@ use serde::{Deserialize, Serialize};
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// A contact the host wants opened: by number, by CRM record id, or both;
-/// with a name the app creates the contact if it does not exist yet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ContactRef {
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub crm_id: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-}
+/// with a name the app creates the contact if it does not exist yet. The
+/// same body the app then sends to `POST /api/v1/contacts/open`.
+pub use crate::api::OpenContact as ContactRef;
 
 /// Colour scheme the host asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -385,6 +385,18 @@ pub async fn contact_consent(
     Ok(snapshot(&contact.phone, &record, state.clock.now()))
 }
 
+/// A write transaction on one of the advisor's contacts and its number's consent.
+async fn begin_for_contact(
+    state: &AppState,
+    advisor: &AdvisorIdentity,
+    contact_id: i64,
+) -> AppResult<(Work, Contact, ConsentRecord)> {
+    let mut work = Work::begin(state).await?;
+    let contact = contact_in(&mut work, advisor, contact_id).await?;
+    let record = rows::load(&mut work.tx, advisor.organization_id, &contact.phone).await?;
+    Ok((work, contact, record))
+}
+
 /// Sends a WhatsApp message; refused unless the number opted in, and free
 /// text only inside the 24-hour service window.
 pub async fn send_whatsapp(
@@ -393,11 +405,9 @@ pub async fn send_whatsapp(
     contact_id: i64,
     outgoing: OutgoingMessage,
 ) -> AppResult<i64> {
-    let mut work = Work::begin(state).await?;
-    let contact = contact_in(&mut work, advisor, contact_id).await?;
+    let (mut work, contact, record) = begin_for_contact(state, advisor, contact_id).await?;
     let org = advisor.organization_id;
     whatsapp_enabled(&mut work, org).await?;
-    let record = rows::load(&mut work.tx, org, &contact.phone).await?;
     if !record.status.may_message() {
         return Err(AppError::Refused {
             code: "not_opted_in",
@@ -514,10 +524,8 @@ pub async fn send_sms(
     contact_id: i64,
     sms: OutgoingSms,
 ) -> AppResult<i64> {
-    let mut work = Work::begin(state).await?;
-    let contact = contact_in(&mut work, advisor, contact_id).await?;
+    let (mut work, contact, record) = begin_for_contact(state, advisor, contact_id).await?;
     let org = advisor.organization_id;
-    let record = rows::load(&mut work.tx, org, &contact.phone).await?;
     if record.sms_opted_out {
         return Err(AppError::Refused {
             code: "sms_opted_out",
