@@ -104,13 +104,8 @@ fn open_contact(api: RwSignal<Option<Api>>, router: crate::route::Router, contac
     let Some(api) = api.get_untracked() else {
         return;
     };
-    let request = OpenContact {
-        phone: contact.phone,
-        crm_id: contact.crm_id,
-        name: contact.name,
-    };
     leptos::task::spawn_local(async move {
-        match api.open_contact(&request).await {
+        match api.open_contact(&contact).await {
             Ok(found) => router.go(Route::Contact(found.id)),
             Err(error) => web_sys::console::warn_1(
                 &format!("could not open the CRM's contact: {error}").into(),
