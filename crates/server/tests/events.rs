@@ -8,6 +8,49 @@ use futures_util::StreamExt;
 use serde_json::json;
 use support::{envelope, start, TestService};
 
+/// Opens the stream; once the headers are in, the service has subscribed.
+async fn connect(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    last_event_id: Option<i64>,
+) -> reqwest::Response {
+    let mut request = http.get(format!("{base}/api/v1/events")).bearer_auth(token);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id.to_string());
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response
+}
+
+/// Reads SSE `data:` payloads until `done` holds for them (or a timeout).
+async fn read_until(
+    response: reqwest::Response,
+    done: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !done(&events) {
+        let chunk = tokio::time::timeout_at(deadline, stream.next()).await;
+        let Ok(Some(Ok(chunk))) = chunk else { break };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                events.push(serde_json::from_str(data.trim()).unwrap());
+            }
+        }
+    }
+    events
+}
+
+fn has(kind: &'static str) -> impl Fn(&[serde_json::Value]) -> bool {
+    move |events| events.iter().any(|e| e["kind"] == kind)
+}
+
 /// Reads SSE `data:` payloads until `count` arrived (or a timeout).
 async fn read_events(
     http: &reqwest::Client,
@@ -16,12 +59,7 @@ async fn read_events(
     last_event_id: Option<i64>,
     count: usize,
 ) -> Vec<serde_json::Value> {
-    let mut request = http.get(format!("{base}/api/v1/events")).bearer_auth(token);
-    if let Some(id) = last_event_id {
-        request = request.header("Last-Event-ID", id.to_string());
-    }
-    let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
+    let response = connect(http, base, token, last_event_id).await;
     let mut stream = response.bytes_stream();
     let mut buffer = String::new();
     let mut events = Vec::new();
@@ -50,24 +88,29 @@ async fn say(t: &TestService, id: &str, text: &str) {
 #[tokio::test]
 async fn live_events_reach_the_organization_and_resume_from_last_event_id() {
     let t = start().await;
-    let listener = tokio::spawn({
-        let (base, token) = (t.base.clone(), t.jane.clone());
-        async move { read_events(&reqwest::Client::new(), &base, &token, None, 1).await }
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stream = connect(&t.http, &t.base, &t.jane, None).await;
     say(&t, "wamid.LIVE1", "stop").await;
-    let live = listener.await.unwrap();
-    assert_eq!(live.len(), 1, "the opt-out arrived live");
-    assert_eq!(live[0]["kind"], "keyword_opt_out");
-    assert_eq!(live[0]["phone"], "+447911123456");
-    assert_eq!(live[0]["state"], "opted_out");
+    let live = read_until(stream, has("keyword_opt_out")).await;
+    let opt_out = live
+        .iter()
+        .find(|e| e["kind"] == "keyword_opt_out")
+        .expect("the opt-out arrived live");
+    assert_eq!(opt_out["phone"], "+447911123456");
+    assert_eq!(opt_out["state"], "opted_out");
 
     // Missed while disconnected: replayed from storage after the last seen id.
-    let seen = live[0]["id"].as_i64().unwrap();
+    let seen = opt_out["id"].as_i64().unwrap();
     say(&t, "wamid.LIVE2", "yes").await;
-    let replayed = read_events(&t.http, &t.base, &t.sam, Some(seen), 1).await;
-    assert_eq!(replayed[0]["kind"], "keyword_opt_in");
-    assert!(replayed[0]["id"].as_i64().unwrap() > seen);
+    let replay = connect(&t.http, &t.base, &t.sam, Some(seen)).await;
+    let replayed = read_until(replay, has("keyword_opt_in")).await;
+    assert!(
+        replayed.iter().any(|e| e["kind"] == "keyword_opt_in"),
+        "{replayed:?}"
+    );
+    assert!(
+        replayed.iter().all(|e| e["id"].as_i64().unwrap() > seen),
+        "nothing seen is sent again"
+    );
     t.service.stop().await;
 }
 
