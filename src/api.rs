@@ -116,6 +116,17 @@ pub struct RecordEvent {
     pub state_after: Option<String>,
     #[serde(default, deserialize_with = "lenient_time")]
     pub received_at: Option<DateTime<Utc>>,
+    /// The event's details as recorded (JSON text).
+    #[serde(default)]
+    pub detail_json: String,
+}
+
+impl RecordEvent {
+    /// Which message a delivery step concerns (`opt_in`, `confirmation`, ...), when recorded.
+    pub fn purpose(&self) -> Option<String> {
+        let detail: serde_json::Value = serde_json::from_str(&self.detail_json).ok()?;
+        detail.get("purpose")?.as_str().map(str::to_owned)
+    }
 }
 
 fn lenient_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {

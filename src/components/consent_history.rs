@@ -35,6 +35,16 @@ pub fn describe(kind: &str) -> &'static str {
     }
 }
 
+/// Words for the message a delivery step concerns.
+pub fn message_label(purpose: &str) -> &'static str {
+    match purpose {
+        "opt_in" => "opt-in request",
+        "confirmation" => "opt-in confirmation",
+        "opt_out_notice" => "opt-out notice",
+        _ => "message",
+    }
+}
+
 /// Who caused a step.
 pub fn actor(cause: &str) -> &'static str {
     match cause {
@@ -90,7 +100,10 @@ pub fn ConsentHistory(
                         <ol class="history__list" aria-label="Consent history">
                             {events.into_iter().rev().map(|event: RecordEvent| view! {
                                 <li class="history__item">
-                                    <span class="history__what">{describe(&event.kind)}</span>
+                                    <span class="history__what">
+                                        {describe(&event.kind)}
+                                        {event.purpose().map(|p| format!(" ({})", message_label(&p)))}
+                                    </span>
                                     <span class="history__meta">
                                         {event.received_at.map(|at| stamp(at, now)).unwrap_or_default()}
                                         " · " {actor(&event.cause)}
