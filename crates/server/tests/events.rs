@@ -60,22 +60,7 @@ async fn read_events(
     count: usize,
 ) -> Vec<serde_json::Value> {
     let response = connect(http, base, token, last_event_id).await;
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut events = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while events.len() < count {
-        let chunk = tokio::time::timeout_at(deadline, stream.next()).await;
-        let Ok(Some(Ok(chunk))) = chunk else { break };
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
-                events.push(serde_json::from_str(data.trim()).unwrap());
-            }
-        }
-    }
-    events
+    read_until(response, |events| events.len() >= count).await
 }
 
 async fn say(t: &TestService, id: &str, text: &str) {
