@@ -138,18 +138,19 @@ async fn transition(
     let t = apply(&record.status, &event, work.now).map_err(refused)?;
     record.status = t.status.clone();
     rows::save(&mut work.tx, organization_id, phone, record, work.now).await?;
-    work.record(NewEvidence {
+    let evidence = NewEvidence::new(
         organization_id,
-        phone: phone.to_owned(),
+        phone,
         advisor_id,
         kind,
-        cause: cause_name(t.cause),
-        state_after: Some(t.status.state.as_str().to_owned()),
-        provider_time: source.and_then(|s| s.provider_time),
-        received_at: work.now,
+        cause_name(t.cause),
         detail,
-        raw_body: source.map(|s| s.raw_body.to_owned()),
-        signature_valid: source.map(|_| true),
+        work.now,
+    )
+    .with_state(t.status.state.as_str());
+    work.record(match source {
+        Some(source) => source.mark(evidence),
+        None => evidence,
     })
     .await?;
     Ok(t)
@@ -180,20 +181,16 @@ pub async fn record_provider_answer(
         )
         .await?;
     } else {
-        work.record(NewEvidence {
-            organization_id: org,
-            phone: phone.to_owned(),
-            advisor_id: message.advisor_id,
+        let evidence = NewEvidence::new(
+            org,
+            phone,
+            message.advisor_id,
             kind,
-            cause: "provider",
-            state_after: None,
-            provider_time: None,
-            received_at: work.now,
+            "provider",
             detail,
-            raw_body: None,
-            signature_valid: None,
-        })
-        .await?;
+            work.now,
+        );
+        work.record(evidence).await?;
     }
     Ok(())
 }
@@ -499,20 +496,17 @@ pub async fn send_whatsapp(
             OutboundPayload::Whatsapp { message: payload },
         )
         .await?;
-    work.record(NewEvidence {
-        organization_id: org,
-        phone: contact.phone.clone(),
-        advisor_id: Some(advisor.advisor_id),
-        kind: "message_out",
-        cause: "advisor",
-        state_after: None,
-        provider_time: None,
-        received_at: work.now,
-        detail: json!({"message_id": id, "channel": "whatsapp", "template": template.map(|t| t.0), "language": template.map(|t| t.1), "rendered_text": body}),
-        raw_body: None,
-        signature_valid: None,
-    })
-    .await?;
+    let detail = json!({"message_id": id, "channel": "whatsapp", "template": template.map(|t| t.0), "language": template.map(|t| t.1), "rendered_text": body});
+    let evidence = NewEvidence::new(
+        org,
+        &contact.phone,
+        Some(advisor.advisor_id),
+        "message_out",
+        "advisor",
+        detail,
+        work.now,
+    );
+    work.record(evidence).await?;
     work.commit(state).await?;
     Ok(id)
 }
@@ -565,20 +559,17 @@ pub async fn send_sms(
             },
         )
         .await?;
-    work.record(NewEvidence {
-        organization_id: org,
-        phone: contact.phone.clone(),
-        advisor_id: Some(advisor.advisor_id),
-        kind: "sms_out",
-        cause: "advisor",
-        state_after: None,
-        provider_time: None,
-        received_at: work.now,
-        detail: json!({"message_id": id, "channel": "sms", "rendered_text": body}),
-        raw_body: None,
-        signature_valid: None,
-    })
-    .await?;
+    let detail = json!({"message_id": id, "channel": "sms", "rendered_text": body});
+    let evidence = NewEvidence::new(
+        org,
+        &contact.phone,
+        Some(advisor.advisor_id),
+        "sms_out",
+        "advisor",
+        detail,
+        work.now,
+    );
+    work.record(evidence).await?;
     work.commit(state).await?;
     Ok(id)
 }
@@ -587,6 +578,13 @@ pub async fn send_sms(
 pub struct WebhookSource<'a> {
     pub raw_body: &'a str,
     pub provider_time: Option<DateTime<Utc>>,
+}
+
+impl WebhookSource<'_> {
+    /// Marks a step as coming from this (verified) webhook.
+    pub fn mark(&self, evidence: NewEvidence) -> NewEvidence {
+        evidence.from_webhook(self.raw_body, self.provider_time)
+    }
 }
 
 /// Order of delivery statuses; a status never moves a message backwards.
@@ -657,20 +655,17 @@ pub async fn apply_status(
         )
         .await?;
     } else {
-        work.record(NewEvidence {
-            organization_id: org,
-            phone: message.phone_e164.clone(),
-            advisor_id: message.advisor_id,
-            kind: status_kind(update.status),
-            cause: "provider",
-            state_after: None,
-            provider_time: source.provider_time,
-            received_at: work.now,
+        let kind = status_kind(update.status);
+        let evidence = NewEvidence::new(
+            org,
+            &message.phone_e164,
+            message.advisor_id,
+            kind,
+            "provider",
             detail,
-            raw_body: Some(source.raw_body.to_owned()),
-            signature_valid: Some(true),
-        })
-        .await?;
+            work.now,
+        );
+        work.record(source.mark(evidence)).await?;
     }
     Ok(true)
 }
@@ -789,20 +784,16 @@ pub async fn apply_inbound(
         }),
     };
     let Some((event, kind)) = consent_event else {
-        work.record(NewEvidence {
-            organization_id: org,
-            phone: phone.clone(),
+        let evidence = NewEvidence::new(
+            org,
+            &phone,
             advisor_id,
-            kind: "message_in",
-            cause: "contact",
-            state_after: None,
-            provider_time: source.provider_time,
-            received_at: work.now,
+            "message_in",
+            "contact",
             detail,
-            raw_body: Some(source.raw_body.to_owned()),
-            signature_valid: Some(true),
-        })
-        .await?;
+            work.now,
+        );
+        work.record(source.mark(evidence)).await?;
         return Ok(());
     };
     let t = transition(

@@ -214,20 +214,22 @@ async fn apply_sms(state: &AppState, webhook: SmsWebhook, raw: &str) -> AppResul
                         )
                         .await?;
                     }
-                    work.record(NewEvidence {
-                        organization_id: message.organization_id,
-                        phone: message.phone_e164.clone(),
-                        advisor_id: message.advisor_id,
-                        kind: if new_status == "failed" { "sms_failed" } else { "sms_status" },
-                        cause: "provider",
-                        state_after: None,
-                        provider_time: None,
-                        received_at: work.now,
-                        detail: json!({"message_id": message.id, "provider_message_id": status.message_sid, "status": new_status, "error_code": status.error_code, "applied": forward}),
-                        raw_body: Some(raw.to_owned()),
-                        signature_valid: Some(true),
-                    })
-                    .await?;
+                    let kind = if new_status == "failed" {
+                        "sms_failed"
+                    } else {
+                        "sms_status"
+                    };
+                    let detail = json!({"message_id": message.id, "provider_message_id": status.message_sid, "status": new_status, "error_code": status.error_code, "applied": forward});
+                    let evidence = NewEvidence::new(
+                        message.organization_id,
+                        &message.phone_e164,
+                        message.advisor_id,
+                        kind,
+                        "provider",
+                        detail,
+                        work.now,
+                    );
+                    work.record(evidence.from_webhook(raw, None)).await?;
                 }
             }
         }
@@ -289,19 +291,8 @@ async fn apply_sms_inbound(
         work.now,
     )
     .await?;
-    work.record(NewEvidence {
-        organization_id: org,
-        phone,
-        advisor_id: None,
-        kind,
-        cause: "contact",
-        state_after: None,
-        provider_time: None,
-        received_at: work.now,
-        detail: json!({"provider_message_id": inbound.message_sid, "text": inbound.body, "sms_opted_out": record.sms_opted_out}),
-        raw_body: Some(raw.to_owned()),
-        signature_valid: Some(true),
-    })
-    .await?;
+    let detail = json!({"provider_message_id": inbound.message_sid, "text": inbound.body, "sms_opted_out": record.sms_opted_out});
+    let evidence = NewEvidence::new(org, phone, None, kind, "contact", detail, work.now);
+    work.record(evidence.from_webhook(raw, None)).await?;
     Ok(())
 }

@@ -41,6 +41,47 @@ pub struct NewEvidence {
     pub signature_valid: Option<bool>,
 }
 
+impl NewEvidence {
+    /// A step about `phone` that changes no consent state and comes from no webhook.
+    pub fn new(
+        organization_id: i64,
+        phone: impl Into<String>,
+        advisor_id: Option<i64>,
+        kind: &'static str,
+        cause: &'static str,
+        detail: serde_json::Value,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            organization_id,
+            phone: phone.into(),
+            advisor_id,
+            kind,
+            cause,
+            state_after: None,
+            provider_time: None,
+            received_at,
+            detail,
+            raw_body: None,
+            signature_valid: None,
+        }
+    }
+
+    /// The consent state the step left behind.
+    pub fn with_state(mut self, state: &str) -> Self {
+        self.state_after = Some(state.to_owned());
+        self
+    }
+
+    /// The step came from a verified webhook: keep its raw body and provider time.
+    pub fn from_webhook(mut self, raw_body: &str, provider_time: Option<DateTime<Utc>>) -> Self {
+        self.raw_body = Some(raw_body.to_owned());
+        self.provider_time = provider_time;
+        self.signature_valid = Some(true);
+        self
+    }
+}
+
 /// A stored event, as exported.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct EvidenceRow {
