@@ -89,6 +89,28 @@ impl TestService {
         assert!((200..300).contains(&status), "reply {text}: {status}");
     }
 
+    /// Sends WhatsApp (`POST /contacts/{id}/messages`) as Jane.
+    async fn send_whatsapp(&self, contact: i64, body: Value) -> (u16, Value) {
+        self.api(
+            "POST",
+            &format!("/contacts/{contact}/messages"),
+            &self.jane,
+            Some(body),
+        )
+        .await
+    }
+
+    /// Sends an SMS (`POST /contacts/{id}/sms`) as Jane.
+    async fn send_sms(&self, contact: i64, body: Value) -> (u16, Value) {
+        self.api(
+            "POST",
+            &format!("/contacts/{contact}/sms"),
+            &self.jane,
+            Some(body),
+        )
+        .await
+    }
+
     async fn request_opt_in(&self, contact: i64, key: &str) -> (u16, Value) {
         let response = self
             .http
@@ -130,22 +152,10 @@ async fn accepted_the_contact_taps_yes_and_both_sides_are_told() {
 
     // Opted in, and the tap opened the service window: templates and free text go out.
     let (status, _) = t
-        .api(
-            "POST",
-            &format!("/contacts/{kerry}/messages"),
-            &t.jane,
-            Some(json!({"type": "text", "body": "Thanks Kerry!"})),
-        )
+        .send_whatsapp(kerry, json!({"type": "text", "body": "Thanks Kerry!"}))
         .await;
     assert_eq!(status, 202);
-    let (status, _) = t
-        .api(
-            "POST",
-            &format!("/contacts/{kerry}/messages"),
-            &t.jane,
-            Some(json!({"type": "template", "name": "meeting_reminder", "language": "en_US", "parameters": ["Kerry", "Monday 10:00"]})),
-        )
-        .await;
+    let (status, _) = t.send_whatsapp(kerry, json!({"type": "template", "name": "meeting_reminder", "language": "en_US", "parameters": ["Kerry", "Monday 10:00"]})).await;
     assert_eq!(status, 202);
     let received = t.phone_messages(KERRY, "whatsapp", 4).await;
     assert!(received[3]["text"]
@@ -174,12 +184,7 @@ async fn rejected_then_yes_the_opt_out_binds_everyone_until_the_contact_says_yes
     );
 
     let (status, body) = t
-        .api(
-            "POST",
-            &format!("/contacts/{kerry}/messages"),
-            &t.jane,
-            Some(json!({"type": "text", "body": "hi"})),
-        )
+        .send_whatsapp(kerry, json!({"type": "text", "body": "hi"}))
         .await;
     assert_eq!((status, body["code"].as_str()), (409, Some("not_opted_in")));
     let (status, body) = t.request_opt_in(kerry, "r2").await;
@@ -230,11 +235,9 @@ async fn no_whatsapp_then_sms_is_sent_instead() {
     t.request_opt_in(kerry, "n1").await;
     t.wait_for_state(&t.jane, kerry, "no_whatsapp").await;
     let (status, _) = t
-        .api(
-            "POST",
-            &format!("/contacts/{kerry}/sms"),
-            &t.jane,
-            Some(json!({"body": "Hello Kerry, it's Jane from Acme Wealth."})),
+        .send_sms(
+            kerry,
+            json!({"body": "Hello Kerry, it's Jane from Acme Wealth."}),
         )
         .await;
     assert_eq!(status, 202);
@@ -336,28 +339,14 @@ async fn sms_stop_blocks_sms_until_start() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(blocked, "STOP by SMS was recorded");
-    let (status, body) = t
-        .api(
-            "POST",
-            &format!("/contacts/{kerry}/sms"),
-            &t.jane,
-            Some(json!({"body": "hello"})),
-        )
-        .await;
+    let (status, body) = t.send_sms(kerry, json!({"body": "hello"})).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("sms_opted_out"))
     );
     t.reply(KERRY, "sms", "START").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, _) = t
-        .api(
-            "POST",
-            &format!("/contacts/{kerry}/sms"),
-            &t.jane,
-            Some(json!({"body": "hello again"})),
-        )
-        .await;
+    let (status, _) = t.send_sms(kerry, json!({"body": "hello again"})).await;
     assert_eq!(status, 202);
     t.service.stop().await;
 }
@@ -370,14 +359,7 @@ async fn whatsapp_is_refused_to_a_number_that_has_not_opted_in_whatever_the_clie
         json!({"type": "text", "body": "hi"}),
         json!({"type": "template", "name": "meeting_reminder", "language": "en_US", "parameters": ["a", "b"]}),
     ] {
-        let (status, reply) = t
-            .api(
-                "POST",
-                &format!("/contacts/{kerry}/messages"),
-                &t.jane,
-                Some(body),
-            )
-            .await;
+        let (status, reply) = t.send_whatsapp(kerry, body).await;
         assert_eq!(
             (status, reply["code"].as_str()),
             (409, Some("not_opted_in"))
@@ -386,12 +368,7 @@ async fn whatsapp_is_refused_to_a_number_that_has_not_opted_in_whatever_the_clie
     t.request_opt_in(kerry, "p1").await;
     t.wait_for_state(&t.jane, kerry, "pending").await;
     let (status, _) = t
-        .api(
-            "POST",
-            &format!("/contacts/{kerry}/messages"),
-            &t.jane,
-            Some(json!({"type": "text", "body": "hi"})),
-        )
+        .send_whatsapp(kerry, json!({"type": "text", "body": "hi"}))
         .await;
     assert_eq!(status, 409, "pending is not consent");
     assert_eq!(
