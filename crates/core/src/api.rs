@@ -195,6 +195,10 @@ mod tests {
 }
 
 pub use crate::consent::{ConsentState, ConsentView};
+pub use crate::vocab::{
+    Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose, MAX_SMS_CHARS,
+};
+use crate::window::{saturating_add, RESEND_INTERVAL};
 
 /// `GET /api/v1/contacts/{id}/consent`: where consent stands, with the
 /// server's clock so the app never trusts its own for the 24-hour rules.
@@ -213,7 +217,7 @@ pub struct ConsentSnapshot {
     /// When the contact last opted in or out.
     pub answered_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Provider error code that ended the latest request, if any.
-    pub failure_code: Option<u32>,
+    pub failure_code: Option<ErrorCode>,
     /// Until when free text may be sent (24 h after the contact last wrote).
     pub service_window_closes_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The contact sent STOP by SMS.
@@ -222,24 +226,66 @@ pub struct ConsentSnapshot {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
+/// The rules of the 24-hour clock, asked by the app and the service alike.
+impl ConsentSnapshot {
+    /// Whether the advisor may send a new opt-in request at `now`: never
+    /// asked, failed or not on WhatsApp, and the resend interval has passed.
+    pub fn may_request(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        matches!(
+            self.state,
+            ConsentView::None | ConsentView::Failed | ConsentView::NoWhatsapp
+        ) && self.resend_allowed_at.is_none_or(|at| at <= now)
+    }
+
+    /// Whether free text may be sent at `now`: opted in, and the contact
+    /// wrote within the service window.
+    pub fn free_text_open(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.state == ConsentView::OptedIn
+            && self.service_window_closes_at.is_some_and(|closes| closes > now)
+    }
+
+    /// When an unanswered request expired (or will): the resend time.
+    pub fn expires_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.resend_allowed_at.or_else(|| {
+            self.last_request_at
+                .map(|at| saturating_add(at, RESEND_INTERVAL))
+        })
+    }
+
+    /// The next instant after `now` at which a time rule changes what the
+    /// advisor may do (a resend opens, the service window closes), if any.
+    pub fn next_change(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let at = match self.state {
+            ConsentView::Pending | ConsentView::Failed | ConsentView::NoWhatsapp => {
+                self.resend_allowed_at
+            }
+            ConsentView::OptedIn => self.service_window_closes_at,
+            ConsentView::None
+            | ConsentView::Sending
+            | ConsentView::Expired
+            | ConsentView::OptedOut => None,
+        }?;
+        (at > now).then_some(at)
+    }
+}
+
 /// A message of the conversation, either way, either channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageView {
     pub id: i64,
-    /// `whatsapp` or `sms`.
-    pub channel: String,
-    /// `out` (to the contact) or `in` (from the contact).
-    pub direction: String,
-    /// `opt_in`, `confirmation`, `opt_out_notice`, `message`.
-    pub purpose: String,
+    pub channel: Channel,
+    pub direction: Direction,
+    pub purpose: Purpose,
     /// Rendered text as the contact saw or wrote it.
     pub body: String,
     /// Template name, for template messages.
     pub template_name: Option<String>,
-    /// `queued`, `accepted`, `sent`, `delivered`, `read`, `failed`, `cancelled`, `received`.
-    pub status: String,
+    pub status: MessageStatus,
     /// Provider error code when `failed`.
-    pub error_code: Option<i64>,
+    pub error_code: Option<ErrorCode>,
     /// Provider error title when `failed`.
     pub error_title: Option<String>,
     /// When it was queued or received.
@@ -285,16 +331,23 @@ pub struct OutgoingSms {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveEvent {
     pub id: i64,
-    /// The consent-record kind, e.g. `accepted`, `delivered`, `message_in`.
-    pub kind: String,
+    /// What the consent record says happened.
+    pub kind: EvidenceKind,
     /// The contact number concerned.
     pub phone: String,
     /// Stored consent state after the event, when it concerns consent.
-    pub state: Option<String>,
+    pub state: Option<ConsentState>,
 }
 
-/// Longest free-text message accepted, in characters (WhatsApp's limit).
+/// Longest free-text WhatsApp message accepted, in characters (WhatsApp's limit).
 pub const MAX_TEXT_CHARS: usize = 4096;
+
+/// The trimmed text when it has 1 to `max_chars` characters; the app and the
+/// service check message bodies with this alike.
+pub fn valid_text(body: &str, max_chars: usize) -> Option<&str> {
+    let body = body.trim();
+    (!body.is_empty() && body.chars().count() <= max_chars).then_some(body)
+}
 
 /// Number of `{{n}}` placeholders in a template body (the highest n).
 pub fn template_parameters(body: &str) -> usize {
@@ -340,6 +393,14 @@ pub fn render_template(body: &str, parameters: &[String]) -> String {
 #[cfg(test)]
 mod template_tests {
     use super::*;
+
+    #[test]
+    fn texts_are_trimmed_and_bounded_in_characters() {
+        assert_eq!(valid_text("  hi ", 2), Some("hi"));
+        assert_eq!(valid_text("   ", 10), None);
+        assert_eq!(valid_text("ééé", 3), Some("ééé"));
+        assert_eq!(valid_text("abcd", 3), None);
+    }
 
     #[test]
     fn templates_render_their_numbered_placeholders() {

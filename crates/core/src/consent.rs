@@ -39,18 +39,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::keywords::Keyword;
+use crate::vocab::{ErrorCode, ErrorEffect};
 use crate::window::{saturating_add, RESEND_INTERVAL};
 
-/// Cloud API error code: the number is not on WhatsApp (or cannot receive).
-pub const ERROR_NOT_ON_WHATSAPP: u32 = 131026;
-
-/// Cloud API error codes the outbox retries with back-off (throughput limits).
-pub const RETRYABLE_ERRORS: [u32; 2] = [130429, 131056];
-
-/// True for error codes the outbox retries; they never change consent.
-pub fn is_retryable(code: u32) -> bool {
-    RETRYABLE_ERRORS.contains(&code)
-}
+pub use crate::vocab::Cause;
 
 /// Stored consent state of one contact number.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -72,6 +64,16 @@ pub enum ConsentState {
 }
 
 impl ConsentState {
+    /// Every state.
+    pub const ALL: &'static [ConsentState] = &[
+        ConsentState::None,
+        ConsentState::Sending,
+        ConsentState::Pending,
+        ConsentState::NoWhatsapp,
+        ConsentState::OptedIn,
+        ConsentState::OptedOut,
+    ];
+
     /// The wire name (`"opted_in"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -82,6 +84,21 @@ impl ConsentState {
             ConsentState::OptedIn => "opted_in",
             ConsentState::OptedOut => "opted_out",
         }
+    }
+}
+
+impl std::str::FromStr for ConsentState {
+    type Err = crate::vocab::UnknownName;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        ConsentState::ALL
+            .iter()
+            .copied()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| crate::vocab::UnknownName {
+                what: "ConsentState",
+                text: text.to_owned(),
+            })
     }
 }
 
@@ -117,8 +134,8 @@ pub enum ConsentView {
 /// A provider error that ended an opt-in request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendFailure {
-    /// Cloud API error code.
-    pub code: u32,
+    /// Provider error code; `None` when the provider gave none (a timeout, a bare 5xx).
+    pub code: Option<ErrorCode>,
     /// When the failure was received.
     pub at: DateTime<Utc>,
 }
@@ -178,18 +195,6 @@ impl ConsentStatus {
     }
 }
 
-/// Who caused an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cause {
-    /// The advisor, through the app or the API.
-    Advisor,
-    /// The messaging provider (API response or status webhook).
-    Provider,
-    /// The contact, from their phone.
-    Contact,
-}
-
 /// Something that happened to a contact's consent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
@@ -207,8 +212,8 @@ pub enum ConsentEvent {
     ProviderFailed {
         /// Message id from the status webhook; `None` for an API error.
         message_id: Option<String>,
-        /// Cloud API error code.
-        code: u32,
+        /// Provider error code; `None` when the provider gave none.
+        code: Option<ErrorCode>,
     },
     /// Contact tapped the Yes button.
     TappedYes,
@@ -336,8 +341,11 @@ pub fn apply(
             }
         }
         ConsentEvent::ProviderFailed { message_id, code } => {
-            if !is_retryable(*code) && failure_is_current(status, message_id.as_deref()) {
-                next.state = if *code == ERROR_NOT_ON_WHATSAPP {
+            let effect = code.map_or(ErrorEffect::Final, ErrorCode::effect);
+            if effect != ErrorEffect::Retryable
+                && failure_is_current(status, message_id.as_deref())
+            {
+                next.state = if effect == ErrorEffect::NotOnWhatsapp {
                     S::NoWhatsapp
                 } else {
                     S::None
@@ -412,10 +420,12 @@ mod tests {
         }
     }
 
+    const ERROR_NOT_ON_WHATSAPP: u32 = 131026;
+
     fn failed(id: Option<&str>, code: u32) -> ConsentEvent {
         ConsentEvent::ProviderFailed {
             message_id: id.map(Into::into),
-            code,
+            code: Some(ErrorCode(code)),
         }
     }
 
@@ -606,7 +616,7 @@ mod tests {
         assert_eq!(
             s.last_failure,
             Some(SendFailure {
-                code: 131049,
+                code: Some(ErrorCode(131049)),
                 at: hours(1)
             })
         );
@@ -620,7 +630,7 @@ mod tests {
     #[test]
     fn throughput_errors_do_not_change_consent() {
         let s = step(&ConsentStatus::default(), ConsentEvent::Requested, t0());
-        for code in RETRYABLE_ERRORS {
+        for code in [4, 80007, 130429, 131056] {
             let t = apply(&s, &failed(None, code), t0()).unwrap();
             assert_eq!(t.status, s);
         }
@@ -671,6 +681,26 @@ mod tests {
         );
         assert_eq!(ConsentEvent::from_keyword(Keyword::Help), None);
         assert_eq!(ConsentEvent::KeywordDecline.cause(), Cause::Contact);
+    }
+
+    #[test]
+    fn every_state_round_trips_through_serde_and_storage() {
+        for &state in ConsentState::ALL {
+            let name = state.as_str();
+            assert_eq!(serde_json::to_value(state).unwrap(), name);
+            assert_eq!(name.parse::<ConsentState>(), Ok(state));
+            // Exhaustive: a new state must be listed in ALL to compile here.
+            match state {
+                ConsentState::None
+                | ConsentState::Sending
+                | ConsentState::Pending
+                | ConsentState::NoWhatsapp
+                | ConsentState::OptedIn
+                | ConsentState::OptedOut => {}
+            }
+        }
+        assert_eq!(ConsentState::ALL.len(), 6);
+        assert!("opted-in".parse::<ConsentState>().is_err());
     }
 
     #[test]

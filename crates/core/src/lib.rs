@@ -9,5 +9,6 @@ pub mod keywords;
 pub mod phone;
 pub mod sandbox;
 pub mod sms;
+pub mod vocab;
 pub mod whatsapp;
 pub mod window;

@@ -84,6 +84,25 @@ impl SmsStatus {
     pub fn is_failure(self) -> bool {
         matches!(self, SmsStatus::Failed | SmsStatus::Undelivered)
     }
+
+    /// What it means for our message; `None` for intermediate statuses we do not track.
+    pub fn message_status(self) -> Option<crate::vocab::MessageStatus> {
+        use crate::vocab::MessageStatus as M;
+        match self {
+            SmsStatus::Sent => Some(M::Sent),
+            SmsStatus::Delivered => Some(M::Delivered),
+            SmsStatus::Read => Some(M::Read),
+            SmsStatus::Failed | SmsStatus::Undelivered => Some(M::Failed),
+            SmsStatus::Queued
+            | SmsStatus::Accepted
+            | SmsStatus::Scheduled
+            | SmsStatus::Sending
+            | SmsStatus::Receiving
+            | SmsStatus::Received
+            | SmsStatus::Canceled
+            | SmsStatus::Other => None,
+        }
+    }
 }
 
 /// The message resource answered by a send (JSON).

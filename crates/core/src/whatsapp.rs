@@ -21,9 +21,7 @@ pub const MESSAGES_FIELD: &str = "messages";
 pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 
 /// Cloud API error code: the number is not on WhatsApp (or cannot receive).
-pub const ERROR_UNDELIVERABLE: i64 = 131026;
-/// Graph API error code for an invalid parameter.
-pub const ERROR_INVALID_PARAMETER: i64 = 100;
+pub const ERROR_UNDELIVERABLE: i64 = crate::vocab::ErrorCode::NOT_ON_WHATSAPP.0 as i64;
 
 /// Payload prefix of the opt-in template's "Yes" quick reply.
 pub const OPTIN_YES_PREFIX: &str = "OPTIN_YES:";
@@ -670,6 +668,18 @@ impl DeliveryStatus {
             DeliveryStatus::Read => "read",
             DeliveryStatus::Failed => "failed",
             DeliveryStatus::Other => "other",
+        }
+    }
+
+    /// What it means for our message; `None` for statuses we do not track.
+    pub fn message_status(self) -> Option<crate::vocab::MessageStatus> {
+        use crate::vocab::MessageStatus as M;
+        match self {
+            DeliveryStatus::Sent => Some(M::Sent),
+            DeliveryStatus::Delivered => Some(M::Delivered),
+            DeliveryStatus::Read => Some(M::Read),
+            DeliveryStatus::Failed => Some(M::Failed),
+            DeliveryStatus::Other => None,
         }
     }
 }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use optin_core::consent::{apply, Cause, ConsentEvent, ConsentState, ConsentStatus, ConsentView};
 use optin_core::keywords::{classify, Keyword};
+use optin_core::vocab::ErrorCode;
 use optin_core::window::RESEND_INTERVAL;
 use proptest::prelude::*;
 
@@ -20,7 +21,9 @@ fn event() -> impl Strategy<Value = ConsentEvent> {
         Just(131049),
         Just(131050),
         any::<u32>(),
-    ];
+    ]
+    .prop_map(|c| Some(ErrorCode(c)));
+    let code = prop_oneof![9 => code, 1 => Just(None)];
     prop_oneof![
         3 => Just(ConsentEvent::Requested),
         3 => Just(ConsentEvent::Resent),
@@ -50,7 +53,7 @@ fn assert_consistent(s: &ConsentStatus) {
         ConsentState::Sending => assert!(s.last_request_at.is_some() && s.last_failure.is_none()),
         ConsentState::Pending => assert!(s.last_request_at.is_some() && s.message_id.is_some()),
         ConsentState::NoWhatsapp => {
-            assert_eq!(s.last_failure.map(|f| f.code), Some(131026))
+            assert_eq!(s.last_failure.map(|f| f.code), Some(Some(ErrorCode(131026))))
         }
         ConsentState::OptedIn | ConsentState::OptedOut => assert!(s.answered_at.is_some()),
         ConsentState::None => {}

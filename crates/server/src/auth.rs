@@ -23,7 +23,10 @@ impl FromRequestParts<AppState> for Advisor {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or(AppError::Unauthorized)?;
-        let identity = state.store.advisor_by_token(token).await?;
+        let identity = state
+            .store
+            .advisor_by_token(token, state.clock.now())
+            .await?;
         identity.map(Advisor).ok_or(AppError::Unauthorized)
     }
 }

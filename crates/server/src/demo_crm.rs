@@ -25,6 +25,8 @@ pub struct DemoCrm {
     /// The organization API key the demo backend uses.
     pub api_key: String,
     pub store: Store,
+    /// The service clock (contact states depend on time).
+    pub clock: crate::clock::Clock,
     pub http: reqwest::Client,
 }
 
@@ -71,7 +73,7 @@ async fn page(State(demo): State<DemoCrm>) -> Response {
 async fn records(State(demo): State<DemoCrm>) -> Response {
     match demo
         .store
-        .search_contacts(1, "", 0, 8, chrono::Utc::now())
+        .search_contacts(1, "", 0, 8, demo.clock.now())
         .await
     {
         Ok((contacts, _)) => {

@@ -1,8 +1,8 @@
 //! The service: REST API under `/api/v1`, the live event stream, provider
-//! webhooks under `/webhooks`, the sandbox under `/sandbox` (sandbox mode
-//! only), and the web app's static files. `app()` builds the whole router so
-//! tests can drive it without a socket; `launch()` runs it with its outbox
-//! worker on a real socket.
+//! webhooks under `/webhooks`, the sandbox under `/sandbox` (builds with the
+//! `sandbox` feature, in sandbox mode only), and the web app's static files.
+//! `app()` builds the whole router so tests can drive it without a socket;
+//! `launch()` runs it with its outbox worker on a real socket.
 
 pub mod auth;
 pub mod clock;
@@ -10,11 +10,12 @@ pub mod config;
 pub mod csp;
 pub mod demo_crm;
 pub mod error;
-pub mod flow;
+pub mod services;
 pub mod live;
 pub mod outbox;
 pub mod providers;
 pub mod routes;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod store;
 
@@ -85,8 +86,9 @@ pub fn app(state: AppState) -> Router {
         .nest(optin_core::api::API_PREFIX, routes::api())
         .nest("/webhooks", routes::webhooks::router())
         .route("/embed/config", axum::routing::get(embed_config));
+    #[cfg(feature = "sandbox")]
     if state.providers.settings.sandbox {
-        router = router.nest("/sandbox", sandbox::router(sandbox_state(&state)));
+        router = router.merge(sandbox::routes(&state));
     }
     if let Some(dir) = &state.config.static_dir {
         let index = dir.join("index.html");
@@ -97,6 +99,11 @@ pub fn app(state: AppState) -> Router {
         .static_dir
         .as_ref()
         .and_then(|dir| std::fs::read_to_string(dir.join("index.html")).ok());
+    #[cfg(feature = "sandbox")]
+    let index_html = match sandbox::phone_page_html(&state) {
+        Some(phone) => Some(index_html.unwrap_or_default() + &phone),
+        None => index_html,
+    };
     let policy = csp::policy(index_html.as_deref(), &state.config.frame_ancestors());
     router
         .layer(SetResponseHeaderLayer::overriding(
@@ -120,22 +127,6 @@ async fn embed_config(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "allowed_origins": state.config.frame_ancestors }))
-}
-
-/// The sandbox speaks to this service with the secrets the service expects of Meta and the SMS provider.
-fn sandbox_state(state: &AppState) -> sandbox::SandboxState {
-    let settings = &state.providers.settings;
-    sandbox::SandboxState {
-        pool: state.store.pool().clone(),
-        http: reqwest::Client::new(),
-        service_base: Arc::new(std::sync::RwLock::new(settings.public_url.clone())),
-        app_secret: settings.app_secret.clone(),
-        access_token: settings.whatsapp.access_token.clone(),
-        sms_account_sid: settings.sms.account_sid.clone(),
-        sms_auth_token: settings.sms.auth_token.clone(),
-        clock: state.clock.clone(),
-        settings: sandbox::SandboxSettings::default(),
-    }
 }
 
 /// A running service: its address, state and background tasks.
@@ -200,6 +191,7 @@ pub async fn launch(
             app_origin: state.providers.settings.public_url.clone(),
             api_key: state.store.create_api_key(1, "Example CRM (demo)").await?,
             store: state.store.clone(),
+            clock: state.clock.clone(),
             http: reqwest::Client::new(),
         });
         let stop = stop.clone();

@@ -8,42 +8,33 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use optin_core::consent::ConsentEvent;
-use serde_json::json;
+use optin_core::consent::ConsentState;
+use optin_core::vocab::{MessageStatus, Purpose};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::AppResult;
-use crate::flow::{self, OutboundPayload, WebhookSource, Work};
+use crate::error::{AppError, AppResult};
 use crate::providers::ProviderError;
-use crate::store::consent as rows;
-use crate::store::evidence::timestamp;
+use crate::services::{delivery, OutboundPayload, Work};
+use crate::store::messages::{JobEnd, OutboxJob};
 use crate::AppState;
 
 /// Attempts before a retryable failure counts as final.
 pub const MAX_ATTEMPTS: i64 = 8;
+
+/// Jobs taken per pass.
+const BATCH: u32 = 50;
 
 /// Back-off before attempt `attempts + 1`: 1 s, 2 s, 4 s, ... capped at 5 min.
 pub fn backoff(attempts: i64) -> chrono::Duration {
     chrono::Duration::seconds(1i64 << attempts.clamp(0, 8)).min(chrono::Duration::minutes(5))
 }
 
-#[derive(sqlx::FromRow)]
-struct Job {
-    id: i64,
-    message_id: i64,
-    payload_json: String,
-    idempotency_key: String,
-    attempts: i64,
-}
-
 /// Runs until `stop` is cancelled: sends what is due, then sleeps until woken
-/// or the next second.
+/// or the next half second.
 pub async fn run(state: AppState, stop: CancellationToken) {
     loop {
-        match drain(&state).await {
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "outbox pass failed"),
+        if let Err(e) = drain(&state).await {
+            tracing::error!(error = %e, "outbox pass failed");
         }
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -55,13 +46,7 @@ pub async fn run(state: AppState, stop: CancellationToken) {
 
 /// Sends every due job once; returns how many were attempted.
 pub async fn drain(state: &AppState) -> AppResult<usize> {
-    let due: Vec<Job> = sqlx::query_as(
-        "SELECT id, message_id, payload_json, idempotency_key, attempts FROM outbox
-         WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT 50",
-    )
-    .bind(timestamp(state.clock.now()))
-    .fetch_all(&state.store.pool)
-    .await?;
+    let due = state.store.due_jobs(state.clock.now(), BATCH).await?;
     let count = due.len();
     for job in due {
         attempt(state, job).await?;
@@ -69,21 +54,15 @@ pub async fn drain(state: &AppState) -> AppResult<usize> {
     Ok(count)
 }
 
-enum Outcome {
-    Accepted(String),
-    Failed(ProviderError),
-}
-
-async fn attempt(state: &AppState, job: Job) -> AppResult<()> {
-    let payload: OutboundPayload = serde_json::from_str(&job.payload_json)
-        .map_err(|e| crate::error::AppError::Internal(Box::new(e)))?;
+async fn attempt(state: &AppState, job: OutboxJob) -> AppResult<()> {
+    let payload: OutboundPayload =
+        serde_json::from_str(&job.payload_json).map_err(|e| AppError::Internal(Box::new(e)))?;
     if !still_wanted(state, job.message_id).await? {
         let mut work = Work::begin(state).await?;
-        sqlx::query("UPDATE outbox SET state = 'cancelled' WHERE id = $1")
-            .bind(job.id)
-            .execute(&mut *work.tx)
+        work.store.finish_job(job.id, JobEnd::Cancelled, None).await?;
+        work.store
+            .set_message_status(job.message_id, MessageStatus::Cancelled, None, work.now)
             .await?;
-        rows::set_message_status(&mut work.tx, job.message_id, "cancelled", None, work.now).await?;
         return work.commit(state).await;
     }
     let outcome = match &payload {
@@ -100,118 +79,54 @@ async fn attempt(state: &AppState, job: Job) -> AppResult<()> {
             .await
             .map(|accepted| accepted.sid),
     };
-    let outcome = match outcome {
-        Ok(id) => Outcome::Accepted(id),
-        Err(e) => Outcome::Failed(e),
-    };
     record_outcome(state, &job, outcome).await
 }
 
 /// An opt-in request whose consent moved on while queued (the contact said
 /// STOP, say) must not go out.
 async fn still_wanted(state: &AppState, message_id: i64) -> AppResult<bool> {
-    let mut tx = state.store.pool.begin().await?;
-    let Some(message) = rows::message_by_id(&mut tx, message_id).await? else {
+    let Some(message) = state.store.message(message_id).await? else {
         return Ok(false);
     };
-    if message.purpose != "opt_in" {
+    if message.purpose != Purpose::OptIn {
         return Ok(true);
     }
-    let record = rows::load(&mut tx, message.organization_id, &message.phone_e164).await?;
-    Ok(record.status.state == optin_core::consent::ConsentState::Sending)
+    let record = state
+        .store
+        .consent(message.organization_id, &message.phone_e164)
+        .await?;
+    Ok(record.status.state == ConsentState::Sending)
 }
 
-async fn record_outcome(state: &AppState, job: &Job, outcome: Outcome) -> AppResult<()> {
+async fn record_outcome(
+    state: &AppState,
+    job: &OutboxJob,
+    outcome: Result<String, ProviderError>,
+) -> AppResult<()> {
     let mut work = Work::begin(state).await?;
-    let message = rows::message_by_id(&mut work.tx, job.message_id)
+    let message = work
+        .store
+        .message(job.message_id)
         .await?
         .ok_or("outbox job without its message")?;
+    let attempt = job.attempts + 1;
     match outcome {
-        Outcome::Accepted(provider_id) => {
-            sqlx::query("UPDATE outbox SET state = 'done', attempts = attempts + 1, last_error = NULL WHERE id = $1")
-                .bind(job.id)
-                .execute(&mut *work.tx)
-                .await?;
-            sqlx::query("UPDATE messages SET provider_message_id = $2, status = 'accepted', updated_at = $3 WHERE id = $1")
-                .bind(message.id)
-                .bind(&provider_id)
-                .bind(timestamp(work.now))
-                .execute(&mut *work.tx)
-                .await?;
-            let detail = json!({"message_id": message.id, "provider_message_id": provider_id, "channel": message.channel, "purpose": message.purpose, "attempt": job.attempts + 1});
-            let event = ConsentEvent::ProviderAccepted {
-                message_id: provider_id.clone(),
-            };
-            flow::record_provider_answer(&mut work, &message, event, "provider_accepted", detail)
-                .await?;
-            apply_parked(&mut work, &provider_id).await?;
+        Ok(provider_id) => {
+            work.store.finish_job(job.id, JobEnd::Done, None).await?;
+            delivery::provider_accepted(&mut work, &message, &provider_id, attempt).await?;
         }
-        Outcome::Failed(error) if error.is_retryable() && job.attempts + 1 < MAX_ATTEMPTS => {
-            let next: DateTime<Utc> = work.now + backoff(job.attempts);
-            tracing::warn!(
-                job = job.id,
-                error = error.message(),
-                "provider call failed; retrying"
-            );
-            sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1")
-                .bind(job.id)
-                .bind(timestamp(next))
-                .bind(error.message())
-                .execute(&mut *work.tx)
-                .await?;
+        Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
+            tracing::warn!(job = job.id, error = error.message(), "provider call failed; retrying");
+            let next = work.now + backoff(job.attempts);
+            work.store.retry_job(job.id, next, error.message()).await?;
         }
-        Outcome::Failed(error) => {
-            tracing::warn!(
-                job = job.id,
-                error = error.message(),
-                "provider refused the message"
-            );
-            sqlx::query("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $2 WHERE id = $1")
-                .bind(job.id)
-                .bind(error.message())
-                .execute(&mut *work.tx)
+        Err(error) => {
+            tracing::warn!(job = job.id, error = error.message(), "provider refused the message");
+            work.store
+                .finish_job(job.id, JobEnd::Failed, Some(error.message()))
                 .await?;
-            let code = error.code().unwrap_or(0);
-            rows::set_message_status(
-                &mut work.tx,
-                message.id,
-                "failed",
-                Some((code, error.message())),
-                work.now,
-            )
-            .await?;
-            let detail = json!({"message_id": message.id, "channel": message.channel, "purpose": message.purpose, "error_code": error.code(), "http_status": error.status(), "error": error.message(), "attempts": job.attempts + 1});
-            let event = ConsentEvent::ProviderFailed {
-                message_id: None,
-                code: u32::try_from(code).unwrap_or(0),
-            };
-            flow::record_provider_answer(&mut work, &message, event, "failed", detail).await?;
+            delivery::provider_refused(&mut work, &message, &error, attempt).await?;
         }
     }
     work.commit(state).await
-}
-
-/// Applies statuses that arrived before the message id was known.
-async fn apply_parked(work: &mut Work, provider_id: &str) -> AppResult<()> {
-    let parked: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT id, status_json, raw_body FROM parked_statuses WHERE provider_message_id = $1 ORDER BY id",
-    )
-    .bind(provider_id)
-    .fetch_all(&mut *work.tx)
-    .await?;
-    for (id, status_json, raw_body) in parked {
-        if let Ok(update) = serde_json::from_str::<optin_core::whatsapp::StatusUpdate>(&status_json)
-        {
-            let source = WebhookSource {
-                raw_body: &raw_body,
-                provider_time: update.at(),
-            };
-            flow::apply_status(work, &update, &source).await?;
-        }
-        sqlx::query("DELETE FROM parked_statuses WHERE id = $1")
-            .bind(id)
-            .execute(&mut *work.tx)
-            .await?;
-    }
-    Ok(())
 }

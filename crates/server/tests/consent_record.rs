@@ -18,36 +18,38 @@ async fn record_three_events(t: &TestService) {
 
 /// A bare store (no service, so nothing else appends) with three events.
 async fn store_with_three_events() -> (optin_server::store::Store, tempfile::TempDir) {
-    use optin_server::store::evidence::{append, NewEvidence};
+    use optin_core::vocab::{Cause, EvidenceKind};
+    use optin_server::store::evidence::NewEvidence;
     let dir = tempfile::tempdir().unwrap();
     let store = optin_server::store::Store::open(&dir.path().join("db.sqlite3"))
         .await
         .unwrap();
     store.seed_demo().await.unwrap();
-    for (i, kind) in ["requested", "provider_accepted", "accepted"]
+    for (i, kind) in [
+        EvidenceKind::Requested,
+        EvidenceKind::ProviderAccepted,
+        EvidenceKind::Accepted,
+    ]
         .into_iter()
         .enumerate()
     {
-        let mut tx = store.begin_write().await.unwrap();
-        append(
-            &mut tx,
-            NewEvidence {
+        let mut work = store.begin_write().await.unwrap();
+        work.append_evidence(NewEvidence {
                 organization_id: 1,
                 phone: "+447911123456".into(),
                 advisor_id: Some(1),
                 kind,
-                cause: "advisor",
+                cause: Cause::Advisor,
                 state_after: None,
                 provider_time: None,
                 received_at: chrono::Utc::now(),
                 detail: json!({ "step": i }),
                 raw_body: None,
                 signature_valid: None,
-            },
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+            })
+            .await
+            .unwrap();
+        work.commit().await.unwrap();
     }
     (store, dir)
 }

@@ -394,8 +394,8 @@ async fn a_crash_between_commit_and_provider_call_still_sends_exactly_once() {
             .fetch_one(pool)
             .await
             .unwrap();
-    let payload: optin_server::flow::OutboundPayload = serde_json::from_str(&payload).unwrap();
-    let optin_server::flow::OutboundPayload::Whatsapp { message } = payload else {
+    let payload: optin_server::services::OutboundPayload = serde_json::from_str(&payload).unwrap();
+    let optin_server::services::OutboundPayload::Whatsapp { message } = payload else {
         panic!("a WhatsApp job")
     };
     state.providers.whatsapp.send(&message, &key).await.unwrap();

@@ -14,6 +14,7 @@ pub mod whatsapp;
 use std::time::Duration;
 
 use optin_core::sms::SmsErrorBody;
+use optin_core::vocab::ErrorCode;
 use optin_core::whatsapp::GraphErrorBody;
 
 pub use sms::{SmsAccepted, SmsClient, SmsConfig};
@@ -25,12 +26,6 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 /// How long one provider call may take, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Graph API error codes that mean "too much, too fast": retried with
-/// back-off. 130429 and 131056 are the Cloud API throughput limits; 4 and
-/// 80007 are the Graph application and account rate limits, which Meta
-/// answers with HTTP 400 and which pass just as well.
-pub const RETRYABLE_CODES: [i64; 4] = [4, 80007, 130429, 131056];
-
 /// Why a send did not go through.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
@@ -40,7 +35,7 @@ pub enum ProviderError {
         /// HTTP status of the answer.
         status: u16,
         /// Provider error code, when the body had one.
-        code: Option<i64>,
+        code: Option<ErrorCode>,
         /// Provider's explanation (or what went wrong reading the answer).
         message: String,
     },
@@ -51,7 +46,7 @@ pub enum ProviderError {
         /// HTTP status, absent when no answer arrived.
         status: Option<u16>,
         /// Provider error code, when the body had one.
-        code: Option<i64>,
+        code: Option<ErrorCode>,
         /// Provider's explanation or the transport error.
         message: String,
     },
@@ -64,7 +59,7 @@ impl ProviderError {
     }
 
     /// Provider error code, when one was given.
-    pub fn code(&self) -> Option<i64> {
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ProviderError::Permanent { code, .. } | ProviderError::Retryable { code, .. } => *code,
         }
@@ -91,15 +86,15 @@ impl ProviderError {
     /// error body, a Twilio error body, or anything else).
     pub fn from_response(status: u16, body: &[u8]) -> Self {
         let (code, message) = if let Ok(graph) = serde_json::from_slice::<GraphErrorBody>(body) {
-            (Some(graph.error.code), graph.error.message)
+            (ErrorCode::from_provider(graph.error.code), graph.error.message)
         } else if let Ok(twilio) = serde_json::from_slice::<SmsErrorBody>(body) {
-            (Some(twilio.code), twilio.message)
+            (ErrorCode::from_provider(twilio.code), twilio.message)
         } else {
             (None, excerpt(body))
         };
         let retryable = status == 429
             || (500..=599).contains(&status)
-            || code.is_some_and(|c| RETRYABLE_CODES.contains(&c));
+            || code.is_some_and(ErrorCode::is_retryable);
         if retryable {
             ProviderError::Retryable {
                 status: Some(status),

@@ -157,7 +157,7 @@ async fn throttling_and_server_faults_are_retryable() {
     )
     .await;
     assert!(e.is_retryable());
-    assert_eq!(e.code(), Some(131056));
+    assert_eq!(e.code(), Some(ErrorCode(131056)));
 
     let e = whatsapp_error(
         400,
@@ -178,7 +178,7 @@ async fn other_client_errors_are_permanent_with_code_and_message() {
         e,
         ProviderError::Permanent {
             status: 400,
-            code: Some(100),
+            code: Some(ErrorCode(100)),
             message: "(#100) Invalid parameter".into()
         }
     );
@@ -189,7 +189,7 @@ async fn other_client_errors_are_permanent_with_code_and_message() {
         r#"{"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190}}"#,
     )
     .await;
-    assert_eq!(e.code(), Some(190));
+    assert_eq!(e.code(), Some(ErrorCode(190)));
     assert!(!e.is_retryable());
 
     let e = whatsapp_error(404, "").await;
@@ -284,7 +284,7 @@ async fn sms_errors_are_classified_from_twilios_body() {
         e,
         ProviderError::Permanent {
             status: 400,
-            code: Some(21211),
+            code: Some(ErrorCode(21211)),
             message: "The 'To' number is not a valid phone number.".into()
         }
     );
@@ -296,7 +296,7 @@ async fn sms_errors_are_classified_from_twilios_body() {
     .await;
     let e = sms(&base).send("+15551234567", "x", "k").await.unwrap_err();
     assert!(e.is_retryable());
-    assert_eq!(e.code(), Some(20429));
+    assert_eq!(e.code(), Some(ErrorCode(20429)));
 }
 
 #[test]

@@ -17,7 +17,8 @@ use crate::auth::Advisor;
 use crate::error::{AppError, AppResult};
 use crate::store::auth::AdvisorIdentity;
 use crate::store::evidence::{to_csv, EvidenceRow};
-use crate::{flow, AppState};
+use crate::services::optin::{self, OptInRequest, RequestKind};
+use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -51,7 +52,7 @@ async fn request(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
-    send(&state, &advisor, id, &headers, false).await
+    send(&state, &advisor, id, &headers, RequestKind::First).await
 }
 
 async fn resend(
@@ -60,7 +61,7 @@ async fn resend(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
-    send(&state, &advisor, id, &headers, true).await
+    send(&state, &advisor, id, &headers, RequestKind::Resend).await
 }
 
 async fn send(
@@ -68,10 +69,15 @@ async fn send(
     advisor: &AdvisorIdentity,
     id: i64,
     headers: &HeaderMap,
-    resend: bool,
+    kind: RequestKind,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
     let key = idempotency_key(headers)?;
-    let snapshot = flow::request_opt_in(state, advisor, id, key.as_deref(), resend).await?;
+    let request = OptInRequest {
+        contact_id: id,
+        kind,
+        idempotency_key: key.as_deref(),
+    };
+    let snapshot = optin::request_opt_in(state, advisor, request).await?;
     Ok((StatusCode::ACCEPTED, Json(snapshot)))
 }
 
@@ -80,7 +86,7 @@ async fn consent(
     Advisor(advisor): Advisor,
     Path(id): Path<i64>,
 ) -> AppResult<Json<ConsentSnapshot>> {
-    Ok(Json(flow::contact_consent(&state, &advisor, id).await?))
+    Ok(Json(optin::contact_consent(&state, &advisor, id).await?))
 }
 
 #[derive(Deserialize)]
@@ -134,7 +140,7 @@ async fn record(
 ) -> AppResult<Response> {
     let contact = state
         .store
-        .contact(advisor.advisor_id, id)
+        .contact(advisor.advisor_id, id, state.clock.now())
         .await?
         .ok_or(AppError::NotFound("That contact"))?;
     let rows = state

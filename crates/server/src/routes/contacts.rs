@@ -66,7 +66,10 @@ async fn one(
     Advisor(advisor): Advisor,
     Path(id): Path<i64>,
 ) -> AppResult<Json<Contact>> {
-    let contact = state.store.contact(advisor.advisor_id, id).await?;
+    let contact = state
+        .store
+        .contact(advisor.advisor_id, id, state.clock.now())
+        .await?;
     contact.map(Json).ok_or(AppError::NotFound("That contact"))
 }
 
@@ -110,7 +113,7 @@ async fn open(
     }
     if let Some(found) = state
         .store
-        .find_contact(advisor.advisor_id, phone.as_deref(), crm_id)
+        .find_contact(advisor.advisor_id, phone.as_deref(), crm_id, state.clock.now())
         .await?
     {
         if let Some(crm_id) = crm_id {
@@ -127,7 +130,7 @@ async fn open(
     let name = parse_name(name)?;
     match state
         .store
-        .insert_contact(advisor.advisor_id, name, &phone)
+        .insert_contact(advisor.advisor_id, name, &phone, state.clock.now())
         .await?
     {
         Inserted::Created(contact) => {
@@ -152,7 +155,7 @@ async fn create(
     let phone = parse_phone(&state, &new.phone)?;
     match state
         .store
-        .insert_contact(advisor.advisor_id, name, &phone)
+        .insert_contact(advisor.advisor_id, name, &phone, state.clock.now())
         .await?
     {
         Inserted::Created(contact) => Ok((StatusCode::CREATED, Json(contact))),

@@ -28,13 +28,12 @@ struct Resume {
     after: Option<i64>,
 }
 
-fn live_event(row: &EvidenceRow) -> LiveEvent {
-    LiveEvent {
-        id: row.id,
-        kind: row.kind.clone(),
-        phone: row.phone_e164.clone(),
-        state: row.state_after.clone(),
-    }
+/// The live item for a stored event; an unreadable event is logged and skipped
+/// (the record itself keeps it, and `verify-chain` checks it).
+fn live_event(row: &EvidenceRow) -> Option<LiveEvent> {
+    row.live_event()
+        .map_err(|e| tracing::error!(error = %e, "consent event not sent live"))
+        .ok()
 }
 
 fn sse(event: &LiveEvent) -> Event {
@@ -76,7 +75,8 @@ async fn events(
             let full = rows.len() == 500;
             for row in rows {
                 last = row.id;
-                if tx.send(sse(&live_event(&row))).await.is_err() {
+                let Some(event) = live_event(&row) else { continue };
+                if tx.send(sse(&event)).await.is_err() {
                     return;
                 }
             }
@@ -100,7 +100,8 @@ async fn events(
                         let Ok(rows) = state.store.evidence_after(org, last, 10_000).await else { return };
                         for row in rows {
                             last = row.id;
-                            if tx.send(sse(&live_event(&row))).await.is_err() {
+                            let Some(event) = live_event(&row) else { continue };
+                            if tx.send(sse(&event)).await.is_err() {
                                 return;
                             }
                         }

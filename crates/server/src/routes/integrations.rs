@@ -70,7 +70,7 @@ async fn mint(
         }
     };
     // Token lifetimes are security, not product time: the wall clock, never the sandbox's.
-    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(i64::from(ttl));
+    let expires_at = state.clock.now() + chrono::Duration::seconds(i64::from(ttl));
     let (advisor_id, token) = state
         .store
         .mint_advisor_token(organization, advisor, expires_at)
@@ -93,7 +93,7 @@ async fn revoke(
 ) -> AppResult<StatusCode> {
     if state
         .store
-        .revoke_token(organization, &request.token)
+        .revoke_token(organization, &request.token, state.clock.now())
         .await?
     {
         Ok(StatusCode::NO_CONTENT)

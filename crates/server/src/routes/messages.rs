@@ -12,7 +12,8 @@ use optin_core::api::{MessageView, OutgoingMessage, OutgoingSms, TemplateView};
 
 use crate::auth::Advisor;
 use crate::error::{ApiJson, AppError, AppResult};
-use crate::{flow, AppState};
+use crate::services::sending;
+use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,7 +29,7 @@ async fn conversation(
 ) -> AppResult<Json<Vec<MessageView>>> {
     let contact = state
         .store
-        .contact(advisor.advisor_id, id)
+        .contact(advisor.advisor_id, id, state.clock.now())
         .await?
         .ok_or(AppError::NotFound("That contact"))?;
     Ok(Json(
@@ -45,7 +46,7 @@ async fn send(
     Path(id): Path<i64>,
     ApiJson(message): ApiJson<OutgoingMessage>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
-    let id = flow::send_whatsapp(&state, &advisor, id, message).await?;
+    let id = sending::send_whatsapp(&state, &advisor, id, message).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))))
 }
 
@@ -55,7 +56,7 @@ async fn send_sms(
     Path(id): Path<i64>,
     ApiJson(sms): ApiJson<OutgoingSms>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
-    let id = flow::send_sms(&state, &advisor, id, sms).await?;
+    let id = sending::send_sms(&state, &advisor, id, sms).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))))
 }
 

@@ -3,7 +3,9 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::Store;
+use chrono::{DateTime, Utc};
+
+use super::{timestamp, Store, StoreResult};
 
 /// The advisor a valid token belongs to.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -29,7 +31,7 @@ pub(crate) fn token_hash(token: &str) -> String {
 
 impl Store {
     /// Stores a token for an advisor (only its hash is kept).
-    pub async fn add_token(&self, advisor_id: i64, token: &str) -> Result<(), sqlx::Error> {
+    pub async fn add_token(&self, advisor_id: i64, token: &str) -> StoreResult<()> {
         sqlx::query("INSERT INTO advisor_tokens (token_sha256, advisor_id) VALUES ($1, $2)")
             .bind(token_hash(token))
             .bind(advisor_id)
@@ -42,7 +44,8 @@ impl Store {
     pub async fn advisor_by_token(
         &self,
         token: &str,
-    ) -> Result<Option<AdvisorIdentity>, sqlx::Error> {
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<AdvisorIdentity>> {
         sqlx::query_as(
             "SELECT a.id AS advisor_id, a.name AS advisor_name,
                     o.id AS organization_id, o.name AS organization_name,
@@ -52,20 +55,23 @@ impl Store {
              JOIN organizations o ON o.id = a.organization_id
              WHERE t.token_sha256 = $1
                AND t.revoked_at IS NULL
-               AND (t.expires_at IS NULL OR t.expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+               AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_hash(token))
+        .bind(timestamp(now))
         .fetch_optional(&self.pool)
         .await
+        .map_err(Into::into)
     }
 }
 
 impl Store {
     /// Every organization's id.
-    pub async fn organization_ids(&self) -> Result<Vec<i64>, sqlx::Error> {
+    pub async fn organization_ids(&self) -> StoreResult<Vec<i64>> {
         sqlx::query_scalar("SELECT id FROM organizations ORDER BY id")
             .fetch_all(&self.pool)
             .await
+            .map_err(Into::into)
     }
 }
 
@@ -78,7 +84,7 @@ impl Store {
         &self,
         organization_id: i64,
         name: &str,
-    ) -> Result<String, sqlx::Error> {
+    ) -> StoreResult<String> {
         let key = format!("ok_{}", new_token());
         sqlx::query("INSERT INTO api_keys (key_sha256, organization_id, name) VALUES ($1, $2, $3)")
             .bind(token_hash(&key))
@@ -90,13 +96,14 @@ impl Store {
     }
 
     /// The organization of a valid (unrevoked) API key.
-    pub async fn organization_by_api_key(&self, key: &str) -> Result<Option<i64>, sqlx::Error> {
+    pub async fn organization_by_api_key(&self, key: &str) -> StoreResult<Option<i64>> {
         sqlx::query_scalar(
             "SELECT organization_id FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL",
         )
         .bind(token_hash(key))
         .fetch_optional(&self.pool)
         .await
+        .map_err(Into::into)
     }
 
     /// Mints a token for an advisor of the organization that expires after `ttl`.
@@ -106,7 +113,7 @@ impl Store {
         organization_id: i64,
         advisor: AdvisorRef<'_>,
         expires_at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<(i64, String)>, sqlx::Error> {
+    ) -> StoreResult<Option<(i64, String)>> {
         let advisor_id: Option<i64> = match advisor {
             AdvisorRef::Id(id) => {
                 sqlx::query_scalar("SELECT id FROM advisors WHERE id = $1 AND organization_id = $2")
@@ -145,14 +152,16 @@ impl Store {
         &self,
         organization_id: i64,
         token: &str,
-    ) -> Result<bool, sqlx::Error> {
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE advisor_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            "UPDATE advisor_tokens SET revoked_at = $3
              WHERE token_sha256 = $1 AND revoked_at IS NULL
                AND advisor_id IN (SELECT id FROM advisors WHERE organization_id = $2)",
         )
         .bind(token_hash(token))
         .bind(organization_id)
+        .bind(timestamp(now))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -163,7 +172,7 @@ impl Store {
         &self,
         organization_id: i64,
         enabled: bool,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE organizations SET whatsapp_enabled = $2 WHERE id = $1")
             .bind(organization_id)
             .bind(enabled)
@@ -173,11 +182,12 @@ impl Store {
     }
 
     /// Whether WhatsApp messaging is on for an organization.
-    pub async fn whatsapp_enabled(&self, organization_id: i64) -> Result<bool, sqlx::Error> {
+    pub async fn whatsapp_enabled(&self, organization_id: i64) -> StoreResult<bool> {
         sqlx::query_scalar("SELECT whatsapp_enabled FROM organizations WHERE id = $1")
             .bind(organization_id)
             .fetch_one(&self.pool)
             .await
+            .map_err(Into::into)
     }
 }
 

@@ -1,319 +1,225 @@
-//! Rows of the consent flow: consent per number, requests, messages, the
-//! outbox and webhook receipts. Functions take the caller's transaction so a
-//! state change, its message, its outbox job and its evidence commit together.
+//! Consent per (organization, number), in explicit columns, and the opt-in
+//! requests whose ids travel in the Yes/No buttons.
 
 use chrono::{DateTime, Utc};
-use optin_core::api::{MessageView, TemplateView};
-use optin_core::consent::ConsentStatus;
-use sqlx::{Sqlite, Transaction};
+use optin_core::consent::{ConsentState, ConsentStatus, SendFailure};
+use optin_core::vocab::ErrorCode;
 
-use super::evidence::timestamp;
-use super::Store;
-
-/// A transaction on the store.
-pub type Tx<'a> = Transaction<'a, Sqlite>;
+use super::{
+    parse_name, parse_optional_timestamp, timestamp, Store, StoreError, StoreResult, UnitOfWork,
+};
 
 /// Consent of one number, as stored.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConsentRecord {
     pub status: ConsentStatus,
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub sms_opted_out: bool,
 }
 
-fn parse_time(text: Option<String>) -> Option<DateTime<Utc>> {
-    text.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc))
+/// The consent columns, in the order [`ConsentRow`] reads them.
+pub(crate) const CONSENT_COLUMNS: &str = "k.state, k.requested_at, k.last_request_at, k.message_id,
+    k.failure_code, k.failure_at, k.answered_at, k.last_inbound_at, k.sms_opted_out";
+
+/// A `consents` row as read; every column is checked on the way out.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConsentRow {
+    state: Option<String>,
+    requested_at: Option<String>,
+    last_request_at: Option<String>,
+    message_id: Option<String>,
+    failure_code: Option<i64>,
+    failure_at: Option<String>,
+    answered_at: Option<String>,
+    last_inbound_at: Option<String>,
+    sms_opted_out: Option<bool>,
 }
 
-/// Reads a number's consent; "never asked" when there is no row.
-pub async fn load(
-    tx: &mut Tx<'_>,
-    organization_id: i64,
-    phone: &str,
-) -> Result<ConsentRecord, sqlx::Error> {
-    let row: Option<(String, Option<String>, bool)> = sqlx::query_as(
-        "SELECT status_json, last_inbound_at, sms_opted_out FROM consents
-         WHERE organization_id = $1 AND phone_e164 = $2",
-    )
-    .bind(organization_id)
-    .bind(phone)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(
-        row.map_or_else(ConsentRecord::default, |(json, inbound, sms_out)| {
-            ConsentRecord {
-                status: serde_json::from_str(&json).unwrap_or_default(),
-                last_inbound_at: parse_time(inbound),
-                sms_opted_out: sms_out,
-            }
-        }),
-    )
+impl ConsentRow {
+    /// The record; "never asked" only when there is no row at all (`state` NULL in a join).
+    pub(crate) fn into_record(self, phone: &str) -> StoreResult<ConsentRecord> {
+        let what = format!("consent of {phone}");
+        let Some(state) = self.state else {
+            return Ok(ConsentRecord::default());
+        };
+        let time = |text: &Option<String>| parse_optional_timestamp(&what, text.as_deref());
+        let failure_code = self
+            .failure_code
+            .map(|code| {
+                u32::try_from(code).map(ErrorCode).map_err(|_| StoreError::Corrupt {
+                    what: what.clone(),
+                    problem: format!("error code {code}"),
+                })
+            })
+            .transpose()?;
+        let status = ConsentStatus {
+            state: parse_name::<ConsentState>(&what, &state)?,
+            requested_at: time(&self.requested_at)?,
+            last_request_at: time(&self.last_request_at)?,
+            message_id: self.message_id,
+            last_failure: time(&self.failure_at)?.map(|at| SendFailure {
+                code: failure_code,
+                at,
+            }),
+            answered_at: time(&self.answered_at)?,
+        };
+        Ok(ConsentRecord {
+            status,
+            last_inbound_at: time(&self.last_inbound_at)?,
+            sms_opted_out: self.sms_opted_out.unwrap_or(false),
+        })
+    }
 }
 
-/// Writes a number's consent.
-pub async fn save(
-    tx: &mut Tx<'_>,
-    organization_id: i64,
-    phone: &str,
-    record: &ConsentRecord,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let json = serde_json::to_string(&record.status).expect("consent status serializes");
-    sqlx::query(
-        "INSERT INTO consents (organization_id, phone_e164, state, status_json, last_inbound_at, sms_opted_out, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (organization_id, phone_e164) DO UPDATE SET
-           state = excluded.state, status_json = excluded.status_json,
-           last_inbound_at = excluded.last_inbound_at, sms_opted_out = excluded.sms_opted_out,
-           updated_at = excluded.updated_at",
-    )
-    .bind(organization_id)
-    .bind(phone)
-    .bind(record.status.state.as_str())
-    .bind(json)
-    .bind(record.last_inbound_at.map(timestamp))
-    .bind(record.sms_opted_out)
-    .bind(timestamp(now))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// A message to store.
-pub struct NewMessage<'a> {
+/// An opt-in request as stored.
+pub struct NewOptInRequest<'a> {
+    pub id: &'a str,
     pub organization_id: i64,
     pub phone: &'a str,
-    pub channel: &'static str,
-    pub direction: &'static str,
-    pub purpose: &'static str,
-    pub advisor_id: Option<i64>,
-    pub opt_in_request_id: Option<&'a str>,
-    pub template: Option<(&'a str, &'a str)>,
-    pub body: &'a str,
-    pub provider_message_id: Option<&'a str>,
-    pub status: &'static str,
+    pub advisor_id: i64,
+    pub resend: bool,
+    pub idempotency_key: Option<&'a str>,
 }
 
-/// Stores a message; returns its id.
-pub async fn insert_message(
-    tx: &mut Tx<'_>,
-    m: NewMessage<'_>,
-    now: DateTime<Utc>,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, advisor_id,
-            opt_in_request_id, template_name, template_language, body, provider_message_id, status,
-            created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
-    )
-    .bind(m.organization_id)
-    .bind(m.phone)
-    .bind(m.channel)
-    .bind(m.direction)
-    .bind(m.purpose)
-    .bind(m.advisor_id)
-    .bind(m.opt_in_request_id)
-    .bind(m.template.map(|t| t.0))
-    .bind(m.template.map(|t| t.1))
-    .bind(m.body)
-    .bind(m.provider_message_id)
-    .bind(m.status)
-    .bind(timestamp(now))
-    .fetch_one(&mut **tx)
-    .await
-}
-
-/// Queues a provider call for a stored message.
-pub async fn enqueue(
-    tx: &mut Tx<'_>,
-    message_id: i64,
-    payload: &serde_json::Value,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO outbox (message_id, payload_json, idempotency_key, state, next_attempt_at)
-         VALUES ($1, $2, $3, 'pending', $4)",
-    )
-    .bind(message_id)
-    .bind(payload.to_string())
-    .bind(format!("optin-msg-{message_id}-{}", uuid::Uuid::new_v4()))
-    .bind(timestamp(now))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Records a webhook item; false when it was seen before.
-pub async fn first_receipt(
-    tx: &mut Tx<'_>,
-    key: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT OR IGNORE INTO webhook_receipts (dedupe_key, received_at) VALUES ($1, $2)",
-    )
-    .bind(key)
-    .bind(timestamp(now))
-    .execute(&mut **tx)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
-}
-
-/// The outbound message a provider id belongs to.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SentMessage {
-    pub id: i64,
-    pub organization_id: i64,
-    pub phone_e164: String,
-    pub channel: String,
-    pub purpose: String,
-    pub advisor_id: Option<i64>,
-    pub opt_in_request_id: Option<String>,
-    pub status: String,
-}
-
-const SENT_COLUMNS: &str =
-    "id, organization_id, phone_e164, channel, purpose, advisor_id, opt_in_request_id, status";
-
-/// Finds an outbound message by its provider id.
-pub async fn message_by_provider_id(
-    tx: &mut Tx<'_>,
-    provider_id: &str,
-) -> Result<Option<SentMessage>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {SENT_COLUMNS} FROM messages WHERE provider_message_id = $1"
-    ))
-    .bind(provider_id)
-    .fetch_optional(&mut **tx)
-    .await
-}
-
-/// Finds a message by id.
-pub async fn message_by_id(tx: &mut Tx<'_>, id: i64) -> Result<Option<SentMessage>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {SENT_COLUMNS} FROM messages WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await
-}
-
-/// Sets a message's delivery status (and error, for failures).
-pub async fn set_message_status(
-    tx: &mut Tx<'_>,
-    id: i64,
-    status: &str,
-    error: Option<(i64, &str)>,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE messages SET status = $2, error_code = COALESCE($3, error_code),
-           error_title = COALESCE($4, error_title), updated_at = $5 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(status)
-    .bind(error.map(|e| e.0))
-    .bind(error.map(|e| e.1))
-    .bind(timestamp(now))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Row of `messages` as the conversation shows it.
-#[derive(sqlx::FromRow)]
-struct MessageRow {
-    id: i64,
-    channel: String,
-    direction: String,
-    purpose: String,
-    body: String,
-    template_name: Option<String>,
-    status: String,
-    error_code: Option<i64>,
-    error_title: Option<String>,
-    created_at: String,
-}
-
-/// An approved template row.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TemplateRow {
-    pub name: String,
-    pub language: String,
-    pub category: String,
-    pub purpose: String,
-    pub body: String,
-}
-
-impl From<TemplateRow> for TemplateView {
-    fn from(t: TemplateRow) -> Self {
-        let parameters = optin_core::api::template_parameters(&t.body);
-        TemplateView {
-            name: t.name,
-            language: t.language,
-            category: t.category,
-            body: t.body,
-            parameters,
-        }
+impl UnitOfWork {
+    /// A number's consent; "never asked" when there is no row, an error when
+    /// the row cannot be read.
+    pub async fn consent(
+        &mut self,
+        organization_id: i64,
+        phone: &str,
+    ) -> StoreResult<ConsentRecord> {
+        load(&mut *self.tx, organization_id, phone).await
     }
+
+    /// Writes a number's consent.
+    pub async fn save_consent(
+        &mut self,
+        organization_id: i64,
+        phone: &str,
+        record: &ConsentRecord,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let status = &record.status;
+        sqlx::query(
+            "INSERT INTO consents (organization_id, phone_e164, state, requested_at, last_request_at,
+                message_id, failure_code, failure_at, answered_at, last_inbound_at, sms_opted_out, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (organization_id, phone_e164) DO UPDATE SET
+               state = excluded.state, requested_at = excluded.requested_at,
+               last_request_at = excluded.last_request_at, message_id = excluded.message_id,
+               failure_code = excluded.failure_code, failure_at = excluded.failure_at,
+               answered_at = excluded.answered_at, last_inbound_at = excluded.last_inbound_at,
+               sms_opted_out = excluded.sms_opted_out, updated_at = excluded.updated_at",
+        )
+        .bind(organization_id)
+        .bind(phone)
+        .bind(status.state.as_str())
+        .bind(status.requested_at.map(timestamp))
+        .bind(status.last_request_at.map(timestamp))
+        .bind(status.message_id.as_deref())
+        .bind(status.last_failure.and_then(|f| f.code).map(|c| i64::from(c.0)))
+        .bind(status.last_failure.map(|f| timestamp(f.at)))
+        .bind(status.answered_at.map(timestamp))
+        .bind(record.last_inbound_at.map(timestamp))
+        .bind(record.sms_opted_out)
+        .bind(timestamp(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether this advisor already made a request with this idempotency key.
+    pub async fn opt_in_request_seen(
+        &mut self,
+        advisor_id: i64,
+        idempotency_key: &str,
+    ) -> StoreResult<bool> {
+        let seen: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM opt_in_requests WHERE advisor_id = $1 AND idempotency_key = $2",
+        )
+        .bind(advisor_id)
+        .bind(idempotency_key)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(seen.is_some())
+    }
+
+    /// Stores an opt-in request (its id goes into the button payloads).
+    pub async fn insert_opt_in_request(
+        &mut self,
+        request: NewOptInRequest<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO opt_in_requests (id, organization_id, phone_e164, advisor_id, kind, idempotency_key, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(request.id)
+        .bind(request.organization_id)
+        .bind(request.phone)
+        .bind(request.advisor_id)
+        .bind(if request.resend { "resend" } else { "request" })
+        .bind(request.idempotency_key)
+        .bind(timestamp(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The advisor of a request to this number, when the request exists.
+    pub async fn opt_in_request_advisor(
+        &mut self,
+        request_id: &str,
+        organization_id: i64,
+        phone: &str,
+    ) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT advisor_id FROM opt_in_requests WHERE id = $1 AND organization_id = $2 AND phone_e164 = $3",
+        )
+        .bind(request_id)
+        .bind(organization_id)
+        .bind(phone)
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    /// The advisor who last asked this number.
+    pub async fn last_requesting_advisor(
+        &mut self,
+        organization_id: i64,
+        phone: &str,
+    ) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT advisor_id FROM opt_in_requests WHERE organization_id = $1 AND phone_e164 = $2
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(organization_id)
+        .bind(phone)
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+}
+
+/// Reads a number's consent through a pool or a transaction.
+async fn load<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    organization_id: i64,
+    phone: &str,
+) -> StoreResult<ConsentRecord> {
+    let row: Option<ConsentRow> = sqlx::query_as(&format!(
+        "SELECT {CONSENT_COLUMNS} FROM consents k WHERE k.organization_id = $1 AND k.phone_e164 = $2"
+    ))
+    .bind(organization_id)
+    .bind(phone)
+    .fetch_optional(executor)
+    .await?;
+    row.map_or_else(|| Ok(ConsentRecord::default()), |r| r.into_record(phone))
 }
 
 impl Store {
     /// A number's consent, outside any transaction.
-    pub async fn consent(
-        &self,
-        organization_id: i64,
-        phone: &str,
-    ) -> Result<ConsentRecord, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        load(&mut tx, organization_id, phone).await
-    }
-
-    /// A transaction that takes the write lock at once (no upgrade deadlocks in SQLite).
-    pub async fn begin_write(&self) -> Result<Tx<'static>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    /// The conversation with a number, oldest first.
-    pub async fn conversation(
-        &self,
-        organization_id: i64,
-        phone: &str,
-    ) -> Result<Vec<MessageView>, sqlx::Error> {
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT id, channel, direction, purpose, body, template_name, status, error_code, error_title, created_at
-             FROM messages WHERE organization_id = $1 AND phone_e164 = $2 ORDER BY id",
-        )
-        .bind(organization_id)
-        .bind(phone)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| MessageView {
-                id: r.id,
-                channel: r.channel,
-                direction: r.direction,
-                purpose: r.purpose,
-                body: r.body,
-                template_name: r.template_name,
-                status: r.status,
-                error_code: r.error_code,
-                error_title: r.error_title,
-                at: parse_time(Some(r.created_at)).unwrap_or_default(),
-            })
-            .collect())
-    }
-
-    /// The organization's approved templates.
-    pub async fn templates(&self, organization_id: i64) -> Result<Vec<TemplateRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT name, language, category, purpose, body FROM templates
-             WHERE organization_id = $1 ORDER BY purpose, name, language",
-        )
-        .bind(organization_id)
-        .fetch_all(&self.pool)
-        .await
+    pub async fn consent(&self, organization_id: i64, phone: &str) -> StoreResult<ConsentRecord> {
+        load(&self.pool, organization_id, phone).await
     }
 }

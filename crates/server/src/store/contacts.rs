@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use optin_core::api::Contact;
-use optin_core::consent::ConsentStatus;
 
-use super::Store;
+use super::consent::{ConsentRow, CONSENT_COLUMNS};
+use super::{Store, StoreResult};
 
 /// Outcome of inserting a contact.
 pub enum Inserted {
@@ -31,29 +31,32 @@ struct ContactRow {
     id: i64,
     name: String,
     phone_e164: String,
-    status_json: Option<String>,
+    #[sqlx(flatten)]
+    consent: ConsentRow,
 }
 
 impl ContactRow {
-    fn into_contact(self, now: DateTime<Utc>) -> Contact {
-        let status: ConsentStatus = self
-            .status_json
-            .and_then(|json| serde_json::from_str(&json).ok())
-            .unwrap_or_default();
-        Contact {
+    /// The contact with its number's consent as seen at `now` (the service clock).
+    fn into_contact(self, now: DateTime<Utc>) -> StoreResult<Contact> {
+        let record = self.consent.into_record(&self.phone_e164)?;
+        Ok(Contact {
             id: self.id,
             name: self.name,
             phone: self.phone_e164,
-            consent: status.view(now),
-        }
+            consent: record.status.view(now),
+        })
     }
 }
 
 /// Contact columns with the number's consent, joined through the advisor's organization.
-const CONTACT_SELECT: &str = "SELECT c.id, c.name, c.phone_e164, k.status_json
+fn contact_select() -> String {
+    format!(
+        "SELECT c.id, c.name, c.phone_e164, {CONSENT_COLUMNS}
     FROM contacts c
     JOIN advisors a ON a.id = c.advisor_id
-    LEFT JOIN consents k ON k.organization_id = a.organization_id AND k.phone_e164 = c.phone_e164";
+    LEFT JOIN consents k ON k.organization_id = a.organization_id AND k.phone_e164 = c.phone_e164"
+    )
+}
 
 const MATCHES: &str = "c.advisor_id = $1 AND ($2 = '' OR c.name LIKE $3 ESCAPE '\\' OR ($4 <> '' AND c.phone_e164 LIKE $5 ESCAPE '\\'))";
 
@@ -67,7 +70,7 @@ impl Store {
         offset: u64,
         limit: u32,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<Contact>, u64), sqlx::Error> {
+    ) -> StoreResult<(Vec<Contact>, u64)> {
         let query = query.trim();
         let digits: String = query.chars().filter(char::is_ascii_digit).collect();
         let name_pattern = like_pattern(query);
@@ -83,10 +86,11 @@ impl Store {
                 .await?;
         let rows: Vec<ContactRow> = sqlx::query_as(&format!(
             // Page through the (advisor, name) index first, then join only that page.
-            "{CONTACT_SELECT} WHERE c.id IN (
+            "{} WHERE c.id IN (
                  SELECT c.id FROM contacts c WHERE {MATCHES}
                  ORDER BY c.name COLLATE NOCASE, c.id LIMIT $6 OFFSET $7)
-             ORDER BY c.name COLLATE NOCASE, c.id"
+             ORDER BY c.name COLLATE NOCASE, c.id",
+            contact_select()
         ))
         .bind(advisor_id)
         .bind(query)
@@ -97,23 +101,30 @@ impl Store {
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
-        Ok((
-            rows.into_iter().map(|r| r.into_contact(now)).collect(),
-            total as u64,
-        ))
+        let contacts = rows
+            .into_iter()
+            .map(|r| r.into_contact(now))
+            .collect::<StoreResult<_>>()?;
+        Ok((contacts, total as u64))
     }
 
-    /// One of the advisor's contacts; `None` for missing ones and for other advisors' ones.
-    pub async fn contact(&self, advisor_id: i64, id: i64) -> Result<Option<Contact>, sqlx::Error> {
+    /// One of the advisor's contacts, its consent as seen at `now`; `None`
+    /// for missing ones and for other advisors' ones.
+    pub async fn contact(
+        &self,
+        advisor_id: i64,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Contact>> {
         let row: Option<ContactRow> = sqlx::query_as(&format!(
-            "{CONTACT_SELECT} WHERE c.advisor_id = $1 AND c.id = $2"
+            "{} WHERE c.advisor_id = $1 AND c.id = $2",
+            contact_select()
         ))
         .bind(advisor_id)
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        // The view's time-derived state (expired) needs the caller's clock; this is a plain read.
-        Ok(row.map(|r| r.into_contact(Utc::now())))
+        row.map(|r| r.into_contact(now)).transpose()
     }
 
     /// The advisor's contact with this number or CRM record id.
@@ -122,17 +133,19 @@ impl Store {
         advisor_id: i64,
         phone_e164: Option<&str>,
         crm_id: Option<&str>,
-    ) -> Result<Option<Contact>, sqlx::Error> {
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Contact>> {
         let row: Option<ContactRow> = sqlx::query_as(&format!(
-            "{CONTACT_SELECT} WHERE c.advisor_id = $1 AND (c.phone_e164 = $2 OR c.crm_id = $3)
-             ORDER BY (c.crm_id = $3) DESC LIMIT 1"
+            "{} WHERE c.advisor_id = $1 AND (c.phone_e164 = $2 OR c.crm_id = $3)
+             ORDER BY (c.crm_id = $3) DESC LIMIT 1",
+            contact_select()
         ))
         .bind(advisor_id)
         .bind(phone_e164)
         .bind(crm_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| r.into_contact(Utc::now())))
+        row.map(|r| r.into_contact(now)).transpose()
     }
 
     /// Records the CRM's id of a contact (first one wins).
@@ -141,7 +154,7 @@ impl Store {
         advisor_id: i64,
         id: i64,
         crm_id: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE contacts SET crm_id = $3 WHERE advisor_id = $1 AND id = $2 AND crm_id IS NULL",
         )
@@ -159,10 +172,10 @@ impl Store {
         advisor_id: i64,
         name: &str,
         phone_e164: &str,
-    ) -> Result<Inserted, sqlx::Error> {
-        let result: Result<ContactRow, sqlx::Error> = sqlx::query_as(
-            "INSERT INTO contacts (advisor_id, name, phone_e164) VALUES ($1, $2, $3)
-             RETURNING id, name, phone_e164, NULL AS status_json",
+        now: DateTime<Utc>,
+    ) -> StoreResult<Inserted> {
+        let result: Result<i64, sqlx::Error> = sqlx::query_scalar(
+            "INSERT INTO contacts (advisor_id, name, phone_e164) VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(advisor_id)
         .bind(name)
@@ -171,15 +184,18 @@ impl Store {
         .await;
         match result {
             // Read back through the join: the number may already have consent in the organization.
-            Ok(row) => Ok(Inserted::Created(
-                self.contact(advisor_id, row.id)
-                    .await?
-                    .unwrap_or_else(|| row.into_contact(Utc::now())),
-            )),
+            Ok(id) => self
+                .contact(advisor_id, id, now)
+                .await?
+                .map(Inserted::Created)
+                .ok_or_else(|| super::StoreError::Corrupt {
+                    what: format!("contact {id}"),
+                    problem: "not found right after it was added".into(),
+                }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Ok(Inserted::DuplicatePhone)
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -191,5 +207,30 @@ mod tests {
     #[test]
     fn like_wildcards_in_searches_are_taken_literally() {
         assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
+    }
+}
+
+/// A contact as the flow needs it: who, and at which number.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContactRef {
+    pub id: i64,
+    pub name: String,
+    pub phone_e164: String,
+}
+
+impl super::UnitOfWork {
+    /// One of the advisor's contacts; `None` for missing ones and for other advisors' ones.
+    pub async fn advisor_contact(
+        &mut self,
+        advisor_id: i64,
+        id: i64,
+    ) -> StoreResult<Option<ContactRef>> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, phone_e164 FROM contacts WHERE advisor_id = $1 AND id = $2",
+        )
+        .bind(advisor_id)
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await?)
     }
 }

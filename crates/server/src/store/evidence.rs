@@ -4,12 +4,14 @@
 //! `hash = sha256(prev_hash + canonical JSON of the event's fields)`; the
 //! first event of an organization chains to 64 zeros.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
+use optin_core::consent::ConsentState;
+use optin_core::vocab::{Cause, EvidenceKind};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{Sqlite, Transaction};
 
-use super::Store;
+pub use super::timestamp;
+use super::{Store, StoreResult, UnitOfWork};
 
 /// `prev_hash` of an organization's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -21,14 +23,12 @@ pub struct NewEvidence {
     pub phone: String,
     /// The advisor who acted, or on whose behalf the message was sent.
     pub advisor_id: Option<i64>,
-    /// What happened: `requested`, `resent`, `provider_accepted`, `sent`,
-    /// `delivered`, `read`, `failed`, `accepted`, `rejected`, `keyword_opt_in`,
-    /// `keyword_opt_out`, `message_in`, `message_out`, `sms_opt_out`, ...
-    pub kind: &'static str,
-    /// `advisor`, `provider`, `contact` or `system`.
-    pub cause: &'static str,
+    /// What happened.
+    pub kind: EvidenceKind,
+    /// Who caused it.
+    pub cause: Cause,
     /// Consent state after the event, when it concerns consent.
-    pub state_after: Option<String>,
+    pub state_after: Option<ConsentState>,
     /// When the provider says it happened.
     pub provider_time: Option<DateTime<Utc>>,
     /// When we received or did it.
@@ -47,8 +47,8 @@ impl NewEvidence {
         organization_id: i64,
         phone: impl Into<String>,
         advisor_id: Option<i64>,
-        kind: &'static str,
-        cause: &'static str,
+        kind: EvidenceKind,
+        cause: Cause,
         detail: serde_json::Value,
         received_at: DateTime<Utc>,
     ) -> Self {
@@ -68,8 +68,8 @@ impl NewEvidence {
     }
 
     /// The consent state the step left behind.
-    pub fn with_state(mut self, state: &str) -> Self {
-        self.state_after = Some(state.to_owned());
+    pub fn with_state(mut self, state: ConsentState) -> Self {
+        self.state_after = Some(state);
         self
     }
 
@@ -102,11 +102,6 @@ pub struct EvidenceRow {
     pub hash: String,
 }
 
-/// Timestamps are stored as fixed-width RFC 3339 UTC so they sort as text.
-pub fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// The hash of an event given its fields and its predecessor's hash.
 fn chain_hash(row: &EvidenceRow) -> String {
     let canonical = serde_json::json!([
@@ -129,13 +124,12 @@ fn chain_hash(row: &EvidenceRow) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Appends an event inside the caller's transaction; returns its id (also
-/// its live-stream id). The transaction must be `BEGIN IMMEDIATE` so two
+impl UnitOfWork {
+/// Appends an event inside the unit of work; returns its id (also its
+/// live-stream id). The unit holds the write lock (`BEGIN IMMEDIATE`), so two
 /// writers never pick the same sequence number.
-pub async fn append(
-    tx: &mut Transaction<'_, Sqlite>,
-    event: NewEvidence,
-) -> Result<i64, sqlx::Error> {
+pub async fn append_evidence(&mut self, event: NewEvidence) -> StoreResult<i64> {
+    let tx = &mut self.tx;
     let last: Option<(i64, String)> = sqlx::query_as(
         "SELECT seq, hash FROM consent_events WHERE organization_id = $1 ORDER BY seq DESC LIMIT 1",
     )
@@ -149,9 +143,9 @@ pub async fn append(
         seq,
         phone_e164: event.phone,
         advisor_id: event.advisor_id,
-        kind: event.kind.to_owned(),
-        cause: event.cause.to_owned(),
-        state_after: event.state_after,
+        kind: event.kind.as_str().to_owned(),
+        cause: event.cause.as_str().to_owned(),
+        state_after: event.state_after.map(|s| s.as_str().to_owned()),
         provider_time: event.provider_time.map(timestamp),
         received_at: timestamp(event.received_at),
         detail_json: event.detail.to_string(),
@@ -161,7 +155,7 @@ pub async fn append(
         hash: String::new(),
     };
     row.hash = chain_hash(&row);
-    sqlx::query_scalar(
+    Ok(sqlx::query_scalar(
         "INSERT INTO consent_events (organization_id, seq, phone_e164, advisor_id, kind, cause,
             state_after, provider_time, received_at, detail_json, raw_body, signature_valid,
             prev_hash, hash)
@@ -182,7 +176,25 @@ pub async fn append(
     .bind(&row.prev_hash)
     .bind(&row.hash)
     .fetch_one(&mut **tx)
-    .await
+    .await?)
+}
+}
+
+impl EvidenceRow {
+    /// The live-stream item for this event.
+    pub fn live_event(&self) -> StoreResult<optin_core::api::LiveEvent> {
+        let what = format!("consent event {}", self.id);
+        Ok(optin_core::api::LiveEvent {
+            id: self.id,
+            kind: super::parse_name(&what, &self.kind)?,
+            phone: self.phone_e164.clone(),
+            state: self
+                .state_after
+                .as_deref()
+                .map(|s| super::parse_name(&what, s))
+                .transpose()?,
+        })
+    }
 }
 
 /// Where and why a chain stops being trustworthy.
@@ -204,7 +216,7 @@ impl Store {
     pub async fn verify_chain(
         &self,
         organization_id: i64,
-    ) -> Result<Result<u64, BrokenLink>, sqlx::Error> {
+    ) -> StoreResult<Result<u64, BrokenLink>> {
         let rows: Vec<EvidenceRow> = sqlx::query_as(&format!(
             "{SELECT_EVENTS} WHERE organization_id = $1 ORDER BY id"
         ))
@@ -248,7 +260,7 @@ impl Store {
         &self,
         organization_id: i64,
         phone: Option<&str>,
-    ) -> Result<Vec<EvidenceRow>, sqlx::Error> {
+    ) -> StoreResult<Vec<EvidenceRow>> {
         sqlx::query_as(&format!(
             "{SELECT_EVENTS} WHERE organization_id = $1 AND ($2 IS NULL OR phone_e164 = $2) ORDER BY seq"
         ))
@@ -256,6 +268,7 @@ impl Store {
         .bind(phone)
         .fetch_all(&self.pool)
         .await
+        .map_err(Into::into)
     }
 
     /// Events after `after_id` for the live stream, oldest first.
@@ -264,7 +277,7 @@ impl Store {
         organization_id: i64,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<EvidenceRow>, sqlx::Error> {
+    ) -> StoreResult<Vec<EvidenceRow>> {
         sqlx::query_as(&format!(
             "{SELECT_EVENTS} WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ))
@@ -273,6 +286,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await
+        .map_err(Into::into)
     }
 }
 
@@ -321,12 +335,13 @@ pub fn to_csv(rows: &[EvidenceRow]) -> String {
 
 impl Store {
     /// Id of the organization's latest event, 0 when there is none.
-    pub async fn latest_event_id(&self, organization_id: i64) -> Result<i64, sqlx::Error> {
+    pub async fn latest_event_id(&self, organization_id: i64) -> StoreResult<i64> {
         sqlx::query_scalar(
             "SELECT COALESCE(MAX(id), 0) FROM consent_events WHERE organization_id = $1",
         )
         .bind(organization_id)
         .fetch_one(&self.pool)
         .await
+        .map_err(Into::into)
     }
 }

@@ -1,17 +1,58 @@
-//! Storage: SQLite through sqlx, in WAL mode, migrations embedded and applied
-//! at start. Queries use `$n` placeholders so a PostgreSQL backend can share them.
+//! Storage: the only place that speaks SQL. SQLite through sqlx, in WAL mode
+//! with `synchronous=FULL` (an acknowledged webhook survives power loss),
+//! migrations embedded and applied at start.
+//!
+//! The service layer sees two handles: [`Store`] for plain reads and writes,
+//! and [`UnitOfWork`], a write transaction whose methods (spread over this
+//! module's files, one per table group) change consent, messages, the outbox
+//! and the consent record together. Queries use `$n` placeholders, standard
+//! `ON CONFLICT` forms and timestamps passed in by the caller (never the
+//! database's own clock), so a second engine can implement the same methods.
 
 pub mod auth;
 pub mod consent;
 pub mod contacts;
 pub mod evidence;
+pub mod messages;
+pub mod organizations;
 pub mod seed;
 
 use std::path::Path;
 use std::str::FromStr;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+/// Why storage could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row cannot be read back (an unknown state, a bad time):
+    /// evidence must never be guessed, so this is an error, not a default.
+    #[error("unreadable {what}: {problem}")]
+    Corrupt {
+        /// Which row.
+        what: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl StoreError {
+    /// True when the write lost a race with a unique constraint.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+/// Result of a storage call.
+pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Handle on the database; cheap to clone.
 #[derive(Clone)]
@@ -19,13 +60,18 @@ pub struct Store {
     pub(crate) pool: SqlitePool,
 }
 
+/// One write transaction. Dropping it without [`UnitOfWork::commit`] rolls back.
+pub struct UnitOfWork {
+    pub(crate) tx: Transaction<'static, Sqlite>,
+}
+
 impl Store {
     /// Opens (creating if missing) the database file and applies migrations.
-    pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+    pub async fn open(path: &Path) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
@@ -40,4 +86,53 @@ impl Store {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// A write transaction that takes the write lock at once (no upgrade
+    /// deadlocks in SQLite).
+    pub async fn begin_write(&self) -> StoreResult<UnitOfWork> {
+        Ok(UnitOfWork {
+            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+        })
+    }
+}
+
+impl UnitOfWork {
+    /// Makes every change of the unit durable at once.
+    pub async fn commit(self) -> StoreResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 UTC so they sort as text.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Reads a stored timestamp; a malformed one is an error.
+pub(crate) fn parse_timestamp(what: &str, text: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt {
+            what: what.to_owned(),
+            problem: format!("time {text:?}: {e}"),
+        })
+}
+
+/// Reads an optional stored timestamp.
+pub(crate) fn parse_optional_timestamp(
+    what: &str,
+    text: Option<&str>,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    text.map(|t| parse_timestamp(what, t)).transpose()
+}
+
+/// Reads a stored name of the vocabulary (a state, a kind, a status).
+pub(crate) fn parse_name<T: FromStr<Err = optin_core::vocab::UnknownName>>(
+    what: &str,
+    text: &str,
+) -> StoreResult<T> {
+    text.parse().map_err(|e: optin_core::vocab::UnknownName| StoreError::Corrupt {
+        what: what.to_owned(),
+        problem: e.to_string(),
+    })
 }

@@ -2,7 +2,7 @@
 //! created on the first start only.
 
 use super::auth::{new_token, token_hash};
-use super::Store;
+use super::{Store, StoreResult};
 
 /// Business name shown in the demo.
 pub const DEMO_ORGANIZATION: &str = "Acme Wealth";
@@ -42,7 +42,7 @@ pub struct DemoAdvisor {
 impl Store {
     /// Seeds the demo when the database holds no organization yet and returns
     /// the new advisors' tokens; returns `None` when it was seeded before.
-    pub async fn seed_demo(&self) -> Result<Option<Vec<DemoAdvisor>>, sqlx::Error> {
+    pub async fn seed_demo(&self) -> StoreResult<Option<Vec<DemoAdvisor>>> {
         let mut tx = self.pool.begin().await?;
         let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
             .fetch_one(&mut *tx)
@@ -145,7 +145,7 @@ impl Store {
         &self,
         phone_number_id: &str,
         sms_number: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE organizations SET whatsapp_phone_number_id = $1
              WHERE id = (SELECT MIN(id) FROM organizations)

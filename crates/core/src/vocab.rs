@@ -1,0 +1,400 @@
+//! The service's vocabulary: every state, kind and code that crosses a layer
+//! (database, API, app) is one of these types, never a bare string or number.
+//!
+//! Each enum has one wire name per variant, used alike by serde, by the
+//! database columns and by [`as_str`](MessageStatus::as_str) /
+//! [`parse`](MessageStatus::parse), so the two sides of any wire cannot
+//! disagree: the names are written once, in the `wire_enum!` invocation.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Defines an enum whose variants each have one wire name.
+macro_rules! wire_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $wire)] $variant, )+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire name, as stored and as serialized.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+
+            /// The variant a wire name stands for.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($wire => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(text: &str) -> Result<Self, UnknownName> {
+                Self::parse(text).ok_or_else(|| UnknownName {
+                    what: stringify!($name),
+                    text: text.to_owned(),
+                })
+            }
+        }
+    };
+}
+
+/// A stored or received name that is not part of the vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {text:?}")]
+pub struct UnknownName {
+    /// Which type was expected.
+    pub what: &'static str,
+    /// The text found.
+    pub text: String,
+}
+
+wire_enum! {
+    /// The channel a message travels on.
+    pub enum Channel {
+        Whatsapp = "whatsapp",
+        Sms = "sms",
+    }
+}
+
+wire_enum! {
+    /// Which way a message went.
+    pub enum Direction {
+        /// To the contact.
+        Out = "out",
+        /// From the contact.
+        In = "in",
+    }
+}
+
+wire_enum! {
+    /// Why a message exists.
+    pub enum Purpose {
+        /// The opt-in request template.
+        OptIn = "opt_in",
+        /// The confirmation sent after the contact opted in.
+        Confirmation = "confirmation",
+        /// The notice sent after the contact opted out.
+        OptOutNotice = "opt_out_notice",
+        /// Anything the advisor or the contact wrote.
+        Message = "message",
+    }
+}
+
+wire_enum! {
+    /// Where a message stands. Outbound messages move forward through
+    /// [`MessageStatus::rank`]; inbound ones are `received`.
+    pub enum MessageStatus {
+        /// Stored with its outbox job, not yet handed to the provider.
+        Queued = "queued",
+        /// The provider accepted it and gave it an id.
+        Accepted = "accepted",
+        /// The provider sent it.
+        Sent = "sent",
+        /// It reached the contact's phone.
+        Delivered = "delivered",
+        /// The contact opened it.
+        Read = "read",
+        /// The provider could not deliver it.
+        Failed = "failed",
+        /// It was never sent (consent moved on while it was queued).
+        Cancelled = "cancelled",
+        /// Inbound: the contact sent it.
+        Received = "received",
+    }
+}
+
+impl MessageStatus {
+    /// Delivery order; a status never moves a message to a lower rank.
+    pub fn rank(self) -> u8 {
+        match self {
+            MessageStatus::Queued | MessageStatus::Received => 0,
+            MessageStatus::Accepted => 1,
+            MessageStatus::Sent => 2,
+            MessageStatus::Delivered => 3,
+            MessageStatus::Read => 4,
+            MessageStatus::Failed | MessageStatus::Cancelled => 5,
+        }
+    }
+
+    /// Whether a message at `self` moves to `next`: only forward, and never
+    /// to `failed` once delivered (a failure after delivery contradicts what
+    /// is known; the later truth is kept).
+    pub fn advances_to(self, next: MessageStatus) -> bool {
+        let forward = next.rank() > self.rank();
+        let contradicts_delivery =
+            next == MessageStatus::Failed && self.rank() >= MessageStatus::Delivered.rank();
+        forward && !contradicts_delivery
+    }
+}
+
+wire_enum! {
+    /// Who caused a recorded step.
+    pub enum Cause {
+        /// The advisor, through the app or the API.
+        Advisor = "advisor",
+        /// The messaging provider (API response or status webhook).
+        Provider = "provider",
+        /// The contact, from their phone.
+        Contact = "contact",
+    }
+}
+
+wire_enum! {
+    /// What a consent-record event says happened.
+    pub enum EvidenceKind {
+        /// The advisor confirmed an opt-in request.
+        Requested = "requested",
+        /// The advisor resent the request.
+        Resent = "resent",
+        /// The provider accepted a message and gave it an id.
+        ProviderAccepted = "provider_accepted",
+        /// WhatsApp status: sent.
+        Sent = "sent",
+        /// WhatsApp status: delivered.
+        Delivered = "delivered",
+        /// WhatsApp status: read.
+        Read = "read",
+        /// The provider could not send or deliver a WhatsApp message.
+        Failed = "failed",
+        /// The contact tapped Yes.
+        Accepted = "accepted",
+        /// The contact tapped No.
+        Rejected = "rejected",
+        /// The contact replied "yes".
+        KeywordOptIn = "keyword_opt_in",
+        /// The contact replied "stop".
+        KeywordOptOut = "keyword_opt_out",
+        /// The contact replied "no" to an open request.
+        KeywordDecline = "keyword_decline",
+        /// Any other WhatsApp message from the contact.
+        MessageIn = "message_in",
+        /// The advisor queued a WhatsApp message.
+        MessageOut = "message_out",
+        /// The advisor queued an SMS.
+        SmsOut = "sms_out",
+        /// An SMS from the contact.
+        SmsIn = "sms_in",
+        /// The contact sent STOP by SMS (or the carrier reports them unsubscribed).
+        SmsOptOut = "sms_opt_out",
+        /// The contact sent START by SMS.
+        SmsOptIn = "sms_opt_in",
+        /// An SMS status update.
+        SmsStatus = "sms_status",
+        /// An SMS could not be delivered.
+        SmsFailed = "sms_failed",
+    }
+}
+
+impl EvidenceKind {
+    /// The kind recorded for a delivery status a provider reports; `None`
+    /// for statuses providers do not report.
+    pub fn of_delivery(channel: Channel, status: MessageStatus) -> Option<EvidenceKind> {
+        use MessageStatus as S;
+        match (channel, status) {
+            (_, S::Queued | S::Accepted | S::Cancelled | S::Received) => None,
+            (Channel::Whatsapp, S::Sent) => Some(EvidenceKind::Sent),
+            (Channel::Whatsapp, S::Delivered) => Some(EvidenceKind::Delivered),
+            (Channel::Whatsapp, S::Read) => Some(EvidenceKind::Read),
+            (Channel::Whatsapp, S::Failed) => Some(EvidenceKind::Failed),
+            (Channel::Sms, S::Failed) => Some(EvidenceKind::SmsFailed),
+            (Channel::Sms, S::Sent | S::Delivered | S::Read) => Some(EvidenceKind::SmsStatus),
+        }
+    }
+}
+
+/// How a provider error code is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorEffect {
+    /// Throughput or transient: the outbox tries again with back-off; consent
+    /// does not change.
+    Retryable,
+    /// The send is over; an opt-in request returns to `none` (shown as `failed`).
+    Final,
+    /// The number is not on WhatsApp: consent becomes `no_whatsapp`.
+    NotOnWhatsapp,
+    /// The recipient unsubscribed from SMS at the carrier: SMS is off for them.
+    SmsUnsubscribed,
+}
+
+/// An error code from WhatsApp's Cloud API or the SMS provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ErrorCode(pub u32);
+
+/// Every code the service knows, with its effect and meaning. Codes not
+/// listed are [`ErrorEffect::Final`].
+pub const KNOWN_ERRORS: &[(ErrorCode, ErrorEffect, &str)] = &[
+    // WhatsApp Cloud API.
+    (ErrorCode(4), ErrorEffect::Retryable, "Application request limit reached"),
+    (ErrorCode(80007), ErrorEffect::Retryable, "WhatsApp Business Account rate limit hit"),
+    (ErrorCode(130429), ErrorEffect::Retryable, "Cloud API message throughput reached"),
+    (ErrorCode(131056), ErrorEffect::Retryable, "Too many messages to this number (pair rate limit)"),
+    (ErrorCode(131026), ErrorEffect::NotOnWhatsapp, "Message undeliverable: not a WhatsApp user"),
+    (ErrorCode(131047), ErrorEffect::Final, "More than 24 hours since the contact last replied"),
+    (ErrorCode(131049), ErrorEffect::Final, "Not delivered to maintain healthy ecosystem engagement"),
+    (ErrorCode(131050), ErrorEffect::Final, "The user stopped marketing messages"),
+    (ErrorCode(100), ErrorEffect::Final, "Invalid parameter"),
+    // SMS (Twilio).
+    (ErrorCode(20429), ErrorEffect::Retryable, "Too many requests"),
+    (ErrorCode(21610), ErrorEffect::SmsUnsubscribed, "The recipient unsubscribed (replied STOP)"),
+    (ErrorCode(21211), ErrorEffect::Final, "Invalid 'To' phone number"),
+    (ErrorCode(30003), ErrorEffect::Final, "Unreachable destination handset"),
+    (ErrorCode(30005), ErrorEffect::Final, "Unknown destination handset"),
+    (ErrorCode(30006), ErrorEffect::Final, "Landline or unreachable carrier"),
+    (ErrorCode(30007), ErrorEffect::Final, "Message filtered by the carrier"),
+];
+
+impl ErrorCode {
+    /// Cloud API: the number is not on WhatsApp (or cannot receive).
+    pub const NOT_ON_WHATSAPP: ErrorCode = ErrorCode(131026);
+    /// Cloud API: free text outside the 24-hour window.
+    pub const OUTSIDE_SERVICE_WINDOW: ErrorCode = ErrorCode(131047);
+    /// Cloud API: throughput limit.
+    pub const THROUGHPUT: ErrorCode = ErrorCode(130429);
+    /// SMS: the recipient unsubscribed at the carrier.
+    pub const SMS_UNSUBSCRIBED: ErrorCode = ErrorCode(21610);
+
+    fn known(self) -> Option<&'static (ErrorCode, ErrorEffect, &'static str)> {
+        KNOWN_ERRORS.iter().find(|(code, _, _)| *code == self)
+    }
+
+    /// What the code means for the send and for consent.
+    pub fn effect(self) -> ErrorEffect {
+        self.known().map_or(ErrorEffect::Final, |k| k.1)
+    }
+
+    /// True for codes the outbox retries; they never change consent.
+    pub fn is_retryable(self) -> bool {
+        self.effect() == ErrorEffect::Retryable
+    }
+
+    /// A short description, when the code is known.
+    pub fn title(self) -> Option<&'static str> {
+        self.known().map(|k| k.2)
+    }
+
+    /// The code as a provider sent it (a signed number in JSON), when it fits.
+    pub fn from_provider(code: i64) -> Option<ErrorCode> {
+        u32::try_from(code).ok().map(ErrorCode)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Longest SMS body accepted, in characters (ten concatenated segments).
+pub const MAX_SMS_CHARS: usize = 1600;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serde, `as_str` and `parse` agree for every variant of every type.
+    fn round_trips<T>(all: &[T], as_str: fn(T) -> &'static str, parse: fn(&str) -> Option<T>)
+    where
+        T: Copy + PartialEq + fmt::Debug + Serialize + for<'de> Deserialize<'de>,
+    {
+        let mut seen = std::collections::HashSet::new();
+        for &value in all {
+            let name = as_str(value);
+            assert!(seen.insert(name), "{name} is used twice");
+            assert_eq!(serde_json::to_value(value).unwrap(), name);
+            assert_eq!(serde_json::from_value::<T>(name.into()).unwrap(), value);
+            assert_eq!(parse(name), Some(value));
+        }
+        assert_eq!(parse("no-such-name"), None);
+    }
+
+    #[test]
+    fn every_name_round_trips_through_serde_and_storage() {
+        round_trips(Channel::ALL, Channel::as_str, Channel::parse);
+        round_trips(Direction::ALL, Direction::as_str, Direction::parse);
+        round_trips(Purpose::ALL, Purpose::as_str, Purpose::parse);
+        round_trips(MessageStatus::ALL, MessageStatus::as_str, MessageStatus::parse);
+        round_trips(Cause::ALL, Cause::as_str, Cause::parse);
+        round_trips(EvidenceKind::ALL, EvidenceKind::as_str, EvidenceKind::parse);
+    }
+
+    #[test]
+    fn unknown_names_are_errors_not_defaults() {
+        let err = "delivred".parse::<MessageStatus>().unwrap_err();
+        assert_eq!(err.to_string(), "unknown MessageStatus \"delivred\"");
+        assert!(serde_json::from_str::<EvidenceKind>("\"bogus\"").is_err());
+    }
+
+    #[test]
+    fn statuses_only_move_forward_and_never_fail_after_delivery() {
+        use MessageStatus as S;
+        assert!(S::Queued.advances_to(S::Accepted));
+        assert!(S::Accepted.advances_to(S::Read));
+        assert!(!S::Read.advances_to(S::Delivered));
+        assert!(!S::Delivered.advances_to(S::Delivered));
+        assert!(S::Sent.advances_to(S::Failed));
+        assert!(!S::Delivered.advances_to(S::Failed));
+        assert!(!S::Read.advances_to(S::Failed));
+        for &a in S::ALL {
+            for &b in S::ALL {
+                if a.advances_to(b) {
+                    assert!(b.rank() > a.rank(), "{a} -> {b} goes backwards");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_reported_delivery_status_has_its_evidence_kind() {
+        use MessageStatus as S;
+        for &status in S::ALL {
+            let reported = matches!(status, S::Sent | S::Delivered | S::Read | S::Failed);
+            for &channel in Channel::ALL {
+                let kind = EvidenceKind::of_delivery(channel, status);
+                assert_eq!(kind.is_some(), reported, "{channel} {status}");
+            }
+            if let Some(kind) = EvidenceKind::of_delivery(Channel::Whatsapp, status) {
+                assert_eq!(kind.as_str(), status.as_str());
+            }
+        }
+        assert_eq!(
+            EvidenceKind::of_delivery(Channel::Sms, S::Failed),
+            Some(EvidenceKind::SmsFailed)
+        );
+    }
+
+    #[test]
+    fn error_codes_have_one_entry_each_and_unknown_codes_are_final() {
+        let mut codes: Vec<_> = KNOWN_ERRORS.iter().map(|k| k.0).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), KNOWN_ERRORS.len(), "a code is listed twice");
+        for code in [4, 80007, 130429, 131056, 20429] {
+            assert!(ErrorCode(code).is_retryable(), "{code}");
+        }
+        assert_eq!(ErrorCode(131026).effect(), ErrorEffect::NotOnWhatsapp);
+        assert_eq!(ErrorCode(21610).effect(), ErrorEffect::SmsUnsubscribed);
+        assert_eq!(ErrorCode(999_999).effect(), ErrorEffect::Final);
+        assert_eq!(ErrorCode::from_provider(-1), None);
+        assert_eq!(serde_json::to_string(&ErrorCode(131026)).unwrap(), "131026");
+    }
+}

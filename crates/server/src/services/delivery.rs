@@ -1,0 +1,200 @@
+//! What providers say about our messages: the answer to a send (from the
+//! outbox) and delivery statuses (from webhooks), for WhatsApp and SMS alike.
+//! A status only moves a message forward, never to `failed` once delivered
+//! (core's [`MessageStatus::advances_to`]); a failed opt-in request changes
+//! consent with core's rules.
+
+use optin_core::consent::ConsentEvent;
+use optin_core::vocab::{Cause, Channel, ErrorCode, EvidenceKind, MessageStatus, Purpose};
+use optin_core::whatsapp::StatusUpdate;
+use serde_json::json;
+
+use super::{transition, ConsentStep, WebhookSource, Work};
+use crate::error::AppResult;
+use crate::providers::ProviderError;
+use crate::store::evidence::NewEvidence;
+use crate::store::messages::{MessageError, StoredMessage};
+
+/// A delivery status from either provider, in our vocabulary.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusReport<'a> {
+    pub channel: Channel,
+    pub provider_message_id: &'a str,
+    pub status: MessageStatus,
+    pub error: Option<MessageError<'a>>,
+}
+
+/// Records a provider event about `message`: a consent transition for an
+/// opt-in request when `consent_event` is given, plain evidence otherwise.
+async fn record_about(
+    work: &mut Work,
+    message: &StoredMessage,
+    kind: EvidenceKind,
+    consent_event: Option<ConsentEvent>,
+    detail: serde_json::Value,
+    source: Option<&WebhookSource<'_>>,
+) -> AppResult<()> {
+    let (org, phone) = (message.organization_id, message.phone_e164.as_str());
+    match consent_event {
+        Some(event) if message.purpose == Purpose::OptIn => {
+            let mut record = work.store.consent(org, phone).await?;
+            transition(
+                work,
+                ConsentStep {
+                    organization_id: org,
+                    phone,
+                    record: &mut record,
+                    event,
+                    kind,
+                    advisor_id: message.advisor_id,
+                    detail,
+                    source,
+                },
+            )
+            .await?;
+        }
+        _ => {
+            let evidence = NewEvidence::new(
+                org,
+                phone,
+                message.advisor_id,
+                kind,
+                Cause::Provider,
+                detail,
+                work.now,
+            );
+            work.record(match source {
+                Some(source) => source.mark(evidence),
+                None => evidence,
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies one delivery status to the message it names. Returns false when
+/// the message id is not known yet (the send's answer has not been stored),
+/// so the caller can park it.
+pub async fn apply_status(
+    work: &mut Work,
+    report: StatusReport<'_>,
+    source: &WebhookSource<'_>,
+) -> AppResult<bool> {
+    let Some(message) = work
+        .store
+        .message_by_provider_id(report.provider_message_id)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let Some(kind) = EvidenceKind::of_delivery(report.channel, report.status) else {
+        return Ok(true);
+    };
+    let applied = message.status.advances_to(report.status);
+    if applied {
+        work.store
+            .set_message_status(message.id, report.status, report.error, work.now)
+            .await?;
+    }
+    let code = report.error.and_then(|e| e.code);
+    let detail = json!({
+        "message_id": message.id, "provider_message_id": report.provider_message_id,
+        "status": report.status, "purpose": message.purpose, "error_code": code,
+        "error_title": report.error.map(|e| e.title), "applied": applied,
+    });
+    let failed_request = (report.status == MessageStatus::Failed && applied).then(|| {
+        ConsentEvent::ProviderFailed {
+            message_id: Some(report.provider_message_id.to_owned()),
+            code,
+        }
+    });
+    record_about(work, &message, kind, failed_request, detail, Some(source)).await?;
+    Ok(true)
+}
+
+/// A WhatsApp status webhook item as a report.
+pub fn whatsapp_report(update: &StatusUpdate) -> Option<StatusReport<'_>> {
+    let error = update.errors.first();
+    Some(StatusReport {
+        channel: Channel::Whatsapp,
+        provider_message_id: &update.id,
+        status: update.status.message_status()?,
+        error: error.map(|e| MessageError {
+            code: ErrorCode::from_provider(e.code),
+            title: &e.title,
+        }),
+    })
+}
+
+/// The provider accepted a send: the message gets its provider id, the
+/// request moves to `pending`, and statuses that arrived early are applied.
+pub async fn provider_accepted(
+    work: &mut Work,
+    message: &StoredMessage,
+    provider_id: &str,
+    attempt: i64,
+) -> AppResult<()> {
+    work.store
+        .set_message_accepted(message.id, provider_id, work.now)
+        .await?;
+    let detail = json!({"message_id": message.id, "provider_message_id": provider_id, "channel": message.channel, "purpose": message.purpose, "attempt": attempt});
+    let event = ConsentEvent::ProviderAccepted {
+        message_id: provider_id.to_owned(),
+    };
+    record_about(
+        work,
+        message,
+        EvidenceKind::ProviderAccepted,
+        Some(event),
+        detail,
+        None,
+    )
+    .await?;
+    apply_parked(work, provider_id).await
+}
+
+/// The provider refused a send for good.
+pub async fn provider_refused(
+    work: &mut Work,
+    message: &StoredMessage,
+    error: &ProviderError,
+    attempts: i64,
+) -> AppResult<()> {
+    let code = error.code();
+    work.store
+        .set_message_status(
+            message.id,
+            MessageStatus::Failed,
+            Some(MessageError {
+                code,
+                title: error.message(),
+            }),
+            work.now,
+        )
+        .await?;
+    let detail = json!({"message_id": message.id, "channel": message.channel, "purpose": message.purpose, "error_code": code, "http_status": error.status(), "error": error.message(), "attempts": attempts});
+    let event = ConsentEvent::ProviderFailed {
+        message_id: None,
+        code,
+    };
+    record_about(work, message, EvidenceKind::Failed, Some(event), detail, None).await
+}
+
+/// Applies statuses that arrived before the message id was known.
+async fn apply_parked(work: &mut Work, provider_id: &str) -> AppResult<()> {
+    for parked in work.store.take_parked_statuses(provider_id).await? {
+        let Ok(update) = serde_json::from_str::<StatusUpdate>(&parked.status_json) else {
+            tracing::error!(parked = parked.id, "a parked status cannot be read; dropped");
+            continue;
+        };
+        let source = WebhookSource {
+            raw_body: &parked.raw_body,
+            provider_time: update.at(),
+        };
+        if let Some(report) = whatsapp_report(&update) {
+            apply_status(work, report, &source).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,303 @@
+//! What providers deliver to our webhooks, applied in one unit of work per
+//! webhook: each item once (re-deliveries are skipped by their receipt key),
+//! routed to the organization that owns the business number.
+//!
+//! From contacts: Yes/No taps (attributed to the request they answer), the
+//! keywords of [`optin_core::keywords`], and SMS STOP/START. A consent change
+//! is confirmed to the contact with the texts of [`super::texts`].
+
+use optin_core::consent::{ConsentEvent, ConsentState};
+use optin_core::keywords::{classify, Keyword};
+use optin_core::sms::{SmsInbound, SmsStatusCallback};
+use optin_core::vocab::{Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose};
+use optin_core::whatsapp::{
+    e164_from_wa_id, InboundMessage, OptInAnswer, OptInPayload, SendMessage, WebhookEnvelope,
+    MESSAGES_FIELD,
+};
+use serde_json::json;
+
+use super::delivery::{self, StatusReport};
+use super::{texts, transition, ConsentStep, OutboundPayload, WebhookSource, Work};
+use crate::error::AppResult;
+use crate::providers::sms::SmsWebhook;
+use crate::store::evidence::NewEvidence;
+use crate::store::messages::{MessageError, NewMessage};
+use crate::AppState;
+
+/// Applies a verified WhatsApp webhook body.
+pub async fn apply_whatsapp(state: &AppState, envelope: &WebhookEnvelope, raw: &str) -> AppResult<()> {
+    let mut work = Work::begin(state).await?;
+    for change in envelope
+        .entry
+        .iter()
+        .flat_map(|e| &e.changes)
+        .filter(|c| c.field == MESSAGES_FIELD)
+    {
+        let value = &change.value;
+        let phone_number_id = &value.metadata.phone_number_id;
+        let Some(org) = work.store.organization_by_whatsapp_number(phone_number_id).await? else {
+            tracing::warn!(phone_number_id, "webhook for a number no organization uses");
+            continue;
+        };
+        for status in &value.statuses {
+            let key = format!("wa:status:{}:{}", status.id, status.status.as_str());
+            if !work.store.first_receipt(&key, work.now).await? {
+                continue;
+            }
+            let source = WebhookSource {
+                raw_body: raw,
+                provider_time: status.at(),
+            };
+            let known = match delivery::whatsapp_report(status) {
+                Some(report) => delivery::apply_status(&mut work, report, &source).await?,
+                None => true,
+            };
+            if !known {
+                let json = serde_json::to_string(status).expect("statuses serialize");
+                work.store.park_status(&status.id, &json, raw, work.now).await?;
+            }
+        }
+        for message in &value.messages {
+            let key = format!("wa:msg:{}", message.id);
+            if !work.store.first_receipt(&key, work.now).await? {
+                continue;
+            }
+            let source = WebhookSource {
+                raw_body: raw,
+                provider_time: message.sent_at(),
+            };
+            apply_whatsapp_message(&mut work, org, message, &source).await?;
+        }
+    }
+    work.commit(state).await
+}
+
+/// Applies one inbound WhatsApp message from a contact of `organization_id`.
+async fn apply_whatsapp_message(
+    work: &mut Work,
+    organization_id: i64,
+    message: &InboundMessage,
+    source: &WebhookSource<'_>,
+) -> AppResult<()> {
+    let phone = e164_from_wa_id(&message.from);
+    let org = organization_id;
+    let mut record = work.store.consent(org, &phone).await?;
+    // Any message from the contact, a button tap included, opens the 24-hour window.
+    let sent_at = source.provider_time.unwrap_or(work.now);
+    record.last_inbound_at = Some(record.last_inbound_at.map_or(sent_at, |t| t.max(sent_at)));
+    work.store.save_consent(org, &phone, &record, work.now).await?;
+
+    let payload = message.button_payload().and_then(OptInPayload::parse);
+    let text = message
+        .text_body()
+        .map(str::to_owned)
+        .or_else(|| message.button.as_ref().map(|b| b.text.clone()))
+        .unwrap_or_default();
+    // Taps are attributed to the request they answer (and its advisor).
+    let request = match &payload {
+        Some(p) => work
+            .store
+            .opt_in_request_advisor(&p.request_id, org, &phone)
+            .await?
+            .map(|advisor| (p.request_id.as_str(), advisor)),
+        None => None,
+    };
+    let advisor_id = match request {
+        Some((_, advisor)) => Some(advisor),
+        None => work.store.last_requesting_advisor(org, &phone).await?,
+    };
+    work.store
+        .insert_message(
+            NewMessage {
+                organization_id: org,
+                phone: &phone,
+                channel: Channel::Whatsapp,
+                direction: Direction::In,
+                purpose: Purpose::Message,
+                advisor_id,
+                opt_in_request_id: request.map(|r| r.0),
+                template: None,
+                body: &text,
+                provider_message_id: Some(&message.id),
+                status: MessageStatus::Received,
+            },
+            work.now,
+        )
+        .await?;
+    let detail = json!({
+        "provider_message_id": message.id, "type": message.kind, "text": text,
+        "button_payload": message.button_payload(), "context_message_id": message.context.as_ref().map(|c| c.id.clone()),
+        "request_id": request.map(|r| r.0),
+    });
+    let consent_event = match (&payload, request) {
+        (Some(p), Some(_)) => Some(match p.answer {
+            OptInAnswer::Yes => (ConsentEvent::TappedYes, EvidenceKind::Accepted),
+            OptInAnswer::No => (ConsentEvent::TappedNo, EvidenceKind::Rejected),
+        }),
+        // A tap on a button we did not send (unknown request): evidence only.
+        (Some(_), None) => None,
+        (None, _) => classify(&text).and_then(|k| {
+            let kind = match k {
+                Keyword::OptIn => EvidenceKind::KeywordOptIn,
+                Keyword::OptOut => EvidenceKind::KeywordOptOut,
+                Keyword::Decline => EvidenceKind::KeywordDecline,
+                Keyword::Help => return None,
+            };
+            ConsentEvent::from_keyword(k).map(|e| (e, kind))
+        }),
+    };
+    let Some((event, kind)) = consent_event else {
+        let evidence = NewEvidence::new(
+            org,
+            &phone,
+            advisor_id,
+            EvidenceKind::MessageIn,
+            Cause::Contact,
+            detail,
+            work.now,
+        );
+        work.record(source.mark(evidence)).await?;
+        return Ok(());
+    };
+    let t = transition(
+        work,
+        ConsentStep {
+            organization_id: org,
+            phone: &phone,
+            record: &mut record,
+            event,
+            kind,
+            advisor_id,
+            detail,
+            source: Some(source),
+        },
+    )
+    .await?;
+    if t.state_changed() {
+        let (org_name, advisor_name) = work.store.sender_names(org, advisor_id).await?;
+        let (purpose, body) = match t.status.state {
+            ConsentState::OptedIn => (
+                Purpose::Confirmation,
+                texts::opt_in_confirmation(&org_name, advisor_name.as_deref()),
+            ),
+            ConsentState::OptedOut => (Purpose::OptOutNotice, texts::opt_out_notice(&org_name)),
+            _ => return Ok(()),
+        };
+        work.send(
+            NewMessage {
+                organization_id: org,
+                phone: &phone,
+                channel: Channel::Whatsapp,
+                direction: Direction::Out,
+                purpose,
+                advisor_id,
+                opt_in_request_id: None,
+                template: None,
+                body: &body,
+                provider_message_id: None,
+                status: MessageStatus::Queued,
+            },
+            OutboundPayload::Whatsapp {
+                message: SendMessage::text(&phone, body.clone()),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Applies a verified SMS webhook (a status callback or an inbound SMS).
+pub async fn apply_sms(state: &AppState, webhook: SmsWebhook, raw: &str) -> AppResult<()> {
+    let mut work = Work::begin(state).await?;
+    match webhook {
+        SmsWebhook::Status(status) => apply_sms_status(&mut work, &status, raw).await?,
+        SmsWebhook::Inbound(inbound) => {
+            let key = format!("sms:msg:{}", inbound.message_sid);
+            match work.store.organization_by_sms_number(&inbound.to).await? {
+                Some(org) => {
+                    if work.store.first_receipt(&key, work.now).await? {
+                        apply_sms_inbound(&mut work, org, &inbound, raw).await?;
+                    }
+                }
+                None => tracing::warn!(to = inbound.to, "SMS for a number no organization uses"),
+            }
+        }
+    }
+    work.commit(state).await
+}
+
+async fn apply_sms_status(work: &mut Work, status: &SmsStatusCallback, raw: &str) -> AppResult<()> {
+    let key = format!(
+        "sms:status:{}:{}",
+        status.message_sid,
+        status.message_status.as_str()
+    );
+    if !work.store.first_receipt(&key, work.now).await? {
+        return Ok(());
+    }
+    let Some(new_status) = status.message_status.message_status() else {
+        return Ok(());
+    };
+    let code = status.error_code.and_then(ErrorCode::from_provider);
+    let report = StatusReport {
+        channel: Channel::Sms,
+        provider_message_id: &status.message_sid,
+        status: new_status,
+        error: status.error_code.map(|_| MessageError {
+            code,
+            title: code.and_then(ErrorCode::title).unwrap_or("SMS not delivered"),
+        }),
+    };
+    let source = WebhookSource {
+        raw_body: raw,
+        provider_time: None,
+    };
+    // An unknown SMS id is not parked: SMS answers the send before any status.
+    delivery::apply_status(work, report, &source).await?;
+    Ok(())
+}
+
+/// Inbound SMS: STOP and START (the carriers' reserved keywords) switch SMS off and on.
+async fn apply_sms_inbound(
+    work: &mut Work,
+    org: i64,
+    inbound: &SmsInbound,
+    raw: &str,
+) -> AppResult<()> {
+    let phone = inbound.from.as_str();
+    let mut record = work.store.consent(org, phone).await?;
+    let kind = match classify(&inbound.body) {
+        Some(Keyword::OptOut) => {
+            record.sms_opted_out = true;
+            EvidenceKind::SmsOptOut
+        }
+        Some(Keyword::OptIn) => {
+            record.sms_opted_out = false;
+            EvidenceKind::SmsOptIn
+        }
+        _ => EvidenceKind::SmsIn,
+    };
+    work.store.save_consent(org, phone, &record, work.now).await?;
+    work.store
+        .insert_message(
+            NewMessage {
+                organization_id: org,
+                phone,
+                channel: Channel::Sms,
+                direction: Direction::In,
+                purpose: Purpose::Message,
+                advisor_id: None,
+                opt_in_request_id: None,
+                template: None,
+                body: &inbound.body,
+                provider_message_id: Some(&inbound.message_sid),
+                status: MessageStatus::Received,
+            },
+            work.now,
+        )
+        .await?;
+    let detail = json!({"provider_message_id": inbound.message_sid, "text": inbound.body, "sms_opted_out": record.sms_opted_out});
+    let evidence = NewEvidence::new(org, phone, None, kind, Cause::Contact, detail, work.now);
+    work.record(evidence.from_webhook(raw, None)).await?;
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! The service layer, by job: [`optin`] (requests and resends), [`sending`]
+//! (messages the advisor writes), [`inbound`] (what contacts send) and
+//! [`delivery`] (what providers say about our messages). Each operation
+//! loads through one [`Work`], decides with `optin_core`, saves, and commits
+//! once; live events go out and the outbox wakes only after the commit.
+
+pub mod delivery;
+pub mod inbound;
+pub mod optin;
+pub mod sending;
+pub mod texts;
+
+use chrono::{DateTime, Utc};
+use optin_core::api::ConsentSnapshot;
+use optin_core::consent::{apply, ConsentEvent, IllegalTransition, Transition};
+use optin_core::vocab::EvidenceKind;
+use optin_core::window::service_window;
+
+use crate::error::{AppError, AppResult};
+use crate::live::Published;
+use crate::store::auth::AdvisorIdentity;
+use crate::store::consent::ConsentRecord;
+use crate::store::contacts::ContactRef;
+use crate::store::evidence::NewEvidence;
+use crate::store::messages::NewMessage;
+use crate::store::UnitOfWork;
+use crate::AppState;
+
+pub use sending::OutboundPayload;
+
+/// One unit of work at one instant, plus what to announce after it commits.
+pub struct Work {
+    pub store: UnitOfWork,
+    pub now: DateTime<Utc>,
+    published: Vec<Published>,
+    wake_outbox: bool,
+}
+
+impl Work {
+    /// Starts a write transaction at the service clock's current time.
+    pub async fn begin(state: &AppState) -> AppResult<Self> {
+        Ok(Self {
+            store: state.store.begin_write().await?,
+            now: state.clock.now(),
+            published: Vec::new(),
+            wake_outbox: false,
+        })
+    }
+
+    /// Appends to the consent record and schedules the live event.
+    pub async fn record(&mut self, event: NewEvidence) -> AppResult<i64> {
+        let (organization_id, kind, phone, state) = (
+            event.organization_id,
+            event.kind,
+            event.phone.clone(),
+            event.state_after,
+        );
+        let id = self.store.append_evidence(event).await?;
+        self.published.push(Published {
+            organization_id,
+            event: optin_core::api::LiveEvent {
+                id,
+                kind,
+                phone,
+                state,
+            },
+        });
+        Ok(id)
+    }
+
+    /// Stores an outbound message and its outbox job.
+    pub async fn send(&mut self, message: NewMessage<'_>, payload: OutboundPayload) -> AppResult<i64> {
+        let id = self.store.insert_message(message, self.now).await?;
+        let payload = serde_json::to_string(&payload).expect("payload serializes");
+        self.store.enqueue(id, &payload, self.now).await?;
+        self.wake_outbox = true;
+        Ok(id)
+    }
+
+    /// Commits, then publishes and wakes the outbox.
+    pub async fn commit(self, state: &AppState) -> AppResult<()> {
+        self.store.commit().await?;
+        for published in self.published {
+            state.live.publish(published);
+        }
+        if self.wake_outbox {
+            state.outbox_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// One of the advisor's contacts (a 404 for anyone else's).
+    async fn contact_of(
+        &mut self,
+        advisor: &AdvisorIdentity,
+        contact_id: i64,
+    ) -> AppResult<ContactRef> {
+        self.store
+            .advisor_contact(advisor.advisor_id, contact_id)
+            .await?
+            .ok_or(AppError::NotFound("That contact"))
+    }
+
+    /// Refuses unless the organization allows WhatsApp.
+    async fn require_whatsapp(&mut self, organization_id: i64) -> AppResult<()> {
+        if self.store.whatsapp_enabled(organization_id).await? {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden {
+                code: "whatsapp_disabled",
+                message: "WhatsApp messaging is turned off for your organization.".into(),
+            })
+        }
+    }
+}
+
+/// Where a webhook item came from, kept as evidence.
+pub struct WebhookSource<'a> {
+    pub raw_body: &'a str,
+    pub provider_time: Option<DateTime<Utc>>,
+}
+
+impl WebhookSource<'_> {
+    /// Marks a step as coming from this (verified) webhook.
+    pub fn mark(&self, evidence: NewEvidence) -> NewEvidence {
+        evidence.from_webhook(self.raw_body, self.provider_time)
+    }
+}
+
+/// A consent change: the number, its record (updated in place) and what is
+/// kept as evidence.
+pub(crate) struct ConsentStep<'a, 'b> {
+    pub organization_id: i64,
+    pub phone: &'a str,
+    pub record: &'a mut ConsentRecord,
+    pub event: ConsentEvent,
+    pub kind: EvidenceKind,
+    pub advisor_id: Option<i64>,
+    pub detail: serde_json::Value,
+    pub source: Option<&'a WebhookSource<'b>>,
+}
+
+/// Applies a consent event with core's rules, saves the result and records it.
+pub(crate) async fn transition(work: &mut Work, step: ConsentStep<'_, '_>) -> AppResult<Transition> {
+    let t = apply(&step.record.status, &step.event, work.now).map_err(refused)?;
+    step.record.status = t.status.clone();
+    work.store
+        .save_consent(step.organization_id, step.phone, step.record, work.now)
+        .await?;
+    let evidence = NewEvidence::new(
+        step.organization_id,
+        step.phone,
+        step.advisor_id,
+        step.kind,
+        t.cause,
+        step.detail,
+        work.now,
+    )
+    .with_state(t.status.state);
+    work.record(match step.source {
+        Some(source) => source.mark(evidence),
+        None => evidence,
+    })
+    .await?;
+    Ok(t)
+}
+
+/// An advisor action the consent rules refuse, as an API error.
+fn refused(e: IllegalTransition) -> AppError {
+    let code = match e {
+        IllegalTransition::TooSoon { .. } => "resend_too_soon",
+        IllegalTransition::ContactOptedOut => "contact_opted_out",
+        IllegalTransition::AlreadyOptedIn => "already_opted_in",
+        IllegalTransition::RequestInFlight => "request_in_flight",
+        IllegalTransition::WrongState { .. } => "not_allowed_now",
+    };
+    let allowed_at = match e {
+        IllegalTransition::TooSoon { allowed_at } => Some(allowed_at),
+        _ => None,
+    };
+    let mut message = e.to_string();
+    if let Some(first) = message.get(..1) {
+        message = first.to_uppercase() + &message[1..] + ".";
+    }
+    AppError::Refused {
+        code,
+        message,
+        allowed_at,
+    }
+}
+
+/// The advisor's view of a number's consent at `now`.
+pub fn snapshot(phone: &str, record: &ConsentRecord, now: DateTime<Utc>) -> ConsentSnapshot {
+    let status = &record.status;
+    ConsentSnapshot {
+        phone: phone.to_owned(),
+        state: status.view(now),
+        requested_at: status.requested_at,
+        last_request_at: status.last_request_at,
+        resend_allowed_at: status.resend_allowed_at(),
+        answered_at: status.answered_at,
+        failure_code: status.last_failure.and_then(|f| f.code),
+        service_window_closes_at: service_window(record.last_inbound_at, now).closes_at(),
+        sms_opted_out: record.sms_opted_out,
+        now,
+    }
+}

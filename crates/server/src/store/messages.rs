@@ -1,0 +1,391 @@
+//! Messages both ways, the outbox that sends them, webhook receipts (each
+//! provider item applied once) and statuses parked until their message is known.
+
+use chrono::{DateTime, Utc};
+use optin_core::api::MessageView;
+use optin_core::vocab::{Channel, Direction, ErrorCode, MessageStatus, Purpose};
+
+use super::{parse_name, parse_timestamp, timestamp, Store, StoreError, StoreResult, UnitOfWork};
+
+/// A message to store.
+pub struct NewMessage<'a> {
+    pub organization_id: i64,
+    pub phone: &'a str,
+    pub channel: Channel,
+    pub direction: Direction,
+    pub purpose: Purpose,
+    pub advisor_id: Option<i64>,
+    pub opt_in_request_id: Option<&'a str>,
+    /// Template name and language, for template messages.
+    pub template: Option<(&'a str, &'a str)>,
+    pub body: &'a str,
+    pub provider_message_id: Option<&'a str>,
+    pub status: MessageStatus,
+}
+
+/// A stored message, as the flow needs it.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub organization_id: i64,
+    pub phone_e164: String,
+    pub channel: Channel,
+    pub purpose: Purpose,
+    pub advisor_id: Option<i64>,
+    pub status: MessageStatus,
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredMessageRow {
+    id: i64,
+    organization_id: i64,
+    phone_e164: String,
+    channel: String,
+    purpose: String,
+    advisor_id: Option<i64>,
+    status: String,
+}
+
+impl StoredMessageRow {
+    fn read(self) -> StoreResult<StoredMessage> {
+        let what = format!("message {}", self.id);
+        Ok(StoredMessage {
+            channel: parse_name(&what, &self.channel)?,
+            purpose: parse_name(&what, &self.purpose)?,
+            status: parse_name(&what, &self.status)?,
+            id: self.id,
+            organization_id: self.organization_id,
+            phone_e164: self.phone_e164,
+            advisor_id: self.advisor_id,
+        })
+    }
+}
+
+const STORED_COLUMNS: &str = "id, organization_id, phone_e164, channel, purpose, advisor_id, status";
+
+/// A provider error kept with a failed message.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageError<'a> {
+    pub code: Option<ErrorCode>,
+    pub title: &'a str,
+}
+
+/// A due outbox job.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxJob {
+    pub id: i64,
+    pub message_id: i64,
+    pub payload_json: String,
+    pub idempotency_key: String,
+    pub attempts: i64,
+}
+
+/// A status that arrived before its message's provider id was known.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ParkedStatus {
+    pub id: i64,
+    pub status_json: String,
+    pub raw_body: String,
+}
+
+impl UnitOfWork {
+    /// Stores a message; returns its id.
+    pub async fn insert_message(&mut self, m: NewMessage<'_>, now: DateTime<Utc>) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, advisor_id,
+                opt_in_request_id, template_name, template_language, body, provider_message_id, status,
+                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+        )
+        .bind(m.organization_id)
+        .bind(m.phone)
+        .bind(m.channel.as_str())
+        .bind(m.direction.as_str())
+        .bind(m.purpose.as_str())
+        .bind(m.advisor_id)
+        .bind(m.opt_in_request_id)
+        .bind(m.template.map(|t| t.0))
+        .bind(m.template.map(|t| t.1))
+        .bind(m.body)
+        .bind(m.provider_message_id)
+        .bind(m.status.as_str())
+        .bind(timestamp(now))
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    /// Queues a provider call for a stored message, with a fresh idempotency key.
+    pub async fn enqueue(
+        &mut self,
+        message_id: i64,
+        payload_json: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO outbox (message_id, payload_json, idempotency_key, state, next_attempt_at)
+             VALUES ($1, $2, $3, 'pending', $4)",
+        )
+        .bind(message_id)
+        .bind(payload_json)
+        .bind(format!("optin-msg-{message_id}-{}", uuid::Uuid::new_v4()))
+        .bind(timestamp(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a webhook item; false when it was seen before.
+    pub async fn first_receipt(&mut self, key: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_receipts (dedupe_key, received_at) VALUES ($1, $2)
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(timestamp(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    /// The message a provider id belongs to.
+    pub async fn message_by_provider_id(
+        &mut self,
+        provider_id: &str,
+    ) -> StoreResult<Option<StoredMessage>> {
+        let row: Option<StoredMessageRow> = sqlx::query_as(&format!(
+            "SELECT {STORED_COLUMNS} FROM messages WHERE provider_message_id = $1"
+        ))
+        .bind(provider_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(StoredMessageRow::read).transpose()
+    }
+
+    /// A message by id.
+    pub async fn message(&mut self, id: i64) -> StoreResult<Option<StoredMessage>> {
+        let row: Option<StoredMessageRow> = sqlx::query_as(&format!(
+            "SELECT {STORED_COLUMNS} FROM messages WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(StoredMessageRow::read).transpose()
+    }
+
+    /// Sets a message's delivery status (and error, for failures).
+    pub async fn set_message_status(
+        &mut self,
+        id: i64,
+        status: MessageStatus,
+        error: Option<MessageError<'_>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE messages SET status = $2, error_code = COALESCE($3, error_code),
+               error_title = COALESCE($4, error_title), updated_at = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(error.and_then(|e| e.code).map(|c| i64::from(c.0)))
+        .bind(error.map(|e| e.title))
+        .bind(timestamp(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The provider accepted a message under this id.
+    pub async fn set_message_accepted(
+        &mut self,
+        id: i64,
+        provider_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE messages SET provider_message_id = $2, status = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(provider_id)
+        .bind(MessageStatus::Accepted.as_str())
+        .bind(timestamp(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The job went out (or was cancelled, or failed for good): no more attempts.
+    pub async fn finish_job(&mut self, job_id: i64, outcome: JobEnd, error: Option<&str>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET state = $2, attempts = attempts + $3, last_error = $4 WHERE id = $1",
+        )
+        .bind(job_id)
+        .bind(outcome.state())
+        .bind(i64::from(outcome != JobEnd::Cancelled))
+        .bind(error)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The attempt failed but may succeed later: try again at `next`.
+    pub async fn retry_job(
+        &mut self,
+        job_id: i64,
+        next: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1",
+        )
+        .bind(job_id)
+        .bind(timestamp(next))
+        .bind(error)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Keeps a status for a provider id that is not known yet.
+    pub async fn park_status(
+        &mut self,
+        provider_message_id: &str,
+        status_json: &str,
+        raw_body: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO parked_statuses (provider_message_id, status_json, raw_body, received_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(provider_message_id)
+        .bind(status_json)
+        .bind(raw_body)
+        .bind(timestamp(now))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes (reads and deletes) the statuses parked for a provider id, oldest first.
+    pub async fn take_parked_statuses(
+        &mut self,
+        provider_message_id: &str,
+    ) -> StoreResult<Vec<ParkedStatus>> {
+        let parked: Vec<ParkedStatus> = sqlx::query_as(
+            "SELECT id, status_json, raw_body FROM parked_statuses WHERE provider_message_id = $1 ORDER BY id",
+        )
+        .bind(provider_message_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        sqlx::query("DELETE FROM parked_statuses WHERE provider_message_id = $1")
+            .bind(provider_message_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(parked)
+    }
+}
+
+/// How an outbox job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEnd {
+    /// The provider accepted the message.
+    Done,
+    /// The provider refused it for good.
+    Failed,
+    /// It was no longer wanted and never sent.
+    Cancelled,
+}
+
+impl JobEnd {
+    fn state(self) -> &'static str {
+        match self {
+            JobEnd::Done => "done",
+            JobEnd::Failed => "failed",
+            JobEnd::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Row of `messages` as the conversation shows it.
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: i64,
+    channel: String,
+    direction: String,
+    purpose: String,
+    body: String,
+    template_name: Option<String>,
+    status: String,
+    error_code: Option<i64>,
+    error_title: Option<String>,
+    created_at: String,
+}
+
+impl MessageRow {
+    fn read(self) -> StoreResult<MessageView> {
+        let what = format!("message {}", self.id);
+        let error_code = self
+            .error_code
+            .map(|code| {
+                u32::try_from(code).map(ErrorCode).map_err(|_| StoreError::Corrupt {
+                    what: what.clone(),
+                    problem: format!("error code {code}"),
+                })
+            })
+            .transpose()?;
+        Ok(MessageView {
+            id: self.id,
+            channel: parse_name(&what, &self.channel)?,
+            direction: parse_name(&what, &self.direction)?,
+            purpose: parse_name(&what, &self.purpose)?,
+            body: self.body,
+            template_name: self.template_name,
+            status: parse_name(&what, &self.status)?,
+            error_code,
+            error_title: self.error_title,
+            at: parse_timestamp(&what, &self.created_at)?,
+        })
+    }
+}
+
+impl Store {
+    /// The conversation with a number, oldest first.
+    pub async fn conversation(
+        &self,
+        organization_id: i64,
+        phone: &str,
+    ) -> StoreResult<Vec<MessageView>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT id, channel, direction, purpose, body, template_name, status, error_code, error_title, created_at
+             FROM messages WHERE organization_id = $1 AND phone_e164 = $2 ORDER BY id",
+        )
+        .bind(organization_id)
+        .bind(phone)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(MessageRow::read).collect()
+    }
+
+    /// Outbox jobs due at `now`, oldest first.
+    pub async fn due_jobs(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<OutboxJob>> {
+        Ok(sqlx::query_as(
+            "SELECT id, message_id, payload_json, idempotency_key, attempts FROM outbox
+             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
+        )
+        .bind(timestamp(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A message by id, outside any transaction.
+    pub async fn message(&self, id: i64) -> StoreResult<Option<StoredMessage>> {
+        let row: Option<StoredMessageRow> = sqlx::query_as(&format!(
+            "SELECT {STORED_COLUMNS} FROM messages WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(StoredMessageRow::read).transpose()
+    }
+}

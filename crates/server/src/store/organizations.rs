@@ -1,0 +1,132 @@
+//! Organizations as the flow needs them: their switch for WhatsApp, their
+//! names in the texts sent, their approved templates, and which organization
+//! a provider number belongs to.
+
+use optin_core::api::TemplateView;
+
+use super::{Store, StoreResult, UnitOfWork};
+
+/// An approved template.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TemplateRow {
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub purpose: String,
+    pub body: String,
+}
+
+impl From<TemplateRow> for TemplateView {
+    fn from(t: TemplateRow) -> Self {
+        let parameters = optin_core::api::template_parameters(&t.body);
+        TemplateView {
+            name: t.name,
+            language: t.language,
+            category: t.category,
+            body: t.body,
+            parameters,
+        }
+    }
+}
+
+/// Which template a query is after.
+#[derive(Debug, Clone, Copy)]
+pub enum TemplateKind<'a> {
+    /// The organization's opt-in request (the first one configured).
+    OptIn,
+    /// An approved message template by name and language.
+    Message { name: &'a str, language: &'a str },
+}
+
+impl UnitOfWork {
+    /// Whether the organization allows WhatsApp messaging.
+    pub async fn whatsapp_enabled(&mut self, organization_id: i64) -> StoreResult<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT whatsapp_enabled FROM organizations WHERE id = $1")
+                .bind(organization_id)
+                .fetch_one(&mut *self.tx)
+                .await?,
+        )
+    }
+
+    /// The organization's name and, when given, the advisor's.
+    pub async fn sender_names(
+        &mut self,
+        organization_id: i64,
+        advisor_id: Option<i64>,
+    ) -> StoreResult<(String, Option<String>)> {
+        let organization: String = sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1")
+            .bind(organization_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        let advisor = match advisor_id {
+            Some(id) => {
+                sqlx::query_scalar("SELECT name FROM advisors WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *self.tx)
+                    .await?
+            }
+            None => None,
+        };
+        Ok((organization, advisor))
+    }
+
+    /// A template of the organization.
+    pub async fn template(
+        &mut self,
+        organization_id: i64,
+        kind: TemplateKind<'_>,
+    ) -> StoreResult<Option<TemplateRow>> {
+        let query = match kind {
+            TemplateKind::OptIn => sqlx::query_as(
+                "SELECT name, language, category, purpose, body FROM templates
+                 WHERE organization_id = $1 AND purpose = 'opt_in' ORDER BY id LIMIT 1",
+            )
+            .bind(organization_id),
+            TemplateKind::Message { name, language } => sqlx::query_as(
+                "SELECT name, language, category, purpose, body FROM templates
+                 WHERE organization_id = $1 AND name = $2 AND language = $3 AND purpose = 'message'",
+            )
+            .bind(organization_id)
+            .bind(name)
+            .bind(language),
+        };
+        Ok(query.fetch_optional(&mut *self.tx).await?)
+    }
+
+    /// The organization that sends from this WhatsApp phone number id.
+    pub async fn organization_by_whatsapp_number(
+        &mut self,
+        phone_number_id: &str,
+    ) -> StoreResult<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM organizations WHERE whatsapp_phone_number_id = $1")
+                .bind(phone_number_id)
+                .fetch_optional(&mut *self.tx)
+                .await?,
+        )
+    }
+
+    /// The organization that sends SMS from this number.
+    pub async fn organization_by_sms_number(&mut self, number: &str) -> StoreResult<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM organizations WHERE sms_number = $1")
+                .bind(number)
+                .fetch_optional(&mut *self.tx)
+                .await?,
+        )
+    }
+}
+
+impl Store {
+    /// The organization's approved templates.
+    pub async fn templates(&self, organization_id: i64) -> StoreResult<Vec<TemplateRow>> {
+        Ok(sqlx::query_as(
+            "SELECT name, language, category, purpose, body FROM templates
+             WHERE organization_id = $1 ORDER BY purpose, name, language",
+        )
+        .bind(organization_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
