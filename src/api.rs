@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use gloo_net::http::{Request, RequestBuilder, Response};
 use optin_core::api::{
-    ConsentSnapshot, Contact, ContactPage, ErrorBody, Me, MessageView, NewContact, OutgoingMessage,
-    OutgoingSms, TemplateView, API_PREFIX,
+    Cause, ConsentSnapshot, ConsentState, Contact, ContactPage, ErrorBody, EvidenceKind, Me,
+    MessageView, NewContact, OutgoingMessage, OutgoingSms, Purpose, TemplateView, API_PREFIX,
 };
 use optin_core::sandbox::{
     AdvanceClock, Channel, ClockView, MarkRead, PhoneView, Reply, SetWhatsapp, Tap,
@@ -111,9 +111,9 @@ pub struct Queued {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct RecordEvent {
     pub seq: i64,
-    pub kind: String,
-    pub cause: String,
-    pub state_after: Option<String>,
+    pub kind: EvidenceKind,
+    pub cause: Cause,
+    pub state_after: Option<ConsentState>,
     #[serde(default, deserialize_with = "lenient_time")]
     pub received_at: Option<DateTime<Utc>>,
     /// The event's details as recorded (JSON text).
@@ -122,10 +122,13 @@ pub struct RecordEvent {
 }
 
 impl RecordEvent {
-    /// Which message a delivery step concerns (`opt_in`, `confirmation`, ...), when recorded.
-    pub fn purpose(&self) -> Option<String> {
-        let detail: serde_json::Value = serde_json::from_str(&self.detail_json).ok()?;
-        detail.get("purpose")?.as_str().map(str::to_owned)
+    /// Which message a delivery step concerns, when recorded.
+    pub fn purpose(&self) -> Option<Purpose> {
+        #[derive(serde::Deserialize)]
+        struct Detail {
+            purpose: Option<Purpose>,
+        }
+        serde_json::from_str::<Detail>(&self.detail_json).ok()?.purpose
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod bridge;
 pub mod components;
+pub mod labels;
 pub mod live;
 pub mod pages;
 pub mod route;

@@ -422,7 +422,7 @@ async fn each_consent_state_has_its_banner_in_a_live_region() {
     );
 
     let mut failed = snapshot(ConsentView::Failed, now);
-    failed.failure_code = Some(131049);
+    failed.failure_code = Some(optin_core::api::ErrorCode(131049));
     failed.resend_allowed_at = Some(now + Duration::hours(2));
     let host = banner(failed);
     leptos::task::tick().await;
@@ -576,15 +576,16 @@ fn composer_modes_follow_the_state_and_the_window() {
 }
 
 fn message(id: i64, direction: &str, status: &str, body: &str, at_: DateTime<Utc>) -> MessageView {
+    use optin_core::api::{Channel, Direction, ErrorCode, MessageStatus, Purpose};
     MessageView {
         id,
-        channel: "whatsapp".into(),
-        direction: direction.into(),
-        purpose: "message".into(),
+        channel: Channel::Whatsapp,
+        direction: Direction::parse(direction).unwrap(),
+        purpose: Purpose::Message,
         body: body.into(),
         template_name: None,
-        status: status.into(),
-        error_code: (status == "failed").then_some(131026),
+        status: MessageStatus::parse(status).unwrap(),
+        error_code: (status == "failed").then_some(ErrorCode(131026)),
         error_title: (status == "failed").then(|| "Message undeliverable".into()),
         at: at_,
     }
@@ -638,7 +639,10 @@ async fn the_conversation_shows_days_times_and_delivery_marks() {
             .length(),
         0
     );
-    assert_eq!(delivery_mark("sent").unwrap().1, "Sent");
+    assert_eq!(
+        delivery_mark(optin_core::api::MessageStatus::Sent).unwrap().1,
+        "Sent"
+    );
     let log: HtmlElement = find(&host, "[role=log]");
     assert_eq!(
         log.get_attribute("aria-label").as_deref(),

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use optin_core::api::{
-    render_template, ConsentSnapshot, ConsentView, OutgoingMessage, TemplateView, MAX_TEXT_CHARS,
+    render_template, valid_text, ConsentSnapshot, ConsentView, OutgoingMessage, TemplateView,
+    MAX_TEXT_CHARS,
 };
 
 use crate::api::Api;
@@ -42,10 +43,7 @@ pub fn composer_mode(name: &str, snapshot: &ConsentSnapshot, now: DateTime<Utc>)
             ))
         }
         ConsentView::OptedIn => {
-            if snapshot
-                .service_window_closes_at
-                .is_some_and(|closes| closes > now)
-            {
+            if snapshot.free_text_open(now) {
                 ComposerMode::Open
             } else {
                 ComposerMode::TemplatesOnly(format!(
@@ -160,12 +158,14 @@ pub fn Composer(
                 }
             }
             None => {
-                let body = text.get_untracked().trim().to_owned();
-                if body.is_empty() {
+                let typed = text.get_untracked();
+                let Some(body) = valid_text(&typed, MAX_TEXT_CHARS) else {
                     error.set(Some("Write a message first.".to_owned()));
                     return;
+                };
+                OutgoingMessage::Text {
+                    body: body.to_owned(),
                 }
-                OutgoingMessage::Text { body }
             }
         };
         error.set(None);

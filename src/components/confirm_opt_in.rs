@@ -29,15 +29,6 @@ pub fn new_idempotency_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Which request the dialog sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OptInKind {
-    /// The first request (or a new one after a failure).
-    Request,
-    /// A resend to a contact who has not answered for 24 hours.
-    Resend,
-}
-
 /// The confirm dialog, open while `target` holds a contact.
 #[component]
 pub fn ConfirmOptIn(

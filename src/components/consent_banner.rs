@@ -4,7 +4,7 @@
 //! The text sits in a polite live region, so a change that arrives live
 //! (the contact tapped Yes on their phone) is read out by screen readers.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use optin_core::api::{ConsentSnapshot, ConsentView};
@@ -62,11 +62,7 @@ pub fn banner_text(
             )
         }
         ConsentView::Expired => {
-            let expired_at = snapshot.resend_allowed_at.or_else(|| {
-                snapshot
-                    .last_request_at
-                    .map(|at| at + Duration::hours(24))
-            });
+            let expired_at = snapshot.expires_at();
             (
                 "No answer".to_owned(),
                 NO_ANSWER_TEXT.to_owned(),
@@ -122,15 +118,6 @@ pub fn focus_banner() {
             let _ = title.focus();
         }
     });
-}
-
-/// Whether the advisor may send a (new) request now: never asked, failed or
-/// not on WhatsApp, and the 24-hour interval has passed.
-pub fn may_request(snapshot: &ConsentSnapshot, now: DateTime<Utc>) -> bool {
-    matches!(
-        snapshot.state,
-        ConsentView::None | ConsentView::Failed | ConsentView::NoWhatsapp
-    ) && snapshot.resend_allowed_at.is_none_or(|at| at <= now)
 }
 
 /// The consent banner of a contact's screen.
@@ -197,7 +184,7 @@ pub fn ConsentBanner(
     };
     let actions = move || {
         let state = state.get();
-        let allowed = snapshot.with(|s| may_request(s, now.get()));
+        let allowed = snapshot.with(|s| s.may_request(now.get()));
         let request_label = if state == ConsentView::None {
             "Send opt-in request"
         } else {

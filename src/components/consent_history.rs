@@ -6,54 +6,8 @@ use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
 use crate::api::{Api, RecordEvent};
+use crate::labels;
 use crate::time::stamp;
-
-/// Words for a record kind, as an advisor reads them.
-pub fn describe(kind: &str) -> &'static str {
-    match kind {
-        "requested" => "Opt-in request queued",
-        "resent" => "Opt-in request resent",
-        "provider_accepted" => "Accepted by WhatsApp",
-        "sent" => "Sent",
-        "delivered" => "Delivered",
-        "read" => "Read",
-        "failed" => "Could not be delivered",
-        "accepted" => "Contact tapped Yes",
-        "rejected" => "Contact tapped No",
-        "keyword_opt_in" => "Contact replied \u{201c}yes\u{201d}",
-        "keyword_opt_out" => "Contact replied \u{201c}stop\u{201d}",
-        "keyword_decline" => "Contact replied \u{201c}no\u{201d}",
-        "message_in" => "Message from the contact",
-        "message_out" => "Message queued",
-        "sms_out" => "SMS queued",
-        "sms_in" => "SMS from the contact",
-        "sms_opt_out" => "Contact sent STOP by SMS",
-        "sms_opt_in" => "Contact sent START by SMS",
-        "sms_status" => "SMS status update",
-        "sms_failed" => "SMS not delivered",
-        _ => "Recorded step",
-    }
-}
-
-/// Words for the message a delivery step concerns.
-pub fn message_label(purpose: &str) -> &'static str {
-    match purpose {
-        "opt_in" => "opt-in request",
-        "confirmation" => "opt-in confirmation",
-        "opt_out_notice" => "opt-out notice",
-        _ => "message",
-    }
-}
-
-/// Who caused a step.
-pub fn actor(cause: &str) -> &'static str {
-    match cause {
-        "advisor" => "Advisor",
-        "contact" => "Contact",
-        "provider" => "WhatsApp / SMS provider",
-        _ => "System",
-    }
-}
 
 /// Collapsible history of a contact's consent record.
 #[component]
@@ -101,13 +55,13 @@ pub fn ConsentHistory(
                             {events.into_iter().rev().map(|event: RecordEvent| view! {
                                 <li class="history__item">
                                     <span class="history__what">
-                                        {describe(&event.kind)}
-                                        {event.purpose().map(|p| format!(" ({})", message_label(&p)))}
+                                        {labels::evidence(event.kind)}
+                                        {event.purpose().map(|p| format!(" ({})", labels::purpose_in_text(p)))}
                                     </span>
                                     <span class="history__meta">
                                         {event.received_at.map(|at| stamp(at, now)).unwrap_or_default()}
-                                        " · " {actor(&event.cause)}
-                                        {event.state_after.map(|s| format!(" · consent: {}", s.replace('_', " ")))}
+                                        " · " {labels::cause(event.cause)}
+                                        {event.state_after.map(|s| format!(" · consent: {}", labels::consent_state(s)))}
                                     </span>
                                 </li>
                             }).collect_view()}

@@ -4,31 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use optin_core::api::MessageView;
+use optin_core::api::{Channel, Direction, MessageStatus, MessageView};
 
+pub use crate::labels::delivery_mark;
+use crate::labels::purpose_tag;
 use crate::time::{clock_time, day_label};
-
-/// The delivery mark of an outgoing message: (symbol, words, CSS modifier).
-pub fn delivery_mark(status: &str) -> Option<(&'static str, &'static str, &'static str)> {
-    match status {
-        "queued" | "accepted" => Some(("…", "Sending", "pending")),
-        "sent" => Some(("✓", "Sent", "sent")),
-        "delivered" => Some(("✓✓", "Delivered", "delivered")),
-        "read" => Some(("✓✓", "Read", "read")),
-        "failed" => Some(("!", "Not delivered", "failed")),
-        "cancelled" => Some(("×", "Not sent", "failed")),
-        _ => None,
-    }
-}
-
-fn purpose_label(message: &MessageView) -> Option<&'static str> {
-    match message.purpose.as_str() {
-        "opt_in" => Some("Opt-in request"),
-        "confirmation" => Some("Opt-in confirmation"),
-        "opt_out_notice" => Some("Opt-out notice"),
-        _ => None,
-    }
-}
 
 /// Why a message failed, in words ("Not delivered: Message undeliverable (131026)").
 pub fn failure_text(message: &MessageView) -> String {
@@ -110,7 +90,7 @@ impl Row {
 
 #[component]
 fn MessageBubble(message: MessageView) -> impl IntoView {
-    let outgoing = message.direction == "out";
+    let outgoing = message.direction == Direction::Out;
     let class = format!(
         "bubble {} {}",
         if outgoing {
@@ -118,16 +98,16 @@ fn MessageBubble(message: MessageView) -> impl IntoView {
         } else {
             "bubble--in"
         },
-        if message.channel == "sms" {
+        if message.channel == Channel::Sms {
             "bubble--sms"
         } else {
             ""
         }
     );
     let who = if outgoing { "You" } else { "Contact" };
-    let tag = purpose_label(&message);
+    let tag = purpose_tag(message.purpose);
     let mark = outgoing
-        .then(|| delivery_mark(&message.status))
+        .then(|| delivery_mark(message.status))
         .flatten()
         .map(|(symbol, words, modifier)| {
             view! {
@@ -137,7 +117,7 @@ fn MessageBubble(message: MessageView) -> impl IntoView {
                 </span>
             }
         });
-    let failure = (outgoing && message.status == "failed")
+    let failure = (outgoing && message.status == MessageStatus::Failed)
         .then(|| view! { <span class="bubble__failure">{failure_text(&message)}</span> });
     view! {
         <li class=class>

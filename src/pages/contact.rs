@@ -69,7 +69,7 @@ pub fn ContactPage(id: i64) -> impl IntoView {
                 <section class="card thread" aria-labelledby="thread-title">
                     <h3 id="thread-title" class="thread__title">"WhatsApp conversation"</h3>
                     <Conversation
-                        messages=data.messages_on("whatsapp")
+                        messages=data.messages_on(optin_core::api::Channel::Whatsapp)
                         now=now
                         empty_text="No WhatsApp messages yet."
                         label="WhatsApp messages"

@@ -100,13 +100,7 @@ impl ContactData {
             }
             let edge = consent.with(|c| {
                 c.as_ref().and_then(|(s, clock)| {
-                    let at = match s.state {
-                        ConsentView::Pending | ConsentView::Failed | ConsentView::NoWhatsapp => {
-                            s.resend_allowed_at
-                        }
-                        ConsentView::OptedIn => s.service_window_closes_at,
-                        _ => None,
-                    }?;
+                    let at = s.next_change(clock.now())?;
                     let wait = clock.millis_until(at);
                     (wait > 0).then_some(wait)
                 })
@@ -171,8 +165,8 @@ impl ContactData {
         })
     }
 
-    /// Messages of one channel (`whatsapp` or `sms`).
-    pub fn messages_on(&self, channel: &'static str) -> Signal<Vec<MessageView>> {
+    /// Messages of one channel.
+    pub fn messages_on(&self, channel: optin_core::api::Channel) -> Signal<Vec<MessageView>> {
         let messages = self.messages;
         Signal::derive(move || {
             messages

@@ -3,15 +3,12 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use optin_core::api::OutgoingSms;
+use optin_core::api::{valid_text, OutgoingSms, MAX_SMS_CHARS};
 
 use crate::api::Api;
 use crate::components::conversation::Conversation;
 use crate::pages::contact::{not_found_text, Channel, ScreenHeader};
 use crate::pages::contact_data::ContactData;
-
-/// Longest SMS body the service accepts (it is split into parts on the way).
-pub const MAX_SMS_CHARS: usize = 1600;
 
 /// "42 characters · 1 SMS": GSM-7 parts are 160 characters, 153 when split;
 /// anything outside plain Latin uses UCS-2 (70, 67 when split).
@@ -49,11 +46,10 @@ pub fn SmsPage(id: i64) -> impl IntoView {
         if sending.get_untracked() || blocked.get_untracked() {
             return;
         }
-        let body = text.get_untracked().trim().to_owned();
-        if body.is_empty() {
+        let Some(body) = valid_text(&text.get_untracked(), MAX_SMS_CHARS).map(str::to_owned) else {
             error.set(Some("Write a message first.".to_owned()));
             return;
-        }
+        };
         error.set(None);
         notice.set(None);
         sending.set(true);
@@ -116,7 +112,7 @@ pub fn SmsPage(id: i64) -> impl IntoView {
                 <section class="card thread" aria-labelledby="thread-title">
                     <h3 id="thread-title" class="thread__title">"SMS conversation"</h3>
                     <Conversation
-                        messages=data.messages_on("sms")
+                        messages=data.messages_on(optin_core::api::Channel::Sms)
                         now=data.now
                         empty_text="No SMS yet."
                         label="SMS messages"

@@ -68,7 +68,7 @@ pub enum AppMessage {
     ConsentChanged {
         version: u32,
         phone: String,
-        state: String,
+        state: crate::consent::ConsentState,
     },
 }
 
@@ -152,9 +152,10 @@ mod tests {
         let json = serde_json::to_string(&AppMessage::ConsentChanged {
             version: 1,
             phone: "+1".into(),
-            state: "opted_in".into(),
+            state: crate::consent::ConsentState::OptedIn,
         })
         .unwrap();
         assert!(json.contains(r#""type":"optin:consent-changed""#));
+        assert!(json.contains(r#""state":"opted_in""#));
     }
 }

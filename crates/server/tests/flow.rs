@@ -310,6 +310,69 @@ async fn no_answer_resend_is_refused_within_24_hours_and_allowed_after() {
 }
 
 #[tokio::test]
+async fn past_24_hours_the_list_the_contact_and_the_consent_all_say_expired() {
+    let t = start().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    t.request_opt_in(kerry, "e1").await;
+    t.wait_for_state(&t.jane, kerry, "pending").await;
+    let (status, _) = t
+        .sandbox("POST", "/clock/advance", Some(json!({"hours": 24.5})))
+        .await;
+    assert_eq!(status, 200);
+
+    let (_, list) = t.api("GET", "/contacts?q=Kerry", &t.jane, None).await;
+    let (_, contact) = t
+        .api("GET", &format!("/contacts/{kerry}"), &t.jane, None)
+        .await;
+    let consent = t.consent(&t.jane, kerry).await;
+    assert_eq!(list["items"][0]["id"], kerry);
+    assert_eq!(list["items"][0]["consent"], "expired", "{list}");
+    assert_eq!(contact["consent"], "expired", "{contact}");
+    assert_eq!(consent["state"], "expired", "{consent}");
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreadable_consent_row_is_an_error_not_never_asked() {
+    let t = start().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    t.request_opt_in(kerry, "c1").await;
+    t.wait_for_state(&t.jane, kerry, "pending").await;
+    sqlx::query("UPDATE consents SET last_request_at = 'yesterday-ish' WHERE phone_e164 = $1")
+        .bind(KERRY)
+        .execute(t.service.state.store.pool())
+        .await
+        .unwrap();
+
+    let (status, body) = t
+        .api("GET", &format!("/contacts/{kerry}/consent"), &t.jane, None)
+        .await;
+    assert_eq!((status, body["code"].as_str()), (500, Some("internal")), "{body}");
+    let (status, _) = t
+        .api("GET", &format!("/contacts/{kerry}"), &t.jane, None)
+        .await;
+    assert_eq!(status, 500, "the contact read refuses too");
+    // A request on top of it is refused as well, not treated as a first request.
+    let (status, _) = t
+        .api("POST", &format!("/contacts/{kerry}/opt-in"), &t.jane, None)
+        .await;
+    assert_eq!(status, 500);
+
+    let error = t
+        .service
+        .state
+        .store
+        .consent(1, KERRY)
+        .await
+        .expect_err("a corrupt row is not \"never asked\"");
+    assert!(
+        matches!(error, optin_server::store::StoreError::Corrupt { .. }),
+        "{error}"
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
 async fn a_double_click_sends_one_request() {
     let t = start().await;
     let kerry = t.contact_id(&t.jane, "Kerry").await;

@@ -1,0 +1,86 @@
+//! Every word the app shows for a state, kind or code of the core vocabulary,
+//! one place each. The matches are exhaustive: a new variant does not compile
+//! until it has its words here.
+
+use optin_core::api::{Cause, ConsentState, EvidenceKind, MessageStatus, Purpose};
+
+/// Words for a consent-record kind, as an advisor reads them.
+pub fn evidence(kind: EvidenceKind) -> &'static str {
+    use EvidenceKind as K;
+    match kind {
+        K::Requested => "Opt-in request queued",
+        K::Resent => "Opt-in request resent",
+        K::ProviderAccepted => "Accepted by WhatsApp",
+        K::Sent => "Sent",
+        K::Delivered => "Delivered",
+        K::Read => "Read",
+        K::Failed => "Could not be delivered",
+        K::Accepted => "Contact tapped Yes",
+        K::Rejected => "Contact tapped No",
+        K::KeywordOptIn => "Contact replied \u{201c}yes\u{201d}",
+        K::KeywordOptOut => "Contact replied \u{201c}stop\u{201d}",
+        K::KeywordDecline => "Contact replied \u{201c}no\u{201d}",
+        K::MessageIn => "Message from the contact",
+        K::MessageOut => "Message queued",
+        K::SmsOut => "SMS queued",
+        K::SmsIn => "SMS from the contact",
+        K::SmsOptOut => "Contact sent STOP by SMS",
+        K::SmsOptIn => "Contact sent START by SMS",
+        K::SmsStatus => "SMS status update",
+        K::SmsFailed => "SMS not delivered",
+    }
+}
+
+/// Who caused a step.
+pub fn cause(cause: Cause) -> &'static str {
+    match cause {
+        Cause::Advisor => "Advisor",
+        Cause::Contact => "Contact",
+        Cause::Provider => "WhatsApp / SMS provider",
+    }
+}
+
+/// The tag on a message bubble; `None` for ordinary messages.
+pub fn purpose_tag(purpose: Purpose) -> Option<&'static str> {
+    match purpose {
+        Purpose::OptIn => Some("Opt-in request"),
+        Purpose::Confirmation => Some("Opt-in confirmation"),
+        Purpose::OptOutNotice => Some("Opt-out notice"),
+        Purpose::Message => None,
+    }
+}
+
+/// The message a delivery step concerns, in running text.
+pub fn purpose_in_text(purpose: Purpose) -> &'static str {
+    match purpose {
+        Purpose::OptIn => "opt-in request",
+        Purpose::Confirmation => "opt-in confirmation",
+        Purpose::OptOutNotice => "opt-out notice",
+        Purpose::Message => "message",
+    }
+}
+
+/// A stored consent state in running text.
+pub fn consent_state(state: ConsentState) -> &'static str {
+    match state {
+        ConsentState::None => "none",
+        ConsentState::Sending => "sending",
+        ConsentState::Pending => "pending",
+        ConsentState::NoWhatsapp => "no whatsapp",
+        ConsentState::OptedIn => "opted in",
+        ConsentState::OptedOut => "opted out",
+    }
+}
+
+/// The delivery mark of an outgoing message: (symbol, words, CSS modifier).
+pub fn delivery_mark(status: MessageStatus) -> Option<(&'static str, &'static str, &'static str)> {
+    match status {
+        MessageStatus::Queued | MessageStatus::Accepted => Some(("…", "Sending", "pending")),
+        MessageStatus::Sent => Some(("✓", "Sent", "sent")),
+        MessageStatus::Delivered => Some(("✓✓", "Delivered", "delivered")),
+        MessageStatus::Read => Some(("✓✓", "Read", "read")),
+        MessageStatus::Failed => Some(("!", "Not delivered", "failed")),
+        MessageStatus::Cancelled => Some(("×", "Not sent", "failed")),
+        MessageStatus::Received => None,
+    }
+}
