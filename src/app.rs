@@ -4,7 +4,6 @@ use crate::api::Api;
 use crate::live::{Live, LiveIndicator};
 use crate::pages::contact::ContactPage;
 use crate::pages::contacts::ContactsPage;
-use crate::pages::phone::PhonePage;
 use crate::pages::sms::SmsPage;
 use crate::pages::SandboxMode;
 use crate::route::{use_router, Link, Route, Router};
@@ -12,29 +11,21 @@ use crate::session;
 use crate::{bridge, bridge::Bridge};
 use optin_core::embed::{AppMessage, ContactRef, HostMessage, PROTOCOL_VERSION};
 
-/// The whole app: the sandbox phone (no sign-in: it plays the contact), or
-/// the advisor's screens with the token it was handed.
+/// The whole app: the advisor's screens with the token it was handed. (The
+/// sandbox's phone page is a separate app, `crates/phone-app`, that the
+/// service serves at `Route::Phone`'s address in sandbox builds only.)
 #[component]
 pub fn App() -> impl IntoView {
     let router = Router::from_location();
     provide_context(router);
-    // Only a switch between the phone and the advisor's screens rebuilds
-    // this level; moving between the advisor's screens keeps the shell (and
-    // its live connection).
-    let phone = Memo::new(move |_| match router.route() {
-        Route::Phone(number) => Some(number),
-        _ => None,
-    });
-    move || match phone.get() {
-        Some(number) => view! { <PhonePage number/> }.into_any(),
-        None => match session::load_token() {
-            Some(token) => {
-                provide_context(Api::new(token));
-                view! { <Shell/> }.into_any()
-            }
-            None if bridge::is_framed() => view! { <Embedded/> }.into_any(),
-            None => view! { <SignedOut/> }.into_any(),
-        },
+    // Moving between the advisor's screens keeps the shell (and its live connection).
+    match session::load_token() {
+        Some(token) => {
+            provide_context(Api::new(token));
+            view! { <Shell/> }.into_any()
+        }
+        None if bridge::is_framed() => view! { <Embedded/> }.into_any(),
+        None => view! { <SignedOut/> }.into_any(),
     }
 }
 

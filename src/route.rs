@@ -18,7 +18,9 @@ pub enum Route {
     Contact(i64),
     /// A contact's SMS screen.
     Sms(i64),
-    /// The sandbox's stand-in for a contact's phone (E.164 number).
+    /// The sandbox's stand-in for a contact's phone (E.164 number): a page
+    /// of its own (`crates/phone-app`), which the service serves at this
+    /// path in sandbox builds; this app only links to it.
     Phone(String),
     /// Anything else.
     NotFound,

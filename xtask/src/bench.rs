@@ -137,9 +137,18 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
         .any(|p| wants(p));
     let bins = target_dir().join("release");
     if needs_service {
-        phase("building the release service (cargo build --release -p optin-server)");
+        phase("building the release service with its sandbox, and the load generator");
         tools
-            .cargo(&["build", "--release", "-p", "optin-server"])
+            .cargo(&[
+                "build",
+                "--release",
+                "-p",
+                "optin-server",
+                "-p",
+                "optin-loadgen",
+                "--features",
+                "optin-server/sandbox",
+            ])
             .status_ok()?;
     }
     let bench = Bench {

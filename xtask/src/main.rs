@@ -36,13 +36,24 @@ fn main() -> ExitCode {
 
 type Result<T> = std::result::Result<T, String>;
 
-/// Builds the release app and service and runs them until Ctrl-C.
+/// Folder of the built sandbox phone page (`crates/phone-app`), apart from
+/// the advisor's `dist` so a production deployment of `dist` never holds it.
+const PHONE_DIST: &str = "dist-phone";
+
+/// Builds the release app and the service with its sandbox, and runs them until Ctrl-C.
 fn run(server_args: &[String]) -> Result<ExitCode> {
     let tools = Tools::ensure()?;
     let root = project_root();
     build_web_app(&tools)?;
     tools
-        .cargo(&["build", "--release", "-p", "optin-server"])
+        .cargo(&[
+            "build",
+            "--release",
+            "-p",
+            "optin-server",
+            "--features",
+            "sandbox",
+        ])
         .status_ok()?;
     let server = root.join("target/release/optin-server");
     let mut command = tools.command(&server);
@@ -50,6 +61,9 @@ fn run(server_args: &[String]) -> Result<ExitCode> {
         .current_dir(&root)
         .args(["--static-dir", "dist"])
         .args(server_args);
+    if std::env::var_os("OPTIN_SANDBOX_PHONE_DIR").is_none() {
+        command.env("OPTIN_SANDBOX_PHONE_DIR", PHONE_DIST);
+    }
     // The "Example CRM" demo host on a second origin, unless the caller chose otherwise.
     if std::env::var_os("OPTIN_DEMO_CRM_ADDR").is_none() {
         command.env("OPTIN_DEMO_CRM_ADDR", "127.0.0.1:8081");
@@ -65,10 +79,26 @@ fn run(server_args: &[String]) -> Result<ExitCode> {
     })
 }
 
+/// Builds the advisor's app into `dist` and, as a separate Trunk entry, the
+/// sandbox phone page into [`PHONE_DIST`] (its files served by the sandbox
+/// under `/sandbox/phone-app/`).
 fn build_web_app(tools: &Tools) -> Result<()> {
     tools
         .command("trunk")
         .args(["build", "--release"])
+        .current_dir(project_root())
+        .status_ok()?;
+    tools
+        .command("trunk")
+        .args([
+            "build",
+            "crates/phone-app/index.html",
+            "--release",
+            "--dist",
+            PHONE_DIST,
+            "--public-url",
+            "/sandbox/phone-app/",
+        ])
         .current_dir(project_root())
         .status_ok()
 }
@@ -110,11 +140,22 @@ fn test() -> Result<ExitCode> {
                 "--workspace",
                 "--exclude",
                 "optin-app",
+                "--exclude",
+                "optin-phone-app",
                 "--all-targets",
                 "--",
                 "-D",
                 "warnings",
             ])
+            .status_ok()
+            .is_ok(),
+    );
+    // The production service: without the sandbox feature (which the tests'
+    // dev-dependency turns on for the run above).
+    check(
+        "clippy (service without sandbox)",
+        tools
+            .cargo(&["clippy", "-p", "optin-server", "--", "-D", "warnings"])
             .status_ok()
             .is_ok(),
     );
@@ -127,6 +168,8 @@ fn test() -> Result<ExitCode> {
                 "optin-app",
                 "-p",
                 "optin-core",
+                "-p",
+                "optin-phone-app",
                 "--target",
                 "wasm32-unknown-unknown",
                 "--all-targets",
@@ -140,7 +183,17 @@ fn test() -> Result<ExitCode> {
     let mut tallies = vec![
         (
             "unit and integration tests",
-            cargo_test(&tools, &["test", "--workspace", "--exclude", "optin-app"]),
+            cargo_test(
+                &tools,
+                &[
+                    "test",
+                    "--workspace",
+                    "--exclude",
+                    "optin-app",
+                    "--exclude",
+                    "optin-phone-app",
+                ],
+            ),
         ),
         (
             "component tests (headless Chromium)",
@@ -216,7 +269,7 @@ fn end_to_end(tools: &Tools) -> Tally {
     let root = project_root();
     if build_web_app(tools).is_err()
         || tools
-            .cargo(&["build", "-p", "optin-server"])
+            .cargo(&["build", "-p", "optin-server", "--features", "sandbox"])
             .status_ok()
             .is_err()
     {
@@ -236,6 +289,7 @@ fn end_to_end(tools: &Tools) -> Tally {
             &format!("127.0.0.1:{port}"),
         ])
         .args(["--demo-crm-addr", &format!("127.0.0.1:{crm_port}")])
+        .args(["--sandbox-phone-dir", PHONE_DIST])
         .arg("--data-dir")
         .arg(&data_dir)
         .env("RUST_LOG", "warn")

@@ -9,7 +9,7 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "OPTIN_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// Folder for the SQLite database and sandbox files; created if missing.
+    /// Folder for the SQLite database (and the sandbox's); created if missing.
     #[arg(long, env = "OPTIN_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
     /// Folder with the built web app (Trunk's `dist/`); the API only if absent.
@@ -21,6 +21,12 @@ pub struct Config {
     /// Origins allowed to frame the app (space separated), besides the service itself.
     #[arg(long, env = "OPTIN_FRAME_ANCESTORS", value_delimiter = ' ')]
     pub frame_ancestors: Vec<String>,
+    /// Sandbox builds only: folder with the built sandbox phone page (Trunk's
+    /// output for `crates/phone-app`), served at `/phone/{number}` and
+    /// `/sandbox/phone-app/...`.
+    #[cfg(feature = "sandbox")]
+    #[arg(long, env = "OPTIN_SANDBOX_PHONE_DIR")]
+    pub sandbox_phone_dir: Option<PathBuf>,
     /// Sandbox only: also serve the "Example CRM" demo host page on this address
     /// (another origin); it is added to the frame ancestors.
     #[arg(long, env = "OPTIN_DEMO_CRM_ADDR")]
@@ -41,7 +47,8 @@ pub struct Config {
     /// WhatsApp business phone number id.
     #[arg(long, env = "OPTIN_WA_PHONE_NUMBER_ID")]
     pub wa_phone_number_id: Option<String>,
-    /// WhatsApp access token; without it the service runs against its sandbox.
+    /// WhatsApp access token; without it the service runs against its sandbox
+    /// (builds with the `sandbox` feature; other builds refuse to start).
     #[arg(long, env = "OPTIN_WA_ACCESS_TOKEN", hide_env_values = true)]
     pub wa_access_token: Option<String>,
     /// Meta app secret, to verify `X-Hub-Signature-256`.
@@ -101,6 +108,8 @@ impl Config {
             static_dir: None,
             default_region: None,
             frame_ancestors: Vec::new(),
+            #[cfg(feature = "sandbox")]
+            sandbox_phone_dir: None,
             demo_crm_addr: None,
             public_url: None,
             wa_graph_base: "https://graph.facebook.com".into(),
@@ -117,8 +126,10 @@ impl Config {
     }
 
     /// Resolves the providers once the listening address is known. Without a
-    /// WhatsApp access token everything points at the sandbox on this service.
+    /// WhatsApp access token everything points at the sandbox on this service
+    /// (an error in a build without the sandbox).
     pub fn providers(&self, bound: SocketAddr) -> Result<ProviderSettings, String> {
+        self.sandbox_available()?;
         let public_url = self
             .public_url
             .clone()
@@ -182,8 +193,22 @@ impl Config {
         self.data_dir.join("demo-advisors.json")
     }
 
+    /// Without a WhatsApp access token the service needs its sandbox, which
+    /// only builds with the `sandbox` feature have.
+    fn sandbox_available(&self) -> Result<(), String> {
+        if cfg!(feature = "sandbox") || self.wa_access_token.is_some() {
+            return Ok(());
+        }
+        Err(
+            "this build has no sandbox: set OPTIN_WA_ACCESS_TOKEN (and the other provider \
+             settings) to use the real providers, or build with `--features sandbox`"
+                .to_owned(),
+        )
+    }
+
     /// Refuses settings that cannot work, before anything starts.
     pub fn validate(&self) -> Result<(), String> {
+        self.sandbox_available()?;
         for origin in &self.frame_ancestors {
             if !is_origin(origin) {
                 return Err(format!(

@@ -1,5 +1,7 @@
-//! The sandbox: a local stand-in for Meta's Graph API and the SMS provider,
-//! used when no provider credentials are configured.
+//! `optin-sandbox`: a local stand-in for Meta's Graph API and the SMS
+//! provider, used when no provider credentials are configured. A test double,
+//! not part of the product: the service nests it only when built with its
+//! `sandbox` feature, and it keeps its data in a database of its own.
 //!
 //! The service reaches it through its real provider clients over HTTP, and it
 //! answers and calls back exactly as the platforms do: Graph API answers and
@@ -14,7 +16,13 @@
 //! - `POST /sms/2010-04-01/Accounts/{sid}/Messages.json`: the SMS send;
 //! - `GET /phones`, `GET /phones/{e164}`: the contacts' phones;
 //! - `POST /phones/{e164}/tap | reply | read`, `PUT /phones/{e164}/whatsapp`;
-//! - `GET /clock`, `POST /clock/advance`: the shared test clock.
+//! - `GET /clock`, `POST /clock/advance`: the shared test clock;
+//! - `GET /phone-app/...`: the files of the "contact's phone" web page
+//!   (`crates/phone-app`, built by Trunk into a folder of its own with
+//!   `--public-url /sandbox/phone-app/`), when that folder is given.
+//!
+//! The page itself is [`phone_page`], mounted at the site's root
+//! (`/phone/{e164}`, the address the advisor's app links to).
 //!
 //! Platform behaviour imitated beyond the happy path: a send to a number not
 //! on WhatsApp is accepted and then fails asynchronously with 131026 (there is
@@ -32,30 +40,61 @@
 mod emit;
 mod graph;
 mod phone;
+mod sign;
 mod sms;
 mod store;
 #[cfg(test)]
 mod tests;
 
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, get_service, post, put};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
+use tower_http::services::{ServeDir, ServeFile};
 
-use crate::clock::Clock;
+pub use optin_clock::Clock;
+pub use store::Db;
+
+/// Header naming a send so a retry of it is recognised as the same send
+/// (the service's provider clients send it; Meta and Twilio ignore it).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
+/// How long one webhook delivery attempt may take, connection included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The WhatsApp business phone number id the sandbox answers to by default.
+pub const DEFAULT_PHONE_NUMBER_ID: &str = "100000000000001";
+
+/// The SMS sender number the sandbox accepts by default.
+pub const DEFAULT_SMS_NUMBER: &str = "+15550001111";
+
+/// The body of an approved template by name and language, if known. The
+/// real platform knows its approved templates; the sandbox asks whoever
+/// runs it (the service answers from its own copy).
+pub type TemplateLookup = Arc<
+    dyn Fn(String, String) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync,
+>;
 
 /// Everything the sandbox needs; cheap to clone.
 #[derive(Clone)]
 pub struct SandboxState {
-    /// The service's database; the sandbox uses only its `sandbox_*` tables
-    /// (and reads `templates`, if present, to render template bodies).
-    pub pool: sqlx::SqlitePool,
+    /// The sandbox's own database (phones and their messages).
+    pub db: Db,
+    /// Template bodies, to show templates as the contact would read them
+    /// (without it, a template shows as its name and parameters).
+    pub templates: Option<TemplateLookup>,
+    /// Folder with the built phone page (`index.html` and its files), served
+    /// at `/phone-app/...`; without it that path answers 404.
+    pub phone_app_dir: Option<PathBuf>,
     /// Client for the webhooks it emits.
     pub http: reqwest::Client,
     /// Base URL of the service, e.g. `http://127.0.0.1:8080` (known only
@@ -100,11 +139,9 @@ impl Default for SandboxSettings {
     fn default() -> Self {
         Self {
             waba_id: "100000000000002".to_owned(),
-            phone_number_id: crate::store::seed::SANDBOX_PHONE_NUMBER_ID.to_owned(),
-            display_phone_number: optin_core::whatsapp::wa_id_from_e164(
-                crate::store::seed::SANDBOX_SMS_NUMBER,
-            ),
-            sms_number: crate::store::seed::SANDBOX_SMS_NUMBER.to_owned(),
+            phone_number_id: DEFAULT_PHONE_NUMBER_ID.to_owned(),
+            display_phone_number: optin_core::whatsapp::wa_id_from_e164(DEFAULT_SMS_NUMBER),
+            sms_number: DEFAULT_SMS_NUMBER.to_owned(),
             step_delay: Duration::from_millis(150),
             webhook_attempts: 6,
             first_retry_delay: Duration::from_millis(500),
@@ -113,6 +150,12 @@ impl Default for SandboxSettings {
 }
 
 impl SandboxState {
+    /// The body of template `name` in `language`, when the lookup knows it.
+    async fn template_body(&self, name: &str, language: &str) -> Option<String> {
+        let lookup = self.templates.as_ref()?;
+        lookup(name.to_owned(), language.to_owned()).await
+    }
+
     /// The service's base URL, without a trailing slash.
     pub fn service_base(&self) -> String {
         self.service_base
@@ -130,9 +173,13 @@ impl SandboxState {
 }
 
 /// The sandbox's routes, with their own state, ready to be nested
-/// (`.nest("/sandbox", sandbox::router(state))`).
+/// (`.nest("/sandbox", optin_sandbox::router(state))`).
 pub fn router<S>(state: SandboxState) -> Router<S> {
-    Router::new()
+    let router = match &state.phone_app_dir {
+        Some(dir) => Router::new().nest_service("/phone-app", ServeDir::new(dir)),
+        None => Router::new(),
+    };
+    router
         .route(
             "/graph/{version}/{phone_number_id}/messages",
             post(graph::send),
@@ -150,6 +197,30 @@ pub fn router<S>(state: SandboxState) -> Router<S> {
         .route("/clock", get(phone::clock))
         .route("/clock/advance", post(phone::advance_clock))
         .with_state(state)
+}
+
+/// The "contact's phone" page at `/phone/{e164}` (to be merged at the site's
+/// root): the `index.html` of the built phone app in `dir`, which reads the
+/// number from the address. Without `dir`, a note saying how to build it.
+pub fn phone_page<S>(dir: Option<&Path>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    match dir {
+        Some(dir) => Router::new().route_service(
+            "/phone/{*number}",
+            get_service(ServeFile::new(dir.join("index.html"))),
+        ),
+        None => Router::new().route("/phone/{*number}", get(phone_app_missing)),
+    }
+}
+
+async fn phone_app_missing() -> (StatusCode, &'static str) {
+    (
+        StatusCode::NOT_FOUND,
+        "The sandbox phone page is not built or not configured: build crates/phone-app \
+         with Trunk (cargo xtask run does) and pass its folder with --sandbox-phone-dir.",
+    )
 }
 
 /// `len` random bytes, base64url without padding.

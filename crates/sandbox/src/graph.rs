@@ -13,8 +13,8 @@ use optin_core::whatsapp::{
 
 use super::emit::{self, Fate};
 use super::store::{self, Inserted, NewMessage};
+use super::IDEMPOTENCY_KEY_HEADER;
 use super::{e164, new_wamid, random_id, SandboxState};
-use crate::providers::IDEMPOTENCY_KEY_HEADER;
 
 /// Longest text body the Cloud API accepts.
 const MAX_TEXT_CHARS: usize = 4096;
@@ -171,11 +171,11 @@ async fn accept(
     key: Option<&str>,
 ) -> Result<(String, Option<Fate>), sqlx::Error> {
     let now = state.clock.now();
-    let recipient = store::phone(&state.pool, phone, now).await?;
+    let recipient = store::phone(&state.db, phone, now).await?;
     let fate = if !recipient.on_whatsapp {
         Fate::Failed(emit::UNDELIVERABLE)
     } else if message.as_text().is_some() {
-        let last = store::last_written_at(&state.pool, phone, Channel::Whatsapp).await?;
+        let last = store::last_written_at(&state.db, phone, Channel::Whatsapp).await?;
         if optin_core::window::service_window(last, now).allows_free_text() {
             Fate::Delivered
         } else {
@@ -187,8 +187,9 @@ async fn accept(
     let (text, template, buttons) = match &message.content {
         MessageContent::Text { text } => (text.body.clone(), None, Vec::new()),
         MessageContent::Template { template } => {
-            let body =
-                store::template_body(&state.pool, &template.name, &template.language.code).await;
+            let body = state
+                .template_body(&template.name, &template.language.code)
+                .await;
             let (view, buttons) = template_view(template);
             (render(body.as_deref(), &view), Some(view), buttons)
         }
@@ -196,7 +197,7 @@ async fn accept(
     let id = new_wamid();
     let raw = serde_json::to_string(message).expect("plain data serializes");
     let inserted = store::insert(
-        &state.pool,
+        &state.db,
         NewMessage {
             id: &id,
             phone,

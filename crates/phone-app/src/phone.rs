@@ -13,9 +13,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use optin_core::sandbox::{Channel, ClockView, Direction, PhoneMessage, PhoneView, Tap};
 
-use crate::api::{ClientError, Sandbox};
-use crate::live::announce_clock_moved;
-use crate::time::{clock_time, stamp};
+use optin_app::api::{ClientError, Sandbox};
+use optin_app::live::announce_clock_moved;
+use optin_app::time::{clock_time, stamp};
 
 const POLL: Duration = Duration::from_secs(2);
 

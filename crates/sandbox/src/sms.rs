@@ -13,8 +13,8 @@ use optin_core::sms::{SmsErrorBody, SmsMessageResource, SmsStatus};
 
 use super::emit;
 use super::store::{self, Inserted, NewMessage};
+use super::IDEMPOTENCY_KEY_HEADER;
 use super::{e164, new_sms_sid, SandboxState};
-use crate::providers::IDEMPOTENCY_KEY_HEADER;
 
 /// Longest body the provider accepts (it splits it into segments).
 const MAX_BODY_CHARS: usize = 1600;
@@ -148,9 +148,9 @@ pub(super) async fn send(
     let sid = new_sms_sid();
     let raw = String::from_utf8_lossy(&body).into_owned();
     let stored = async {
-        store::phone(&state.pool, &to, now).await?;
+        store::phone(&state.db, &to, now).await?;
         store::insert(
-            &state.pool,
+            &state.db,
             NewMessage {
                 id: &sid,
                 phone: &to,
@@ -210,7 +210,7 @@ pub(super) async fn send(
 /// opt-out: like the real provider, the sandbox then refuses every send to
 /// the number (21610) until the contact texts START or YES.
 async fn unsubscribed(state: &SandboxState, phone: &str) -> Result<bool, sqlx::Error> {
-    let texts = store::written_texts(&state.pool, phone, Channel::Sms).await?;
+    let texts = store::written_texts(&state.db, phone, Channel::Sms).await?;
     Ok(texts
         .iter()
         .find_map(|text| match classify(text) {

@@ -1,10 +1,58 @@
-//! The sandbox's tables (`sandbox_phones`, `sandbox_messages`).
+//! The sandbox's own SQLite database (`sandbox_phones`, `sandbox_messages`),
+//! apart from the service's: created with the sandbox's migrations on first
+//! use, so a production database never holds sandbox tables.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use optin_core::sandbox::{
     Channel, Direction, PhoneButton, PhoneMessage, PhoneSummary, TemplateView,
 };
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::SqlitePool;
+use tokio::sync::OnceCell;
+
+/// The sandbox's database file. Opening is lazy (no I/O until the first
+/// query, which also applies the migrations once), so a router can be built
+/// synchronously.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: SqlitePool,
+    migrated: Arc<OnceCell<()>>,
+}
+
+impl Db {
+    /// The database at `path`, created (with its folder's existing parent) on first use.
+    pub fn open(path: &Path) -> Self {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_lazy_with(options);
+        Self {
+            pool,
+            migrated: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The pool, once the sandbox's migrations are applied.
+    async fn pool(&self) -> Result<&SqlitePool, sqlx::Error> {
+        self.migrated
+            .get_or_try_init(|| async {
+                sqlx::migrate!("./migrations")
+                    .run(&self.pool)
+                    .await
+                    .map_err(sqlx::Error::from)
+            })
+            .await?;
+        Ok(&self.pool)
+    }
+}
 
 /// A contact's phone.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -97,39 +145,32 @@ const COLUMNS: &str = "id, phone_e164, channel, direction, text, template_json, 
                        context_id, status, error_code, created_at";
 
 /// The phone, created (on WhatsApp, no profile name) on first sight.
-pub(super) async fn phone(
-    pool: &SqlitePool,
-    phone: &str,
-    now: DateTime<Utc>,
-) -> Result<Phone, sqlx::Error> {
+pub(super) async fn phone(db: &Db, phone: &str, now: DateTime<Utc>) -> Result<Phone, sqlx::Error> {
     sqlx::query(
         "INSERT INTO sandbox_phones (phone_e164, updated_at) VALUES ($1, $2)
          ON CONFLICT (phone_e164) DO NOTHING",
     )
     .bind(phone)
     .bind(now)
-    .execute(pool)
+    .execute(db.pool().await?)
     .await?;
     sqlx::query_as("SELECT on_whatsapp, profile_name FROM sandbox_phones WHERE phone_e164 = $1")
         .bind(phone)
-        .fetch_one(pool)
+        .fetch_one(db.pool().await?)
         .await
 }
 
 /// The phone, if the sandbox has seen it.
-pub(super) async fn find_phone(
-    pool: &SqlitePool,
-    phone: &str,
-) -> Result<Option<Phone>, sqlx::Error> {
+pub(super) async fn find_phone(db: &Db, phone: &str) -> Result<Option<Phone>, sqlx::Error> {
     sqlx::query_as("SELECT on_whatsapp, profile_name FROM sandbox_phones WHERE phone_e164 = $1")
         .bind(phone)
-        .fetch_optional(pool)
+        .fetch_optional(db.pool().await?)
         .await
 }
 
 /// Marks a number as on WhatsApp or not; optionally renames its profile.
 pub(super) async fn set_whatsapp(
-    pool: &SqlitePool,
+    db: &Db,
     phone: &str,
     on_whatsapp: bool,
     profile_name: Option<&str>,
@@ -147,14 +188,14 @@ pub(super) async fn set_whatsapp(
     .bind(on_whatsapp)
     .bind(profile_name)
     .bind(now)
-    .execute(pool)
+    .execute(db.pool().await?)
     .await?;
     Ok(())
 }
 
 /// Stores a message. With an idempotency key already used on the channel,
 /// stores nothing and returns the earlier message.
-pub(super) async fn insert(pool: &SqlitePool, m: NewMessage<'_>) -> Result<Inserted, sqlx::Error> {
+pub(super) async fn insert(db: &Db, m: NewMessage<'_>) -> Result<Inserted, sqlx::Error> {
     let template = m
         .template
         .map(|t| serde_json::to_string(t).expect("plain data serializes"));
@@ -181,7 +222,7 @@ pub(super) async fn insert(pool: &SqlitePool, m: NewMessage<'_>) -> Result<Inser
     .bind(m.status)
     .bind(m.idempotency_key)
     .bind(m.at)
-    .execute(pool)
+    .execute(db.pool().await?)
     .await?
     .rows_affected();
     if inserted == 1 {
@@ -192,40 +233,40 @@ pub(super) async fn insert(pool: &SqlitePool, m: NewMessage<'_>) -> Result<Inser
     ))
     .bind(m.channel.as_str())
     .bind(m.idempotency_key)
-    .fetch_one(pool)
+    .fetch_one(db.pool().await?)
     .await?;
     Ok(Inserted::Existing(Box::new(existing)))
 }
 
 /// One message by id.
-pub(super) async fn message(pool: &SqlitePool, id: &str) -> Result<Option<Stored>, sqlx::Error> {
+pub(super) async fn message(db: &Db, id: &str) -> Result<Option<Stored>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM sandbox_messages WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(db.pool().await?)
     .await
 }
 
 /// Every message of a phone, oldest first.
-pub(super) async fn messages(pool: &SqlitePool, phone: &str) -> Result<Vec<Stored>, sqlx::Error> {
+pub(super) async fn messages(db: &Db, phone: &str) -> Result<Vec<Stored>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM sandbox_messages WHERE phone_e164 = $1 ORDER BY seq"
     ))
     .bind(phone)
-    .fetch_all(pool)
+    .fetch_all(db.pool().await?)
     .await
 }
 
 /// Every phone seen, most recently active first.
-pub(super) async fn phones(pool: &SqlitePool) -> Result<Vec<PhoneSummary>, sqlx::Error> {
+pub(super) async fn phones(db: &Db) -> Result<Vec<PhoneSummary>, sqlx::Error> {
     let rows: Vec<(String, bool, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
         "SELECT p.phone_e164, p.on_whatsapp, COUNT(m.seq), MAX(m.created_at)
          FROM sandbox_phones p LEFT JOIN sandbox_messages m ON m.phone_e164 = p.phone_e164
          GROUP BY p.phone_e164
          ORDER BY MAX(m.seq) IS NULL, MAX(m.seq) DESC, p.phone_e164",
     )
-    .fetch_all(pool)
+    .fetch_all(db.pool().await?)
     .await?;
     Ok(rows
         .into_iter()
@@ -240,7 +281,7 @@ pub(super) async fn phones(pool: &SqlitePool) -> Result<Vec<PhoneSummary>, sqlx:
 
 /// When the contact last wrote on `channel`, if ever.
 pub(super) async fn last_written_at(
-    pool: &SqlitePool,
+    db: &Db,
     phone: &str,
     channel: Channel,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
@@ -251,13 +292,13 @@ pub(super) async fn last_written_at(
     )
     .bind(phone)
     .bind(channel.as_str())
-    .fetch_optional(pool)
+    .fetch_optional(db.pool().await?)
     .await
 }
 
 /// Texts the contact wrote on `channel`, newest first.
 pub(super) async fn written_texts(
-    pool: &SqlitePool,
+    db: &Db,
     phone: &str,
     channel: Channel,
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -268,7 +309,7 @@ pub(super) async fn written_texts(
     )
     .bind(phone)
     .bind(channel.as_str())
-    .fetch_all(pool)
+    .fetch_all(db.pool().await?)
     .await
 }
 
@@ -287,7 +328,7 @@ fn rank(status: &str) -> u8 {
 
 /// Moves a message's status forward (never back); records an error code.
 pub(super) async fn advance_status(
-    pool: &SqlitePool,
+    db: &Db,
     id: &str,
     status: &str,
     error_code: Option<i64>,
@@ -295,7 +336,7 @@ pub(super) async fn advance_status(
     let current: Option<String> =
         sqlx::query_scalar("SELECT status FROM sandbox_messages WHERE id = $1")
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional(db.pool().await?)
             .await?;
     if current.is_some_and(|current| rank(&current) < rank(status)) {
         sqlx::query(
@@ -305,21 +346,8 @@ pub(super) async fn advance_status(
         .bind(id)
         .bind(status)
         .bind(error_code)
-        .execute(pool)
+        .execute(db.pool().await?)
         .await?;
     }
     Ok(())
-}
-
-/// The body of an approved template, when the service's `templates` table
-/// exists and has it (the real platform knows its approved templates; the
-/// sandbox borrows the service's copy). `None` on any error.
-pub(super) async fn template_body(pool: &SqlitePool, name: &str, language: &str) -> Option<String> {
-    sqlx::query_scalar("SELECT body FROM templates WHERE name = $1 AND language = $2 LIMIT 1")
-        .bind(name)
-        .bind(language)
-        .fetch_optional(pool)
-        .await
-        .ok()
-        .flatten()
 }

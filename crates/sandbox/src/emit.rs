@@ -10,9 +10,9 @@ use optin_core::whatsapp::{
     SIGNATURE_HEADER,
 };
 
+use super::sign::{meta_signature, twilio_signature};
+use super::REQUEST_TIMEOUT;
 use super::{store, SandboxState};
-use crate::providers::signature::{meta_signature, twilio_signature};
-use crate::providers::REQUEST_TIMEOUT;
 
 /// A Cloud API error reported in a `failed` status.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ async fn whatsapp_status(
 ) -> bool {
     let at = state.clock.now();
     if let Err(e) = store::advance_status(
-        &state.pool,
+        &state.db,
         message_id,
         status.as_str(),
         failure.map(|f| f.code),
@@ -161,7 +161,7 @@ pub(super) async fn whatsapp_inbound(
 
 async fn record_taken(state: &SandboxState, id: &str, taken: bool) {
     let status = if taken { "delivered" } else { "failed" };
-    if let Err(e) = store::advance_status(&state.pool, id, status, None).await {
+    if let Err(e) = store::advance_status(&state.db, id, status, None).await {
         tracing::warn!(error = %e, "sandbox could not record a webhook outcome");
     }
 }
@@ -176,7 +176,7 @@ pub(super) async fn sms_fate(
 ) {
     for status in [SmsStatus::Sent, SmsStatus::Delivered] {
         tokio::time::sleep(state.settings.step_delay).await;
-        if let Err(e) = store::advance_status(&state.pool, &sid, status.as_str(), None).await {
+        if let Err(e) = store::advance_status(&state.db, &sid, status.as_str(), None).await {
             tracing::warn!(error = %e, "sandbox could not record an SMS status");
         }
         let form = pairs(&[

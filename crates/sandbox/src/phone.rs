@@ -49,7 +49,7 @@ fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T> {
 
 /// The phone's received WhatsApp message `id`.
 async fn received_whatsapp(state: &SandboxState, phone: &str, id: &str) -> Result<Stored> {
-    store::message(&state.pool, id)
+    store::message(&state.db, id)
         .await?
         .filter(|m| m.phone_e164 == phone && m.is(Channel::Whatsapp, Direction::In))
         .ok_or_else(|| {
@@ -73,7 +73,7 @@ fn undelivered(message: &Stored) -> Result<()> {
 }
 
 async fn on_whatsapp(state: &SandboxState, phone: &str) -> Result<store::Phone> {
-    let found = store::phone(&state.pool, phone, state.clock.now()).await?;
+    let found = store::phone(&state.db, phone, state.clock.now()).await?;
     if !found.on_whatsapp {
         return Err(SandboxError::new(
             StatusCode::CONFLICT,
@@ -94,7 +94,7 @@ fn profile_name(phone: &str, found: &store::Phone) -> String {
 
 /// `GET /phones`
 pub(super) async fn list(State(state): State<SandboxState>) -> Result<Json<Vec<PhoneSummary>>> {
-    Ok(Json(store::phones(&state.pool).await?))
+    Ok(Json(store::phones(&state.db).await?))
 }
 
 /// `GET /phones/{e164}`
@@ -108,13 +108,13 @@ pub(super) async fn view(
 
 async fn phone_view(state: &SandboxState, phone: &str) -> Result<PhoneView> {
     // Looking does not register the number; only sends and actions do.
-    let found = store::find_phone(&state.pool, phone)
+    let found = store::find_phone(&state.db, phone)
         .await?
         .unwrap_or(store::Phone {
             on_whatsapp: true,
             profile_name: None,
         });
-    let messages = store::messages(&state.pool, phone).await?;
+    let messages = store::messages(&state.db, phone).await?;
     Ok(PhoneView {
         phone: phone.to_owned(),
         on_whatsapp: found.on_whatsapp,
@@ -132,7 +132,7 @@ pub(super) async fn set_whatsapp(
     let phone = phone_number(&raw)?;
     let request: SetWhatsapp = body(&bytes)?;
     store::set_whatsapp(
-        &state.pool,
+        &state.db,
         &phone,
         request.on_whatsapp,
         request.profile_name.as_deref().map(str::trim),
@@ -249,7 +249,7 @@ pub(super) async fn reply(
             Ok((StatusCode::ACCEPTED, Json(stored)))
         }
         Channel::Sms => {
-            store::phone(&state.pool, &phone, now).await?;
+            store::phone(&state.db, &phone, now).await?;
             let sid = new_sms_sid();
             let to = state.settings.sms_number.clone();
             let stored = record_written(
@@ -285,7 +285,7 @@ async fn record_written(
     raw: &str,
 ) -> Result<PhoneMessage> {
     store::insert(
-        &state.pool,
+        &state.db,
         NewMessage {
             id,
             phone,
@@ -302,7 +302,7 @@ async fn record_written(
         },
     )
     .await?;
-    let stored = store::message(&state.pool, id).await?.expect("just stored");
+    let stored = store::message(&state.db, id).await?.expect("just stored");
     Ok(stored.view())
 }
 
@@ -317,13 +317,13 @@ pub(super) async fn read(
     let request: MarkRead = body(&bytes)?;
     let message = received_whatsapp(&state, &phone, &request.message_id).await?;
     undelivered(&message)?;
-    store::advance_status(&state.pool, &message.id, "read", None).await?;
+    store::advance_status(&state.db, &message.id, "read", None).await?;
     tokio::spawn(emit::whatsapp_read(
         state.clone(),
         message.id.clone(),
         wa_id_from_e164(&phone),
     ));
-    let updated = store::message(&state.pool, &message.id)
+    let updated = store::message(&state.db, &message.id)
         .await?
         .unwrap_or(message);
     Ok((StatusCode::ACCEPTED, Json(updated.view())))

@@ -8,18 +8,19 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Router;
+use optin_core::api::ErrorCode;
 use optin_core::sandbox::{ClockView, PhoneMessage, PhoneView};
 use optin_core::sms::{SmsInbound, SmsStatus, SmsStatusCallback};
 use optin_core::whatsapp::{
     DeliveryStatus, InboundKind, InboundMessage, SendMessage, StatusUpdate, WebhookEnvelope,
 };
 use serde_json::{json, Value};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::providers::signature::{verify_meta_signature, verify_twilio_signature};
-use crate::providers::{SmsClient, SmsConfig, WhatsAppClient, WhatsAppConfig};
+// The service's real provider clients and signature checks (a dev-dependency).
+use optin_server::providers::signature::{verify_meta_signature, verify_twilio_signature};
+use optin_server::providers::{SmsClient, SmsConfig, WhatsAppClient, WhatsAppConfig};
 
 const APP_SECRET: &str = "app-secret";
 const ACCESS_TOKEN: &str = "graph-token";
@@ -59,19 +60,13 @@ async fn serve(router: Router) -> String {
 /// The sandbox plus a fake service that answers 500 to its first
 /// `refuse_first` webhooks and 200 after.
 async fn harness(refuse_first: usize) -> Harness {
+    harness_with(refuse_first, None).await
+}
+
+/// [`harness`] with a template lookup.
+async fn harness_with(refuse_first: usize, templates: Option<TemplateLookup>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let options = SqliteConnectOptions::new()
-        .filename(dir.path().join("sandbox.sqlite3"))
-        .create_if_missing(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .unwrap();
-    sqlx::raw_sql(include_str!("../../migrations/0003_sandbox.sql"))
-        .execute(&pool)
-        .await
-        .unwrap();
+    let db = Db::open(&dir.path().join("sandbox.sqlite3"));
 
     let (tx, webhooks) = mpsc::unbounded_channel();
     let seen = Arc::new(AtomicUsize::new(0));
@@ -93,14 +88,16 @@ async fn harness(refuse_first: usize) -> Harness {
 
     let http = reqwest::Client::new();
     let state = SandboxState {
-        pool,
+        db,
+        templates,
+        phone_app_dir: None,
         http: http.clone(),
         service_base: Arc::new(RwLock::new(String::new())),
         app_secret: APP_SECRET.into(),
         access_token: ACCESS_TOKEN.into(),
         sms_account_sid: SMS_SID.into(),
         sms_auth_token: SMS_TOKEN.into(),
-        clock: crate::clock::Clock::default(),
+        clock: Clock::default(),
         settings: SandboxSettings {
             step_delay: Duration::from_millis(5),
             first_retry_delay: Duration::from_millis(10),
@@ -305,14 +302,13 @@ async fn an_opt_in_request_is_accepted_then_reported_sent_and_delivered() {
 
 #[tokio::test]
 async fn templates_known_to_the_service_are_rendered() {
-    let h = harness(0).await;
-    sqlx::raw_sql(
-        "CREATE TABLE templates (name TEXT, language TEXT, body TEXT);
-         INSERT INTO templates VALUES ('advisor_opt_in', 'en_US', '{{1}} from {{2}} asks: OK with {{2}}?');",
-    )
-    .execute(&h.state.pool)
-    .await
-    .unwrap();
+    let lookup: TemplateLookup = Arc::new(|name: String, language: String| {
+        Box::pin(async move {
+            (name == "advisor_opt_in" && language == "en_US")
+                .then(|| "{{1}} from {{2}} asks: OK with {{2}}?".to_owned())
+        })
+    });
+    let h = harness_with(0, Some(lookup)).await;
     h.whatsapp().send(&opt_in("r1"), "job-1").await.unwrap();
     let phone = h.phone(CONTACT).await;
     assert_eq!(
@@ -350,7 +346,7 @@ async fn bad_tokens_unknown_numbers_and_invalid_payloads_get_graph_errors() {
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(401));
-    assert_eq!(e.code(), Some(190));
+    assert_eq!(e.code(), Some(ErrorCode(190)));
     assert!(!e.is_retryable());
 
     config.access_token = ACCESS_TOKEN.into();
@@ -359,7 +355,7 @@ async fn bad_tokens_unknown_numbers_and_invalid_payloads_get_graph_errors() {
         .send(&opt_in("r1"), "k")
         .await
         .unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(400), Some(100)));
+    assert_eq!((e.status(), e.code()), (Some(400), Some(ErrorCode(100))));
 
     let url = h.whatsapp().messages_url();
     for body in [
@@ -591,25 +587,25 @@ async fn sms_sends_are_checked_like_the_provider_does() {
         .send(CONTACT, "x", "k")
         .await
         .unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(401), Some(20003)));
+    assert_eq!((e.status(), e.code()), (Some(401), Some(ErrorCode(20003))));
 
     config.auth_token = SMS_TOKEN.into();
     let e = SmsClient::new(config.clone(), h.http.clone())
         .send("12", "x", "k")
         .await
         .unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(400), Some(21211)));
+    assert_eq!((e.status(), e.code()), (Some(400), Some(ErrorCode(21211))));
     let e = SmsClient::new(config.clone(), h.http.clone())
         .send(CONTACT, " ", "k")
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Some(21602));
+    assert_eq!(e.code(), Some(ErrorCode(21602)));
     config.from = "+15550009999".into();
     let e = SmsClient::new(config, h.http.clone())
         .send(CONTACT, "x", "k")
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Some(21606));
+    assert_eq!(e.code(), Some(ErrorCode(21606)));
     assert!(!e.is_retryable());
 }
 
@@ -621,7 +617,7 @@ async fn after_stop_by_sms_sends_are_refused_until_start() {
         .await;
     h.next_sms().await;
     let e = h.sms(None).send(CONTACT, "x", "job-1").await.unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(400), Some(21610)));
+    assert_eq!((e.status(), e.code()), (Some(400), Some(ErrorCode(21610))));
     assert!(!e.is_retryable());
     // An ordinary reply changes nothing; START lifts the block.
     h.post(&format!("/phones/{CONTACT}/reply"), reply("why?"))

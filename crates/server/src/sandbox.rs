@@ -1,0 +1,73 @@
+//! Wiring of the sandbox (`optin-sandbox`, only in builds with the `sandbox`
+//! feature): it speaks to this service with the secrets the service expects
+//! of Meta and the SMS provider, shares the service's clock, keeps its data
+//! in `<data-dir>/sandbox.sqlite3`, and reads template bodies through the
+//! store (as the real platform knows the approved templates).
+
+use std::sync::Arc;
+
+use axum::Router;
+pub use optin_sandbox::{SandboxSettings, SandboxState};
+
+use crate::AppState;
+
+/// The sandbox under `/sandbox`, and its phone page at `/phone/{e164}`.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .nest("/sandbox", optin_sandbox::router(self::state(state)))
+        .merge(optin_sandbox::phone_page(
+            state.config.sandbox_phone_dir.as_deref(),
+        ))
+}
+
+/// The sandbox's state for the service `state`.
+pub fn state(state: &AppState) -> SandboxState {
+    let settings = &state.providers.settings;
+    let store = state.store.clone();
+    let templates: optin_sandbox::TemplateLookup = Arc::new(move |name, language| {
+        let store = store.clone();
+        Box::pin(async move { template_body(&store, &name, &language).await })
+    });
+    SandboxState {
+        db: optin_sandbox::Db::open(&state.config.data_dir.join("sandbox.sqlite3")),
+        templates: Some(templates),
+        phone_app_dir: state.config.sandbox_phone_dir.clone(),
+        http: reqwest::Client::new(),
+        service_base: Arc::new(std::sync::RwLock::new(settings.public_url.clone())),
+        app_secret: settings.app_secret.clone(),
+        access_token: settings.whatsapp.access_token.clone(),
+        sms_account_sid: settings.sms.account_sid.clone(),
+        sms_auth_token: settings.sms.auth_token.clone(),
+        clock: state.clock.clone(),
+        settings: SandboxSettings {
+            phone_number_id: settings.whatsapp.phone_number_id.clone(),
+            display_phone_number: optin_core::whatsapp::wa_id_from_e164(&settings.sms.from),
+            sms_number: settings.sms.from.clone(),
+            ..SandboxSettings::default()
+        },
+    }
+}
+
+/// The body of an approved template of any organization on this service.
+async fn template_body(store: &crate::store::Store, name: &str, language: &str) -> Option<String> {
+    for organization in store.organization_ids().await.ok()? {
+        let templates = store.templates(organization).await.ok()?;
+        if let Some(found) = templates
+            .into_iter()
+            .find(|t| t.name == name && t.language == language)
+        {
+            return Some(found.body);
+        }
+    }
+    None
+}
+
+/// The phone page's HTML, whose inline bootstrap script the
+/// Content-Security-Policy must allow as well as the app's.
+pub fn phone_page_html(state: &AppState) -> Option<String> {
+    if !state.providers.settings.sandbox {
+        return None;
+    }
+    let dir = state.config.sandbox_phone_dir.as_ref()?;
+    std::fs::read_to_string(dir.join("index.html")).ok()
+}
