@@ -60,18 +60,7 @@ fn at(rfc3339: &str) -> DateTime<Utc> {
 
 /// A consent answer in `state` at server time `now`, nothing else set.
 fn snapshot(state: ConsentView, now: DateTime<Utc>) -> ConsentSnapshot {
-    ConsentSnapshot {
-        phone: "+447911123456".into(),
-        state,
-        requested_at: None,
-        last_request_at: None,
-        resend_allowed_at: None,
-        answered_at: None,
-        failure_code: None,
-        service_window_closes_at: None,
-        sms_opted_out: false,
-        now,
-    }
+    ConsentSnapshot::bare("+447911123456", state, now)
 }
 
 fn type_into(input: &HtmlInputElement, text: &str) {
@@ -640,7 +629,9 @@ async fn the_conversation_shows_days_times_and_delivery_marks() {
         0
     );
     assert_eq!(
-        delivery_mark(optin_core::api::MessageStatus::Sent).unwrap().1,
+        delivery_mark(optin_core::api::MessageStatus::Sent)
+            .unwrap()
+            .1,
         "Sent"
     );
     let log: HtmlElement = find(&host, "[role=log]");

@@ -179,17 +179,5 @@ impl ContactData {
 }
 
 fn placeholder() -> ConsentSnapshot {
-    let now = local_now();
-    ConsentSnapshot {
-        phone: String::new(),
-        state: ConsentView::None,
-        requested_at: None,
-        last_request_at: None,
-        resend_allowed_at: None,
-        answered_at: None,
-        failure_code: None,
-        service_window_closes_at: None,
-        sms_opted_out: false,
-        now,
-    }
+    ConsentSnapshot::bare(String::new(), ConsentView::None, local_now())
 }

@@ -228,6 +228,26 @@ pub struct ConsentSnapshot {
 
 /// The rules of the 24-hour clock, asked by the app and the service alike.
 impl ConsentSnapshot {
+    /// A number in `state` at server time `now`, with nothing else known.
+    pub fn bare(
+        phone: impl Into<String>,
+        state: ConsentView,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        ConsentSnapshot {
+            phone: phone.into(),
+            state,
+            requested_at: None,
+            last_request_at: None,
+            resend_allowed_at: None,
+            answered_at: None,
+            failure_code: None,
+            service_window_closes_at: None,
+            sms_opted_out: false,
+            now,
+        }
+    }
+
     /// Whether the advisor may send a new opt-in request at `now`: never
     /// asked, failed or not on WhatsApp, and the resend interval has passed.
     pub fn may_request(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
@@ -241,7 +261,9 @@ impl ConsentSnapshot {
     /// wrote within the service window.
     pub fn free_text_open(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
         self.state == ConsentView::OptedIn
-            && self.service_window_closes_at.is_some_and(|closes| closes > now)
+            && self
+                .service_window_closes_at
+                .is_some_and(|closes| closes > now)
     }
 
     /// When an unanswered request expired (or will): the resend time.
@@ -393,6 +415,52 @@ pub fn render_template(body: &str, parameters: &[String]) -> String {
 #[cfg(test)]
 mod template_tests {
     use super::*;
+
+    fn snapshot(state: ConsentView) -> ConsentSnapshot {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-03-10T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        ConsentSnapshot::bare("+447911123456", state, now)
+    }
+
+    #[test]
+    fn the_snapshot_answers_the_time_rules() {
+        let hour = chrono::Duration::hours(1);
+        let s = snapshot(ConsentView::None);
+        let now = s.now;
+        assert!(s.may_request(now));
+        let failed = ConsentSnapshot {
+            resend_allowed_at: Some(now + hour),
+            ..snapshot(ConsentView::Failed)
+        };
+        assert!(!failed.may_request(now));
+        assert!(failed.may_request(now + hour));
+        assert_eq!(failed.next_change(now), Some(now + hour));
+        assert_eq!(failed.next_change(now + hour), None, "only future changes");
+        assert!(
+            !snapshot(ConsentView::Expired).may_request(now),
+            "resend, not request"
+        );
+
+        let open = ConsentSnapshot {
+            service_window_closes_at: Some(now + hour),
+            ..snapshot(ConsentView::OptedIn)
+        };
+        assert!(open.free_text_open(now));
+        assert!(!open.free_text_open(now + hour));
+        assert_eq!(open.next_change(now), Some(now + hour));
+        let out = ConsentSnapshot {
+            service_window_closes_at: Some(now + hour),
+            ..snapshot(ConsentView::OptedOut)
+        };
+        assert!(!out.free_text_open(now), "only an opted-in number");
+
+        let expired = ConsentSnapshot {
+            last_request_at: Some(now - hour * 25),
+            ..snapshot(ConsentView::Expired)
+        };
+        assert_eq!(expired.expires_at(), Some(now - hour));
+    }
 
     #[test]
     fn texts_are_trimmed_and_bounded_in_characters() {

@@ -52,7 +52,7 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+                .unwrap_or_else(|_| optin_server::store::DEFAULT_LOG_FILTER.into()),
         )
         .init();
     let cli = Cli::parse();

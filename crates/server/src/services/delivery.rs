@@ -103,12 +103,11 @@ pub async fn apply_status(
         "status": report.status, "purpose": message.purpose, "error_code": code,
         "error_title": report.error.map(|e| e.title), "applied": applied,
     });
-    let failed_request = (report.status == MessageStatus::Failed && applied).then(|| {
-        ConsentEvent::ProviderFailed {
+    let failed_request =
+        (report.status == MessageStatus::Failed && applied).then(|| ConsentEvent::ProviderFailed {
             message_id: Some(report.provider_message_id.to_owned()),
             code,
-        }
-    });
+        });
     record_about(work, &message, kind, failed_request, detail, Some(source)).await?;
     Ok(true)
 }
@@ -178,14 +177,25 @@ pub async fn provider_refused(
         message_id: None,
         code,
     };
-    record_about(work, message, EvidenceKind::Failed, Some(event), detail, None).await
+    record_about(
+        work,
+        message,
+        EvidenceKind::Failed,
+        Some(event),
+        detail,
+        None,
+    )
+    .await
 }
 
 /// Applies statuses that arrived before the message id was known.
 async fn apply_parked(work: &mut Work, provider_id: &str) -> AppResult<()> {
     for parked in work.store.take_parked_statuses(provider_id).await? {
         let Ok(update) = serde_json::from_str::<StatusUpdate>(&parked.status_json) else {
-            tracing::error!(parked = parked.id, "a parked status cannot be read; dropped");
+            tracing::error!(
+                parked = parked.id,
+                "a parked status cannot be read; dropped"
+            );
             continue;
         };
         let source = WebhookSource {

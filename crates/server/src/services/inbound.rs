@@ -9,7 +9,9 @@
 use optin_core::consent::{ConsentEvent, ConsentState};
 use optin_core::keywords::{classify, Keyword};
 use optin_core::sms::{SmsInbound, SmsStatusCallback};
-use optin_core::vocab::{Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose};
+use optin_core::vocab::{
+    Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose,
+};
 use optin_core::whatsapp::{
     e164_from_wa_id, InboundMessage, OptInAnswer, OptInPayload, SendMessage, WebhookEnvelope,
     MESSAGES_FIELD,
@@ -25,7 +27,11 @@ use crate::store::messages::{MessageError, NewMessage};
 use crate::AppState;
 
 /// Applies a verified WhatsApp webhook body.
-pub async fn apply_whatsapp(state: &AppState, envelope: &WebhookEnvelope, raw: &str) -> AppResult<()> {
+pub async fn apply_whatsapp(
+    state: &AppState,
+    envelope: &WebhookEnvelope,
+    raw: &str,
+) -> AppResult<()> {
     let mut work = Work::begin(state).await?;
     for change in envelope
         .entry
@@ -35,7 +41,11 @@ pub async fn apply_whatsapp(state: &AppState, envelope: &WebhookEnvelope, raw: &
     {
         let value = &change.value;
         let phone_number_id = &value.metadata.phone_number_id;
-        let Some(org) = work.store.organization_by_whatsapp_number(phone_number_id).await? else {
+        let Some(org) = work
+            .store
+            .organization_by_whatsapp_number(phone_number_id)
+            .await?
+        else {
             tracing::warn!(phone_number_id, "webhook for a number no organization uses");
             continue;
         };
@@ -54,7 +64,9 @@ pub async fn apply_whatsapp(state: &AppState, envelope: &WebhookEnvelope, raw: &
             };
             if !known {
                 let json = serde_json::to_string(status).expect("statuses serialize");
-                work.store.park_status(&status.id, &json, raw, work.now).await?;
+                work.store
+                    .park_status(&status.id, &json, raw, work.now)
+                    .await?;
             }
         }
         for message in &value.messages {
@@ -85,7 +97,9 @@ async fn apply_whatsapp_message(
     // Any message from the contact, a button tap included, opens the 24-hour window.
     let sent_at = source.provider_time.unwrap_or(work.now);
     record.last_inbound_at = Some(record.last_inbound_at.map_or(sent_at, |t| t.max(sent_at)));
-    work.store.save_consent(org, &phone, &record, work.now).await?;
+    work.store
+        .save_consent(org, &phone, &record, work.now)
+        .await?;
 
     let payload = message.button_payload().and_then(OptInPayload::parse);
     let text = message
@@ -245,7 +259,9 @@ async fn apply_sms_status(work: &mut Work, status: &SmsStatusCallback, raw: &str
         status: new_status,
         error: status.error_code.map(|_| MessageError {
             code,
-            title: code.and_then(ErrorCode::title).unwrap_or("SMS not delivered"),
+            title: code
+                .and_then(ErrorCode::title)
+                .unwrap_or("SMS not delivered"),
         }),
     };
     let source = WebhookSource {
@@ -277,7 +293,9 @@ async fn apply_sms_inbound(
         }
         _ => EvidenceKind::SmsIn,
     };
-    work.store.save_consent(org, phone, &record, work.now).await?;
+    work.store
+        .save_consent(org, phone, &record, work.now)
+        .await?;
     work.store
         .insert_message(
             NewMessage {

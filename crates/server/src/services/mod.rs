@@ -69,7 +69,11 @@ impl Work {
     }
 
     /// Stores an outbound message and its outbox job.
-    pub async fn send(&mut self, message: NewMessage<'_>, payload: OutboundPayload) -> AppResult<i64> {
+    pub async fn send(
+        &mut self,
+        message: NewMessage<'_>,
+        payload: OutboundPayload,
+    ) -> AppResult<i64> {
         let id = self.store.insert_message(message, self.now).await?;
         let payload = serde_json::to_string(&payload).expect("payload serializes");
         self.store.enqueue(id, &payload, self.now).await?;
@@ -87,6 +91,21 @@ impl Work {
             state.outbox_wake.notify_one();
         }
         Ok(())
+    }
+
+    /// A unit of work on one of the advisor's contacts and its number's consent.
+    async fn begin_for_contact(
+        state: &AppState,
+        advisor: &AdvisorIdentity,
+        contact_id: i64,
+    ) -> AppResult<(Self, ContactRef, ConsentRecord)> {
+        let mut work = Self::begin(state).await?;
+        let contact = work.contact_of(advisor, contact_id).await?;
+        let record = work
+            .store
+            .consent(advisor.organization_id, &contact.phone_e164)
+            .await?;
+        Ok((work, contact, record))
     }
 
     /// One of the advisor's contacts (a 404 for anyone else's).
@@ -141,7 +160,10 @@ pub(crate) struct ConsentStep<'a, 'b> {
 }
 
 /// Applies a consent event with core's rules, saves the result and records it.
-pub(crate) async fn transition(work: &mut Work, step: ConsentStep<'_, '_>) -> AppResult<Transition> {
+pub(crate) async fn transition(
+    work: &mut Work,
+    step: ConsentStep<'_, '_>,
+) -> AppResult<Transition> {
     let t = apply(&step.record.status, &step.event, work.now).map_err(refused)?;
     step.record.status = t.status.clone();
     work.store

@@ -54,7 +54,11 @@ pub async fn request_opt_in(
     let phone = contact.phone_e164.as_str();
     work.require_whatsapp(org).await?;
     if let Some(key) = request.idempotency_key {
-        if work.store.opt_in_request_seen(advisor.advisor_id, key).await? {
+        if work
+            .store
+            .opt_in_request_seen(advisor.advisor_id, key)
+            .await?
+        {
             let record = work.store.consent(org, phone).await?;
             return Ok(snapshot(phone, &record, work.now));
         }

@@ -2,8 +2,8 @@
 //! text only inside the service window) and SMS (refused after STOP).
 
 use optin_core::api::{
-    render_template, template_parameters, valid_text, OutgoingMessage, OutgoingSms,
-    MAX_SMS_CHARS, MAX_TEXT_CHARS,
+    render_template, template_parameters, valid_text, OutgoingMessage, OutgoingSms, MAX_SMS_CHARS,
+    MAX_TEXT_CHARS,
 };
 use optin_core::vocab::{Cause, Channel, Direction, EvidenceKind, MessageStatus, Purpose};
 use optin_core::whatsapp::{Component, Parameter, SendMessage};
@@ -42,11 +42,9 @@ pub async fn send_whatsapp(
     contact_id: i64,
     outgoing: OutgoingMessage,
 ) -> AppResult<i64> {
-    let mut work = Work::begin(state).await?;
-    let contact = work.contact_of(advisor, contact_id).await?;
+    let (mut work, contact, record) = Work::begin_for_contact(state, advisor, contact_id).await?;
     let org = advisor.organization_id;
     let phone = contact.phone_e164.as_str();
-    let record = work.store.consent(org, phone).await?;
     work.require_whatsapp(org).await?;
     if !record.status.may_message() {
         return Err(AppError::Refused {
@@ -60,7 +58,8 @@ pub async fn send_whatsapp(
     }
     let (payload, body, template) = match &outgoing {
         OutgoingMessage::Text { body } => {
-            let body = valid_text(body, MAX_TEXT_CHARS).ok_or_else(|| invalid_text(MAX_TEXT_CHARS))?;
+            let body =
+                valid_text(body, MAX_TEXT_CHARS).ok_or_else(|| invalid_text(MAX_TEXT_CHARS))?;
             if !snapshot(phone, &record, work.now).free_text_open(work.now) {
                 return Err(AppError::Refused {
                     code: "outside_service_window",
@@ -145,11 +144,9 @@ pub async fn send_sms(
     contact_id: i64,
     sms: OutgoingSms,
 ) -> AppResult<i64> {
-    let mut work = Work::begin(state).await?;
-    let contact = work.contact_of(advisor, contact_id).await?;
+    let (mut work, contact, record) = Work::begin_for_contact(state, advisor, contact_id).await?;
     let org = advisor.organization_id;
     let phone = contact.phone_e164.as_str();
-    let record = work.store.consent(org, phone).await?;
     if record.sms_opted_out {
         return Err(AppError::Refused {
             code: "sms_opted_out",

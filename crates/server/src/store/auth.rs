@@ -80,11 +80,7 @@ pub const MAX_TOKEN_TTL_SECONDS: u32 = 3600;
 
 impl Store {
     /// Creates an organization API key; returns the key (only its hash is kept).
-    pub async fn create_api_key(
-        &self,
-        organization_id: i64,
-        name: &str,
-    ) -> StoreResult<String> {
+    pub async fn create_api_key(&self, organization_id: i64, name: &str) -> StoreResult<String> {
         let key = format!("ok_{}", new_token());
         sqlx::query("INSERT INTO api_keys (key_sha256, organization_id, name) VALUES ($1, $2, $3)")
             .bind(token_hash(&key))

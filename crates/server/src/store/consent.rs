@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use optin_core::consent::{ConsentState, ConsentStatus, SendFailure};
-use optin_core::vocab::ErrorCode;
 
 use super::{
-    parse_name, parse_optional_timestamp, timestamp, Store, StoreError, StoreResult, UnitOfWork,
+    parse_error_code, parse_name, parse_optional_timestamp, timestamp, Store, StoreResult,
+    UnitOfWork,
 };
 
 /// Consent of one number, as stored.
@@ -43,15 +43,7 @@ impl ConsentRow {
             return Ok(ConsentRecord::default());
         };
         let time = |text: &Option<String>| parse_optional_timestamp(&what, text.as_deref());
-        let failure_code = self
-            .failure_code
-            .map(|code| {
-                u32::try_from(code).map(ErrorCode).map_err(|_| StoreError::Corrupt {
-                    what: what.clone(),
-                    problem: format!("error code {code}"),
-                })
-            })
-            .transpose()?;
+        let failure_code = parse_error_code(&what, self.failure_code)?;
         let status = ConsentStatus {
             state: parse_name::<ConsentState>(&what, &state)?,
             requested_at: time(&self.requested_at)?,

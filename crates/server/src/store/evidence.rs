@@ -125,59 +125,59 @@ fn chain_hash(row: &EvidenceRow) -> String {
 }
 
 impl UnitOfWork {
-/// Appends an event inside the unit of work; returns its id (also its
-/// live-stream id). The unit holds the write lock (`BEGIN IMMEDIATE`), so two
-/// writers never pick the same sequence number.
-pub async fn append_evidence(&mut self, event: NewEvidence) -> StoreResult<i64> {
-    let tx = &mut self.tx;
-    let last: Option<(i64, String)> = sqlx::query_as(
+    /// Appends an event inside the unit of work; returns its id (also its
+    /// live-stream id). The unit holds the write lock (`BEGIN IMMEDIATE`), so two
+    /// writers never pick the same sequence number.
+    pub async fn append_evidence(&mut self, event: NewEvidence) -> StoreResult<i64> {
+        let tx = &mut self.tx;
+        let last: Option<(i64, String)> = sqlx::query_as(
         "SELECT seq, hash FROM consent_events WHERE organization_id = $1 ORDER BY seq DESC LIMIT 1",
     )
     .bind(event.organization_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
-    let mut row = EvidenceRow {
-        id: 0,
-        organization_id: event.organization_id,
-        seq,
-        phone_e164: event.phone,
-        advisor_id: event.advisor_id,
-        kind: event.kind.as_str().to_owned(),
-        cause: event.cause.as_str().to_owned(),
-        state_after: event.state_after.map(|s| s.as_str().to_owned()),
-        provider_time: event.provider_time.map(timestamp),
-        received_at: timestamp(event.received_at),
-        detail_json: event.detail.to_string(),
-        raw_body: event.raw_body,
-        signature_valid: event.signature_valid,
-        prev_hash,
-        hash: String::new(),
-    };
-    row.hash = chain_hash(&row);
-    Ok(sqlx::query_scalar(
-        "INSERT INTO consent_events (organization_id, seq, phone_e164, advisor_id, kind, cause,
+        let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
+        let mut row = EvidenceRow {
+            id: 0,
+            organization_id: event.organization_id,
+            seq,
+            phone_e164: event.phone,
+            advisor_id: event.advisor_id,
+            kind: event.kind.as_str().to_owned(),
+            cause: event.cause.as_str().to_owned(),
+            state_after: event.state_after.map(|s| s.as_str().to_owned()),
+            provider_time: event.provider_time.map(timestamp),
+            received_at: timestamp(event.received_at),
+            detail_json: event.detail.to_string(),
+            raw_body: event.raw_body,
+            signature_valid: event.signature_valid,
+            prev_hash,
+            hash: String::new(),
+        };
+        row.hash = chain_hash(&row);
+        Ok(sqlx::query_scalar(
+            "INSERT INTO consent_events (organization_id, seq, phone_e164, advisor_id, kind, cause,
             state_after, provider_time, received_at, detail_json, raw_body, signature_valid,
             prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-    )
-    .bind(row.organization_id)
-    .bind(row.seq)
-    .bind(&row.phone_e164)
-    .bind(row.advisor_id)
-    .bind(&row.kind)
-    .bind(&row.cause)
-    .bind(&row.state_after)
-    .bind(&row.provider_time)
-    .bind(&row.received_at)
-    .bind(&row.detail_json)
-    .bind(&row.raw_body)
-    .bind(row.signature_valid)
-    .bind(&row.prev_hash)
-    .bind(&row.hash)
-    .fetch_one(&mut **tx)
-    .await?)
-}
+        )
+        .bind(row.organization_id)
+        .bind(row.seq)
+        .bind(&row.phone_e164)
+        .bind(row.advisor_id)
+        .bind(&row.kind)
+        .bind(&row.cause)
+        .bind(&row.state_after)
+        .bind(&row.provider_time)
+        .bind(&row.received_at)
+        .bind(&row.detail_json)
+        .bind(&row.raw_body)
+        .bind(row.signature_valid)
+        .bind(&row.prev_hash)
+        .bind(&row.hash)
+        .fetch_one(&mut **tx)
+        .await?)
+    }
 }
 
 impl EvidenceRow {
@@ -213,10 +213,7 @@ const SELECT_EVENTS: &str = "SELECT id, organization_id, seq, phone_e164, adviso
 
 impl Store {
     /// Checks an organization's whole chain; returns how many events verified.
-    pub async fn verify_chain(
-        &self,
-        organization_id: i64,
-    ) -> StoreResult<Result<u64, BrokenLink>> {
+    pub async fn verify_chain(&self, organization_id: i64) -> StoreResult<Result<u64, BrokenLink>> {
         let rows: Vec<EvidenceRow> = sqlx::query_as(&format!(
             "{SELECT_EVENTS} WHERE organization_id = $1 ORDER BY id"
         ))

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use optin_core::api::MessageView;
 use optin_core::vocab::{Channel, Direction, ErrorCode, MessageStatus, Purpose};
 
-use super::{parse_name, parse_timestamp, timestamp, Store, StoreError, StoreResult, UnitOfWork};
+use super::{
+    parse_error_code, parse_name, parse_timestamp, timestamp, Store, StoreResult, UnitOfWork,
+};
 
 /// A message to store.
 pub struct NewMessage<'a> {
@@ -61,7 +63,8 @@ impl StoredMessageRow {
     }
 }
 
-const STORED_COLUMNS: &str = "id, organization_id, phone_e164, channel, purpose, advisor_id, status";
+const STORED_COLUMNS: &str =
+    "id, organization_id, phone_e164, channel, purpose, advisor_id, status";
 
 /// A provider error kept with a failed message.
 #[derive(Debug, Clone, Copy)]
@@ -90,7 +93,11 @@ pub struct ParkedStatus {
 
 impl UnitOfWork {
     /// Stores a message; returns its id.
-    pub async fn insert_message(&mut self, m: NewMessage<'_>, now: DateTime<Utc>) -> StoreResult<i64> {
+    pub async fn insert_message(
+        &mut self,
+        m: NewMessage<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(
             "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, advisor_id,
                 opt_in_request_id, template_name, template_language, body, provider_message_id, status,
@@ -163,13 +170,7 @@ impl UnitOfWork {
 
     /// A message by id.
     pub async fn message(&mut self, id: i64) -> StoreResult<Option<StoredMessage>> {
-        let row: Option<StoredMessageRow> = sqlx::query_as(&format!(
-            "SELECT {STORED_COLUMNS} FROM messages WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        row.map(StoredMessageRow::read).transpose()
+        message_by_id(&mut *self.tx, id).await
     }
 
     /// Sets a message's delivery status (and error, for failures).
@@ -214,7 +215,12 @@ impl UnitOfWork {
     }
 
     /// The job went out (or was cancelled, or failed for good): no more attempts.
-    pub async fn finish_job(&mut self, job_id: i64, outcome: JobEnd, error: Option<&str>) -> StoreResult<()> {
+    pub async fn finish_job(
+        &mut self,
+        job_id: i64,
+        outcome: JobEnd,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE outbox SET state = $2, attempts = attempts + $3, last_error = $4 WHERE id = $1",
         )
@@ -324,15 +330,7 @@ struct MessageRow {
 impl MessageRow {
     fn read(self) -> StoreResult<MessageView> {
         let what = format!("message {}", self.id);
-        let error_code = self
-            .error_code
-            .map(|code| {
-                u32::try_from(code).map(ErrorCode).map_err(|_| StoreError::Corrupt {
-                    what: what.clone(),
-                    problem: format!("error code {code}"),
-                })
-            })
-            .transpose()?;
+        let error_code = parse_error_code(&what, self.error_code)?;
         Ok(MessageView {
             id: self.id,
             channel: parse_name(&what, &self.channel)?,
@@ -380,12 +378,20 @@ impl Store {
 
     /// A message by id, outside any transaction.
     pub async fn message(&self, id: i64) -> StoreResult<Option<StoredMessage>> {
-        let row: Option<StoredMessageRow> = sqlx::query_as(&format!(
-            "SELECT {STORED_COLUMNS} FROM messages WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(StoredMessageRow::read).transpose()
+        message_by_id(&self.pool, id).await
     }
+}
+
+/// A message by id, through a pool or a transaction.
+async fn message_by_id<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    id: i64,
+) -> StoreResult<Option<StoredMessage>> {
+    let row: Option<StoredMessageRow> = sqlx::query_as(&format!(
+        "SELECT {STORED_COLUMNS} FROM messages WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await?;
+    row.map(StoredMessageRow::read).transpose()
 }

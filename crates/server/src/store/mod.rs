@@ -24,6 +24,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+/// Log filter when none is set: the database driver logs every statement
+/// at `info`, which only warnings of it should reach.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
+
 /// Why storage could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -131,8 +135,25 @@ pub(crate) fn parse_name<T: FromStr<Err = optin_core::vocab::UnknownName>>(
     what: &str,
     text: &str,
 ) -> StoreResult<T> {
-    text.parse().map_err(|e: optin_core::vocab::UnknownName| StoreError::Corrupt {
-        what: what.to_owned(),
-        problem: e.to_string(),
+    text.parse()
+        .map_err(|e: optin_core::vocab::UnknownName| StoreError::Corrupt {
+            what: what.to_owned(),
+            problem: e.to_string(),
+        })
+}
+
+/// Reads a stored provider error code.
+pub(crate) fn parse_error_code(
+    what: &str,
+    code: Option<i64>,
+) -> StoreResult<Option<optin_core::vocab::ErrorCode>> {
+    code.map(|code| {
+        u32::try_from(code)
+            .map(optin_core::vocab::ErrorCode)
+            .map_err(|_| StoreError::Corrupt {
+                what: what.to_owned(),
+                problem: format!("error code {code}"),
+            })
     })
+    .transpose()
 }

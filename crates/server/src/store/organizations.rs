@@ -55,10 +55,11 @@ impl UnitOfWork {
         organization_id: i64,
         advisor_id: Option<i64>,
     ) -> StoreResult<(String, Option<String>)> {
-        let organization: String = sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1")
-            .bind(organization_id)
-            .fetch_one(&mut *self.tx)
-            .await?;
+        let organization: String =
+            sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1")
+                .bind(organization_id)
+                .fetch_one(&mut *self.tx)
+                .await?;
         let advisor = match advisor_id {
             Some(id) => {
                 sqlx::query_scalar("SELECT name FROM advisors WHERE id = $1")
