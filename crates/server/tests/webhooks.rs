@@ -172,3 +172,78 @@ async fn a_status_arriving_before_the_message_id_is_known_is_applied_later() {
     assert_eq!(t.count("SELECT COUNT(*) FROM parked_statuses").await, 1);
     t.service.stop().await;
 }
+
+/// Posts a signed SMS status callback, as the SMS provider does.
+async fn signed_sms_status(
+    t: &support::TestService,
+    sid: &str,
+    status: &str,
+    code: Option<&str>,
+) -> u16 {
+    let mut params = vec![
+        ("MessageSid".to_owned(), sid.to_owned()),
+        ("MessageStatus".to_owned(), status.to_owned()),
+    ];
+    if let Some(code) = code {
+        params.push(("ErrorCode".to_owned(), code.to_owned()));
+    }
+    let settings = &t.service.state.providers.settings;
+    let url = format!("{}/webhooks/sms", settings.public_url);
+    let signature = optin_server::providers::signature::twilio_signature(
+        &settings.sms.auth_token,
+        &url,
+        &params,
+    );
+    t.http
+        .post(format!("{}/webhooks/sms", t.base))
+        .header("X-Twilio-Signature", signature)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&params).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_sms_failure_after_delivery_does_not_undo_the_delivery() {
+    let t = start().await;
+    let pool = t.service.state.store.pool();
+    sqlx::query(
+        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, body, provider_message_id, status, created_at, updated_at)
+         VALUES (1, '+447911123456', 'sms', 'out', 'message', 'hello', 'SMGUARD', 'accepted', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let current = || async {
+        sqlx::query_as::<_, (String, Option<i64>)>(
+            "SELECT status, error_code FROM messages WHERE provider_message_id = 'SMGUARD'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        signed_sms_status(&t, "SMGUARD", "delivered", None).await,
+        200
+    );
+    assert_eq!(current().await, ("delivered".to_owned(), None));
+    assert_eq!(
+        signed_sms_status(&t, "SMGUARD", "undelivered", Some("30003")).await,
+        200
+    );
+    assert_eq!(
+        current().await,
+        ("delivered".to_owned(), None),
+        "the same guard as WhatsApp: no failure after delivery"
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'sms_failed' AND detail_json LIKE '%\"applied\":false%'")
+            .await,
+        1,
+        "the late failure is still evidence, marked as not applied"
+    );
+    t.service.stop().await;
+}
