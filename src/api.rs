@@ -7,13 +7,8 @@ use optin_core::api::{
     Cause, ConsentSnapshot, ConsentState, Contact, ContactPage, ErrorBody, EvidenceKind, Me,
     MessageView, NewContact, OutgoingMessage, OutgoingSms, Purpose, TemplateView, API_PREFIX,
 };
-use optin_core::sandbox::{
-    AdvanceClock, Channel, ClockView, MarkRead, PhoneView, Reply, SetWhatsapp, Tap,
-};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-
-use crate::route::encode_phone;
 
 /// Every way a call to the service can fail, as the advisor should read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +123,9 @@ impl RecordEvent {
         struct Detail {
             purpose: Option<Purpose>,
         }
-        serde_json::from_str::<Detail>(&self.detail_json).ok()?.purpose
+        serde_json::from_str::<Detail>(&self.detail_json)
+            .ok()?
+            .purpose
     }
 }
 
@@ -346,96 +343,13 @@ impl Api {
     }
 }
 
-/// Client of the sandbox's "contact's phone" and clock routes (sandbox mode
-/// only, no sign-in: it plays the contact and the platform, not the advisor).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Sandbox;
-
-impl Sandbox {
-    fn phone_path(number: &str, rest: &str) -> String {
-        format!("/sandbox/phones/{}{rest}", encode_phone(number))
-    }
-
-    /// What the number's phone shows.
-    pub async fn phone(&self, number: &str) -> Result<PhoneView, ClientError> {
-        decode(Request::get(&Self::phone_path(number, "")).send().await).await
-    }
-
-    /// The contact taps a quick-reply button of `message_id`.
-    pub async fn tap(&self, number: &str, tap: &Tap) -> Result<(), ClientError> {
-        let request = Request::post(&Self::phone_path(number, "/tap"))
-            .json(tap)
-            .map_err(unexpected)?;
-        accepted(request.send().await).await
-    }
-
-    /// The contact writes `text` on `channel`.
-    pub async fn reply(
-        &self,
-        number: &str,
-        text: &str,
-        channel: Channel,
-    ) -> Result<(), ClientError> {
-        let body = Reply {
-            text: text.to_owned(),
-            channel,
-        };
-        let request = Request::post(&Self::phone_path(number, "/reply"))
-            .json(&body)
-            .map_err(unexpected)?;
-        accepted(request.send().await).await
-    }
-
-    /// The contact opens received WhatsApp message `message_id` (a read receipt).
-    pub async fn mark_read(&self, number: &str, message_id: &str) -> Result<(), ClientError> {
-        let body = MarkRead {
-            message_id: message_id.to_owned(),
-        };
-        let request = Request::post(&Self::phone_path(number, "/read"))
-            .json(&body)
-            .map_err(unexpected)?;
-        accepted(request.send().await).await
-    }
-
-    /// Whether the number is on WhatsApp (sends to it fail with 131026 when not).
-    pub async fn set_on_whatsapp(
-        &self,
-        number: &str,
-        on_whatsapp: bool,
-    ) -> Result<(), ClientError> {
-        let body = SetWhatsapp {
-            on_whatsapp,
-            profile_name: None,
-        };
-        let request = Request::put(&Self::phone_path(number, "/whatsapp"))
-            .json(&body)
-            .map_err(unexpected)?;
-        accepted(request.send().await).await
-    }
-
-    /// The shared test clock.
-    pub async fn clock(&self) -> Result<ClockView, ClientError> {
-        decode(Request::get("/sandbox/clock").send().await).await
-    }
-
-    /// Moves the shared test clock forward by `hours`.
-    pub async fn advance_clock(&self, hours: f64) -> Result<(), ClientError> {
-        let body = AdvanceClock {
-            hours: Some(hours),
-            seconds: None,
-        };
-        let request = Request::post("/sandbox/clock/advance")
-            .json(&body)
-            .map_err(unexpected)?;
-        accepted(request.send().await).await
-    }
-}
-
-fn unexpected(error: gloo_net::Error) -> ClientError {
+/// A request that could not even be built or read.
+pub fn unexpected(error: gloo_net::Error) -> ClientError {
     ClientError::Unexpected(error.to_string())
 }
 
-async fn decode<T: DeserializeOwned>(
+/// The JSON body of a 2xx answer, or the refusal as a `ClientError`.
+pub async fn decode<T: DeserializeOwned>(
     sent: Result<Response, gloo_net::Error>,
 ) -> Result<T, ClientError> {
     let response = sent.map_err(|_| ClientError::Offline)?;
@@ -446,7 +360,7 @@ async fn decode<T: DeserializeOwned>(
 }
 
 /// For calls whose answer body does not matter, only that it was accepted.
-async fn accepted(sent: Result<Response, gloo_net::Error>) -> Result<(), ClientError> {
+pub async fn accepted(sent: Result<Response, gloo_net::Error>) -> Result<(), ClientError> {
     let response = sent.map_err(|_| ClientError::Offline)?;
     if (200..300).contains(&response.status()) {
         Ok(())

@@ -338,14 +338,6 @@ pub fn clock_channel() -> Option<web_sys::BroadcastChannel> {
     web_sys::BroadcastChannel::new("optin-sandbox-clock").ok()
 }
 
-/// Tells the advisor's open tabs that the sandbox clock moved.
-pub fn announce_clock_moved() {
-    if let Some(channel) = clock_channel() {
-        let _ = channel.post_message(&JsValue::from_str("moved"));
-        channel.close();
-    }
-}
-
 /// Stops the connection loop and aborts the request in flight. Clones share
 /// the flag; the browser objects stay on the one thread they belong to.
 #[derive(Clone)]

@@ -342,8 +342,7 @@ pub fn apply(
         }
         ConsentEvent::ProviderFailed { message_id, code } => {
             let effect = code.map_or(ErrorEffect::Final, ErrorCode::effect);
-            if effect != ErrorEffect::Retryable
-                && failure_is_current(status, message_id.as_deref())
+            if effect != ErrorEffect::Retryable && failure_is_current(status, message_id.as_deref())
             {
                 next.state = if effect == ErrorEffect::NotOnWhatsapp {
                     S::NoWhatsapp

@@ -244,23 +244,83 @@ pub struct ErrorCode(pub u32);
 /// listed are [`ErrorEffect::Final`].
 pub const KNOWN_ERRORS: &[(ErrorCode, ErrorEffect, &str)] = &[
     // WhatsApp Cloud API.
-    (ErrorCode(4), ErrorEffect::Retryable, "Application request limit reached"),
-    (ErrorCode(80007), ErrorEffect::Retryable, "WhatsApp Business Account rate limit hit"),
-    (ErrorCode(130429), ErrorEffect::Retryable, "Cloud API message throughput reached"),
-    (ErrorCode(131056), ErrorEffect::Retryable, "Too many messages to this number (pair rate limit)"),
-    (ErrorCode(131026), ErrorEffect::NotOnWhatsapp, "Message undeliverable: not a WhatsApp user"),
-    (ErrorCode(131047), ErrorEffect::Final, "More than 24 hours since the contact last replied"),
-    (ErrorCode(131049), ErrorEffect::Final, "Not delivered to maintain healthy ecosystem engagement"),
-    (ErrorCode(131050), ErrorEffect::Final, "The user stopped marketing messages"),
+    (
+        ErrorCode(4),
+        ErrorEffect::Retryable,
+        "Application request limit reached",
+    ),
+    (
+        ErrorCode(80007),
+        ErrorEffect::Retryable,
+        "WhatsApp Business Account rate limit hit",
+    ),
+    (
+        ErrorCode(130429),
+        ErrorEffect::Retryable,
+        "Cloud API message throughput reached",
+    ),
+    (
+        ErrorCode(131056),
+        ErrorEffect::Retryable,
+        "Too many messages to this number (pair rate limit)",
+    ),
+    (
+        ErrorCode(131026),
+        ErrorEffect::NotOnWhatsapp,
+        "Message undeliverable: not a WhatsApp user",
+    ),
+    (
+        ErrorCode(131047),
+        ErrorEffect::Final,
+        "More than 24 hours since the contact last replied",
+    ),
+    (
+        ErrorCode(131049),
+        ErrorEffect::Final,
+        "Not delivered to maintain healthy ecosystem engagement",
+    ),
+    (
+        ErrorCode(131050),
+        ErrorEffect::Final,
+        "The user stopped marketing messages",
+    ),
     (ErrorCode(100), ErrorEffect::Final, "Invalid parameter"),
     // SMS (Twilio).
-    (ErrorCode(20429), ErrorEffect::Retryable, "Too many requests"),
-    (ErrorCode(21610), ErrorEffect::SmsUnsubscribed, "The recipient unsubscribed (replied STOP)"),
-    (ErrorCode(21211), ErrorEffect::Final, "Invalid 'To' phone number"),
-    (ErrorCode(30003), ErrorEffect::Final, "Unreachable destination handset"),
-    (ErrorCode(30005), ErrorEffect::Final, "Unknown destination handset"),
-    (ErrorCode(30006), ErrorEffect::Final, "Landline or unreachable carrier"),
-    (ErrorCode(30007), ErrorEffect::Final, "Message filtered by the carrier"),
+    (
+        ErrorCode(20429),
+        ErrorEffect::Retryable,
+        "Too many requests",
+    ),
+    (
+        ErrorCode(21610),
+        ErrorEffect::SmsUnsubscribed,
+        "The recipient unsubscribed (replied STOP)",
+    ),
+    (
+        ErrorCode(21211),
+        ErrorEffect::Final,
+        "Invalid 'To' phone number",
+    ),
+    (
+        ErrorCode(30003),
+        ErrorEffect::Final,
+        "Unreachable destination handset",
+    ),
+    (
+        ErrorCode(30005),
+        ErrorEffect::Final,
+        "Unknown destination handset",
+    ),
+    (
+        ErrorCode(30006),
+        ErrorEffect::Final,
+        "Landline or unreachable carrier",
+    ),
+    (
+        ErrorCode(30007),
+        ErrorEffect::Final,
+        "Message filtered by the carrier",
+    ),
 ];
 
 impl ErrorCode {
@@ -332,7 +392,11 @@ mod tests {
         round_trips(Channel::ALL, Channel::as_str, Channel::parse);
         round_trips(Direction::ALL, Direction::as_str, Direction::parse);
         round_trips(Purpose::ALL, Purpose::as_str, Purpose::parse);
-        round_trips(MessageStatus::ALL, MessageStatus::as_str, MessageStatus::parse);
+        round_trips(
+            MessageStatus::ALL,
+            MessageStatus::as_str,
+            MessageStatus::parse,
+        );
         round_trips(Cause::ALL, Cause::as_str, Cause::parse);
         round_trips(EvidenceKind::ALL, EvidenceKind::as_str, EvidenceKind::parse);
     }

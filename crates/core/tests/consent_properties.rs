@@ -53,7 +53,10 @@ fn assert_consistent(s: &ConsentStatus) {
         ConsentState::Sending => assert!(s.last_request_at.is_some() && s.last_failure.is_none()),
         ConsentState::Pending => assert!(s.last_request_at.is_some() && s.message_id.is_some()),
         ConsentState::NoWhatsapp => {
-            assert_eq!(s.last_failure.map(|f| f.code), Some(Some(ErrorCode(131026))))
+            assert_eq!(
+                s.last_failure.map(|f| f.code),
+                Some(Some(ErrorCode(131026)))
+            )
         }
         ConsentState::OptedIn | ConsentState::OptedOut => assert!(s.answered_at.is_some()),
         ConsentState::None => {}

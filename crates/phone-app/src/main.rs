@@ -2,6 +2,7 @@
 //! sandbox at `/phone/{e164}` (its files under `/sandbox/phone-app/`), so the
 //! advisor's app neither links nor downloads it.
 
+mod client;
 mod phone;
 
 use leptos::prelude::*;

@@ -13,8 +13,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use optin_core::sandbox::{Channel, ClockView, Direction, PhoneMessage, PhoneView, Tap};
 
-use optin_app::api::{ClientError, Sandbox};
-use optin_app::live::announce_clock_moved;
+use crate::client::{announce_clock_moved, Sandbox};
+use optin_app::api::ClientError;
 use optin_app::time::{clock_time, stamp};
 
 const POLL: Duration = Duration::from_secs(2);

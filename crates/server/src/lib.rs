@@ -10,13 +10,13 @@ pub mod config;
 pub mod csp;
 pub mod demo_crm;
 pub mod error;
-pub mod services;
 pub mod live;
 pub mod outbox;
 pub mod providers;
 pub mod routes;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod services;
 pub mod store;
 
 use std::net::SocketAddr;

@@ -59,7 +59,9 @@ async fn attempt(state: &AppState, job: OutboxJob) -> AppResult<()> {
         serde_json::from_str(&job.payload_json).map_err(|e| AppError::Internal(Box::new(e)))?;
     if !still_wanted(state, job.message_id).await? {
         let mut work = Work::begin(state).await?;
-        work.store.finish_job(job.id, JobEnd::Cancelled, None).await?;
+        work.store
+            .finish_job(job.id, JobEnd::Cancelled, None)
+            .await?;
         work.store
             .set_message_status(job.message_id, MessageStatus::Cancelled, None, work.now)
             .await?;
@@ -116,12 +118,20 @@ async fn record_outcome(
             delivery::provider_accepted(&mut work, &message, &provider_id, attempt).await?;
         }
         Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
-            tracing::warn!(job = job.id, error = error.message(), "provider call failed; retrying");
+            tracing::warn!(
+                job = job.id,
+                error = error.message(),
+                "provider call failed; retrying"
+            );
             let next = work.now + backoff(job.attempts);
             work.store.retry_job(job.id, next, error.message()).await?;
         }
         Err(error) => {
-            tracing::warn!(job = job.id, error = error.message(), "provider refused the message");
+            tracing::warn!(
+                job = job.id,
+                error = error.message(),
+                "provider refused the message"
+            );
             work.store
                 .finish_job(job.id, JobEnd::Failed, Some(error.message()))
                 .await?;

@@ -30,25 +30,25 @@ async fn store_with_three_events() -> (optin_server::store::Store, tempfile::Tem
         EvidenceKind::ProviderAccepted,
         EvidenceKind::Accepted,
     ]
-        .into_iter()
-        .enumerate()
+    .into_iter()
+    .enumerate()
     {
         let mut work = store.begin_write().await.unwrap();
         work.append_evidence(NewEvidence {
-                organization_id: 1,
-                phone: "+447911123456".into(),
-                advisor_id: Some(1),
-                kind,
-                cause: Cause::Advisor,
-                state_after: None,
-                provider_time: None,
-                received_at: chrono::Utc::now(),
-                detail: json!({ "step": i }),
-                raw_body: None,
-                signature_valid: None,
-            })
-            .await
-            .unwrap();
+            organization_id: 1,
+            phone: "+447911123456".into(),
+            advisor_id: Some(1),
+            kind,
+            cause: Cause::Advisor,
+            state_after: None,
+            provider_time: None,
+            received_at: chrono::Utc::now(),
+            detail: json!({ "step": i }),
+            raw_body: None,
+            signature_valid: None,
+        })
+        .await
+        .unwrap();
         work.commit().await.unwrap();
     }
     (store, dir)

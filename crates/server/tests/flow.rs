@@ -347,7 +347,11 @@ async fn an_unreadable_consent_row_is_an_error_not_never_asked() {
     let (status, body) = t
         .api("GET", &format!("/contacts/{kerry}/consent"), &t.jane, None)
         .await;
-    assert_eq!((status, body["code"].as_str()), (500, Some("internal")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (500, Some("internal")),
+        "{body}"
+    );
     let (status, _) = t
         .api("GET", &format!("/contacts/{kerry}"), &t.jane, None)
         .await;

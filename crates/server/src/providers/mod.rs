@@ -86,7 +86,10 @@ impl ProviderError {
     /// error body, a Twilio error body, or anything else).
     pub fn from_response(status: u16, body: &[u8]) -> Self {
         let (code, message) = if let Ok(graph) = serde_json::from_slice::<GraphErrorBody>(body) {
-            (ErrorCode::from_provider(graph.error.code), graph.error.message)
+            (
+                ErrorCode::from_provider(graph.error.code),
+                graph.error.message,
+            )
         } else if let Ok(twilio) = serde_json::from_slice::<SmsErrorBody>(body) {
             (ErrorCode::from_provider(twilio.code), twilio.message)
         } else {

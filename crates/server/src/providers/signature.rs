@@ -1,6 +1,7 @@
 //! Webhook signatures: Meta's `X-Hub-Signature-256` and Twilio's
-//! `X-Twilio-Signature`. Used both ways: the service verifies what arrives,
-//! the sandbox signs what it emits. Verification runs in constant time
+//! `X-Twilio-Signature`. The service verifies what arrives; the signing
+//! functions serve tests (the sandbox signs with its own code, and its tests
+//! check it against these verifiers). Verification runs in constant time
 //! (`Mac::verify_slice`) so the comparison leaks nothing about the expected
 //! value.
 

@@ -15,9 +15,9 @@ use serde::Deserialize;
 
 use crate::auth::Advisor;
 use crate::error::{AppError, AppResult};
+use crate::services::optin::{self, OptInRequest, RequestKind};
 use crate::store::auth::AdvisorIdentity;
 use crate::store::evidence::{to_csv, EvidenceRow};
-use crate::services::optin::{self, OptInRequest, RequestKind};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -113,7 +113,12 @@ async fn open(
     }
     if let Some(found) = state
         .store
-        .find_contact(advisor.advisor_id, phone.as_deref(), crm_id, state.clock.now())
+        .find_contact(
+            advisor.advisor_id,
+            phone.as_deref(),
+            crm_id,
+            state.clock.now(),
+        )
         .await?
     {
         if let Some(crm_id) = crm_id {

@@ -75,7 +75,9 @@ async fn events(
             let full = rows.len() == 500;
             for row in rows {
                 last = row.id;
-                let Some(event) = live_event(&row) else { continue };
+                let Some(event) = live_event(&row) else {
+                    continue;
+                };
                 if tx.send(sse(&event)).await.is_err() {
                     return;
                 }
