@@ -137,13 +137,28 @@ pub struct Service {
     pub state: AppState,
     stop: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    worker: tokio::task::JoinHandle<()>,
+    worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Opens the store (seeding the demo on first start), binds, and starts the
 /// HTTP server and the outbox worker.
-pub async fn launch(
+pub async fn launch(config: Config) -> Result<Service, Box<dyn std::error::Error + Send + Sync>> {
+    start(config, true).await
+}
+
+/// Test hook: [`launch`] without the outbox worker, so a test decides when
+/// (and whether) committed jobs are sent, e.g. with [`outbox::drain`], and
+/// can "crash" between a commit and the provider call.
+#[doc(hidden)]
+pub async fn launch_without_outbox_worker(
+    config: Config,
+) -> Result<Service, Box<dyn std::error::Error + Send + Sync>> {
+    start(config, false).await
+}
+
+async fn start(
     mut config: Config,
+    outbox_worker: bool,
 ) -> Result<Service, Box<dyn std::error::Error + Send + Sync>> {
     let demo_crm_listener = match config.demo_crm_addr {
         Some(addr) if config.wa_access_token.is_none() => {
@@ -183,7 +198,7 @@ pub async fn launch(
                 .await
         }
     });
-    let worker = tokio::spawn(outbox::run(state.clone(), stop.clone()));
+    let worker = outbox_worker.then(|| tokio::spawn(outbox::run(state.clone(), stop.clone())));
     let mut demo_crm = None;
     if let Some(listener) = demo_crm_listener {
         demo_crm = Some(listener.local_addr()?);
@@ -215,7 +230,9 @@ impl Service {
     /// Stops accepting, ends streams, lets the worker finish its pass.
     pub async fn stop(self) {
         self.stop.cancel();
-        let _ = self.worker.await;
+        if let Some(worker) = self.worker {
+            let _ = worker.await;
+        }
         let _ = self.server.await;
     }
 }

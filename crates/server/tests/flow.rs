@@ -7,9 +7,21 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{start, TestService};
+use support::{start, start_without_outbox_worker, TestService};
 
 const KERRY: &str = "+447911123456";
+
+/// An outbox row with its message's delivery state.
+#[derive(Debug, sqlx::FromRow)]
+struct Job {
+    id: i64,
+    state: String,
+    attempts: i64,
+    idempotency_key: String,
+    payload_json: String,
+    message_status: String,
+    provider_message_id: Option<String>,
+}
 
 fn phone_path(e164: &str) -> String {
     e164.replace('+', "%2B")
@@ -29,20 +41,27 @@ impl TestService {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// What the contact's phone has received on `channel` so far (the
+    /// sandbox stores a message before it answers the provider call).
+    async fn phone_now(&self, e164: &str, channel: &str) -> Vec<Value> {
+        let (status, phone) = self
+            .sandbox("GET", &format!("/phones/{}", phone_path(e164)), None)
+            .await;
+        assert_eq!(status, 200, "{phone}");
+        phone["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m["channel"] == channel && m["direction"] == "in")
+            .collect()
+    }
+
     /// What the contact's phone received, waiting until `count` messages of `channel` arrived.
     async fn phone_messages(&self, e164: &str, channel: &str, count: usize) -> Vec<Value> {
         let mut last = Vec::new();
         for _ in 0..100 {
-            let (_, phone) = self
-                .sandbox("GET", &format!("/phones/{}", phone_path(e164)), None)
-                .await;
-            last = phone["messages"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|m| m["channel"] == channel && m["direction"] == "in")
-                .collect();
+            last = self.phone_now(e164, channel).await;
             if last.len() >= count {
                 return last;
             }
@@ -52,6 +71,44 @@ impl TestService {
             "the phone received {} {channel} messages, expected {count}: {last:?}",
             last.len()
         );
+    }
+
+    /// Waits until no outbox job is pending: every provider call the service
+    /// will make for what was committed so far has been made and recorded.
+    async fn outbox_settled(&self) {
+        let pending = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'";
+        for _ in 0..100 {
+            if self.count(pending).await == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("outbox jobs still pending: {}", self.count(pending).await);
+    }
+
+    /// The newest outbox job and its message.
+    async fn last_job(&self) -> Job {
+        sqlx::query_as(
+            "SELECT o.id, o.state, o.attempts, o.idempotency_key, o.payload_json,
+                    m.status AS message_status, m.provider_message_id
+             FROM outbox o JOIN messages m ON m.id = o.message_id ORDER BY o.id DESC LIMIT 1",
+        )
+        .fetch_one(self.service.state.store.pool())
+        .await
+        .unwrap()
+    }
+
+    /// Waits until the newest outbox job is in `state`.
+    async fn wait_for_job(&self, state: &str) -> Job {
+        let mut last = self.last_job().await;
+        for _ in 0..100 {
+            if last.state == state {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            last = self.last_job().await;
+        }
+        panic!("the outbox job never became {state}: {last:?}");
     }
 
     /// Taps the Yes or No button of the latest opt-in request on the contact's phone.
@@ -386,8 +443,9 @@ async fn a_double_click_sends_one_request() {
     );
     assert_eq!((a.0, b.0), (202, 202));
     t.wait_for_state(&t.jane, kerry, "pending").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(t.phone_messages(KERRY, "whatsapp", 1).await.len(), 1);
+    t.outbox_settled().await;
+    assert_eq!(t.count("SELECT COUNT(*) FROM outbox").await, 1, "one job");
+    assert_eq!(t.phone_now(KERRY, "whatsapp").await.len(), 1);
     assert_eq!(t.count("SELECT COUNT(*) FROM opt_in_requests").await, 1);
     t.service.stop().await;
 }
@@ -412,7 +470,15 @@ async fn sms_stop_blocks_sms_until_start() {
         (409, Some("sms_opted_out"))
     );
     t.reply(KERRY, "sms", "START").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut restored = false;
+    for _ in 0..100 {
+        if t.consent(&t.jane, kerry).await["sms_opted_out"] == false {
+            restored = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(restored, "START by SMS was recorded");
     let (status, _) = t.send_sms(kerry, json!({"body": "hello again"})).await;
     assert_eq!(status, 202);
     t.service.stop().await;
@@ -448,32 +514,97 @@ async fn whatsapp_is_refused_to_a_number_that_has_not_opted_in_whatever_the_clie
 
 #[tokio::test]
 async fn a_crash_between_commit_and_provider_call_still_sends_exactly_once() {
-    let t = start().await;
-    let state = &t.service.state;
-    // Simulate the crash: a worker called the provider with the job's key, then
-    // died before recording it. Whichever runs first, the live worker or this
-    // one, the job is sent twice with one key, and the contact gets one message.
+    // No worker runs: the request and its outbox job are committed, and the
+    // service goes down before any provider call.
+    let t = start_without_outbox_worker().await;
     let kerry = t.contact_id(&t.jane, "Kerry").await;
-    let pool = state.store.pool();
-    t.request_opt_in(kerry, "crash").await;
-    let (payload, key): (String, String) =
-        sqlx::query_as("SELECT payload_json, idempotency_key FROM outbox ORDER BY id DESC LIMIT 1")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-    let payload: optin_server::services::OutboundPayload = serde_json::from_str(&payload).unwrap();
+    let (status, snapshot) = t.request_opt_in(kerry, "crash").await;
+    assert_eq!(status, 202, "{snapshot}");
+    let committed = t.last_job().await;
+    assert_eq!(
+        (committed.state.as_str(), committed.attempts),
+        ("pending", 0)
+    );
+    assert_eq!(
+        (
+            committed.message_status.as_str(),
+            &committed.provider_message_id
+        ),
+        ("queued", &None)
+    );
+    assert!(
+        t.phone_now(KERRY, "whatsapp").await.is_empty(),
+        "the provider was never called"
+    );
+
+    // The restarted service's worker finds the job and sends it, once.
+    let t = t.restart().await;
+    let sent = t.wait_for_job("done").await;
+    assert_eq!(sent.id, committed.id);
+    assert_eq!(sent.attempts, 1, "one provider call");
+    assert_eq!(sent.idempotency_key, committed.idempotency_key);
+    let provider_id = sent
+        .provider_message_id
+        .clone()
+        .expect("the provider's message id is recorded");
+    t.wait_for_state(&t.jane, kerry, "pending").await;
+    t.outbox_settled().await;
+    let received = t.phone_now(KERRY, "whatsapp").await;
+    assert_eq!(
+        received.len(),
+        1,
+        "one message reached the phone: {received:?}"
+    );
+    assert_eq!(received[0]["id"], provider_id.as_str());
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_crash_between_provider_call_and_bookkeeping_still_sends_exactly_once() {
+    let t = start_without_outbox_worker().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    let (status, _) = t.request_opt_in(kerry, "crash").await;
+    assert_eq!(status, 202);
+    let committed = t.last_job().await;
+    // A worker calls the provider with the job's key, then dies before
+    // recording the answer: the job is still pending, the message has no id.
+    let payload: optin_server::services::OutboundPayload =
+        serde_json::from_str(&committed.payload_json).unwrap();
     let optin_server::services::OutboundPayload::Whatsapp { message } = payload else {
         panic!("a WhatsApp job")
     };
-    state.providers.whatsapp.send(&message, &key).await.unwrap();
-    // The restarted worker retries the same job with the same key.
-    optin_server::outbox::drain(state).await.unwrap();
-    t.wait_for_state(&t.jane, kerry, "pending").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = t
+        .service
+        .state
+        .providers
+        .whatsapp
+        .send(&message, &committed.idempotency_key)
+        .await
+        .unwrap();
+    let lost = t.last_job().await;
+    assert_eq!((lost.state.as_str(), lost.attempts), ("pending", 0));
+    assert_eq!(lost.provider_message_id, None);
+    assert_eq!(t.phone_now(KERRY, "whatsapp").await.len(), 1);
+
+    // The restarted worker retries the same job with the same key: the
+    // provider answers with the first send's id and sends nothing again.
+    let t = t.restart().await;
+    let sent = t.wait_for_job("done").await;
+    assert_eq!(sent.id, committed.id);
+    assert_eq!(sent.attempts, 1, "one recorded attempt");
     assert_eq!(
-        t.phone_messages(KERRY, "whatsapp", 1).await.len(),
-        1,
-        "one message reached the phone"
+        sent.provider_message_id.as_deref(),
+        Some(first.message_id.as_str()),
+        "the id of the send that happened before the crash"
     );
+    t.wait_for_state(&t.jane, kerry, "pending").await;
+    t.outbox_settled().await;
+    let received = t.phone_now(KERRY, "whatsapp").await;
+    assert_eq!(
+        received.len(),
+        1,
+        "one message reached the phone: {received:?}"
+    );
+    assert_eq!(received[0]["id"], first.message_id.as_str());
     t.service.stop().await;
 }

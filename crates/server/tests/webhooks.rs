@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::json;
-use support::{envelope, start};
+use support::{envelope, start, start_without_outbox_worker};
 
 fn inbound_text(id: &str, from: &str, text: &str) -> String {
     envelope(json!({
@@ -163,13 +163,82 @@ async fn statuses_never_move_a_message_backwards_and_duplicates_apply_once() {
 
 #[tokio::test]
 async fn a_status_arriving_before_the_message_id_is_known_is_applied_later() {
-    let t = start().await;
+    // No outbox worker: the test makes the provider call and decides when the
+    // outbox records its answer.
+    let t = start_without_outbox_worker().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    let (code, _) = t
+        .api("POST", &format!("/contacts/{kerry}/opt-in"), &t.jane, None)
+        .await;
+    assert_eq!(code, 202);
+    let (payload, key): (String, String) =
+        sqlx::query_as("SELECT payload_json, idempotency_key FROM outbox ORDER BY id DESC LIMIT 1")
+            .fetch_one(t.service.state.store.pool())
+            .await
+            .unwrap();
+    let payload: optin_server::services::OutboundPayload = serde_json::from_str(&payload).unwrap();
+    let optin_server::services::OutboundPayload::Whatsapp { message } = payload else {
+        panic!("a WhatsApp job")
+    };
+    // The provider accepts the send; its statuses arrive before the outbox
+    // has stored the provider's id: ours (`read`), then the sandbox's own
+    // `sent` and `delivered`.
+    let accepted = t
+        .service
+        .state
+        .providers
+        .whatsapp
+        .send(&message, &key)
+        .await
+        .unwrap();
+    let id = accepted.message_id;
     assert_eq!(
-        t.signed_whatsapp_webhook(&status("wamid.EARLY", "delivered", "1764080001"))
+        t.signed_whatsapp_webhook(&status(&id, "read", "1764080003"))
             .await,
         200
     );
-    assert_eq!(t.count("SELECT COUNT(*) FROM parked_statuses").await, 1);
+    let parked = format!("SELECT COUNT(*) FROM parked_statuses WHERE provider_message_id = '{id}'");
+    assert!(t.count(&parked).await >= 1, "the status is parked");
+    let mut all_parked = false;
+    for _ in 0..100 {
+        if t.count(&parked).await == 3 {
+            all_parked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(all_parked, "read, sent and delivered are parked");
+    let message_row = || async {
+        sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT m.status, m.provider_message_id FROM messages m
+             JOIN outbox o ON o.message_id = m.id ORDER BY o.id DESC LIMIT 1",
+        )
+        .fetch_one(t.service.state.store.pool())
+        .await
+        .unwrap()
+    };
+    assert_eq!(message_row().await, ("queued".to_owned(), None));
+
+    // The outbox records the answer (the same key gives the same id) and
+    // applies what was parked.
+    assert_eq!(
+        optin_server::outbox::drain(&t.service.state).await.unwrap(),
+        1
+    );
+    assert_eq!(message_row().await, ("read".to_owned(), Some(id.clone())));
+    assert_eq!(t.count(&parked).await, 0, "the parked rows are gone");
+    assert_eq!(t.count("SELECT COUNT(*) FROM parked_statuses").await, 0);
+    for kind in ["sent", "delivered", "read"] {
+        assert_eq!(
+            t.count(&format!(
+                "SELECT COUNT(*) FROM consent_events WHERE kind = '{kind}' AND detail_json LIKE '%{id}%'"
+            ))
+            .await,
+            1,
+            "the parked {kind} is recorded as evidence"
+        );
+    }
+    assert_eq!(t.consent(&t.jane, kerry).await["state"], "pending");
     t.service.stop().await;
 }
 

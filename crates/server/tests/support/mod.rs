@@ -133,3 +133,42 @@ pub fn envelope(value: Value) -> String {
     })
     .to_string()
 }
+
+/// Like [`start`], but without the outbox worker: jobs are committed and stay
+/// pending until the test drains them (`optin_server::outbox::drain`) or restarts.
+pub async fn start_without_outbox_worker() -> TestService {
+    launch_in(tempfile::tempdir().unwrap(), false).await
+}
+
+async fn launch_in(dir: tempfile::TempDir, outbox_worker: bool) -> TestService {
+    let config = Config::for_tests(dir.path().to_path_buf());
+    let tokens = config.demo_tokens_path();
+    let service = if outbox_worker {
+        launch(config).await.unwrap()
+    } else {
+        optin_server::launch_without_outbox_worker(config)
+            .await
+            .unwrap()
+    };
+    let advisors: Vec<DemoAdvisor> =
+        serde_json::from_slice(&std::fs::read(tokens).unwrap()).unwrap();
+    TestService {
+        base: format!("http://{}", service.addr),
+        service,
+        http: reqwest::Client::new(),
+        jane: advisors[0].token.clone(),
+        sam: advisors[1].token.clone(),
+        _dir: dir,
+    }
+}
+
+impl TestService {
+    /// Stops the service and starts it again on the same data (a new port),
+    /// with its outbox worker, as after a crash and a restart.
+    pub async fn restart(self) -> TestService {
+        let TestService { service, _dir, .. } = self;
+        service.stop().await;
+        launch_in(_dir, true).await
+    }
+}
+pub mod extra;
