@@ -58,6 +58,43 @@ mod tests {
         let policy = policy(Some(html), "'self' https://crm.example");
         assert!(policy.contains(&hashes[0]));
         assert!(policy.ends_with("frame-ancestors 'self' https://crm.example"));
-        assert!(!policy.contains("unsafe-eval'") || policy.contains("wasm-unsafe-eval"));
+        let scripts = directive(&policy, "script-src");
+        assert_eq!(
+            scripts,
+            ["'self'", "'wasm-unsafe-eval'", hashes[0].as_str()],
+            "only our files, WebAssembly and the hashed inline script"
+        );
+        for forbidden in ["'unsafe-eval'", "'unsafe-inline'", "*", "data:", "blob:"] {
+            assert!(
+                !scripts.contains(&forbidden),
+                "script-src allows {forbidden}"
+            );
+        }
+        assert_eq!(directive(&policy, "default-src"), ["'none'"]);
+        assert_eq!(
+            directive(&policy, "frame-ancestors"),
+            ["'self'", "https://crm.example"]
+        );
+    }
+
+    #[test]
+    fn without_an_index_page_no_inline_script_is_allowed() {
+        let policy = policy(None, "'self'");
+        assert_eq!(
+            directive(&policy, "script-src"),
+            ["'self'", "'wasm-unsafe-eval'"]
+        );
+    }
+
+    /// The source tokens of one directive; panics unless it appears exactly once.
+    fn directive<'a>(policy: &'a str, name: &str) -> Vec<&'a str> {
+        let found: Vec<Vec<&str>> = policy
+            .split(';')
+            .map(|d| d.split_whitespace().collect::<Vec<_>>())
+            .filter(|tokens| tokens.first() == Some(&name))
+            .map(|tokens| tokens[1..].to_vec())
+            .collect();
+        assert_eq!(found.len(), 1, "{name} appears once in {policy}");
+        found.into_iter().next().unwrap()
     }
 }
