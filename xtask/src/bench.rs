@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::tools::{project_root, Run, Tools, CHROMIUM};
-use crate::{build_web_app, free_port, wait_for_port, Result};
+use crate::{build_web_app, Result};
 
 /// The Meta app secret the bench's service is started with, so the load
 /// generator can sign webhooks (in sandbox mode a configured secret is honoured).
@@ -958,6 +958,24 @@ fn write_results(report: &Value, rows: &[Row]) -> Result<String> {
         written.push(path.display().to_string());
     }
     Ok(written.join(", "))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
 }
 
 #[cfg(test)]

@@ -2,13 +2,16 @@
 //! Installs what is missing (idempotently), builds, runs and tests.
 
 mod bench;
+mod tally;
 mod tools;
 
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::Path;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, ExitCode, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use tally::Tally;
 use tools::{project_root, Run, Tools};
 
 fn main() -> ExitCode {
@@ -103,27 +106,12 @@ fn build_web_app(tools: &Tools) -> Result<()> {
         .status_ok()
 }
 
-/// Counts of one suite.
-#[derive(Default, Clone, Copy)]
-struct Tally {
-    passed: u64,
-    failed: u64,
-}
-
 /// Every check; ends with `N passed, N failed`.
 fn test() -> Result<ExitCode> {
     let started = Instant::now();
     let tools = Tools::ensure()?;
     let mut suites: Vec<(&str, Tally)> = Vec::new();
-    let mut check = |name: &'static str, ok: bool| {
-        suites.push((
-            name,
-            Tally {
-                passed: ok as u64,
-                failed: !ok as u64,
-            },
-        ))
-    };
+    let mut check = |name: &'static str, ok: bool| suites.push((name, Tally::check(ok)));
 
     check(
         "rustfmt",
@@ -187,6 +175,7 @@ fn test() -> Result<ExitCode> {
                 &tools,
                 &[
                     "test",
+                    "--no-fail-fast",
                     "--workspace",
                     "--exclude",
                     "optin-app",
@@ -201,6 +190,7 @@ fn test() -> Result<ExitCode> {
                 &tools,
                 &[
                     "test",
+                    "--no-fail-fast",
                     "-p",
                     "optin-app",
                     "--target",
@@ -230,42 +220,16 @@ fn test() -> Result<ExitCode> {
     })
 }
 
-/// Runs a `cargo test` and sums its `test result:` lines; a build failure counts as one failure.
+/// Runs a `cargo test` and counts it (see `tally`).
 fn cargo_test(tools: &Tools, args: &[&str]) -> Tally {
     let (ok, output) = tools.cargo(args).tee();
-    let mut tally = Tally::default();
-    for line in output
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("test result: "))
-    {
-        tally.passed += number_before(line, " passed");
-        tally.failed += number_before(line, " failed");
-    }
-    if !ok && tally.failed == 0 {
-        tally.failed = 1;
-    }
-    tally
-}
-
-fn number_before(line: &str, label: &str) -> u64 {
-    line.split(';')
-        .find_map(|part| {
-            part.trim()
-                .trim_start_matches("ok. ")
-                .trim_start_matches("FAILED. ")
-                .strip_suffix(label)
-        })
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
+    tally::from_cargo_test(&output, ok)
 }
 
 /// Builds the release web app, starts the service on a free port with a
 /// temporary database, runs the Playwright specs, and stops the service.
 fn end_to_end(tools: &Tools) -> Tally {
-    let failed_setup = Tally {
-        passed: 0,
-        failed: 1,
-    };
+    let failed_setup = Tally::SETUP_FAILED;
     let root = project_root();
     if build_web_app(tools).is_err()
         || tools
@@ -277,45 +241,46 @@ fn end_to_end(tools: &Tools) -> Tally {
     }
     let data_dir = std::env::temp_dir().join(format!("optin-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
-    let port = free_port();
-    let crm_port = free_port();
+    // Port 0: the service binds and then says where, so no port is freed
+    // here and taken by someone else before the service binds it.
     let server = tools
         .command(root.join("target/debug/optin-server"))
         .current_dir(&root)
-        .args([
-            "--static-dir",
-            "dist",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--demo-crm-addr", &format!("127.0.0.1:{crm_port}")])
+        .args(["--static-dir", "dist", "--addr", "127.0.0.1:0"])
+        .args(["--demo-crm-addr", "127.0.0.1:0"])
         .args(["--sandbox-phone-dir", PHONE_DIST])
         .arg("--data-dir")
         .arg(&data_dir)
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn();
-    let Ok(server) = server else {
+    let Ok(mut server) = server else {
         return failed_setup;
     };
-    let mut server = KillOnDrop(server);
-    if !wait_for_port(port, Duration::from_secs(30)) {
-        eprintln!("the service did not start on port {port}");
+    let bound = server.stdout.take().map(listening_addresses);
+    let server = KillOnDrop(server);
+    let Some((addr, crm_addr)) = bound.and_then(|rx| rx.recv_timeout(Duration::from_secs(60)).ok())
+    else {
+        eprintln!("the service did not say where it listens");
         return failed_setup;
-    }
+    };
+    let port = addr.port();
+    let crm_port = crm_addr.port();
     let report = data_dir.join("playwright-report.json");
     let ran = tools
         .command("playwright")
         .current_dir(&root)
-        .args(["test", "--reporter=list,json"])
+        .args(["test", "--forbid-only", "--reporter=list,json"])
         .env("BASE_URL", format!("http://127.0.0.1:{port}"))
         .env("DEMO_CRM_PORT", crm_port.to_string())
         .env("DEMO_TOKENS_FILE", data_dir.join("demo-advisors.json"))
         .env("PLAYWRIGHT_JSON_OUTPUT_NAME", &report)
         .status_ok();
-    let _ = server.0.kill();
-    let _ = server.0.wait();
-    let tally = playwright_tally(&report).unwrap_or(failed_setup);
+    drop(server);
+    let tally = std::fs::read(&report)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .map_or(failed_setup, |json| tally::from_playwright(&json));
     let _ = std::fs::remove_dir_all(&data_dir);
     if ran.is_err() && tally.failed == 0 {
         return failed_setup;
@@ -323,32 +288,34 @@ fn end_to_end(tools: &Tools) -> Tally {
     tally
 }
 
-/// Reads Playwright's JSON stats; skipped and flaky tests count as failures.
-fn playwright_tally(report: &Path) -> Option<Tally> {
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(report).ok()?).ok()?;
-    let stat = |key: &str| json["stats"][key].as_u64().unwrap_or(0);
-    Some(Tally {
-        passed: stat("expected"),
-        failed: stat("unexpected") + stat("skipped") + stat("flaky"),
-    })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
-}
-
-fn wait_for_port(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return true;
+/// Reads the service's first lines for the addresses it bound (the app's
+/// and the demo CRM's), then keeps draining its output so it never blocks.
+fn listening_addresses(
+    stdout: std::process::ChildStdout,
+) -> mpsc::Receiver<(SocketAddr, SocketAddr)> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut app, mut crm) = (None, None);
+        for line in BufReader::new(stdout)
+            .lines()
+            .map_while(std::io::Result::ok)
+        {
+            let addr = line
+                .split("http://")
+                .nth(1)
+                .and_then(|rest| rest.split(['/', ' ']).next())
+                .and_then(|addr| addr.parse::<SocketAddr>().ok());
+            match addr {
+                Some(addr) if line.starts_with("Example CRM") => crm = Some(addr),
+                Some(addr) if app.is_none() => app = Some(addr),
+                _ => eprintln!("{line}"),
+            }
+            if let (Some(app), Some(crm)) = (app, crm) {
+                let _ = tx.send((app, crm));
+            }
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
+    });
+    rx
 }
 
 /// Stops a child process we started when it goes out of scope.
@@ -358,21 +325,5 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::number_before;
-
-    #[test]
-    fn cargo_test_summaries_are_parsed() {
-        let line =
-            "ok. 42 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s";
-        assert_eq!(number_before(line, " passed"), 42);
-        assert_eq!(
-            number_before("FAILED. 4 passed; 1 failed; 0 ignored", " failed"),
-            1
-        );
     }
 }
