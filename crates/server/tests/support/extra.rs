@@ -1,0 +1,501 @@
+//! More helpers: the contact's phone in the sandbox, API calls as any
+//! advisor, polling, a service with a custom config, a service without its
+//! outbox worker, and a scripted stand-in for the Graph and SMS APIs.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use optin_server::store::seed::DemoAdvisor;
+use optin_server::{launch, AppState, Config};
+use serde_json::{json, Value};
+
+use super::TestService;
+
+/// Kerry Fisher, Jane's first demo contact.
+pub const KERRY: &str = "+447911123456";
+
+/// `+` escaped for a path segment.
+pub fn phone_path(e164: &str) -> String {
+    e164.replace('+', "%2B")
+}
+
+/// Polls `probe` every 25 ms until it yields a value; panics after 10 s
+/// with `what` and the last thing seen.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(last) if tokio::time::Instant::now() >= deadline => {
+                panic!("{what} never happened; last seen: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+}
+
+/// Asserts a refusal by status and code.
+#[track_caller]
+pub fn assert_refused(reply: &(u16, Value), status: u16, code: &str) {
+    assert_eq!(
+        (reply.0, reply.1["code"].as_str()),
+        (status, Some(code)),
+        "expected {status} {code}, got {reply:?}"
+    );
+}
+
+/// Starts the service with `configure` applied to the test config.
+pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestService {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(dir.path().to_path_buf());
+    configure(&mut config);
+    let tokens = config.demo_tokens_path();
+    let service = launch(config).await.unwrap();
+    let advisors: Vec<DemoAdvisor> =
+        serde_json::from_slice(&std::fs::read(tokens).unwrap()).unwrap();
+    TestService {
+        base: format!("http://{}", service.addr),
+        service,
+        http: reqwest::Client::new(),
+        jane: advisors[0].token.clone(),
+        sam: advisors[1].token.clone(),
+        _dir: dir,
+    }
+}
+
+impl TestService {
+    /// Calls the sandbox (the contact's phone, the clock).
+    pub async fn sandbox_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, format!("{}/sandbox{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Moves the shared clock forward through `POST /sandbox/clock/advance`.
+    pub async fn advance_seconds(&self, seconds: i64) {
+        let (status, body) = self
+            .sandbox_call(
+                "POST",
+                "/clock/advance",
+                Some(json!({ "seconds": seconds })),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// What the contact's phone received on `channel` so far.
+    pub async fn phone_inbox(&self, e164: &str, channel: &str) -> Vec<Value> {
+        let (status, phone) = self
+            .sandbox_call("GET", &format!("/phones/{}", phone_path(e164)), None)
+            .await;
+        assert_eq!(status, 200, "{phone}");
+        phone["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m["channel"] == channel && m["direction"] == "in")
+            .collect()
+    }
+
+    /// Waits until the phone received exactly `count` messages on `channel`.
+    pub async fn wait_inbox(&self, e164: &str, channel: &str, count: usize) -> Vec<Value> {
+        eventually(&format!("{count} {channel} messages on {e164}"), || async {
+            let inbox = self.phone_inbox(e164, channel).await;
+            if inbox.len() == count {
+                Ok(inbox)
+            } else {
+                Err(format!("{} messages: {inbox:?}", inbox.len()))
+            }
+        })
+        .await
+    }
+
+    /// The contact writes `text` on `channel` from the sandbox phone.
+    pub async fn contact_writes(&self, e164: &str, channel: &str, text: &str) {
+        let (status, body) = self
+            .sandbox_call(
+                "POST",
+                &format!("/phones/{}/reply", phone_path(e164)),
+                Some(json!({"text": text, "channel": channel})),
+            )
+            .await;
+        assert!(
+            (200..300).contains(&status),
+            "reply {text}: {status} {body}"
+        );
+    }
+
+    /// The contact taps `answer` on the latest opt-in request on the phone.
+    pub async fn contact_taps(&self, e164: &str, answer: &str) {
+        let inbox = self.phone_inbox(e164, "whatsapp").await;
+        let request = inbox
+            .iter()
+            .rev()
+            .find(|m| m["buttons"].as_array().is_some_and(|b| !b.is_empty()))
+            .expect("an opt-in request with buttons");
+        let button = request["buttons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["text"] == answer)
+            .expect("the button");
+        let (status, body) = self
+            .sandbox_call(
+                "POST",
+                &format!("/phones/{}/tap", phone_path(e164)),
+                Some(json!({"message_id": request["id"], "payload": button["payload"]})),
+            )
+            .await;
+        assert!(
+            (200..300).contains(&status),
+            "tap {answer}: {status} {body}"
+        );
+    }
+
+    /// `POST /contacts` as `token`; the new contact's id.
+    pub async fn add_contact(&self, token: &str, name: &str, phone: &str) -> i64 {
+        let (status, contact) = self
+            .api(
+                "POST",
+                "/contacts",
+                token,
+                Some(json!({"name": name, "phone": phone})),
+            )
+            .await;
+        assert_eq!(status, 201, "{contact}");
+        contact["id"].as_i64().unwrap()
+    }
+
+    /// `POST /contacts/{id}/opt-in` as `token`, with an idempotency key.
+    pub async fn opt_in_as(&self, token: &str, contact: i64, key: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/contacts/{contact}/opt-in", self.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST /contacts/{id}/opt-in/resend` as `token`.
+    pub async fn resend_as(&self, token: &str, contact: i64) -> (u16, Value) {
+        self.api(
+            "POST",
+            &format!("/contacts/{contact}/opt-in/resend"),
+            token,
+            None,
+        )
+        .await
+    }
+
+    /// `POST /contacts/{id}/messages` as `token`.
+    pub async fn whatsapp_as(&self, token: &str, contact: i64, body: Value) -> (u16, Value) {
+        self.api(
+            "POST",
+            &format!("/contacts/{contact}/messages"),
+            token,
+            Some(body),
+        )
+        .await
+    }
+
+    /// `POST /contacts/{id}/sms` as `token`.
+    pub async fn sms_as(&self, token: &str, contact: i64, body: &str) -> (u16, Value) {
+        self.api(
+            "POST",
+            &format!("/contacts/{contact}/sms"),
+            token,
+            Some(json!({ "body": body })),
+        )
+        .await
+    }
+
+    /// Waits until `token`'s view of `contact` satisfies `check`.
+    pub async fn wait_consent(
+        &self,
+        token: &str,
+        contact: i64,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        eventually(what, || async {
+            let consent = self.consent(token, contact).await;
+            if check(&consent) {
+                Ok(consent)
+            } else {
+                Err(consent.to_string())
+            }
+        })
+        .await
+    }
+}
+
+/// A template message body for `meeting_reminder`.
+pub fn meeting_reminder(name: &str, when: &str) -> Value {
+    json!({"type": "template", "name": "meeting_reminder", "language": "en_US", "parameters": [name, when]})
+}
+
+// ---------------------------------------------------------------------------
+// A scripted provider
+// ---------------------------------------------------------------------------
+
+/// One call the fake provider received.
+#[derive(Debug, Clone)]
+pub struct ProviderCall {
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    pub body: String,
+}
+
+#[derive(Default)]
+struct FakeState {
+    /// Answers to give, in order; once empty, every call is accepted.
+    script: VecDeque<(u16, Value)>,
+    calls: Vec<ProviderCall>,
+}
+
+/// A stand-in for the Graph API and the SMS API on a local socket: answers
+/// from a script (Graph error bodies, say), then accepts every send.
+#[derive(Clone)]
+pub struct FakeProvider {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<FakeState>>,
+}
+
+impl FakeProvider {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(FakeState::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = axum::Router::new()
+            .fallback(fake_answer)
+            .with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { addr, state }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues answers for the next calls.
+    pub fn script(&self, answers: impl IntoIterator<Item = (u16, Value)>) {
+        self.state.lock().unwrap().script.extend(answers);
+    }
+
+    pub fn calls(&self) -> Vec<ProviderCall> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    /// Points `config` at this provider (no sandbox).
+    pub fn configure(&self, config: &mut Config) {
+        config.wa_access_token = Some("fake-access-token".into());
+        config.wa_graph_base = self.base();
+        config.wa_phone_number_id = Some("109000000000009".into());
+        config.wa_app_secret = Some("fake-app-secret".into());
+        config.wa_verify_token = Some("fake-verify-token".into());
+        config.sms_base = self.base();
+        config.sms_account_sid = Some("ACfake".into());
+        config.sms_auth_token = Some("fake-sms-token".into());
+        config.sms_from = Some("+15550009999".into());
+    }
+}
+
+/// A Graph API error body, as Meta sends it.
+pub fn graph_error(code: i64, message: &str) -> Value {
+    json!({"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEf"}})
+}
+
+async fn fake_answer(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: String,
+) -> axum::response::Response {
+    let mut state = state.lock().unwrap();
+    let n = state.calls.len() + 1;
+    state.calls.push(ProviderCall {
+        path: uri.path().to_owned(),
+        idempotency_key: headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body,
+    });
+    let (status, answer) = state.script.pop_front().unwrap_or_else(|| {
+        if uri.path().ends_with("/Messages.json") {
+            (
+                201,
+                json!({"sid": format!("SMFAKE{n}"), "status": "queued"}),
+            )
+        } else {
+            (
+                200,
+                json!({"messaging_product": "whatsapp",
+                       "contacts": [{"input": "x", "wa_id": "x"}],
+                       "messages": [{"id": format!("wamid.FAKE{n}")}]}),
+            )
+        }
+    });
+    (StatusCode::from_u16(status).unwrap(), Json(answer)).into_response()
+}
+
+// ---------------------------------------------------------------------------
+// A service without its outbox worker
+// ---------------------------------------------------------------------------
+
+/// The API on a real socket with the demo seeded, talking to a
+/// [`FakeProvider`], but with no outbox worker: jobs go out only when the
+/// test calls [`optin_server::outbox::drain`].
+pub struct QuietService {
+    pub state: AppState,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub jane: String,
+    pub sam: String,
+    pub provider: FakeProvider,
+    pub config: Config,
+    stop: tokio_util::sync::CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+    pub dir: tempfile::TempDir,
+}
+
+impl QuietService {
+    pub async fn start() -> Self {
+        let provider = FakeProvider::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::for_tests(dir.path().to_path_buf());
+        provider.configure(&mut config);
+        std::fs::create_dir_all(&config.data_dir).unwrap();
+        let store = optin_server::store::Store::open(&config.database_path())
+            .await
+            .unwrap();
+        let advisors = store.seed_demo().await.unwrap().unwrap();
+        std::fs::write(
+            config.demo_tokens_path(),
+            serde_json::to_vec(&advisors).unwrap(),
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind(config.addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(store, config.clone(), addr).unwrap();
+        let settings = &state.providers.settings;
+        state
+            .store
+            .bind_provider_numbers(&settings.whatsapp.phone_number_id, &settings.sms.from)
+            .await
+            .unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let server = tokio::spawn({
+            let router = optin_server::app(state.clone());
+            let stop = stop.clone();
+            async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+                    .unwrap();
+            }
+        });
+        Self {
+            state,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            jane: advisors[0].token.clone(),
+            sam: advisors[1].token.clone(),
+            provider,
+            config,
+            stop,
+            server,
+            dir,
+        }
+    }
+
+    /// Ends this process's server and closes its database.
+    pub async fn stop(self) -> (Config, FakeProvider, tempfile::TempDir, String) {
+        self.stop.cancel();
+        self.state.shutdown.cancel();
+        let _ = self.server.await;
+        self.state.store.pool().close().await;
+        (self.config, self.provider, self.dir, self.jane)
+    }
+
+    /// Calls the API; status and JSON body.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Id of one of Jane's contacts by name.
+    pub async fn jane_contact(&self, name: &str) -> i64 {
+        let (_, page) = self
+            .api("GET", &format!("/contacts?q={name}"), &self.jane, &[])
+            .await;
+        page["items"][0]["id"].as_i64().expect("the contact")
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.state.store.pool())
+            .await
+            .unwrap()
+    }
+}
+
+/// The only outbox row: (state, attempts, next_attempt_at, last_error, idempotency_key).
+pub async fn the_job(state: &AppState) -> (String, i64, String, Option<String>, String) {
+    sqlx::query_as(
+        "SELECT state, attempts, next_attempt_at, last_error, idempotency_key FROM outbox",
+    )
+    .fetch_one(state.store.pool())
+    .await
+    .unwrap()
+}
+
+/// A stored timestamp as a time.
+pub fn parse_time(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
