@@ -17,7 +17,7 @@ use optin_app::route::{Route, Router};
 use optin_app::session::token_from_fragment;
 use optin_app::time::{day_label, stamp, until};
 use optin_core::api::{ConsentSnapshot, ConsentView, Contact, MessageView, TemplateView};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::{
     Event, EventInit, HtmlButtonElement, HtmlDialogElement, HtmlElement, HtmlInputElement,
@@ -56,6 +56,42 @@ fn text(host: &HtmlElement, selector: &str) -> String {
 
 fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
+}
+
+/// The instant the browser's clock reads `hour:minute` on `year-month-day`
+/// in the machine's own time zone (whatever `TZ` is), so that what the
+/// advisor reads is the same in every zone.
+fn local(year: u32, month: i32, day: i32, hour: i32, minute: i32) -> DateTime<Utc> {
+    let date =
+        js_sys::Date::new_with_year_month_day_hr_min_sec(year, month - 1, day, hour, minute, 0);
+    DateTime::from_timestamp_millis(date.get_time() as i64).unwrap()
+}
+
+/// Local noon on a day far from any daylight-saving change, in every zone.
+fn noon() -> DateTime<Utc> {
+    local(2026, 6, 10, 12, 0)
+}
+
+/// Sends a `keydown` of `key` (with Shift when `shift`) to `target`, as a keyboard would.
+fn press(target: &web_sys::Element, key: &str, shift: bool) {
+    let init = js_sys::Object::new();
+    for (name, value) in [
+        ("key", JsValue::from_str(key)),
+        ("shiftKey", JsValue::from_bool(shift)),
+        ("bubbles", JsValue::TRUE),
+        ("cancelable", JsValue::TRUE),
+    ] {
+        js_sys::Reflect::set(&init, &name.into(), &value).unwrap();
+    }
+    let window = web_sys::window().unwrap();
+    let constructor: js_sys::Function = js_sys::Reflect::get(&window, &"KeyboardEvent".into())
+        .unwrap()
+        .unchecked_into();
+    let event: Event =
+        js_sys::Reflect::construct(&constructor, &js_sys::Array::of2(&"keydown".into(), &init))
+            .unwrap()
+            .unchecked_into();
+    target.dispatch_event(&event).unwrap();
 }
 
 /// A consent answer in `state` at server time `now`, nothing else set.
@@ -280,6 +316,23 @@ async fn the_confirm_dialog_is_modal_names_the_contact_and_gives_focus_back() {
     );
     assert_eq!(focused.text_content().as_deref(), Some("Confirm"));
 
+    // Tab from the last control wraps to the first, Shift+Tab back: focus
+    // never leaves the dialog (Chromium would let it go to its own toolbar).
+    press(&focused, "Tab", false);
+    let wrapped = active_element().unwrap();
+    assert_eq!(
+        wrapped.text_content().as_deref(),
+        Some("Cancel"),
+        "Tab wraps to the first control"
+    );
+    assert!(dialog.contains(Some(&wrapped)));
+    press(&wrapped, "Tab", true);
+    assert_eq!(
+        active_element().and_then(|e| e.text_content()).as_deref(),
+        Some("Confirm"),
+        "Shift+Tab wraps to the last control"
+    );
+
     // Cancel closes it and focus returns to the button that opened it.
     let cancel: HtmlElement = find(&host, "dialog .button:not(.button--primary)");
     assert_eq!(cancel.text_content().as_deref(), Some("Cancel"));
@@ -350,7 +403,7 @@ fn buttons(host: &HtmlElement) -> Vec<String> {
 
 #[wasm_bindgen_test]
 async fn each_consent_state_has_its_banner_in_a_live_region() {
-    let now = at("2026-03-10T12:00:00Z");
+    let now = noon();
     let sent = now - Duration::minutes(30);
 
     let mut pending = snapshot(ConsentView::Pending, now);
@@ -369,7 +422,10 @@ async fn each_consent_state_has_its_banner_in_a_live_region() {
             stamp(sent + Duration::hours(24), now)
         )
     );
-    assert!(words.starts_with("Opt-in request sent Today, "));
+    assert_eq!(
+        words,
+        "Opt-in request sent Today, 11:30 AM. Waiting for a response. If there's no answer, you can send it again Tomorrow, 11:30 AM (in 23 h 30 min)."
+    );
     assert!(
         buttons(&host).is_empty(),
         "no resend control before 24 hours"
@@ -385,7 +441,7 @@ async fn each_consent_state_has_its_banner_in_a_live_region() {
         text(&host, ".banner__stamp"),
         stamp(now - Duration::hours(1), now)
     );
-    assert!(text(&host, ".banner__stamp").starts_with("Today, "));
+    assert_eq!(text(&host, ".banner__stamp"), "Today, 11:00 AM");
     assert_eq!(buttons(&host), ["Resend Opt-In Request"]);
 
     let mut opted_in = snapshot(ConsentView::OptedIn, now);
@@ -394,7 +450,7 @@ async fn each_consent_state_has_its_banner_in_a_live_region() {
     leptos::task::tick().await;
     assert_eq!(text(&host, ".banner__title"), "Opted in");
     assert!(text(&host, ".banner__text")
-        .starts_with("Kerry Fisher opted in to WhatsApp messages Today, "));
+        .starts_with("Kerry Fisher opted in to WhatsApp messages Today, 12:00 PM"));
     assert!(find::<HtmlElement>(&host, ".banner")
         .class_list()
         .contains("banner--opted-in"));
@@ -419,7 +475,7 @@ async fn each_consent_state_has_its_banner_in_a_live_region() {
         text(&host, ".banner__text"),
         format!(
             "The opt-in request to Kerry Fisher could not be delivered (error 131049). A new request can be sent {} (in 2 h).",
-            stamp(now + Duration::hours(2), now)
+            "Today, 02:00 PM"
         )
     );
     assert!(buttons(&host).is_empty());
@@ -582,7 +638,7 @@ fn message(id: i64, direction: &str, status: &str, body: &str, at_: DateTime<Utc
 
 #[wasm_bindgen_test]
 async fn the_conversation_shows_days_times_and_delivery_marks() {
-    let now = at("2026-03-10T12:00:00Z");
+    let now = noon();
     let messages = vec![
         message(
             1,
@@ -612,6 +668,11 @@ async fn the_conversation_shows_days_times_and_delivery_marks() {
         "Yesterday"
     );
     assert_eq!(separators.item(1).unwrap().text_content().unwrap(), "Today");
+    let times = host.query_selector_all(".bubble__meta time").unwrap();
+    let times: Vec<String> = (0..times.length())
+        .map(|i| times.item(i).unwrap().text_content().unwrap())
+        .collect();
+    assert_eq!(times, ["12:00 PM", "11:00 AM", "11:55 AM", "12:00 PM"]);
     assert!(
         host.query_selector("b").unwrap().is_none(),
         "text, never markup"
@@ -688,15 +749,30 @@ fn routes_round_trip_and_encode_the_plus() {
 
 #[wasm_bindgen_test]
 fn times_read_like_the_advisors_tools() {
-    let now = at("2026-03-10T12:00:00Z");
+    // In the advisor's own time zone, whatever the machine's zone is.
+    let now = noon();
     assert_eq!(day_label(now, now), "Today");
     assert_eq!(day_label(now - Duration::days(1), now), "Yesterday");
     assert_eq!(day_label(now + Duration::days(1), now), "Tomorrow");
-    assert!(stamp(now, now).starts_with("Today, "));
-    let clock = stamp(now, now);
-    let time = clock.trim_start_matches("Today, ");
-    assert_eq!(time.len(), "09:56 AM".len(), "{time}");
-    assert!(time.ends_with(" AM") || time.ends_with(" PM"));
+    assert_eq!(stamp(now, now), "Today, 12:00 PM");
+    assert_eq!(stamp(local(2026, 6, 10, 9, 56), now), "Today, 09:56 AM");
+    assert_eq!(stamp(local(2026, 6, 10, 0, 5), now), "Today, 12:05 AM");
+    assert_eq!(stamp(local(2026, 6, 10, 23, 59), now), "Today, 11:59 PM");
+    // Calendar days, not 24-hour spans.
+    assert_eq!(stamp(local(2026, 6, 9, 23, 59), now), "Yesterday, 11:59 PM");
+    assert_eq!(stamp(local(2026, 6, 11, 0, 0), now), "Tomorrow, 12:00 AM");
+    let just_after_midnight = local(2026, 6, 10, 0, 30);
+    assert_eq!(
+        day_label(local(2026, 6, 9, 23, 59), just_after_midnight),
+        "Yesterday"
+    );
+    assert_eq!(
+        day_label(local(2026, 6, 10, 23, 50), just_after_midnight),
+        "Today"
+    );
+    assert_eq!(stamp(local(2026, 6, 8, 18, 30), now), "Jun 8, 06:30 PM");
+    assert_eq!(day_label(local(2026, 3, 3, 9, 0), now), "Mar 3");
+    assert_eq!(day_label(local(2025, 12, 31, 9, 0), now), "Dec 31, 2025");
     assert_eq!(until(now + Duration::minutes(200), now), "in 3 h 20 min");
     assert_eq!(until(now + Duration::hours(24), now), "in 24 h");
     assert_eq!(until(now, now), "in less than a minute");
@@ -704,7 +780,7 @@ fn times_read_like_the_advisors_tools() {
 
 #[wasm_bindgen_test]
 fn refusals_with_a_time_say_when_in_words() {
-    let now = at("2026-03-10T12:00:00Z");
+    let now = noon();
     let refusal = ClientError::Refused {
         status: 409,
         code: "resend_too_soon".into(),
@@ -713,7 +789,7 @@ fn refusals_with_a_time_say_when_in_words() {
         allowed_at: Some(now + Duration::hours(21)),
     };
     let words = refusal.explain(now);
-    assert!(words.starts_with("An opt-in request was sent less than 24 hours ago. The next one can be sent Tomorrow, "), "{words}");
+    assert!(words.starts_with("An opt-in request was sent less than 24 hours ago. The next one can be sent Tomorrow, 09:00 AM"), "{words}");
     assert!(!words.contains("2026-"), "no raw timestamps: {words}");
 }
 
