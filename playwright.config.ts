@@ -8,6 +8,8 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   retries: 0,
+  // A committed `test.only` would silently run one spec: refuse it.
+  forbidOnly: true,
   timeout: 30_000,
   expect: { timeout: 10_000 },
   use: {
