@@ -76,14 +76,28 @@ async fn an_intact_chain_verifies_and_the_record_cannot_be_changed_through_sql()
     let verified = store.verify_chain(1).await.unwrap().unwrap();
     assert!(verified >= 3);
     let pool = store.pool();
-    assert!(sqlx::query("UPDATE consent_events SET kind = 'x'")
-        .execute(pool)
-        .await
-        .is_err());
-    assert!(sqlx::query("DELETE FROM consent_events")
-        .execute(pool)
-        .await
-        .is_err());
+    // Refused by the append-only triggers, not by any other error (a busy
+    // database, a typo in the statement).
+    for sql in [
+        "UPDATE consent_events SET kind = 'x'",
+        "DELETE FROM consent_events",
+    ] {
+        let error = sqlx::query(sql)
+            .execute(pool)
+            .await
+            .expect_err("the record is append-only");
+        assert!(
+            error
+                .as_database_error()
+                .is_some_and(|e| e.message() == "the consent record is append-only"),
+            "{sql}: {error}"
+        );
+    }
+    assert!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'x'")
+            .await
+            == 0
+    );
     t.service.stop().await;
 }
 
