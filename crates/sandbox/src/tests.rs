@@ -623,7 +623,12 @@ async fn after_stop_by_sms_sends_are_refused_until_start() {
     h.post(&format!("/phones/{CONTACT}/reply"), reply("why?"))
         .await;
     h.next_sms().await;
-    assert!(h.sms(None).send(CONTACT, "x", "job-2").await.is_err());
+    let e = h.sms(None).send(CONTACT, "x", "job-2").await.unwrap_err();
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(400), Some(ErrorCode(21610))),
+        "still the opt-out refusal"
+    );
     h.post(&format!("/phones/{CONTACT}/reply"), reply("START"))
         .await;
     h.next_sms().await;
