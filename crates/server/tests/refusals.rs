@@ -1,0 +1,212 @@
+//! Every refusal of the API, by its code, and that a refused request queues
+//! nothing; and the 24-hour resend rule at its edge, through the API and the
+//! sandbox clock.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::extra::{assert_refused, meeting_reminder, QuietService, KERRY};
+use support::{envelope, start, TestService};
+
+/// Kerry types "yes" to the business number: opted in, window open.
+async fn kerry_opts_in(t: &TestService) -> i64 {
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    // Sent now, as the service's clock sees it: the service window opens.
+    let now = t.service.state.clock.now().timestamp().to_string();
+    let body = envelope(json!({
+        "messages": [{"from": "447911123456", "id": "wamid.YES1", "timestamp": now, "type": "text", "text": {"body": "yes"}}]
+    }));
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    t.wait_for_state(&t.jane, kerry, "opted_in").await;
+    kerry
+}
+
+async fn queued(t: &TestService) -> i64 {
+    t.count("SELECT COUNT(*) FROM outbox").await
+}
+
+#[tokio::test]
+async fn resend_at_23_hours_59_minutes_is_refused_and_at_24_hours_allowed() {
+    let t = start().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    assert_eq!(t.opt_in_as(&t.jane, kerry, "edge-1").await.0, 202);
+    let pending = t.wait_for_state(&t.jane, kerry, "pending").await;
+    let allowed_at = pending["resend_allowed_at"].as_str().unwrap().to_owned();
+
+    t.advance_seconds(23 * 3600 + 59 * 60).await;
+    assert_eq!(t.consent(&t.jane, kerry).await["state"], "pending");
+    let refused = t.resend_as(&t.jane, kerry).await;
+    assert_refused(&refused, 409, "resend_too_soon");
+    assert_eq!(
+        refused.1["allowed_at"].as_str().map(|a| &a[..23]),
+        Some(&allowed_at[..23]),
+        "the refusal says when"
+    );
+    let jobs = queued(&t).await;
+
+    // One more minute: 24 h after the request.
+    t.advance_seconds(60).await;
+    assert_eq!(t.consent(&t.jane, kerry).await["state"], "expired");
+    let (status, body) = t.resend_as(&t.jane, kerry).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["state"], "sending");
+    assert_eq!(queued(&t).await, jobs + 1);
+    t.wait_inbox(KERRY, "whatsapp", 2).await;
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn free_text_outside_the_service_window_is_refused_and_a_template_is_not() {
+    let t = start().await;
+    let kerry = kerry_opts_in(&t).await;
+    let text = json!({"type": "text", "body": "Still there?"});
+    // Inside the window it goes.
+    assert_eq!(t.whatsapp_as(&t.jane, kerry, text.clone()).await.0, 202);
+    t.advance_seconds(24 * 3600 + 60).await;
+    let jobs = queued(&t).await;
+    assert_refused(
+        &t.whatsapp_as(&t.jane, kerry, text).await,
+        409,
+        "outside_service_window",
+    );
+    assert_eq!(queued(&t).await, jobs);
+    assert_eq!(
+        t.whatsapp_as(&t.jane, kerry, meeting_reminder("Kerry", "Monday"))
+            .await
+            .0,
+        202
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_template_or_language_is_refused() {
+    let t = start().await;
+    let kerry = kerry_opts_in(&t).await;
+    let jobs = queued(&t).await;
+    for body in [
+        json!({"type": "template", "name": "no_such_template", "language": "en_US", "parameters": ["a", "b"]}),
+        json!({"type": "template", "name": "meeting_reminder", "language": "fr_FR", "parameters": ["a", "b"]}),
+        // The opt-in template is not a message template.
+        json!({"type": "template", "name": "advisor_opt_in", "language": "en_US", "parameters": ["a", "b"]}),
+    ] {
+        let reply = t.whatsapp_as(&t.jane, kerry, body.clone()).await;
+        assert_refused(&reply, 422, "unknown_template");
+        assert_eq!(reply.1["field"], "name", "{body}");
+    }
+    assert_eq!(queued(&t).await, jobs);
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn template_parameters_must_match_the_template() {
+    let t = start().await;
+    let kerry = kerry_opts_in(&t).await;
+    let jobs = queued(&t).await;
+    for parameters in [
+        json!([]),
+        json!(["Kerry"]),
+        json!(["Kerry", "Monday", "extra"]),
+        json!(["Kerry", "   "]),
+    ] {
+        let body = json!({"type": "template", "name": "meeting_reminder", "language": "en_US", "parameters": parameters});
+        let reply = t.whatsapp_as(&t.jane, kerry, body).await;
+        assert_refused(&reply, 422, "template_parameters");
+        assert_eq!(reply.1["field"], "parameters");
+    }
+    assert_eq!(queued(&t).await, jobs);
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn empty_or_too_long_text_is_refused_on_both_channels() {
+    let t = start().await;
+    let kerry = kerry_opts_in(&t).await;
+    let jobs = queued(&t).await;
+    let too_long_whatsapp = "x".repeat(optin_core::api::MAX_TEXT_CHARS + 1);
+    let too_long_sms = "x".repeat(optin_core::vocab::MAX_SMS_CHARS + 1);
+    for body in ["", "  \n ", too_long_whatsapp.as_str()] {
+        let reply = t
+            .whatsapp_as(&t.jane, kerry, json!({"type": "text", "body": body}))
+            .await;
+        assert_refused(&reply, 422, "invalid_text");
+        assert_eq!(reply.1["field"], "body");
+    }
+    for body in ["", "   ", too_long_sms.as_str()] {
+        let reply = t.sms_as(&t.jane, kerry, body).await;
+        assert_refused(&reply, 422, "invalid_text");
+        assert_eq!(reply.1["field"], "body");
+    }
+    assert_eq!(queued(&t).await, jobs);
+    // At the limits they go.
+    let longest = "x".repeat(optin_core::api::MAX_TEXT_CHARS);
+    assert_eq!(
+        t.whatsapp_as(&t.jane, kerry, json!({"type": "text", "body": longest}))
+            .await
+            .0,
+        202
+    );
+    let longest = "x".repeat(optin_core::vocab::MAX_SMS_CHARS);
+    assert_eq!(t.sms_as(&t.jane, kerry, &longest).await.0, 202);
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_contact_who_opted_in_is_not_asked_again() {
+    let t = start().await;
+    let kerry = kerry_opts_in(&t).await;
+    let requests = t.count("SELECT COUNT(*) FROM opt_in_requests").await;
+    assert_refused(
+        &t.opt_in_as(&t.jane, kerry, "again").await,
+        409,
+        "already_opted_in",
+    );
+    assert_refused(&t.resend_as(&t.jane, kerry).await, 409, "already_opted_in");
+    let sams = t.add_contact(&t.sam, "Kerry F.", KERRY).await;
+    assert_refused(
+        &t.opt_in_as(&t.sam, sams, "sam-asks").await,
+        409,
+        "already_opted_in",
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM opt_in_requests").await,
+        requests
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_request_while_the_first_is_being_sent_is_refused() {
+    // No outbox worker: the first request stays `sending`.
+    let t = QuietService::start().await;
+    let kerry = t.jane_contact("Kerry").await;
+    let opt_in = |key: &'static str| {
+        let t = &t;
+        async move {
+            t.api(
+                "POST",
+                &format!("/contacts/{kerry}/opt-in"),
+                &t.jane,
+                &[("Idempotency-Key", key)],
+            )
+            .await
+        }
+    };
+    let (status, first): (u16, Value) = opt_in("first").await;
+    assert_eq!((status, first["state"].as_str()), (202, Some("sending")));
+    assert_refused(&opt_in("second").await, 409, "request_in_flight");
+    assert_refused(
+        &t.api(
+            "POST",
+            &format!("/contacts/{kerry}/opt-in/resend"),
+            &t.jane,
+            &[],
+        )
+        .await,
+        409,
+        "request_in_flight",
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM outbox").await, 1);
+    assert_eq!(t.count("SELECT COUNT(*) FROM opt_in_requests").await, 1);
+    assert!(t.provider.calls().is_empty());
+}
