@@ -1,0 +1,305 @@
+//! The consent record as the advisor downloads it: one contact's record in
+//! JSON, JSON lines and CSV, and the organization's export, each checked row
+//! by row, field by field, against the `consent_events` table.
+
+mod support;
+
+use optin_core::vocab::{Cause, EvidenceKind};
+use serde_json::{json, Value};
+use support::extra::KERRY;
+use support::{envelope, start_without_outbox_worker, TestService};
+
+/// Events of several kinds, numbers and advisors (all written before the
+/// test reads: the service runs without its outbox worker), with raw bodies that need
+/// CSV quoting (commas, quotes, line breaks); and one of another organization.
+async fn record_events(t: &TestService) {
+    let say = |id: &str, from: &str, text: &str| {
+        let body = envelope(json!({
+            "messages": [{"from": from, "id": id, "timestamp": "1764080000", "type": "text", "text": {"body": text}}]
+        }));
+        // Pretty-printed: the raw body kept as evidence has line breaks.
+        serde_json::to_string_pretty(&serde_json::from_str::<Value>(&body).unwrap()).unwrap()
+    };
+    for (id, from, text) in [
+        ("wamid.EXP1", "447911123456", "Hello, it's \"Kerry\""),
+        ("wamid.EXP2", "447911123456", "stop"),
+        ("wamid.EXP3", "12025550143", "Hi Sam"),
+        ("wamid.EXP4", "447911123456", "yes"),
+    ] {
+        assert_eq!(t.signed_whatsapp_webhook(&say(id, from, text)).await, 200);
+    }
+    let amara = t.contact_id(&t.jane, "Amara").await;
+    assert_eq!(t.opt_in_as(&t.jane, amara, "exp").await.0, 202);
+
+    let pool = t.service.state.store.pool();
+    let other: i64 =
+        sqlx::query_scalar("INSERT INTO organizations (name) VALUES ('Other Bank') RETURNING id")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let mut work = t.service.state.store.begin_write().await.unwrap();
+    work.append_evidence(optin_server::store::evidence::NewEvidence::new(
+        other,
+        KERRY,
+        None,
+        EvidenceKind::MessageIn,
+        Cause::Contact,
+        json!({"text": "not Acme's"}),
+        chrono::Utc::now(),
+    ))
+    .await
+    .unwrap();
+    work.commit().await.unwrap();
+}
+
+type Row = (
+    i64,
+    i64,
+    i64,
+    String,
+    Option<i64>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    String,
+    String,
+);
+
+/// The table's rows for the demo organization (one number, or all), by seq.
+async fn table(t: &TestService, phone: Option<&str>) -> Vec<Row> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, organization_id, seq, phone_e164, advisor_id, kind, cause, state_after,
+                provider_time, received_at, detail_json, raw_body, signature_valid, prev_hash, hash
+         FROM consent_events WHERE organization_id = 1 AND ($1 IS NULL OR phone_e164 = $1) ORDER BY seq",
+    )
+    .bind(phone)
+    .fetch_all(t.service.state.store.pool())
+    .await
+    .unwrap();
+    assert!(rows.len() >= 3, "the test recorded events: {}", rows.len());
+    rows
+}
+
+fn as_json(row: &Row) -> Value {
+    json!({
+        "id": row.0, "organization_id": row.1, "seq": row.2, "phone_e164": row.3,
+        "advisor_id": row.4, "kind": row.5, "cause": row.6, "state_after": row.7,
+        "provider_time": row.8, "received_at": row.9, "detail_json": row.10,
+        "raw_body": row.11, "signature_valid": row.12.map(|v| v != 0),
+        "prev_hash": row.13, "hash": row.14,
+    })
+}
+
+const CSV_HEADER: [&str; 13] = [
+    "seq",
+    "received_at",
+    "provider_time",
+    "phone_e164",
+    "advisor_id",
+    "kind",
+    "cause",
+    "state_after",
+    "detail_json",
+    "signature_valid",
+    "raw_body",
+    "prev_hash",
+    "hash",
+];
+
+fn as_csv(row: &Row) -> Vec<String> {
+    vec![
+        row.2.to_string(),
+        row.9.clone(),
+        row.8.clone().unwrap_or_default(),
+        row.3.clone(),
+        row.4.map(|a| a.to_string()).unwrap_or_default(),
+        row.5.clone(),
+        row.6.clone(),
+        row.7.clone().unwrap_or_default(),
+        row.10.clone(),
+        row.12.map(|v| (v != 0).to_string()).unwrap_or_default(),
+        row.11.clone().unwrap_or_default(),
+        row.13.clone(),
+        row.14.clone(),
+    ]
+}
+
+/// Parses RFC 4180 CSV (CRLF records, quoted fields with doubled quotes).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {
+                chars.next();
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    assert!(
+        field.is_empty() && record.is_empty(),
+        "the CSV ends with a line break"
+    );
+    records
+}
+
+/// GET as Jane: status, content type, content disposition, body.
+async fn download(t: &TestService, path: &str) -> (u16, String, String, String) {
+    let response = t
+        .http
+        .get(format!("{}/api/v1{path}", t.base))
+        .bearer_auth(&t.jane)
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let (content_type, disposition) = (header("content-type"), header("content-disposition"));
+    let status = response.status().as_u16();
+    (
+        status,
+        content_type,
+        disposition,
+        response.text().await.unwrap(),
+    )
+}
+
+#[track_caller]
+fn assert_json_rows(got: &[Value], rows: &[Row], what: &str) {
+    assert_eq!(got.len(), rows.len(), "{what}: number of rows");
+    for (got, row) in got.iter().zip(rows) {
+        assert_eq!(got, &as_json(row), "{what}: event {}", row.0);
+    }
+}
+
+#[track_caller]
+fn assert_csv_rows(body: &str, rows: &[Row], what: &str) {
+    let records = parse_csv(body);
+    assert_eq!(records[0], CSV_HEADER, "{what}: header");
+    assert_eq!(records.len() - 1, rows.len(), "{what}: number of rows");
+    for (got, row) in records[1..].iter().zip(rows) {
+        assert_eq!(got, &as_csv(row), "{what}: event {}", row.0);
+    }
+}
+
+#[tokio::test]
+async fn a_contacts_record_in_each_format_is_exactly_that_numbers_rows() {
+    // No outbox worker: nothing is sent, so no provider event lands while the test reads.
+    let t = start_without_outbox_worker().await;
+    record_events(&t).await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    let rows = table(&t, Some(KERRY)).await;
+    assert!(
+        rows.iter()
+            .any(|r| r.11.as_deref().is_some_and(|raw| raw.contains('\n'))),
+        "a raw body with line breaks is among them"
+    );
+    let path = format!("/contacts/{kerry}/consent/record");
+
+    for query in ["", "?format=json"] {
+        let (status, content_type, _, body) = download(&t, &format!("{path}{query}")).await;
+        assert_eq!(status, 200);
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        let items: Vec<Value> = serde_json::from_str(&body).unwrap();
+        assert_json_rows(&items, &rows, &format!("json{query}"));
+    }
+
+    let (status, content_type, disposition, body) =
+        download(&t, &format!("{path}?format=jsonl")).await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "application/x-ndjson");
+    assert_eq!(
+        disposition,
+        "attachment; filename=\"consent-record-447911123456.jsonl\""
+    );
+    assert!(body.ends_with('\n'));
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_json_rows(&lines, &rows, "jsonl");
+
+    let (status, content_type, disposition, body) =
+        download(&t, &format!("{path}?format=csv")).await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/csv; charset=utf-8");
+    assert_eq!(
+        disposition,
+        "attachment; filename=\"consent-record-447911123456.csv\""
+    );
+    assert_csv_rows(&body, &rows, "csv");
+
+    let (status, _, _, body) = download(&t, &format!("{path}?format=xml")).await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_format"))
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn the_organization_export_is_exactly_the_organizations_rows() {
+    // No outbox worker: nothing is sent, so no provider event lands while the test reads.
+    let t = start_without_outbox_worker().await;
+    record_events(&t).await;
+    let rows = table(&t, None).await;
+    assert!(
+        rows.iter()
+            .map(|r| &r.3)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            >= 3,
+        "several numbers"
+    );
+    let total = t.count("SELECT COUNT(*) FROM consent_events").await as usize;
+    assert_eq!(
+        total,
+        rows.len() + 1,
+        "one event belongs to another organization"
+    );
+
+    for query in ["", "?format=jsonl"] {
+        let (status, content_type, disposition, body) =
+            download(&t, &format!("/consent/export{query}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(content_type, "application/x-ndjson");
+        assert_eq!(disposition, "attachment; filename=\"consent-record.jsonl\"");
+        let lines: Vec<Value> = body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_json_rows(&lines, &rows, &format!("export{query}"));
+    }
+    let (status, _, disposition, body) = download(&t, "/consent/export?format=csv").await;
+    assert_eq!(status, 200);
+    assert_eq!(disposition, "attachment; filename=\"consent-record.csv\"");
+    assert_csv_rows(&body, &rows, "export csv");
+    t.service.stop().await;
+}
