@@ -1,7 +1,8 @@
-//! The service's clock. In sandbox mode it can be advanced (never rewound) so
-//! the 24-hour rules can be tried without waiting; in production the offset
-//! stays zero because the advance route is not mounted (the release service
-//! is built without the sandbox).
+//! The service's clock. In sandbox mode it can be advanced so the 24-hour
+//! rules can be tried without waiting, and put back to the wall clock so one
+//! test does not leave it moved for the next; in production the offset stays
+//! zero because the sandbox's clock routes are not mounted (the release
+//! service is built without the sandbox).
 //!
 //! Its own crate so the service and the sandbox (`optin-sandbox`) share one
 //! clock without either depending on the other.
@@ -29,6 +30,11 @@ impl Clock {
         self.offset_ms.fetch_add(ms, Ordering::SeqCst);
     }
 
+    /// Back to the wall clock (offset zero): the sandbox's reset between tests.
+    pub fn reset(&self) {
+        self.offset_ms.store(0, Ordering::SeqCst);
+    }
+
     /// How far the clock has been advanced.
     pub fn offset(&self) -> Duration {
         Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
@@ -47,5 +53,7 @@ mod tests {
         clock.advance(Duration::hours(-3));
         assert_eq!(other.offset(), Duration::hours(25));
         assert!(other.now() > Utc::now() + Duration::hours(24));
+        other.reset();
+        assert_eq!(clock.offset(), Duration::zero());
     }
 }

@@ -16,7 +16,7 @@
 //! - `POST /sms/2010-04-01/Accounts/{sid}/Messages.json`: the SMS send;
 //! - `GET /phones`, `GET /phones/{e164}`: the contacts' phones;
 //! - `POST /phones/{e164}/tap | reply | read`, `PUT /phones/{e164}/whatsapp`;
-//! - `GET /clock`, `POST /clock/advance`: the shared test clock;
+//! - `GET /clock`, `POST /clock/advance`, `POST /clock/reset`: the shared test clock;
 //! - `GET /phone-app/...`: the files of the "contact's phone" web page
 //!   (`crates/phone-app`, built by Trunk into a folder of its own with
 //!   `--public-url /sandbox/phone-app/`), when that folder is given.
@@ -196,6 +196,7 @@ pub fn router<S>(state: SandboxState) -> Router<S> {
         .route("/phones/{phone}/whatsapp", put(phone::set_whatsapp))
         .route("/clock", get(phone::clock))
         .route("/clock/advance", post(phone::advance_clock))
+        .route("/clock/reset", post(phone::reset_clock))
         .with_state(state)
 }
 

@@ -341,6 +341,13 @@ pub(super) async fn clock(State(state): State<SandboxState>) -> Json<ClockView> 
     Json(clock_view(&state))
 }
 
+/// `POST /clock/reset`: back to the wall clock, so a test that advanced the
+/// clock does not leave it moved for the next one.
+pub(super) async fn reset_clock(State(state): State<SandboxState>) -> Json<ClockView> {
+    state.clock.reset();
+    Json(clock_view(&state))
+}
+
 /// `POST /clock/advance {hours} | {seconds}`
 pub(super) async fn advance_clock(
     State(state): State<SandboxState>,

@@ -697,6 +697,13 @@ async fn the_clock_advances_and_stamps_webhooks() {
     assert!(lag > chrono::Duration::hours(25), "{lag}");
     let phone = h.phone(CONTACT).await;
     assert!(phone.messages[0].at - chrono::Utc::now() > chrono::Duration::hours(25));
+
+    // A reset puts it back to the wall clock for the next test.
+    let (status, reset) = h.post("/clock/reset", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(reset["offset_seconds"], 0);
+    let now: ClockView = h.get("/clock").await;
+    assert_eq!(now.offset_seconds, 0);
 }
 
 #[tokio::test]
