@@ -11,9 +11,26 @@ export function demoAdvisors(): DemoAdvisor[] {
   return JSON.parse(readFileSync(file, 'utf8'));
 }
 
-export const test = base.extend<{ page: Page; jane: DemoAdvisor; sam: DemoAdvisor }>({
+/** The shared sandbox clock; see the `clock` fixture. */
+export type SandboxClock = { offsetSeconds: () => Promise<number> };
+
+export const test = base.extend<{ page: Page; jane: DemoAdvisor; sam: DemoAdvisor; clock: SandboxClock }>({
   jane: async ({}, use) => use(demoAdvisors()[0]),
   sam: async ({}, use) => use(demoAdvisors()[1]),
+  // A test that moves the shared sandbox clock takes this fixture: whether the
+  // test passes or fails, the clock is put back to the wall clock afterwards,
+  // so no later spec runs with it moved.
+  clock: async ({ request }, use) => {
+    const offsetSeconds = async () => {
+      const response = await request.get('/sandbox/clock');
+      expect(response.ok()).toBe(true);
+      return (await response.json()).offset_seconds as number;
+    };
+    await use({ offsetSeconds });
+    const reset = await request.post('/sandbox/clock/reset');
+    expect(reset.ok(), 'the sandbox clock is reset').toBe(true);
+    expect(await offsetSeconds(), 'the sandbox clock is back to the wall clock').toBe(0);
+  },
   page: async ({ page }, use) => {
     const problems: string[] = [];
     page.on('console', (message) => {

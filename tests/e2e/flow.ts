@@ -7,6 +7,22 @@ import { expect, DemoAdvisor, openApp } from './fixtures';
 
 export type Contact = { id: number; name: string; phone: string };
 
+/** A few random lowercase letters (no digits, so a name search never matches a number). */
+export function nonce(): string {
+  return Array.from({ length: 6 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
+}
+
+/** `name` made unique to this test run, so a spec never meets another spec's contacts. */
+export function unique(name: string): string {
+  return `${name} ${nonce()}`;
+}
+
+/** A random UK mobile number in the 0xxxxx block (`newContact` uses 1xxxxx), formatted with spaces. */
+export function freshPhone(): { typed: string; e164: string } {
+  const digits = String(Math.floor(Math.random() * 100_000)).padStart(5, '0');
+  return { typed: `+44 7700 0${digits}`, e164: `+4477000${digits}` };
+}
+
 /** Adds a contact with a fresh random UK mobile number for `advisor`. */
 export async function newContact(request: APIRequestContext, advisor: DemoAdvisor, name: string): Promise<Contact> {
   for (let attempt = 0; attempt < 5; attempt++) {

@@ -12,14 +12,18 @@ test('an accepted opt-in shows live, then templates and free text can be sent', 
   const whatsApp = page.getByRole('button', { name: `WhatsApp ${contact.name}` });
   const dialog = page.getByRole('dialog', { name: `Send ${contact.name} an opt-in request?` });
 
-  // The dialog keeps focus inside, closes on Escape and gives focus back.
+  // The dialog keeps focus inside (Tab and Shift+Tab wrap around its
+  // controls, never out to the page or the browser), closes on Escape and gives focus back.
   await whatsApp.focus();
   await page.keyboard.press('Enter');
   await expect(dialog).toBeVisible();
-  await expect(dialog.getByRole('button', { name: 'Confirm' })).toBeFocused();
-  for (let i = 0; i < 4; i++) {
-    await page.keyboard.press('Tab');
-    expect(await dialog.evaluate((d) => d.contains(document.activeElement) || document.activeElement === document.body)).toBe(true);
+  const confirm = dialog.getByRole('button', { name: 'Confirm' });
+  const cancel = dialog.getByRole('button', { name: 'Cancel' });
+  await expect(confirm).toBeFocused();
+  for (const [key, next] of [['Tab', cancel], ['Tab', confirm], ['Tab', cancel], ['Shift+Tab', confirm], ['Shift+Tab', cancel]] as const) {
+    await page.keyboard.press(key);
+    await expect(next, `${key} keeps focus on a control inside the dialog`).toBeFocused();
+    expect(await dialog.evaluate((d) => d.contains(document.activeElement) && document.hasFocus())).toBe(true);
   }
   await page.keyboard.press('Escape');
   await expect(dialog).toBeHidden();

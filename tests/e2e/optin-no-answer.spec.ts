@@ -5,7 +5,9 @@ import { newContact, sendOptIn, openPhone, expectAccessible } from './flow';
 
 const NO_ANSWER = "The contact hasn't responded to the opt-in request for more than 24 hours. You can try sending the request again.";
 
-test('without an answer for 24 hours the opt-in request can be resent', async ({ page, context, request, sam }) => {
+// The `clock` fixture puts the shared sandbox clock back afterwards, so the
+// 24 hours moved here are not seen by any other spec.
+test('without an answer for 24 hours the opt-in request can be resent', async ({ page, context, request, sam, clock }) => {
   // Two tabs and the sandbox's webhooks: give a busy machine room.
   test.setTimeout(60_000);
   const contact = await newContact(request, sam, 'Silent Sue');
@@ -15,8 +17,10 @@ test('without an answer for 24 hours the opt-in request can be resent', async ({
 
   const { phone, problems } = await openPhone(page, context, contact);
   await expect(phone.getByText('would like to contact you on WhatsApp')).toBeVisible();
+  const before = await clock.offsetSeconds();
   await phone.getByRole('button', { name: 'Advance 24 hours' }).click();
   await expect(phone.getByText(/24 h ahead/)).toBeVisible();
+  expect(await clock.offsetSeconds()).toBe(before + 24 * 3600);
 
   // The advisor's tab follows the sandbox clock without a reload.
   await expect(page.getByText(NO_ANSWER, { exact: true })).toBeVisible();
