@@ -98,7 +98,7 @@ pub(super) async fn send(
     match accept(&state, &message, &phone, key).await {
         Ok((id, fate)) => {
             if let Some(fate) = fate {
-                tokio::spawn(emit::whatsapp_fate(
+                state.emitting.spawn(emit::whatsapp_fate(
                     state.clone(),
                     id.clone(),
                     wa_id.clone(),

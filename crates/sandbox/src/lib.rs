@@ -113,6 +113,9 @@ pub struct SandboxState {
     pub clock: Clock,
     /// Business numbers and timing.
     pub settings: SandboxSettings,
+    /// The webhooks being emitted (with their delays and retries), so a
+    /// caller can wait until the sandbox has nothing more to say.
+    pub emitting: tokio_util::task::TaskTracker,
 }
 
 /// The sandbox's business identity and timing.
@@ -162,6 +165,14 @@ impl SandboxState {
             .read()
             .map(|base| base.trim_end_matches('/').to_owned())
             .unwrap_or_default()
+    }
+
+    /// Waits until every webhook emission started so far has ended (sent,
+    /// or given up after its retries).
+    pub async fn idle(&self) {
+        self.emitting.close();
+        self.emitting.wait().await;
+        self.emitting.reopen();
     }
 
     /// Sets the service's base URL (once the service has bound its port).

@@ -192,7 +192,7 @@ pub(super) async fn tap(
         &serde_json::to_string(&inbound).expect("plain data serializes"),
     )
     .await?;
-    tokio::spawn(emit::whatsapp_inbound(
+    state.emitting.spawn(emit::whatsapp_inbound(
         state.clone(),
         profile_name(&phone, &found),
         inbound,
@@ -241,7 +241,7 @@ pub(super) async fn reply(
                 &serde_json::to_string(&inbound).expect("plain data serializes"),
             )
             .await?;
-            tokio::spawn(emit::whatsapp_inbound(
+            state.emitting.spawn(emit::whatsapp_inbound(
                 state.clone(),
                 profile_name(&phone, &found),
                 inbound,
@@ -262,7 +262,7 @@ pub(super) async fn reply(
                 &request.text,
             )
             .await?;
-            tokio::spawn(emit::sms_inbound(
+            state.emitting.spawn(emit::sms_inbound(
                 state.clone(),
                 sid,
                 phone,
@@ -318,7 +318,7 @@ pub(super) async fn read(
     let message = received_whatsapp(&state, &phone, &request.message_id).await?;
     undelivered(&message)?;
     store::advance_status(&state.db, &message.id, "read", None).await?;
-    tokio::spawn(emit::whatsapp_read(
+    state.emitting.spawn(emit::whatsapp_read(
         state.clone(),
         message.id.clone(),
         wa_id_from_e164(&phone),

@@ -181,7 +181,7 @@ pub(super) async fn send(
     };
     match stored {
         Ok(Inserted::Created) => {
-            tokio::spawn(emit::sms_fate(
+            state.emitting.spawn(emit::sms_fate(
                 state.clone(),
                 sid.clone(),
                 to.clone(),

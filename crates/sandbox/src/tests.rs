@@ -104,6 +104,7 @@ async fn harness_with(refuse_first: usize, templates: Option<TemplateLookup>) ->
             webhook_attempts: 4,
             ..SandboxSettings::default()
         },
+        emitting: Default::default(),
     };
     state.set_service_base(format!("{service}/"));
     let sandbox = serve(router(state.clone())).await;
@@ -150,13 +151,16 @@ impl Harness {
             .expect("the fake service is running")
     }
 
-    /// Asserts that no further webhook arrives for a while.
+    /// Asserts that the sandbox emitted no further webhook: waits until every
+    /// emission it started (delays and retries included) has ended, then
+    /// finds nothing more received.
     async fn quiet(&mut self) {
-        let more = tokio::time::timeout(Duration::from_millis(200), self.webhooks.recv()).await;
+        self.state.idle().await;
+        let more = self.webhooks.try_recv();
         assert!(
             more.is_err(),
             "unexpected webhook: {:?}",
-            more.unwrap().map(|r| r.body)
+            more.map(|r| r.body)
         );
     }
 

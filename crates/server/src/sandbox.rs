@@ -45,6 +45,7 @@ pub fn state(state: &AppState) -> SandboxState {
             sms_number: settings.sms.from.clone(),
             ..SandboxSettings::default()
         },
+        emitting: Default::default(),
     }
 }
 
