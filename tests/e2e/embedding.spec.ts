@@ -70,7 +70,9 @@ test('the embedded app ignores messages from another origin or another window', 
   await expect(page.locator('#host-log')).toContainText('sent session and contact');
   const app = page.frameLocator('iframe[title="WhatsApp opt-in"]');
   await expect(app.getByRole('heading', { level: 2 })).toBeVisible();
-  const appFrame = page.frames().find((f) => f.parentFrame() === page.mainFrame() && f.url().startsWith(appOrigin))!;
+  const isApp = (f: import('@playwright/test').Frame) => f.parentFrame() === page.mainFrame() && f.url().startsWith(appOrigin);
+  await expect.poll(() => page.frames().some(isApp)).toBe(true);
+  const appFrame = page.frames().find(isApp)!;
   expect(appFrame, 'the app is framed').toBeTruthy();
   // Every theme the app applies from now on, in order (a theme message is
   // applied synchronously on arrival; nothing else changes the theme).
@@ -96,6 +98,8 @@ test('the embedded app ignores messages from another origin or another window', 
     frame.name = 'same-origin-intruder';
     document.body.append(frame);
   });
+  // Playwright learns of a new frame asynchronously: wait until it knows it.
+  await expect.poll(() => page.frame({ name: 'same-origin-intruder' }) !== null).toBe(true);
   const sameOrigin = page.frame({ name: 'same-origin-intruder' })!;
   await sameOrigin.evaluate(({ data, origin }) => {
     const target = window.parent.document.getElementById('optin-frame') as HTMLIFrameElement;
