@@ -438,6 +438,125 @@ pub struct WebhookEnvelope {
     pub entry: Vec<WebhookEntry>,
 }
 
+/// A signed webhook body read item by item, so that one item this service
+/// cannot read (a system message without `from`, a field it does not handle,
+/// a shape it does not know) never costs the others: they are applied, and
+/// the unreadable ones are kept for review with the reason.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookItems {
+    /// `messages` changes, with every message and status that parsed.
+    pub changes: Vec<MessagesChange>,
+    /// Everything else, each with why it was not understood.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// The readable part of one `messages` change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessagesChange {
+    /// The business number the change concerns.
+    pub metadata: Metadata,
+    /// Inbound messages that parsed.
+    pub messages: Vec<InboundMessage>,
+    /// Status updates that parsed.
+    pub statuses: Vec<StatusUpdate>,
+}
+
+/// A part of a webhook body that was not understood.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    /// Why, in words (the parser's message, or what is not handled).
+    pub reason: String,
+    /// The part itself, as received.
+    pub item: serde_json::Value,
+}
+
+impl WebhookItems {
+    /// Reads a webhook body leniently: never fails; what cannot be read
+    /// lands in `unreadable`.
+    pub fn read(body: &[u8]) -> Self {
+        let mut items = WebhookItems::default();
+        let value: serde_json::Value = match serde_json::from_slice(body) {
+            Ok(value) => value,
+            Err(e) => {
+                items.unreadable(
+                    format!("the body is not JSON: {e}"),
+                    String::from_utf8_lossy(body).into_owned().into(),
+                );
+                return items;
+            }
+        };
+        let Some(entries) = value.get("entry").and_then(|e| e.as_array()) else {
+            items.unreadable("the body has no `entry` list".into(), value);
+            return items;
+        };
+        for entry in entries {
+            let Some(changes) = entry.get("changes").and_then(|c| c.as_array()) else {
+                items.unreadable("an entry has no `changes` list".into(), entry.clone());
+                continue;
+            };
+            for change in changes {
+                items.read_change(change);
+            }
+        }
+        items
+    }
+
+    fn unreadable(&mut self, reason: String, item: serde_json::Value) {
+        self.unreadable.push(Unreadable { reason, item });
+    }
+
+    fn read_change(&mut self, change: &serde_json::Value) {
+        let field = change.get("field").and_then(|f| f.as_str()).unwrap_or("");
+        if field != MESSAGES_FIELD {
+            self.unreadable(
+                format!("the field `{field}` is not handled"),
+                change.clone(),
+            );
+            return;
+        }
+        let value = change.get("value").cloned().unwrap_or_default();
+        let metadata = match value.get("metadata").cloned().map(serde_json::from_value) {
+            Some(Ok(metadata)) => metadata,
+            Some(Err(e)) => {
+                self.unreadable(format!("the change's metadata: {e}"), change.clone());
+                return;
+            }
+            None => {
+                self.unreadable("the change names no business number".into(), change.clone());
+                return;
+            }
+        };
+        let mut readable = MessagesChange {
+            metadata,
+            ..MessagesChange::default()
+        };
+        let list = |key: &str| {
+            value
+                .get(key)
+                .and_then(|v| v.as_array())
+                .cloned()
+                .unwrap_or_default()
+        };
+        for message in list("messages") {
+            match serde_json::from_value::<InboundMessage>(message.clone()) {
+                Ok(parsed) => readable.messages.push(parsed),
+                Err(e) => self.unreadable(format!("a message: {e}"), message),
+            }
+        }
+        for status in list("statuses") {
+            match serde_json::from_value::<StatusUpdate>(status.clone()) {
+                Ok(parsed) => readable.statuses.push(parsed),
+                Err(e) => self.unreadable(format!("a status: {e}"), status),
+            }
+        }
+        // Errors Meta reports about the business or the webhook itself.
+        for error in list("errors") {
+            self.unreadable("WhatsApp reported an error".into(), error);
+        }
+        self.changes.push(readable);
+    }
+}
+
 /// Changes of one WhatsApp Business Account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookEntry {
@@ -983,5 +1102,46 @@ mod tests {
               "metadata":{"display_phone_number":"15550001111","phone_number_id":"PNID"},
               "statuses":[{"id":"wamid.A","status":"sent","timestamp":"1700000000","recipient_id":"15551234567"}]}))
         );
+    }
+
+    #[test]
+    fn an_unreadable_item_costs_nothing_else_in_the_body() {
+        // A 2026 system message (no `from`) beside an ordinary text, as Meta
+        // may batch them, plus a status and a field this service does not handle.
+        let body = serde_json::json!({"object":"whatsapp_business_account","entry":[{"id":"WABA","changes":[
+            {"field":"messages","value":{"messaging_product":"whatsapp",
+              "metadata":{"display_phone_number":"15550001111","phone_number_id":"PNID"},
+              "messages":[
+                {"system":{"body":"User changed from 1 to 2","type":"user_changed_user_id"},"timestamp":"1764080000","type":"system","id":"wamid.SYS"},
+                {"from":"447911123456","id":"wamid.TXT","timestamp":"1764080001","type":"text","text":{"body":"STOP"}}],
+              "statuses":[{"id":"wamid.A","status":"delivered","timestamp":"1764080002","recipient_id":"447911123456"}]}},
+            {"field":"message_template_status_update","value":{"event":"PAUSED","message_template_name":"optin_request"}}]}]});
+        let items = WebhookItems::read(body.to_string().as_bytes());
+        assert_eq!(items.changes.len(), 1);
+        let change = &items.changes[0];
+        assert_eq!(change.metadata.phone_number_id, "PNID");
+        assert_eq!(change.messages.len(), 1);
+        assert_eq!(change.messages[0].text_body(), Some("STOP"));
+        assert_eq!(change.statuses.len(), 1);
+        assert_eq!(items.unreadable.len(), 2, "{:?}", items.unreadable);
+        assert!(
+            items.unreadable[0].reason.contains("from"),
+            "{}",
+            items.unreadable[0].reason
+        );
+        assert_eq!(items.unreadable[0].item["id"], "wamid.SYS");
+        assert!(items.unreadable[1]
+            .reason
+            .contains("message_template_status_update"));
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_webhook_is_one_unreadable_item() {
+        let items = WebhookItems::read(b"not json at all");
+        assert!(items.changes.is_empty());
+        assert_eq!(items.unreadable.len(), 1);
+        assert_eq!(items.unreadable[0].item, "not json at all");
+        let items = WebhookItems::read(br#"{"object":"whatsapp_business_account"}"#);
+        assert_eq!(items.unreadable[0].reason, "the body has no `entry` list");
     }
 }

@@ -256,6 +256,12 @@ async fn signed_sms_status(
     if let Some(code) = code {
         params.push(("ErrorCode".to_owned(), code.to_owned()));
     }
+    signed_sms_form(t, &params).await
+}
+
+/// Posts a form to the SMS webhook, signed as the SMS provider signs.
+async fn signed_sms_form(t: &support::TestService, params: &[(String, String)]) -> u16 {
+    let params = params.to_vec();
     let settings = &t.service.state.providers.settings;
     let url = format!("{}/webhooks/sms", settings.public_url);
     let signature = optin_server::providers::signature::twilio_signature(
@@ -313,6 +319,86 @@ async fn an_sms_failure_after_delivery_does_not_undo_the_delivery() {
             .await,
         1,
         "the late failure is still evidence, marked as not applied"
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_signed_body_with_a_message_we_cannot_read_is_acknowledged_and_the_rest_applied() {
+    let t = start().await;
+    // A 2026 system message (no `from`) batched with an ordinary STOP, as Meta may send them.
+    let body = envelope(json!({
+        "messages": [
+            {"system": {"body": "User changed from BSUID 1 to BSUID 2", "type": "user_changed_user_id"},
+             "timestamp": "1764080000", "type": "system", "id": "wamid.SYSTEM"},
+            {"from": "447911123456", "id": "wamid.STOPNEXT", "timestamp": "1764080001", "type": "text", "text": {"body": "STOP"}}
+        ]
+    }));
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'keyword_opt_out'")
+            .await,
+        1,
+        "the STOP beside the unreadable message is applied"
+    );
+    let reviews = t.service.state.store.open_reviews(10).await.unwrap();
+    assert_eq!(reviews.len(), 1, "{reviews:?}");
+    assert_eq!(reviews[0].provider, "whatsapp");
+    assert!(reviews[0].reason.contains("from"), "{}", reviews[0].reason);
+    assert!(reviews[0].item.contains("wamid.SYSTEM"));
+    assert_eq!(reviews[0].raw_body, body, "the whole signed body is kept");
+    // Meta retries whole bodies: the STOP is applied once, the part kept once.
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'keyword_opt_out'")
+            .await,
+        1
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM webhook_reviews").await, 1);
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn signed_bodies_that_are_not_understood_are_kept_for_review_not_refused() {
+    let t = start().await;
+    let not_json = "this is not a webhook";
+    let other_field = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+        {"field": "message_template_status_update", "value": {"event": "PAUSED", "message_template_name": "optin_request"}}]}]})
+    .to_string();
+    let unknown_number = inbound_text("wamid.ELSEWHERE", "447911123456", "hello").replace(
+        optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID,
+        "999999999",
+    );
+    for body in [not_json, &other_field, &unknown_number] {
+        assert_eq!(t.signed_whatsapp_webhook(body).await, 200, "{body}");
+    }
+    let reviews = t.service.state.store.open_reviews(10).await.unwrap();
+    let reasons: Vec<&str> = reviews.iter().map(|r| r.reason.as_str()).collect();
+    assert_eq!(reviews.len(), 3, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("the body is not JSON"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("message_template_status_update"),
+        "{reasons:?}"
+    );
+    assert!(reasons[2].contains("999999999"), "{reasons:?}");
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM messages").await,
+        0,
+        "a message to a number no organization uses is not applied to any"
+    );
+
+    let form = vec![("Unexpected".to_owned(), "form".to_owned())];
+    assert_eq!(signed_sms_form(&t, &form).await, 200);
+    let reviews = t.service.state.store.open_reviews(10).await.unwrap();
+    assert_eq!(reviews.len(), 4);
+    assert_eq!(reviews[3].provider, "sms");
+    assert!(
+        reviews[3].reason.starts_with("not an SMS webhook"),
+        "{}",
+        reviews[3].reason
     );
     t.service.stop().await;
 }

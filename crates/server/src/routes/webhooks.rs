@@ -4,8 +4,9 @@
 //! - `POST /webhooks/sms`: inbound SMS and status callbacks, `X-Twilio-Signature` verified.
 //!
 //! A bad or missing signature gets 401 and nothing is stored. A verified
-//! webhook is applied in one transaction, each item once (re-deliveries are
-//! acknowledged and skipped), then acknowledged.
+//! webhook is never refused: it is applied in one transaction, each item once
+//! (re-deliveries are acknowledged and skipped), what is not understood is
+//! kept raw for review with the reason, and then it is acknowledged.
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Query, State};
@@ -13,12 +14,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use optin_core::whatsapp::WebhookEnvelope;
 use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::providers::signature::{verify_meta_signature, verify_twilio_signature};
-use crate::providers::sms::SmsWebhook;
 use crate::services::inbound;
 use crate::AppState;
 
@@ -70,12 +69,9 @@ async fn whatsapp(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     if !verify_meta_signature(&state.providers.settings.app_secret, &body, signature) {
         return unsigned();
     }
-    let Ok(envelope) = serde_json::from_slice::<WebhookEnvelope>(&body) else {
-        return AppError::MalformedBody("The webhook body is not a WhatsApp webhook.".into())
-            .into_response();
-    };
-    let raw = String::from_utf8_lossy(&body);
-    match inbound::apply_whatsapp(&state, &envelope, &raw).await {
+    // Signed by Meta: acknowledged whatever it holds (what is not understood
+    // is kept for review), or Meta would retry it for days.
+    match inbound::apply_whatsapp(&state, &body).await {
         Ok(()) => StatusCode::OK.into_response(),
         // Not acknowledged, so the provider delivers it again later.
         Err(e) => e.into_response(),
@@ -88,9 +84,10 @@ async fn sms(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok((webhook, params)) = SmsWebhook::parse(&body) else {
-        return AppError::MalformedBody("The webhook body is not an SMS webhook.".into())
-            .into_response();
+    // The signature covers every posted pair; a body that is not even a
+    // form cannot carry a valid one.
+    let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return unsigned();
     };
     let settings = &state.providers.settings;
     // Twilio signs the exact URL it called, query string included.
@@ -107,8 +104,7 @@ async fn sms(
     if !verify_twilio_signature(&settings.sms.auth_token, &url, &params, signature) {
         return unsigned();
     }
-    let raw = String::from_utf8_lossy(&body);
-    match inbound::apply_sms(&state, webhook, &raw).await {
+    match inbound::apply_sms(&state, &body).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
     }

@@ -13,8 +13,7 @@ use optin_core::vocab::{
     Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose,
 };
 use optin_core::whatsapp::{
-    e164_from_wa_id, InboundMessage, OptInAnswer, OptInPayload, SendMessage, WebhookEnvelope,
-    MESSAGES_FIELD,
+    e164_from_wa_id, InboundMessage, OptInAnswer, OptInPayload, SendMessage, WebhookItems,
 };
 use serde_json::json;
 
@@ -24,32 +23,51 @@ use crate::error::AppResult;
 use crate::providers::sms::SmsWebhook;
 use crate::store::evidence::NewEvidence;
 use crate::store::messages::{MessageError, NewMessage};
+use crate::store::reviews::NewReview;
 use crate::AppState;
 
-/// Applies a verified WhatsApp webhook body.
-pub async fn apply_whatsapp(
-    state: &AppState,
-    envelope: &WebhookEnvelope,
-    raw: &str,
-) -> AppResult<()> {
+/// Applies a verified WhatsApp webhook body. Never refuses it: what cannot
+/// be read is kept for review (with the reason) and the rest is applied.
+pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
+    let raw = String::from_utf8_lossy(body);
+    let raw = raw.as_ref();
+    let items = WebhookItems::read(body);
     let mut work = Work::begin(state).await?;
-    for change in envelope
-        .entry
-        .iter()
-        .flat_map(|e| &e.changes)
-        .filter(|c| c.field == MESSAGES_FIELD)
-    {
-        let value = &change.value;
-        let phone_number_id = &value.metadata.phone_number_id;
+    for part in &items.unreadable {
+        keep_for_review(
+            &mut work,
+            Channel::Whatsapp,
+            None,
+            &part.reason,
+            &part.item.to_string(),
+            raw,
+        )
+        .await?;
+    }
+    for change in &items.changes {
+        let phone_number_id = &change.metadata.phone_number_id;
         let Some(org) = work
             .store
             .organization_by_whatsapp_number(phone_number_id)
             .await?
         else {
-            tracing::warn!(phone_number_id, "webhook for a number no organization uses");
+            let item = serde_json::json!({
+                "metadata": change.metadata, "messages": change.messages, "statuses": change.statuses,
+            });
+            let reason =
+                format!("the business number {phone_number_id} belongs to no organization");
+            keep_for_review(
+                &mut work,
+                Channel::Whatsapp,
+                None,
+                &reason,
+                &item.to_string(),
+                raw,
+            )
+            .await?;
             continue;
         };
-        for status in &value.statuses {
+        for status in &change.statuses {
             let key = format!("wa:status:{}:{}", status.id, status.status.as_str());
             if !work.store.first_receipt(&key, work.now).await? {
                 continue;
@@ -69,7 +87,7 @@ pub async fn apply_whatsapp(
                     .await?;
             }
         }
-        for message in &value.messages {
+        for message in &change.messages {
             let key = format!("wa:msg:{}", message.id);
             if !work.store.first_receipt(&key, work.now).await? {
                 continue;
@@ -82,6 +100,41 @@ pub async fn apply_whatsapp(
         }
     }
     work.commit(state).await
+}
+
+/// Keeps a part of a signed webhook that was not understood, once (the
+/// provider retries whole bodies), and says so in the log.
+async fn keep_for_review(
+    work: &mut Work,
+    provider: Channel,
+    organization_id: Option<i64>,
+    reason: &str,
+    item: &str,
+    raw_body: &str,
+) -> AppResult<()> {
+    use sha2::{Digest, Sha256};
+    let key = format!(
+        "review:{provider}:{}",
+        hex::encode(Sha256::digest(item.as_bytes()))
+    );
+    if !work.store.first_receipt(&key, work.now).await? {
+        return Ok(());
+    }
+    let id = work
+        .store
+        .keep_for_review(
+            NewReview {
+                provider,
+                organization_id,
+                reason,
+                item,
+                raw_body,
+            },
+            work.now,
+        )
+        .await?;
+    tracing::warn!(review = id, %provider, reason, "webhook part kept for review");
+    Ok(())
 }
 
 /// Applies one inbound WhatsApp message from a contact of `organization_id`.
@@ -220,12 +273,15 @@ async fn apply_whatsapp_message(
     Ok(())
 }
 
-/// Applies a verified SMS webhook (a status callback or an inbound SMS).
-pub async fn apply_sms(state: &AppState, webhook: SmsWebhook, raw: &str) -> AppResult<()> {
+/// Applies a verified SMS webhook (a status callback or an inbound SMS);
+/// a form that is neither is kept for review, never refused.
+pub async fn apply_sms(state: &AppState, body: &[u8]) -> AppResult<()> {
+    let raw = String::from_utf8_lossy(body);
+    let raw = raw.as_ref();
     let mut work = Work::begin(state).await?;
-    match webhook {
-        SmsWebhook::Status(status) => apply_sms_status(&mut work, &status, raw).await?,
-        SmsWebhook::Inbound(inbound) => {
+    match SmsWebhook::parse(body) {
+        Ok((SmsWebhook::Status(status), _)) => apply_sms_status(&mut work, &status, raw).await?,
+        Ok((SmsWebhook::Inbound(inbound), _)) => {
             let key = format!("sms:msg:{}", inbound.message_sid);
             match work.store.organization_by_sms_number(&inbound.to).await? {
                 Some(org) => {
@@ -233,8 +289,15 @@ pub async fn apply_sms(state: &AppState, webhook: SmsWebhook, raw: &str) -> AppR
                         apply_sms_inbound(&mut work, org, &inbound, raw).await?;
                     }
                 }
-                None => tracing::warn!(to = inbound.to, "SMS for a number no organization uses"),
+                None => {
+                    let reason = format!("the number {} belongs to no organization", inbound.to);
+                    keep_for_review(&mut work, Channel::Sms, None, &reason, raw, raw).await?;
+                }
             }
+        }
+        Err(e) => {
+            let reason = format!("not an SMS webhook: {e}");
+            keep_for_review(&mut work, Channel::Sms, None, &reason, raw, raw).await?;
         }
     }
     work.commit(state).await

@@ -15,6 +15,7 @@ pub mod contacts;
 pub mod evidence;
 pub mod messages;
 pub mod organizations;
+pub mod reviews;
 pub mod seed;
 
 use std::path::Path;
