@@ -402,3 +402,66 @@ async fn signed_bodies_that_are_not_understood_are_kept_for_review_not_refused()
     );
     t.service.stop().await;
 }
+
+#[tokio::test]
+async fn a_carrier_unsubscribe_21610_opts_the_number_out_of_sms_with_evidence() {
+    let t = start().await;
+    sqlx::query(
+        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, body, provider_message_id, status, created_at, updated_at)
+         VALUES (1, '+447911123456', 'sms', 'out', 'message', 'hello', 'SMUNSUB', 'accepted', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+    )
+    .execute(t.service.state.store.pool())
+    .await
+    .unwrap();
+    let store = &t.service.state.store;
+    assert!(
+        !store
+            .consent(1, "+447911123456")
+            .await
+            .unwrap()
+            .sms_opted_out
+    );
+    assert_eq!(
+        signed_sms_status(&t, "SMUNSUB", "failed", Some("21610")).await,
+        200
+    );
+    assert!(
+        store
+            .consent(1, "+447911123456")
+            .await
+            .unwrap()
+            .sms_opted_out,
+        "the carrier says the recipient unsubscribed"
+    );
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM consent_events WHERE kind = 'sms_opt_out' AND cause = 'provider'"
+        )
+        .await,
+        1
+    );
+    // Another failure code changes nothing about consent.
+    sqlx::query("UPDATE consents SET sms_opted_out = 0")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, body, provider_message_id, status, created_at, updated_at)
+         VALUES (1, '+447911123456', 'sms', 'out', 'message', 'again', 'SMOTHER', 'accepted', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        signed_sms_status(&t, "SMOTHER", "undelivered", Some("30003")).await,
+        200
+    );
+    assert!(
+        !store
+            .consent(1, "+447911123456")
+            .await
+            .unwrap()
+            .sms_opted_out
+    );
+    t.service.stop().await;
+}

@@ -5,7 +5,9 @@
 //! consent with core's rules.
 
 use optin_core::consent::ConsentEvent;
-use optin_core::vocab::{Cause, Channel, ErrorCode, EvidenceKind, MessageStatus, Purpose};
+use optin_core::vocab::{
+    Cause, Channel, ErrorCode, ErrorEffect, EvidenceKind, MessageStatus, Purpose,
+};
 use optin_core::whatsapp::StatusUpdate;
 use serde_json::json;
 
@@ -109,7 +111,49 @@ pub async fn apply_status(
             code,
         });
     record_about(work, &message, kind, failed_request, detail, Some(source)).await?;
+    if applied {
+        apply_consent_effect(work, &message, code, Some(source)).await?;
+    }
     Ok(true)
+}
+
+/// What a provider error code means for consent beyond the message itself
+/// (core's table): an SMS recipient unsubscribed at the carrier (21610) is
+/// opted out of SMS for the whole organization, with evidence.
+async fn apply_consent_effect(
+    work: &mut Work,
+    message: &StoredMessage,
+    code: Option<ErrorCode>,
+    source: Option<&WebhookSource<'_>>,
+) -> AppResult<()> {
+    if code.map(ErrorCode::effect) != Some(ErrorEffect::SmsUnsubscribed) {
+        return Ok(());
+    }
+    let (org, phone) = (message.organization_id, message.phone_e164.as_str());
+    let mut record = work.store.consent(org, phone).await?;
+    if record.sms_opted_out {
+        return Ok(());
+    }
+    record.sms_opted_out = true;
+    work.store
+        .save_consent(org, phone, &record, work.now)
+        .await?;
+    let detail = json!({"message_id": message.id, "error_code": code, "sms_opted_out": true});
+    let evidence = NewEvidence::new(
+        org,
+        phone,
+        message.advisor_id,
+        EvidenceKind::SmsOptOut,
+        Cause::Provider,
+        detail,
+        work.now,
+    );
+    work.record(match source {
+        Some(source) => source.mark(evidence),
+        None => evidence,
+    })
+    .await?;
+    Ok(())
 }
 
 /// A WhatsApp status webhook item as a report.
