@@ -629,8 +629,9 @@ pub struct Profile {
     pub name: String,
 }
 
-/// A message from a contact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A message from a contact. `Default` is an empty text, for building one
+/// field by field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboundMessage {
     /// Sender's WhatsApp id (E.164 digits).
     pub from: String,
@@ -650,21 +651,57 @@ pub struct InboundMessage {
     /// For `interactive` (a non-template reply button or list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interactive: Option<Interactive>,
+    /// For `reaction`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<Reaction>,
+    /// For `image`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Media>,
+    /// For `video`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<Media>,
+    /// For `audio` (voice notes included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<Media>,
+    /// For `document`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<Media>,
+    /// For `sticker`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticker: Option<Media>,
+    /// For `location`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
     /// The message this one replies to (for button taps: the template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<MessageContext>,
 }
 
 /// Type of an inbound message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InboundKind {
     /// Typed text.
+    #[default]
     Text,
     /// Tap on a template quick reply.
     Button,
     /// Tap on an interactive reply button or list row.
     Interactive,
+    /// An emoji reaction to a message.
+    Reaction,
+    /// A photo.
+    Image,
+    /// A video.
+    Video,
+    /// A voice note or audio file.
+    Audio,
+    /// A file.
+    Document,
+    /// A sticker.
+    Sticker,
+    /// A shared location.
+    Location,
     /// Any other type (media, reaction, ...); serializes as `other`.
     #[serde(other)]
     Other,
@@ -694,6 +731,47 @@ pub struct Interactive {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list_reply: Option<IdTitle>,
 }
+
+/// An emoji reaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    /// `wamid....` of the message reacted to.
+    #[serde(default)]
+    pub message_id: String,
+    /// The emoji; empty when the reaction was removed.
+    #[serde(default)]
+    pub emoji: String,
+}
+
+/// A media attachment (only its description is kept; the file stays at Meta).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    /// Meta's media id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// MIME type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// The contact's caption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    /// File name, for documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+}
+
+/// A shared location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Eq for Location {}
 
 /// Id and title of an interactive reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -734,6 +812,69 @@ impl InboundMessage {
                 .and_then(|i| i.button_reply.as_ref())
                 .map(|r| r.id.as_str()),
             _ => None,
+        }
+    }
+
+    /// What the contact typed or tapped, as words: the text, a quick-reply
+    /// button's label, an interactive reply's title. `None` for other kinds.
+    /// Keywords are read from this.
+    pub fn words(&self) -> Option<&str> {
+        match self.kind {
+            InboundKind::Text => self.text_body(),
+            InboundKind::Button => self.button.as_ref().map(|b| b.text.as_str()),
+            InboundKind::Interactive => self
+                .interactive
+                .as_ref()
+                .and_then(|i| i.button_reply.as_ref().or(i.list_reply.as_ref()))
+                .map(|r| r.title.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The message as an advisor should read it in the conversation: the
+    /// words, or what it is ("Photo: caption", "Reacted 👍", "Location: …").
+    pub fn display_text(&self) -> String {
+        if let Some(words) = self.words() {
+            return words.to_owned();
+        }
+        let media = |label: &str, media: &Option<Media>| {
+            let media = media.as_ref();
+            let detail = media
+                .and_then(|m| m.caption.as_deref().or(m.filename.as_deref()))
+                .filter(|d| !d.trim().is_empty());
+            match detail {
+                Some(detail) => format!("{label}: {detail}"),
+                None => label.to_owned(),
+            }
+        };
+        match self.kind {
+            InboundKind::Reaction => match self.reaction.as_ref().map(|r| r.emoji.as_str()) {
+                Some(emoji) if !emoji.is_empty() => format!("Reacted {emoji} to a message"),
+                _ => "Removed a reaction".to_owned(),
+            },
+            InboundKind::Image => media("Photo", &self.image),
+            InboundKind::Video => media("Video", &self.video),
+            InboundKind::Audio => media("Voice message or audio", &self.audio),
+            InboundKind::Document => media("Document", &self.document),
+            InboundKind::Sticker => "Sticker".to_owned(),
+            InboundKind::Location => match &self.location {
+                Some(l) => {
+                    let place = [l.name.as_deref(), l.address.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let at = format!("{:.5}, {:.5}", l.latitude, l.longitude);
+                    if place.is_empty() {
+                        format!("Location: {at}")
+                    } else {
+                        format!("Location: {place} ({at})")
+                    }
+                }
+                None => "Location".to_owned(),
+            },
+            InboundKind::Text | InboundKind::Button | InboundKind::Interactive => String::new(),
+            InboundKind::Other => "A message of a kind this app cannot show".to_owned(),
         }
     }
 
@@ -1023,13 +1164,15 @@ mod tests {
               {"from":"15551234567","id":"wamid.I","timestamp":"1700000002","type":"interactive",
                "interactive":{"type":"button_reply","button_reply":{"id":"b1","title":"Sure"}}},
               {"from":"15551234567","id":"wamid.R","timestamp":"1700000003","type":"reaction",
-               "reaction":{"message_id":"wamid.X","emoji":"x"}}]}));
+               "reaction":{"message_id":"wamid.X","emoji":"x"}},
+              {"from":"15551234567","id":"wamid.O","timestamp":"1700000004","type":"order","order":{}}]}));
         let parsed: WebhookEnvelope = serde_json::from_value(body).unwrap();
         let messages = &parsed.entry[0].changes[0].value.messages;
         assert_eq!(messages[0].text_body(), Some("yes"));
         assert_eq!(messages[0].button_payload(), None);
         assert_eq!(messages[1].button_payload(), Some("b1"));
-        assert_eq!(messages[2].kind, InboundKind::Other);
+        assert_eq!(messages[2].kind, InboundKind::Reaction);
+        assert_eq!(messages[3].kind, InboundKind::Other);
     }
 
     #[test]
@@ -1143,5 +1286,51 @@ mod tests {
         assert_eq!(items.unreadable[0].item, "not json at all");
         let items = WebhookItems::read(br#"{"object":"whatsapp_business_account"}"#);
         assert_eq!(items.unreadable[0].reason, "the body has no `entry` list");
+    }
+
+    #[test]
+    fn replies_of_every_kind_read_as_what_they_are() {
+        let message = |json: serde_json::Value| -> InboundMessage {
+            let mut base = serde_json::json!({"from": "447911123456", "id": "wamid.X", "timestamp": "1764080000"});
+            base.as_object_mut()
+                .unwrap()
+                .extend(json.as_object().unwrap().clone());
+            serde_json::from_value(base).unwrap()
+        };
+        let button = message(
+            serde_json::json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "b1", "title": "Call me"}}}),
+        );
+        assert_eq!(button.words(), Some("Call me"));
+        assert_eq!(button.display_text(), "Call me");
+        let list = message(
+            serde_json::json!({"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "l1", "title": "Tuesday", "description": "morning"}}}),
+        );
+        assert_eq!(list.display_text(), "Tuesday");
+        let reaction = message(
+            serde_json::json!({"type": "reaction", "reaction": {"message_id": "wamid.Y", "emoji": "👍"}}),
+        );
+        assert_eq!(reaction.words(), None, "a reaction is no keyword");
+        assert_eq!(reaction.display_text(), "Reacted 👍 to a message");
+        let image = message(
+            serde_json::json!({"type": "image", "image": {"id": "m1", "mime_type": "image/jpeg", "caption": "my payslip"}}),
+        );
+        assert_eq!(image.display_text(), "Photo: my payslip");
+        let document = message(
+            serde_json::json!({"type": "document", "document": {"id": "m2", "filename": "statement.pdf"}}),
+        );
+        assert_eq!(document.display_text(), "Document: statement.pdf");
+        let location = message(
+            serde_json::json!({"type": "location", "location": {"latitude": 51.5074, "longitude": -0.1278, "name": "Office"}}),
+        );
+        assert_eq!(
+            location.display_text(),
+            "Location: Office (51.50740, -0.12780)"
+        );
+        let unknown = message(serde_json::json!({"type": "order", "order": {}}));
+        assert_eq!(unknown.kind, InboundKind::Other);
+        assert_eq!(
+            unknown.display_text(),
+            "A message of a kind this app cannot show"
+        );
     }
 }

@@ -176,11 +176,11 @@ pub(super) async fn tap(
             payload: button.payload.clone(),
             text: button.text.clone(),
         }),
-        interactive: None,
         context: Some(MessageContext {
             from: state.settings.display_phone_number.clone(),
             id: template.id.clone(),
         }),
+        ..InboundMessage::default()
     };
     let stored = record_written(
         &state,
@@ -227,9 +227,7 @@ pub(super) async fn reply(
                 text: Some(TextBody {
                     body: request.text.clone(),
                 }),
-                button: None,
-                interactive: None,
-                context: None,
+                ..InboundMessage::default()
             };
             let stored = record_written(
                 &state,

@@ -465,3 +465,37 @@ async fn a_carrier_unsubscribe_21610_opts_the_number_out_of_sms_with_evidence() 
     );
     t.service.stop().await;
 }
+
+#[tokio::test]
+async fn interactive_replies_reactions_and_media_are_stored_as_what_they_are() {
+    let t = start().await;
+    let from = "447911123456";
+    let body = envelope(json!({
+        "messages": [
+            {"from": from, "id": "wamid.BR", "timestamp": "1764080000", "type": "interactive",
+             "interactive": {"type": "button_reply", "button_reply": {"id": "callback", "title": "Call me back"}}},
+            {"from": from, "id": "wamid.LR", "timestamp": "1764080001", "type": "interactive",
+             "interactive": {"type": "list_reply", "list_reply": {"id": "tue", "title": "Tuesday", "description": "9-12"}}},
+            {"from": from, "id": "wamid.RE", "timestamp": "1764080002", "type": "reaction",
+             "reaction": {"message_id": "wamid.BR", "emoji": "\u{1F44D}"}},
+            {"from": from, "id": "wamid.IM", "timestamp": "1764080003", "type": "image",
+             "image": {"id": "media1", "mime_type": "image/jpeg", "caption": "my statement"}}
+        ]
+    }));
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    let bodies: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM messages WHERE direction = 'in' ORDER BY id")
+            .fetch_all(t.service.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        bodies,
+        [
+            "Call me back",
+            "Tuesday",
+            "Reacted \u{1F44D} to a message",
+            "Photo: my statement"
+        ]
+    );
+    t.service.stop().await;
+}

@@ -155,11 +155,9 @@ async fn apply_whatsapp_message(
         .await?;
 
     let payload = message.button_payload().and_then(OptInPayload::parse);
-    let text = message
-        .text_body()
-        .map(str::to_owned)
-        .or_else(|| message.button.as_ref().map(|b| b.text.clone()))
-        .unwrap_or_default();
+    // What the advisor reads; keywords only from what the contact typed or tapped.
+    let text = message.display_text();
+    let words = message.words().unwrap_or_default();
     // Taps are attributed to the request they answer (and its advisor).
     let request = match &payload {
         Some(p) => work
@@ -203,7 +201,7 @@ async fn apply_whatsapp_message(
         }),
         // A tap on a button we did not send (unknown request): evidence only.
         (Some(_), None) => None,
-        (None, _) => classify(&text).and_then(|k| {
+        (None, _) => classify(words).and_then(|k| {
             let kind = match k {
                 Keyword::OptIn => EvidenceKind::KeywordOptIn,
                 Keyword::OptOut => EvidenceKind::KeywordOptOut,
