@@ -46,6 +46,7 @@ pub fn purpose_tag(purpose: Purpose) -> Option<&'static str> {
         Purpose::OptIn => Some("Opt-in request"),
         Purpose::Confirmation => Some("Opt-in confirmation"),
         Purpose::OptOutNotice => Some("Opt-out notice"),
+        Purpose::HelpReply => Some("Help reply"),
         Purpose::Message => None,
     }
 }
@@ -56,6 +57,7 @@ pub fn purpose_in_text(purpose: Purpose) -> &'static str {
         Purpose::OptIn => "opt-in request",
         Purpose::Confirmation => "opt-in confirmation",
         Purpose::OptOutNotice => "opt-out notice",
+        Purpose::HelpReply => "help reply",
         Purpose::Message => "message",
     }
 }

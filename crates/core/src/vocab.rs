@@ -94,6 +94,8 @@ wire_enum! {
         Confirmation = "confirmation",
         /// The notice sent after the contact opted out.
         OptOutNotice = "opt_out_notice",
+        /// The answer to HELP / INFO by SMS.
+        HelpReply = "help_reply",
         /// Anything the advisor or the contact wrote.
         Message = "message",
     }

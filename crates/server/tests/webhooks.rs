@@ -499,3 +499,59 @@ async fn interactive_replies_reactions_and_media_are_stored_as_what_they_are() {
     );
     t.service.stop().await;
 }
+
+#[tokio::test]
+async fn help_or_info_by_sms_is_answered_with_the_organizations_help_text() {
+    let t = start_without_outbox_worker().await;
+    let to = t.service.state.providers.settings.sms.from.clone();
+    let inbound = |sid: &str, body: &str| {
+        vec![
+            ("MessageSid".to_owned(), sid.to_owned()),
+            ("From".to_owned(), "+447911123456".to_owned()),
+            ("To".to_owned(), to.clone()),
+            ("Body".to_owned(), body.to_owned()),
+        ]
+    };
+    let replies = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT body FROM messages WHERE purpose = 'help_reply' AND channel = 'sms' AND direction = 'out' ORDER BY id",
+        )
+        .fetch_all(t.service.state.store.pool())
+        .await
+        .unwrap()
+    };
+    assert_eq!(signed_sms_form(&t, &inbound("SMHELP1", "HELP")).await, 200);
+    let first = replies().await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        first[0].starts_with("Acme Wealth:") && first[0].contains("Reply STOP"),
+        "{}",
+        first[0]
+    );
+
+    sqlx::query("UPDATE organizations SET sms_help_text = 'Acme Wealth advisors. Call 0800 000 000. Reply STOP to opt out.'")
+        .execute(t.service.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_sms_form(&t, &inbound("SMHELP2", " info ")).await,
+        200
+    );
+    assert_eq!(
+        replies().await.last().map(String::as_str),
+        Some("Acme Wealth advisors. Call 0800 000 000. Reply STOP to opt out.")
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM outbox o JOIN messages m ON m.id = o.message_id WHERE m.purpose = 'help_reply' AND o.state = 'pending'").await,
+        2,
+        "each answer goes out through the outbox"
+    );
+    // A retried webhook is not answered twice; an ordinary text is not answered.
+    assert_eq!(
+        signed_sms_form(&t, &inbound("SMHELP2", " info ")).await,
+        200
+    );
+    assert_eq!(signed_sms_form(&t, &inbound("SMHELLO", "hello")).await, 200);
+    assert_eq!(replies().await.len(), 2);
+    t.service.stop().await;
+}

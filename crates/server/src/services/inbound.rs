@@ -343,7 +343,8 @@ async fn apply_sms_inbound(
 ) -> AppResult<()> {
     let phone = inbound.from.as_str();
     let mut record = work.store.consent(org, phone).await?;
-    let kind = match classify(&inbound.body) {
+    let keyword = classify(&inbound.body);
+    let kind = match keyword {
         Some(Keyword::OptOut) => {
             record.sms_opted_out = true;
             EvidenceKind::SmsOptOut
@@ -378,5 +379,37 @@ async fn apply_sms_inbound(
     let detail = json!({"provider_message_id": inbound.message_sid, "text": inbound.body, "sms_opted_out": record.sms_opted_out});
     let evidence = NewEvidence::new(org, phone, None, kind, Cause::Contact, detail, work.now);
     work.record(evidence.from_webhook(raw, None)).await?;
+    if keyword == Some(Keyword::Help) && !record.sms_opted_out {
+        send_sms_help(work, org, phone).await?;
+    }
+    Ok(())
+}
+
+/// Answers HELP / INFO by SMS with the organization's text (or the standard one).
+async fn send_sms_help(work: &mut Work, org: i64, phone: &str) -> AppResult<()> {
+    let body = match work.store.sms_help_text(org).await? {
+        Some(text) => text,
+        None => texts::sms_help(&work.store.sender_names(org, None).await?.0),
+    };
+    work.send(
+        NewMessage {
+            organization_id: org,
+            phone,
+            channel: Channel::Sms,
+            direction: Direction::Out,
+            purpose: Purpose::HelpReply,
+            advisor_id: None,
+            opt_in_request_id: None,
+            template: None,
+            body: &body,
+            provider_message_id: None,
+            status: MessageStatus::Queued,
+        },
+        OutboundPayload::Sms {
+            to: phone.to_owned(),
+            body: body.clone(),
+        },
+    )
+    .await?;
     Ok(())
 }

@@ -8,6 +8,14 @@ pub fn opt_in_confirmation(organization: &str, advisor: Option<&str>) -> String 
     )
 }
 
+/// The answer to HELP / INFO by SMS when the organization set none: who is
+/// writing, and how to stop.
+pub fn sms_help(organization: &str) -> String {
+    format!(
+        "{organization}: messages from your advisor. Reply STOP to opt out, START to opt back in. Msg & data rates may apply."
+    )
+}
+
 /// Sent after the contact opted out: they can come back by replying "yes".
 pub fn opt_out_notice(organization: &str) -> String {
     format!(

@@ -72,6 +72,16 @@ impl UnitOfWork {
         Ok((organization, advisor))
     }
 
+    /// What the organization answers to HELP by SMS, when it set a text.
+    pub async fn sms_help_text(&mut self, organization_id: i64) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT sms_help_text FROM organizations WHERE id = $1")
+                .bind(organization_id)
+                .fetch_one(&mut *self.tx)
+                .await?,
+        )
+    }
+
     /// A template of the organization.
     pub async fn template(
         &mut self,
