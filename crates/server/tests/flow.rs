@@ -28,40 +28,11 @@ fn phone_path(e164: &str) -> String {
 }
 
 impl TestService {
-    async fn sandbox(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}/sandbox{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// What the contact's phone has received on `channel` so far (the
-    /// sandbox stores a message before it answers the provider call).
-    async fn phone_now(&self, e164: &str, channel: &str) -> Vec<Value> {
-        let (status, phone) = self
-            .sandbox("GET", &format!("/phones/{}", phone_path(e164)), None)
-            .await;
-        assert_eq!(status, 200, "{phone}");
-        phone["messages"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| m["channel"] == channel && m["direction"] == "in")
-            .collect()
-    }
-
     /// What the contact's phone received, waiting until `count` messages of `channel` arrived.
     async fn phone_messages(&self, e164: &str, channel: &str, count: usize) -> Vec<Value> {
         let mut last = Vec::new();
         for _ in 0..100 {
-            last = self.phone_now(e164, channel).await;
+            last = self.phone_inbox(e164, channel).await;
             if last.len() >= count {
                 return last;
             }
@@ -113,37 +84,12 @@ impl TestService {
 
     /// Taps the Yes or No button of the latest opt-in request on the contact's phone.
     async fn tap(&self, e164: &str, answer: &str) {
-        let received = self.phone_messages(e164, "whatsapp", 1).await;
-        let request = received
-            .iter()
-            .rev()
-            .find(|m| m["buttons"].as_array().is_some_and(|b| !b.is_empty()))
-            .expect("an opt-in request with buttons");
-        let button = request["buttons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["text"] == answer)
-            .expect("the button");
-        let (status, _) = self
-            .sandbox(
-                "POST",
-                &format!("/phones/{}/tap", phone_path(e164)),
-                Some(json!({"message_id": request["id"], "payload": button["payload"]})),
-            )
-            .await;
-        assert!((200..300).contains(&status), "tap {answer}: {status}");
+        self.phone_messages(e164, "whatsapp", 1).await;
+        self.contact_taps(e164, answer).await;
     }
 
     async fn reply(&self, e164: &str, channel: &str, text: &str) {
-        let (status, _) = self
-            .sandbox(
-                "POST",
-                &format!("/phones/{}/reply", phone_path(e164)),
-                Some(json!({"text": text, "channel": channel})),
-            )
-            .await;
-        assert!((200..300).contains(&status), "reply {text}: {status}");
+        self.contact_writes(e164, channel, text).await;
     }
 
     /// Sends WhatsApp (`POST /contacts/{id}/messages`) as Jane.
@@ -282,7 +228,7 @@ async fn no_whatsapp_then_sms_is_sent_instead() {
     let t = start().await;
     let kerry = t.contact_id(&t.jane, "Kerry").await;
     let (status, _) = t
-        .sandbox(
+        .sandbox_call(
             "PUT",
             &format!("/phones/{}/whatsapp", phone_path(KERRY)),
             Some(json!({"on_whatsapp": false})),
@@ -330,7 +276,7 @@ async fn no_answer_resend_is_refused_within_24_hours_and_allowed_after() {
     );
 
     let (status, _) = t
-        .sandbox("POST", "/clock/advance", Some(json!({"hours": 24.5})))
+        .sandbox_call("POST", "/clock/advance", Some(json!({"hours": 24.5})))
         .await;
     assert_eq!(status, 200);
     assert_eq!(t.consent(&t.jane, kerry).await["state"], "expired");
@@ -373,7 +319,7 @@ async fn past_24_hours_the_list_the_contact_and_the_consent_all_say_expired() {
     t.request_opt_in(kerry, "e1").await;
     t.wait_for_state(&t.jane, kerry, "pending").await;
     let (status, _) = t
-        .sandbox("POST", "/clock/advance", Some(json!({"hours": 24.5})))
+        .sandbox_call("POST", "/clock/advance", Some(json!({"hours": 24.5})))
         .await;
     assert_eq!(status, 200);
 
@@ -445,7 +391,7 @@ async fn a_double_click_sends_one_request() {
     t.wait_for_state(&t.jane, kerry, "pending").await;
     t.outbox_settled().await;
     assert_eq!(t.count("SELECT COUNT(*) FROM outbox").await, 1, "one job");
-    assert_eq!(t.phone_now(KERRY, "whatsapp").await.len(), 1);
+    assert_eq!(t.phone_inbox(KERRY, "whatsapp").await.len(), 1);
     assert_eq!(t.count("SELECT COUNT(*) FROM opt_in_requests").await, 1);
     t.service.stop().await;
 }
@@ -533,7 +479,7 @@ async fn a_crash_between_commit_and_provider_call_still_sends_exactly_once() {
         ("queued", &None)
     );
     assert!(
-        t.phone_now(KERRY, "whatsapp").await.is_empty(),
+        t.phone_inbox(KERRY, "whatsapp").await.is_empty(),
         "the provider was never called"
     );
 
@@ -549,7 +495,7 @@ async fn a_crash_between_commit_and_provider_call_still_sends_exactly_once() {
         .expect("the provider's message id is recorded");
     t.wait_for_state(&t.jane, kerry, "pending").await;
     t.outbox_settled().await;
-    let received = t.phone_now(KERRY, "whatsapp").await;
+    let received = t.phone_inbox(KERRY, "whatsapp").await;
     assert_eq!(
         received.len(),
         1,
@@ -584,7 +530,7 @@ async fn a_crash_between_provider_call_and_bookkeeping_still_sends_exactly_once(
     let lost = t.last_job().await;
     assert_eq!((lost.state.as_str(), lost.attempts), ("pending", 0));
     assert_eq!(lost.provider_message_id, None);
-    assert_eq!(t.phone_now(KERRY, "whatsapp").await.len(), 1);
+    assert_eq!(t.phone_inbox(KERRY, "whatsapp").await.len(), 1);
 
     // The restarted worker retries the same job with the same key: the
     // provider answers with the first send's id and sends nothing again.
@@ -599,7 +545,7 @@ async fn a_crash_between_provider_call_and_bookkeeping_still_sends_exactly_once(
     );
     t.wait_for_state(&t.jane, kerry, "pending").await;
     t.outbox_settled().await;
-    let received = t.phone_now(KERRY, "whatsapp").await;
+    let received = t.phone_inbox(KERRY, "whatsapp").await;
     assert_eq!(
         received.len(),
         1,

@@ -56,22 +56,30 @@ async fn record_about(
             .await?;
         }
         _ => {
-            let evidence = NewEvidence::new(
-                org,
-                phone,
-                message.advisor_id,
-                kind,
-                Cause::Provider,
-                detail,
-                work.now,
-            );
-            work.record(match source {
-                Some(source) => source.mark(evidence),
-                None => evidence,
-            })
-            .await?;
+            record_provider_step(work, message, kind, detail, source).await?;
         }
     }
+    Ok(())
+}
+
+/// Evidence of a step the provider reported about `message`, changing no consent state.
+async fn record_provider_step(
+    work: &mut Work,
+    message: &StoredMessage,
+    kind: EvidenceKind,
+    detail: serde_json::Value,
+    source: Option<&WebhookSource<'_>>,
+) -> AppResult<()> {
+    let evidence = NewEvidence::new(
+        message.organization_id,
+        &message.phone_e164,
+        message.advisor_id,
+        kind,
+        Cause::Provider,
+        detail,
+        work.now,
+    );
+    work.record_from(evidence, source).await?;
     Ok(())
 }
 
@@ -139,21 +147,7 @@ async fn apply_consent_effect(
         .save_consent(org, phone, &record, work.now)
         .await?;
     let detail = json!({"message_id": message.id, "error_code": code, "sms_opted_out": true});
-    let evidence = NewEvidence::new(
-        org,
-        phone,
-        message.advisor_id,
-        EvidenceKind::SmsOptOut,
-        Cause::Provider,
-        detail,
-        work.now,
-    );
-    work.record(match source {
-        Some(source) => source.mark(evidence),
-        None => evidence,
-    })
-    .await?;
-    Ok(())
+    record_provider_step(work, message, EvidenceKind::SmsOptOut, detail, source).await
 }
 
 /// A WhatsApp status webhook item as a report.

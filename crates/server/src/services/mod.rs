@@ -68,6 +68,19 @@ impl Work {
         Ok(id)
     }
 
+    /// Appends a step, marked with the webhook it came from when there is one.
+    pub(crate) async fn record_from(
+        &mut self,
+        evidence: NewEvidence,
+        source: Option<&WebhookSource<'_>>,
+    ) -> AppResult<i64> {
+        self.record(match source {
+            Some(source) => source.mark(evidence),
+            None => evidence,
+        })
+        .await
+    }
+
     /// Stores an outbound message and its outbox job.
     pub async fn send(
         &mut self,
@@ -179,11 +192,7 @@ pub(crate) async fn transition(
         work.now,
     )
     .with_state(t.status.state);
-    work.record(match step.source {
-        Some(source) => source.mark(evidence),
-        None => evidence,
-    })
-    .await?;
+    work.record_from(evidence, step.source).await?;
     Ok(t)
 }
 

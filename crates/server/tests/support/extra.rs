@@ -12,8 +12,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use optin_server::store::seed::DemoAdvisor;
-use optin_server::{launch, AppState, Config};
+
+use optin_server::{AppState, Config};
 use serde_json::{json, Value};
 
 use super::TestService;
@@ -57,21 +57,7 @@ pub fn assert_refused(reply: &(u16, Value), status: u16, code: &str) {
 
 /// Starts the service with `configure` applied to the test config.
 pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestService {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path().to_path_buf());
-    configure(&mut config);
-    let tokens = config.demo_tokens_path();
-    let service = launch(config).await.unwrap();
-    let advisors: Vec<DemoAdvisor> =
-        serde_json::from_slice(&std::fs::read(tokens).unwrap()).unwrap();
-    TestService {
-        base: format!("http://{}", service.addr),
-        service,
-        http: reqwest::Client::new(),
-        jane: advisors[0].token.clone(),
-        sam: advisors[1].token.clone(),
-        _dir: dir,
-    }
+    super::launch_in(tempfile::tempdir().unwrap(), true, configure).await
 }
 
 impl TestService {

@@ -18,20 +18,7 @@ pub struct TestService {
 }
 
 pub async fn start() -> TestService {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_tests(dir.path().to_path_buf());
-    let tokens = config.demo_tokens_path();
-    let service = launch(config).await.unwrap();
-    let advisors: Vec<DemoAdvisor> =
-        serde_json::from_slice(&std::fs::read(tokens).unwrap()).unwrap();
-    TestService {
-        base: format!("http://{}", service.addr),
-        service,
-        http: reqwest::Client::new(),
-        jane: advisors[0].token.clone(),
-        sam: advisors[1].token.clone(),
-        _dir: dir,
-    }
+    launch_in(tempfile::tempdir().unwrap(), true, |_| {}).await
 }
 
 impl TestService {
@@ -137,11 +124,18 @@ pub fn envelope(value: Value) -> String {
 /// Like [`start`], but without the outbox worker: jobs are committed and stay
 /// pending until the test drains them (`optin_server::outbox::drain`) or restarts.
 pub async fn start_without_outbox_worker() -> TestService {
-    launch_in(tempfile::tempdir().unwrap(), false).await
+    launch_in(tempfile::tempdir().unwrap(), false, |_| {}).await
 }
 
-async fn launch_in(dir: tempfile::TempDir, outbox_worker: bool) -> TestService {
-    let config = Config::for_tests(dir.path().to_path_buf());
+/// Starts the service on the data in `dir`, with `configure` applied to the
+/// test config, with or without its outbox worker.
+pub async fn launch_in(
+    dir: tempfile::TempDir,
+    outbox_worker: bool,
+    configure: impl FnOnce(&mut Config),
+) -> TestService {
+    let mut config = Config::for_tests(dir.path().to_path_buf());
+    configure(&mut config);
     let tokens = config.demo_tokens_path();
     let service = if outbox_worker {
         launch(config).await.unwrap()
@@ -168,7 +162,7 @@ impl TestService {
     pub async fn restart(self) -> TestService {
         let TestService { service, _dir, .. } = self;
         service.stop().await;
-        launch_in(_dir, true).await
+        launch_in(_dir, true, |_| {}).await
     }
 }
 pub mod extra;
