@@ -5,25 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// A messaging channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// WhatsApp Cloud API.
-    Whatsapp,
-    /// SMS fallback.
-    Sms,
-}
-
-impl Channel {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Whatsapp => "whatsapp",
-            Channel::Sms => "sms",
-        }
-    }
-}
+/// The channel of a phone message: the service's own [`crate::vocab::Channel`].
+pub use crate::vocab::Channel;
 
 /// Direction of a message, seen from the contact's phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
