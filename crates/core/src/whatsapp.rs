@@ -472,10 +472,11 @@ pub struct Unreadable {
 
 impl WebhookItems {
     /// Reads a webhook body leniently: never fails; what cannot be read
-    /// lands in `unreadable`.
+    /// lands in `unreadable`. Items are read in place (webhooks are a hot
+    /// path): only an unreadable part is kept as a value of its own.
     pub fn read(body: &[u8]) -> Self {
         let mut items = WebhookItems::default();
-        let value: serde_json::Value = match serde_json::from_slice(body) {
+        let mut value: serde_json::Value = match serde_json::from_slice(body) {
             Ok(value) => value,
             Err(e) => {
                 items.unreadable(
@@ -485,17 +486,14 @@ impl WebhookItems {
                 return items;
             }
         };
-        let Some(entries) = value.get("entry").and_then(|e| e.as_array()) else {
+        let Some(entries) = value.get_mut("entry").and_then(|e| e.as_array_mut()) else {
             items.unreadable("the body has no `entry` list".into(), value);
             return items;
         };
         for entry in entries {
-            let Some(changes) = entry.get("changes").and_then(|c| c.as_array()) else {
-                items.unreadable("an entry has no `changes` list".into(), entry.clone());
-                continue;
-            };
-            for change in changes {
-                items.read_change(change);
+            match entry.get_mut("changes").and_then(|c| c.as_array_mut()) {
+                Some(changes) => changes.iter_mut().for_each(|c| items.read_change(c)),
+                None => items.unreadable("an entry has no `changes` list".into(), entry.take()),
             }
         }
         items
@@ -505,55 +503,56 @@ impl WebhookItems {
         self.unreadable.push(Unreadable { reason, item });
     }
 
-    fn read_change(&mut self, change: &serde_json::Value) {
+    fn read_change(&mut self, change: &mut serde_json::Value) {
         let field = change.get("field").and_then(|f| f.as_str()).unwrap_or("");
         if field != MESSAGES_FIELD {
-            self.unreadable(
-                format!("the field `{field}` is not handled"),
-                change.clone(),
-            );
+            let reason = format!("the field `{field}` is not handled");
+            self.unreadable(reason, change.take());
             return;
         }
-        let value = change.get("value").cloned().unwrap_or_default();
-        let metadata = match value.get("metadata").cloned().map(serde_json::from_value) {
+        let metadata = match change.pointer("/value/metadata").map(Metadata::deserialize) {
             Some(Ok(metadata)) => metadata,
             Some(Err(e)) => {
-                self.unreadable(format!("the change's metadata: {e}"), change.clone());
+                self.unreadable(format!("the change's metadata: {e}"), change.take());
                 return;
             }
             None => {
-                self.unreadable("the change names no business number".into(), change.clone());
+                let reason = "the change names no business number".into();
+                self.unreadable(reason, change.take());
                 return;
             }
         };
-        let mut readable = MessagesChange {
+        let mut list = |key: &str| match change.pointer_mut(&format!("/value/{key}")) {
+            Some(serde_json::Value::Array(items)) => std::mem::take(items),
+            _ => Vec::new(),
+        };
+        let (messages, statuses, errors) = (list("messages"), list("statuses"), list("errors"));
+        let readable = MessagesChange {
             metadata,
-            ..MessagesChange::default()
+            messages: self.parse_each(messages, "a message"),
+            statuses: self.parse_each(statuses, "a status"),
         };
-        let list = |key: &str| {
-            value
-                .get(key)
-                .and_then(|v| v.as_array())
-                .cloned()
-                .unwrap_or_default()
-        };
-        for message in list("messages") {
-            match serde_json::from_value::<InboundMessage>(message.clone()) {
-                Ok(parsed) => readable.messages.push(parsed),
-                Err(e) => self.unreadable(format!("a message: {e}"), message),
-            }
-        }
-        for status in list("statuses") {
-            match serde_json::from_value::<StatusUpdate>(status.clone()) {
-                Ok(parsed) => readable.statuses.push(parsed),
-                Err(e) => self.unreadable(format!("a status: {e}"), status),
-            }
-        }
         // Errors Meta reports about the business or the webhook itself.
-        for error in list("errors") {
+        for error in errors {
             self.unreadable("WhatsApp reported an error".into(), error);
         }
         self.changes.push(readable);
+    }
+
+    /// The items that parse as `T`; the others are kept as unreadable.
+    fn parse_each<T: serde::de::DeserializeOwned>(
+        &mut self,
+        items: Vec<serde_json::Value>,
+        what: &str,
+    ) -> Vec<T> {
+        let mut parsed = Vec::with_capacity(items.len());
+        for item in items {
+            match T::deserialize(&item) {
+                Ok(value) => parsed.push(value),
+                Err(e) => self.unreadable(format!("{what}: {e}"), item),
+            }
+        }
+        parsed
     }
 }
 
