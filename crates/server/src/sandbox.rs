@@ -26,7 +26,13 @@ pub fn state(state: &AppState) -> SandboxState {
     let store = state.store.clone();
     let templates: optin_sandbox::TemplateLookup = Arc::new(move |name, language| {
         let store = store.clone();
-        Box::pin(async move { template_body(&store, &name, &language).await })
+        Box::pin(async move {
+            store
+                .any_template_body(&name, &language)
+                .await
+                .ok()
+                .flatten()
+        })
     });
     SandboxState {
         db: optin_sandbox::Db::open(&state.config.data_dir.join("sandbox.sqlite3")),
@@ -47,20 +53,6 @@ pub fn state(state: &AppState) -> SandboxState {
         },
         emitting: Default::default(),
     }
-}
-
-/// The body of an approved template of any organization on this service.
-async fn template_body(store: &crate::store::Store, name: &str, language: &str) -> Option<String> {
-    for organization in store.organization_ids().await.ok()? {
-        let templates = store.templates(organization).await.ok()?;
-        if let Some(found) = templates
-            .into_iter()
-            .find(|t| t.name == name && t.language == language)
-        {
-            return Some(found.body);
-        }
-    }
-    None
 }
 
 /// The phone page's HTML, whose inline bootstrap script the

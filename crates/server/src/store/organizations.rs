@@ -130,6 +130,22 @@ impl UnitOfWork {
 }
 
 impl Store {
+    /// The body of an approved template of any organization, by name and
+    /// language (what Meta knows of the service's templates).
+    pub async fn any_template_body(
+        &self,
+        name: &str,
+        language: &str,
+    ) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT body FROM templates WHERE name = $1 AND language = $2 ORDER BY id LIMIT 1",
+        )
+        .bind(name)
+        .bind(language)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// The organization's approved templates.
     pub async fn templates(&self, organization_id: i64) -> StoreResult<Vec<TemplateRow>> {
         Ok(sqlx::query_as(
