@@ -13,6 +13,19 @@ fn inbound_text(id: &str, from: &str, text: &str) -> String {
     }))
 }
 
+/// Stores an outbound message on `channel` the provider accepted as `provider_id`.
+async fn sent_message(t: &support::TestService, channel: &str, provider_id: &str) {
+    sqlx::query(
+        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, body, provider_message_id, status, created_at, updated_at)
+         VALUES (1, '+447911123456', $1, 'out', 'message', 'hello', $2, 'accepted', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+    )
+    .bind(channel)
+    .bind(provider_id)
+    .execute(t.service.state.store.pool())
+    .await
+    .unwrap();
+}
+
 fn status(id: &str, status: &str, timestamp: &str) -> String {
     envelope(json!({
         "statuses": [{"id": id, "status": status, "timestamp": timestamp, "recipient_id": "447911123456"}]
@@ -106,13 +119,7 @@ async fn a_keyword_inside_a_sentence_is_not_an_opt_out() {
 async fn statuses_never_move_a_message_backwards_and_duplicates_apply_once() {
     let t = start().await;
     let pool = t.service.state.store.pool();
-    sqlx::query(
-        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, body, provider_message_id, status, created_at, updated_at)
-         VALUES (1, '+447911123456', 'whatsapp', 'out', 'message', 'hello', 'wamid.ORDER', 'accepted', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
+    sent_message(&t, "whatsapp", "wamid.ORDER").await;
     let current = || async {
         sqlx::query_scalar::<_, String>(
             "SELECT status FROM messages WHERE provider_message_id = 'wamid.ORDER'",
@@ -285,13 +292,7 @@ async fn signed_sms_form(t: &support::TestService, params: &[(String, String)]) 
 async fn an_sms_failure_after_delivery_does_not_undo_the_delivery() {
     let t = start().await;
     let pool = t.service.state.store.pool();
-    sqlx::query(
-        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, body, provider_message_id, status, created_at, updated_at)
-         VALUES (1, '+447911123456', 'sms', 'out', 'message', 'hello', 'SMGUARD', 'accepted', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
+    sent_message(&t, "sms", "SMGUARD").await;
     let current = || async {
         sqlx::query_as::<_, (String, Option<i64>)>(
             "SELECT status, error_code FROM messages WHERE provider_message_id = 'SMGUARD'",
@@ -406,13 +407,7 @@ async fn signed_bodies_that_are_not_understood_are_kept_for_review_not_refused()
 #[tokio::test]
 async fn a_carrier_unsubscribe_21610_opts_the_number_out_of_sms_with_evidence() {
     let t = start().await;
-    sqlx::query(
-        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, body, provider_message_id, status, created_at, updated_at)
-         VALUES (1, '+447911123456', 'sms', 'out', 'message', 'hello', 'SMUNSUB', 'accepted', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
-    )
-    .execute(t.service.state.store.pool())
-    .await
-    .unwrap();
+    sent_message(&t, "sms", "SMUNSUB").await;
     let store = &t.service.state.store;
     assert!(
         !store
@@ -445,13 +440,7 @@ async fn a_carrier_unsubscribe_21610_opts_the_number_out_of_sms_with_evidence() 
         .execute(store.pool())
         .await
         .unwrap();
-    sqlx::query(
-        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, body, provider_message_id, status, created_at, updated_at)
-         VALUES (1, '+447911123456', 'sms', 'out', 'message', 'again', 'SMOTHER', 'accepted', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
-    )
-    .execute(store.pool())
-    .await
-    .unwrap();
+    sent_message(&t, "sms", "SMOTHER").await;
     assert_eq!(
         signed_sms_status(&t, "SMOTHER", "undelivered", Some("30003")).await,
         200
