@@ -122,9 +122,29 @@ async fn another_organization_sees_none_of_these_events() {
         .await
         .unwrap();
     say(&t, "wamid.ISO1", "stop").await;
+    // Then Other Bank gets an event of its own, later in the record: its
+    // stream, replayed from the start, must begin with that one. (A marker
+    // instead of "nothing arrived within a while".)
+    sqlx::query(
+        "UPDATE organizations SET whatsapp_phone_number_id = 'OTHER-BANK-NUMBER' WHERE id = $1",
+    )
+    .bind(org)
+    .execute(pool)
+    .await
+    .unwrap();
+    let theirs_body = envelope(json!({
+        "messages": [{"from": "15550009999", "id": "wamid.ISO2", "timestamp": "1764080001", "type": "text", "text": {"body": "hello"}}]
+    }))
+    .replace(
+        optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID,
+        "OTHER-BANK-NUMBER",
+    );
+    assert_eq!(t.signed_whatsapp_webhook(&theirs_body).await, 200);
     let theirs = read_events(&t.http, &t.base, "other-org-token", Some(0), 1).await;
-    assert!(
-        theirs.is_empty(),
+    assert_eq!(theirs.len(), 1, "Other Bank's own event arrives");
+    assert_eq!(
+        (theirs[0]["kind"].as_str(), theirs[0]["phone"].as_str()),
+        (Some("message_in"), Some("+15550009999")),
         "no replay of another organization's events: {theirs:?}"
     );
     let ours = read_events(&t.http, &t.base, &t.jane, Some(0), 1).await;
