@@ -100,6 +100,13 @@ pub struct Me {
     /// When the current token expires; the app asks its host for a new one before.
     #[serde(default)]
     pub token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What this person may do: the app shows the compliance view to `compliance`.
+    #[serde(default = "advisor_role")]
+    pub role: Role,
+}
+
+fn advisor_role() -> Role {
+    Role::Advisor
 }
 
 fn yes() -> bool {
@@ -196,7 +203,8 @@ mod tests {
 
 pub use crate::consent::{ConsentState, ConsentView};
 pub use crate::vocab::{
-    Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose, MAX_SMS_CHARS,
+    Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Mode, Purpose, Role,
+    MAX_SMS_CHARS,
 };
 use crate::window::{saturating_add, RESEND_INTERVAL};
 

@@ -2,6 +2,7 @@
 //! numbers. No I/O, so it compiles for native and wasm32 alike.
 
 pub mod api;
+pub mod compliance;
 pub mod consent;
 pub mod embed;
 pub mod keywords;

@@ -68,6 +68,31 @@ pub struct UnknownName {
 }
 
 wire_enum! {
+    /// What a signed-in person may do in their organization.
+    pub enum Role {
+        /// Their own contacts and conversations; a number's consent state is
+        /// firm-wide, so it is visible to every advisor who holds the number.
+        Advisor = "advisor",
+        /// Read-only and organization-wide: every number, conversation,
+        /// consent record, export and chain check; never sends.
+        Compliance = "compliance",
+        /// Provisioning of the organization (advisors, keys, numbers).
+        Admin = "admin",
+    }
+}
+
+wire_enum! {
+    /// Which providers a service (and its database) talks to. Evidence carries
+    /// it, so a sandbox record can never pass for a real one.
+    pub enum Mode {
+        /// Meta's Cloud API and the SMS provider, for real.
+        Production = "production",
+        /// The built-in stand-in for both; demo data, loopback only.
+        Sandbox = "sandbox",
+    }
+}
+
+wire_enum! {
     /// The channel a message travels on.
     pub enum Channel {
         Whatsapp = "whatsapp",
@@ -401,6 +426,8 @@ mod tests {
         );
         round_trips(Cause::ALL, Cause::as_str, Cause::parse);
         round_trips(EvidenceKind::ALL, EvidenceKind::as_str, EvidenceKind::parse);
+        round_trips(Role::ALL, Role::as_str, Role::parse);
+        round_trips(Mode::ALL, Mode::as_str, Mode::parse);
     }
 
     #[test]

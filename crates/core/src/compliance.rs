@@ -1,0 +1,131 @@
+//! Wire types of the compliance view (`/api/v1/compliance/...`): every
+//! number of the organization with its consent state, a number's whole
+//! evidence timeline, and the state of the consent record's hash chain.
+//! Read-only, for the `compliance` role (and `admin`); advisors get 403.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ConsentSnapshot, MessageView};
+use crate::consent::{ConsentState, ConsentView};
+use crate::vocab::{Cause, EvidenceKind, Mode, Role};
+
+/// An advisor who holds a number in their contacts, and under which name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberHolder {
+    pub advisor_id: i64,
+    pub advisor_name: String,
+    /// The name the advisor gave the contact.
+    pub contact_name: String,
+}
+
+/// A number of the organization with where its consent stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberSummary {
+    /// E.164, the key of consent.
+    pub phone: String,
+    /// The number as people read it (international format, `+44 7911 123456`).
+    pub display_phone: String,
+    /// Consent as shown to people (derived from the stored state and the clock).
+    pub state: ConsentView,
+    /// The contact sent STOP by SMS (or unsubscribed at the carrier).
+    pub sms_opted_out: bool,
+    /// When the number's consent or last event changed; absent when never asked.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The advisors who hold the number.
+    pub holders: Vec<NumberHolder>,
+}
+
+/// `GET /api/v1/compliance/numbers?state=&advisor_id=&since=&until=&q=&offset=&limit=`.
+///
+/// - `state`: a [`ConsentView`] wire name (`opted_in`, `expired`, ...);
+/// - `advisor_id`: only numbers this advisor holds;
+/// - `since` / `until`: RFC 3339, on `updated_at` (inclusive / exclusive);
+/// - `q`: part of a contact name or number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberPage {
+    pub numbers: Vec<NumberSummary>,
+    /// How many numbers match the filter in all.
+    pub total: u64,
+    pub offset: u64,
+    /// Offset of the next page, absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
+}
+
+/// One step of the consent record, as the compliance timeline shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    /// Event id (also its live-stream id).
+    pub id: i64,
+    /// Position in the organization's hash chain.
+    pub seq: i64,
+    pub kind: EvidenceKind,
+    pub cause: Cause,
+    /// Stored consent state after the event, when it concerns consent.
+    pub state_after: Option<ConsentState>,
+    /// The advisor who acted, or on whose behalf it was sent.
+    pub advisor_name: Option<String>,
+    /// When we received or did it.
+    pub received_at: DateTime<Utc>,
+    /// When the provider says it happened.
+    pub provider_time: Option<DateTime<Utc>>,
+    /// The exact text sent or received, when the step carries one.
+    pub text: Option<String>,
+    /// Template, language, message ids, error codes, ... as recorded.
+    pub detail: serde_json::Value,
+    /// A raw provider body is kept: `GET /compliance/events/{id}/raw` gives it.
+    pub has_raw: bool,
+    /// The webhook's signature check, for steps that came from one.
+    pub signature_valid: Option<bool>,
+    /// The mode the service ran in when it recorded the step.
+    pub mode: Mode,
+}
+
+/// `GET /api/v1/compliance/numbers/{e164}`: a number's whole story.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberTimeline {
+    pub summary: NumberSummary,
+    pub snapshot: ConsentSnapshot,
+    /// Every consent-record step about the number, oldest first.
+    pub events: Vec<TimelineEvent>,
+    /// Every message with the number, both ways, both channels, any advisor.
+    pub messages: Vec<MessageView>,
+}
+
+/// `GET /api/v1/compliance/events/{id}/raw`: an event's evidence as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawEvidence {
+    pub id: i64,
+    /// The provider's body exactly as received (signature verified), if any.
+    pub raw_body: Option<String>,
+    pub detail: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// `GET /api/v1/compliance/chain`: the organization's hash chain, verified now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainStatus {
+    /// Every event links to the one before and its content is unchanged.
+    pub intact: bool,
+    /// How many events were verified (up to the first broken one).
+    pub events: u64,
+    /// When the check ran (server clock).
+    pub checked_at: DateTime<Utc>,
+    /// The first broken link's sequence number and why, when broken.
+    pub broken_at_seq: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// An advisor of the organization, as compliance and admins list them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisorSummary {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    /// The CRM's id of this person, when set.
+    pub external_id: Option<String>,
+    /// When the advisor was disabled; a disabled advisor's tokens stop working.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
