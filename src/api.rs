@@ -4,11 +4,17 @@
 use chrono::{DateTime, Utc};
 use gloo_net::http::{Request, RequestBuilder, Response};
 use optin_core::api::{
-    Cause, ConsentSnapshot, ConsentState, Contact, ContactPage, ErrorBody, EvidenceKind, Me,
-    MessageView, NewContact, OutgoingMessage, OutgoingSms, Purpose, TemplateView, API_PREFIX,
+    Cause, ConsentSnapshot, ConsentState, ConsentView, Contact, ContactPage, ErrorBody,
+    EvidenceKind, Me, MessageView, NewContact, OutgoingMessage, OutgoingSms, Purpose, TemplateView,
+    API_PREFIX,
+};
+use optin_core::compliance::{
+    AdvisorSummary, ChainStatus, NumberPage, NumberTimeline, RawEvidence,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::route::encode_phone;
 
 /// Every way a call to the service can fail, as the advisor should read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +106,122 @@ impl std::fmt::Display for ClientError {
 pub struct Queued {
     /// The stored message's id.
     pub id: i64,
+}
+
+/// A file fetched for the person to save.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Download {
+    /// The file name the service gave (or a sensible one).
+    pub name: String,
+    /// Its media type, as the service said.
+    pub mime: String,
+    /// Its content.
+    pub text: String,
+}
+
+/// The file name of a `Content-Disposition: attachment; filename="..."`.
+pub fn attachment_name(header: &str) -> Option<String> {
+    header.split(';').find_map(|part| {
+        let value = part.trim().strip_prefix("filename=")?;
+        let name = value.trim_matches('"');
+        // Only a plain name: the browser would refuse paths anyway.
+        (!name.is_empty() && !name.contains(['/', '\\'])).then(|| name.to_owned())
+    })
+}
+
+/// The formats the consent record downloads in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One row per event, for spreadsheets.
+    Csv,
+    /// One JSON object per line, for tools.
+    JsonLines,
+}
+
+impl ExportFormat {
+    fn param(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::JsonLines => "jsonl",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::JsonLines => "jsonl",
+        }
+    }
+}
+
+/// What the compliance list is narrowed to; empty fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NumberFilter {
+    /// Only numbers in this state.
+    pub state: Option<ConsentView>,
+    /// Only numbers this advisor holds.
+    pub advisor_id: Option<i64>,
+    /// Changed at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Changed before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Part of a contact name or number.
+    pub q: String,
+}
+
+impl NumberFilter {
+    /// The query parameters the service reads (only those that filter).
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let time = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut query = Vec::new();
+        if let Some(state) = self.state {
+            query.push(("state", consent_param(state).to_owned()));
+        }
+        if let Some(id) = self.advisor_id {
+            query.push(("advisor_id", id.to_string()));
+        }
+        if let Some(since) = self.since {
+            query.push(("since", time(since)));
+        }
+        if let Some(until) = self.until {
+            query.push(("until", time(until)));
+        }
+        if !self.q.trim().is_empty() {
+            query.push(("q", self.q.trim().to_owned()));
+        }
+        query
+    }
+
+    /// True when nothing narrows the list.
+    pub fn is_empty(&self) -> bool {
+        self.query().is_empty()
+    }
+}
+
+/// Every consent state, in the order the filter offers them.
+pub const CONSENT_STATES: [ConsentView; 8] = [
+    ConsentView::OptedIn,
+    ConsentView::OptedOut,
+    ConsentView::Pending,
+    ConsentView::Expired,
+    ConsentView::Sending,
+    ConsentView::Failed,
+    ConsentView::NoWhatsapp,
+    ConsentView::None,
+];
+
+/// A consent state's wire name (`opted_in`, ...), as the service reads it.
+pub fn consent_param(state: ConsentView) -> &'static str {
+    match state {
+        ConsentView::None => "none",
+        ConsentView::Sending => "sending",
+        ConsentView::Pending => "pending",
+        ConsentView::Expired => "expired",
+        ConsentView::Failed => "failed",
+        ConsentView::NoWhatsapp => "no_whatsapp",
+        ConsentView::OptedIn => "opted_in",
+        ConsentView::OptedOut => "opted_out",
+    }
 }
 
 /// One step of a contact's consent record (the fields the history shows).
@@ -275,19 +397,109 @@ impl Api {
     }
 
     /// The contact's consent record as CSV, for download.
-    pub async fn consent_record_csv(&self, id: i64) -> Result<String, ClientError> {
+    pub async fn consent_record_csv(&self, id: i64) -> Result<Download, ClientError> {
+        self.download(
+            &format!("/contacts/{id}/consent/record?format=csv"),
+            &format!("consent-record-{id}.csv"),
+        )
+        .await
+    }
+
+    /// A file the service offers for download (it needs the bearer token, so
+    /// it cannot be a plain link). `fallback_name` is used when the answer
+    /// names no file.
+    pub async fn download(&self, path: &str, fallback_name: &str) -> Result<Download, ClientError> {
         let response = self
-            .get(&format!("/contacts/{id}/consent/record?format=csv"))
+            .get(path)
             .send()
             .await
             .map_err(|_| ClientError::Offline)?;
-        if !response.ok() {
-            return Err(ClientError::Unexpected(format!(
-                "HTTP {}",
-                response.status()
-            )));
+        if !(200..300).contains(&response.status()) {
+            return Err(refusal(response).await);
         }
-        response.text().await.map_err(unexpected)
+        let headers = response.headers();
+        let name = headers
+            .get("content-disposition")
+            .and_then(|value| attachment_name(&value))
+            .unwrap_or_else(|| fallback_name.to_owned());
+        let mime = headers
+            .get("content-type")
+            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        let text = response.text().await.map_err(unexpected)?;
+        Ok(Download { name, mime, text })
+    }
+
+    /// Numbers of the organization matching `filter` (compliance).
+    pub async fn compliance_numbers(
+        &self,
+        filter: &NumberFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<NumberPage, ClientError> {
+        let mut query = filter.query();
+        query.push(("offset", offset.to_string()));
+        query.push(("limit", limit.to_string()));
+        let request = self
+            .get("/compliance/numbers")
+            .query(query.iter().map(|(k, v)| (*k, v.as_str())));
+        decode(request.send().await).await
+    }
+
+    /// A number's whole evidence timeline (compliance).
+    pub async fn compliance_number(&self, e164: &str) -> Result<NumberTimeline, ClientError> {
+        decode(
+            self.get(&format!("/compliance/numbers/{}", encode_phone(e164)))
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// A number's consent record in `format` (compliance), for download.
+    pub async fn compliance_record(
+        &self,
+        e164: &str,
+        format: ExportFormat,
+    ) -> Result<Download, ClientError> {
+        let digits = e164.trim_start_matches('+');
+        self.download(
+            &format!(
+                "/compliance/numbers/{}/record?format={}",
+                encode_phone(e164),
+                format.param()
+            ),
+            &format!("consent-record-{digits}.{}", format.extension()),
+        )
+        .await
+    }
+
+    /// The organization's whole consent record, for download.
+    pub async fn organization_export(&self, format: ExportFormat) -> Result<Download, ClientError> {
+        self.download(
+            &format!("/consent/export?format={}", format.param()),
+            &format!("consent-record.{}", format.extension()),
+        )
+        .await
+    }
+
+    /// An event's evidence as stored: the provider's raw body, hashes.
+    pub async fn raw_evidence(&self, event_id: i64) -> Result<RawEvidence, ClientError> {
+        decode(
+            self.get(&format!("/compliance/events/{event_id}/raw"))
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// Verifies the organization's hash chain now.
+    pub async fn chain_status(&self) -> Result<ChainStatus, ClientError> {
+        decode(self.get("/compliance/chain").send().await).await
+    }
+
+    /// The organization's advisors (for the advisor filter).
+    pub async fn compliance_advisors(&self) -> Result<Vec<AdvisorSummary>, ClientError> {
+        decode(self.get("/compliance/advisors").send().await).await
     }
 
     /// The organization's approved message templates.

@@ -2,6 +2,8 @@ use leptos::prelude::*;
 
 use crate::api::Api;
 use crate::live::{Live, LiveIndicator};
+use crate::pages::compliance::{ComplianceFilters, CompliancePage};
+use crate::pages::compliance_number::ComplianceNumberPage;
 use crate::pages::contact::ContactPage;
 use crate::pages::contacts::ContactsPage;
 use crate::pages::sms::SmsPage;
@@ -9,6 +11,7 @@ use crate::pages::SandboxMode;
 use crate::route::{use_router, Link, Route, Router};
 use crate::session;
 use crate::{bridge, bridge::Bridge};
+use optin_core::api::Role;
 use optin_core::embed::{AppMessage, ContactRef, HostMessage, PROTOCOL_VERSION};
 
 /// The whole app: the advisor's screens with the token it was handed. (The
@@ -141,36 +144,80 @@ fn Shell() -> impl IntoView {
         }
     });
     let who = move || {
-        me.get()
-            .and_then(Result::ok)
-            .map(|me| format!("{} · {}", me.advisor_name, me.organization_name))
+        me.get().and_then(Result::ok).map(|me| match me.role {
+            Role::Advisor => format!("{} · {}", me.advisor_name, me.organization_name),
+            Role::Compliance | Role::Admin => format!(
+                "{} · {} · {}",
+                me.advisor_name,
+                me.organization_name,
+                crate::labels::role(me.role)
+            ),
+        })
     };
+    // Which screens this person has: nothing is shown until the service says,
+    // so an advisor never sees the compliance view, nor compliance an
+    // advisor's screens.
+    let role = Memo::new(move |_| me.get().map(|me| me.map(|me| me.role)));
+    // Kept here, so coming back to the list finds its filters as they were.
+    provide_context(ComplianceFilters::new());
     // Keyed by the screen, not the whole route value, so moving between two
     // contacts rebuilds the screen and its data.
     let screen = Memo::new(move |_| router.route());
+    let wide = move || {
+        if matches!(role.get(), Some(Ok(Role::Compliance | Role::Admin))) {
+            "page page--wide"
+        } else {
+            "page"
+        }
+    };
     view! {
         <header class="topbar">
             <h1 class="topbar__title">"WhatsApp opt-in"</h1>
             <span class="topbar__who">{who}</span>
             <LiveIndicator/>
         </header>
-        <main class="page">
-            {move || match screen.get() {
-                Route::Contacts => view! { <ContactsPage/> }.into_any(),
-                Route::Contact(id) => view! { <ContactPage id/> }.into_any(),
-                Route::Sms(id) => view! { <SmsPage id/> }.into_any(),
-                Route::Phone(_) | Route::NotFound => view! { <NotFound/> }.into_any(),
+        <main class=wide>
+            {move || match role.get() {
+                None => view! { <p class="muted" role="status">"Loading…"</p> }.into_any(),
+                Some(Err(error)) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Some(Ok(role)) => screen_for(role, screen.get()),
             }}
         </main>
     }
 }
 
+/// The screen `route` shows to someone in `role`.
+fn screen_for(role: Role, route: Route) -> AnyView {
+    match role {
+        Role::Advisor => match route {
+            Route::Contacts => view! { <ContactsPage/> }.into_any(),
+            Route::Contact(id) => view! { <ContactPage id/> }.into_any(),
+            Route::Sms(id) => view! { <SmsPage id/> }.into_any(),
+            Route::Compliance | Route::ComplianceNumber(_) | Route::Phone(_) | Route::NotFound => {
+                view! { <NotFound home=Route::Contacts/> }.into_any()
+            }
+        },
+        // Read-only and organization-wide: the compliance view is their home.
+        Role::Compliance | Role::Admin => match route {
+            Route::Contacts | Route::Compliance => view! { <CompliancePage/> }.into_any(),
+            Route::ComplianceNumber(phone) => view! { <ComplianceNumberPage phone/> }.into_any(),
+            Route::Contact(_) | Route::Sms(_) | Route::Phone(_) | Route::NotFound => {
+                view! { <NotFound home=Route::Compliance/> }.into_any()
+            }
+        },
+    }
+}
+
 #[component]
-fn NotFound() -> impl IntoView {
+fn NotFound(home: Route) -> impl IntoView {
+    let words = match home {
+        Route::Compliance => "Go to all numbers",
+        _ => "Go to your contacts",
+    };
     view! {
         <div class="notice" role="alert">
             <h2 tabindex="-1" data-page-title>"This page does not exist"</h2>
-            <p><Link to=Route::Contacts>"Go to your contacts"</Link></p>
+            <p><Link to=home>{words}</Link></p>
         </div>
     }
 }

@@ -2,7 +2,7 @@
 //! one place each. The matches are exhaustive: a new variant does not compile
 //! until it has its words here.
 
-use optin_core::api::{Cause, ConsentState, EvidenceKind, MessageStatus, Purpose};
+use optin_core::api::{Cause, ConsentState, EvidenceKind, MessageStatus, Mode, Purpose, Role};
 
 /// Words for a consent-record kind, as an advisor reads them.
 pub fn evidence(kind: EvidenceKind) -> &'static str {
@@ -84,5 +84,31 @@ pub fn delivery_mark(status: MessageStatus) -> Option<(&'static str, &'static st
         MessageStatus::Failed => Some(("!", "Not delivered", "failed")),
         MessageStatus::Cancelled => Some(("×", "Not sent", "failed")),
         MessageStatus::Received => None,
+    }
+}
+
+/// The tag on evidence recorded against the sandbox; `None` for real evidence.
+pub fn mode_tag(mode: Mode) -> Option<&'static str> {
+    match mode {
+        Mode::Production => None,
+        Mode::Sandbox => Some("Sandbox"),
+    }
+}
+
+/// What a signed-in person is, after their name in the header.
+pub fn role(role: Role) -> &'static str {
+    match role {
+        Role::Advisor => "Advisor",
+        Role::Compliance => "Compliance",
+        Role::Admin => "Administrator",
+    }
+}
+
+/// The result of a webhook's signature check, when the step came from one.
+pub fn signature(valid: bool) -> &'static str {
+    if valid {
+        "Signature verified"
+    } else {
+        "Signature did not verify"
     }
 }

@@ -1,6 +1,6 @@
 //! The app's few screens as paths, with the browser's history.
 //!
-//! A hand-written router instead of `leptos_router`: four routes do not pay
+//! A hand-written router instead of `leptos_router`: a handful of routes do not pay
 //! for its weight in the download budget (200 KB gzip for the whole app), and
 //! this keeps deep links, reloads and the Back button working. The service
 //! answers every unknown path with `index.html`, so any of these URLs can be
@@ -18,6 +18,10 @@ pub enum Route {
     Contact(i64),
     /// A contact's SMS screen.
     Sms(i64),
+    /// Compliance: every number of the organization with its consent state.
+    Compliance,
+    /// Compliance: one number's whole evidence timeline (E.164 number).
+    ComplianceNumber(String),
     /// The sandbox's stand-in for a contact's phone (E.164 number): a page
     /// of its own (`crates/phone-app`), which the service serves at this
     /// path in sandbox builds; this app only links to it.
@@ -38,14 +42,9 @@ impl Route {
             [] | ["contacts"] => Self::Contacts,
             ["contacts", id] => id.parse().map_or(Self::NotFound, Self::Contact),
             ["contacts", id, "sms"] => id.parse().map_or(Self::NotFound, Self::Sms),
-            ["phone", number] => {
-                let number = decode_phone(number);
-                if is_e164(&number) {
-                    Self::Phone(number)
-                } else {
-                    Self::NotFound
-                }
-            }
+            ["phone", number] => phone_route(number, Self::Phone),
+            ["compliance"] => Self::Compliance,
+            ["compliance", "numbers", number] => phone_route(number, Self::ComplianceNumber),
             _ => Self::NotFound,
         }
     }
@@ -57,7 +56,21 @@ impl Route {
             Self::Contact(id) => format!("/contacts/{id}"),
             Self::Sms(id) => format!("/contacts/{id}/sms"),
             Self::Phone(number) => format!("/phone/{}", encode_phone(number)),
+            Self::Compliance => "/compliance".to_owned(),
+            Self::ComplianceNumber(number) => {
+                format!("/compliance/numbers/{}", encode_phone(number))
+            }
         }
+    }
+}
+
+/// The route for a number's path segment, or `NotFound` when it is no E.164 number.
+fn phone_route(segment: &str, route: fn(String) -> Route) -> Route {
+    let number = decode_phone(segment);
+    if is_e164(&number) {
+        route(number)
+    } else {
+        Route::NotFound
     }
 }
 

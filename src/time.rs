@@ -62,6 +62,18 @@ pub fn day_label(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
+/// "09:56:07 AM" in the local time zone: evidence is read to the second.
+pub fn clock_time_seconds(at: DateTime<Utc>) -> String {
+    let time = clock_time(at);
+    let (hm, half) = time.split_at(5);
+    format!("{hm}:{:02}{half}", local(at).get_seconds())
+}
+
+/// "Today, 09:56:07 AM": a stamp for evidence.
+pub fn precise_stamp(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    format!("{}, {}", day_label(at, now), clock_time_seconds(at))
+}
+
 /// "Today, 09:56 AM": the stamp the advisor's tools use.
 pub fn stamp(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     format!("{}, {}", day_label(at, now), clock_time(at))
@@ -76,6 +88,22 @@ pub fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
         m if m % 60 == 0 => format!("in {} h", m / 60),
         m => format!("in {} h {} min", m / 60, m % 60),
     }
+}
+
+/// The start of a calendar day in the local time zone, from a date input's
+/// `YYYY-MM-DD`, moved `days_after` days on (1: the end of that day).
+pub fn local_day_start(value: &str, days_after: i32) -> Option<DateTime<Utc>> {
+    let mut parts = value.trim().splitn(3, '-').map(str::parse::<i32>);
+    let (year, month, day) = (
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+        parts.next()?.ok()?,
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || year < 1970 {
+        return None;
+    }
+    let date = Date::new_with_year_month_day(year as u32, month - 1, day + days_after);
+    DateTime::from_timestamp_millis(date.get_time() as i64)
 }
 
 /// The browser's clock now, as UTC.

@@ -3,9 +3,9 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsCast;
 
-use crate::api::{Api, RecordEvent};
+use crate::api::{Api, Download, RecordEvent};
+use crate::components::download::save_file;
 use crate::labels;
 use crate::time::stamp;
 
@@ -33,7 +33,11 @@ pub fn ConsentHistory(
         let api = api.clone();
         spawn_local(async move {
             match api.consent_record_csv(contact_id).await {
-                Ok(csv) => save_file(&format!("consent-record-{contact_id}.csv"), &csv),
+                // Named after the contact the advisor knows, not the bare number.
+                Ok(file) => save_file(&Download {
+                    name: format!("consent-record-{contact_id}.csv"),
+                    ..file
+                }),
                 Err(e) => {
                     let _ = download_error.try_set(Some(e.to_string()));
                 }
@@ -73,28 +77,4 @@ pub fn ConsentHistory(
             <p class="error" role="alert">{move || download_error.get()}</p>
         </details>
     }
-}
-
-/// Offers `text` as a file download (the record needs the bearer token, so
-/// it is fetched first rather than linked).
-fn save_file(name: &str, text: &str) {
-    let parts = js_sys::Array::of1(&text.into());
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/csv");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
-        return;
-    };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
-        return;
-    };
-    let anchor = document()
-        .create_element("a")
-        .ok()
-        .and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok());
-    if let Some(anchor) = anchor {
-        anchor.set_href(&url);
-        anchor.set_download(name);
-        anchor.click();
-    }
-    let _ = web_sys::Url::revoke_object_url(&url);
 }

@@ -37,7 +37,11 @@ pub fn Conversation(
     empty_text: &'static str,
     /// Accessible name of the list.
     label: &'static str,
+    /// Who sent the outgoing messages, for screen readers ("You" by default).
+    #[prop(optional)]
+    outgoing_who: Option<&'static str>,
 ) -> impl IntoView {
+    let outgoing_who = outgoing_who.unwrap_or("You");
     // Keyed rows: an arriving message or a new delivery mark adds or
     // replaces only its own row, so screen readers announce just that.
     let rows = Memo::new(move |_| {
@@ -64,7 +68,7 @@ pub fn Conversation(
                     <For each=move || rows.get() key=Row::key let(row)>
                         {match row {
                             Row::Day(day) => view! { <li class="day-separator"><span>{day}</span></li> }.into_any(),
-                            Row::Message(message) => view! { <MessageBubble message/> }.into_any(),
+                            Row::Message(message) => view! { <MessageBubble message outgoing_who/> }.into_any(),
                         }}
                     </For>
                 </ol>
@@ -89,7 +93,7 @@ impl Row {
 }
 
 #[component]
-fn MessageBubble(message: MessageView) -> impl IntoView {
+fn MessageBubble(message: MessageView, outgoing_who: &'static str) -> impl IntoView {
     let outgoing = message.direction == Direction::Out;
     let class = format!(
         "bubble {} {}",
@@ -104,7 +108,7 @@ fn MessageBubble(message: MessageView) -> impl IntoView {
             ""
         }
     );
-    let who = if outgoing { "You" } else { "Contact" };
+    let who = if outgoing { outgoing_who } else { "Contact" };
     let tag = purpose_tag(message.purpose);
     let mark = outgoing
         .then(|| delivery_mark(message.status))

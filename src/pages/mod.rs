@@ -1,5 +1,7 @@
 //! Screens, one module each.
 
+pub mod compliance;
+pub mod compliance_number;
 pub mod contact;
 pub mod contact_data;
 pub mod contacts;

@@ -1,0 +1,157 @@
+//! Compliance: one number's whole story. Its state and who holds it, every
+//! step of its consent record (with raw evidence on demand), every message
+//! with it (any advisor, both channels), and its record as a download.
+//! Refetched when the live stream names the number.
+
+use leptos::prelude::*;
+use optin_core::api::ConsentView;
+use optin_core::compliance::NumberTimeline;
+
+use crate::api::{Api, ClientError};
+use crate::components::consent_badge::ConsentBadge;
+use crate::components::conversation::Conversation;
+use crate::components::download::DownloadButtons;
+use crate::components::evidence_timeline::EvidenceTimeline;
+use crate::live::Live;
+use crate::route::{Link, Route};
+use crate::time::{local_now, ServerClock};
+
+/// A 404 reads better as "not found" than as the service's generic sentence.
+fn load_error_text(error: &ClientError) -> String {
+    match error {
+        ClientError::Refused { status: 404, .. } => {
+            "This number is not in your organization's record.".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The timeline screen of `phone` (E.164).
+#[component]
+pub fn ComplianceNumberPage(phone: String) -> impl IntoView {
+    let api = expect_context::<Api>();
+    let live = expect_context::<Live>();
+    let timeline = LocalResource::new({
+        let api = api.clone();
+        let phone = phone.clone();
+        move || {
+            live.revision_of(&phone);
+            let (api, phone) = (api.clone(), phone.clone());
+            async move { api.compliance_number(&phone).await }
+        }
+    });
+    // Keep the last good answer on screen while a refetch runs or fails.
+    let shown = RwSignal::new(None::<(NumberTimeline, ServerClock)>);
+    let error = RwSignal::new(None::<ClientError>);
+    Effect::new(move |_| match timeline.get() {
+        Some(Ok(t)) => {
+            let clock = ServerClock::read(t.snapshot.now);
+            shown.set(Some((t, clock)));
+            error.set(None);
+        }
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    });
+    let now = Memo::new(move |_| {
+        shown
+            .with(|s| s.as_ref().map(|(_, clock)| clock.now()))
+            .unwrap_or_else(local_now)
+    });
+    let with = move |f: fn(&NumberTimeline) -> String| {
+        move || shown.with(|s| s.as_ref().map(|(t, _)| f(t)).unwrap_or_default())
+    };
+    let state = Signal::derive(move || {
+        shown
+            .with(|s| s.as_ref().map(|(t, _)| t.summary.state))
+            .unwrap_or(ConsentView::None)
+    });
+    let events = Signal::derive(move || {
+        shown
+            .with(|s| s.as_ref().map(|(t, _)| t.events.clone()))
+            .unwrap_or_default()
+    });
+    let messages = Signal::derive(move || {
+        shown
+            .with(|s| s.as_ref().map(|(t, _)| t.messages.clone()))
+            .unwrap_or_default()
+    });
+    let holders = move || {
+        shown.with(|s| {
+            s.as_ref()
+                .map(|(t, _)| t.summary.holders.clone())
+                .unwrap_or_default()
+        })
+    };
+    let loaded = Memo::new(move |_| shown.with(Option::is_some));
+    let title = {
+        let phone = phone.clone();
+        move || {
+            shown.with(|s| {
+                s.as_ref()
+                    .map(|(t, _)| t.summary.display_phone.clone())
+                    .unwrap_or_else(|| phone.clone())
+            })
+        }
+    };
+    let downloads = {
+        let phone = phone.clone();
+        move |format| {
+            let (api, phone) = (api.clone(), phone.clone());
+            async move { api.compliance_record(&phone, format).await }
+        }
+    };
+
+    view! {
+        <article class="screen" aria-labelledby="screen-title">
+            <header class="screen-head screen-head--number">
+                <Link to=Route::Compliance class="back-link" label="Back to all numbers">
+                    <span aria-hidden="true">"←"</span>
+                    <span class="back-link__text">"Numbers"</span>
+                </Link>
+                <div class="screen-head__text">
+                    <h2 id="screen-title" tabindex="-1" data-page-title>{title}</h2>
+                    <span class="screen-head__phone">{with(|t| t.summary.phone.clone())}</span>
+                </div>
+                <Show when=move || loaded.get()>
+                    <ConsentBadge state=state/>
+                </Show>
+            </header>
+            <div class="live-slot" role="status">
+                {move || (!loaded.get() && error.with(Option::is_none)).then(|| view! { <p class="muted">"Loading…"</p> })}
+            </div>
+            <p class="error" role="alert">{move || error.get().map(|e| load_error_text(&e))}</p>
+            <Show when=move || loaded.get()>
+                <section class="card holders" aria-labelledby="holders-title">
+                    <h3 id="holders-title" class="card__title">"Held by"</h3>
+                    {move || {
+                        let holders = holders();
+                        if holders.is_empty() {
+                            view! { <p class="muted">"No advisor has this number in their contacts."</p> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="holders__list">
+                                    {holders.into_iter().map(|h| view! {
+                                        <li><span class="holders__contact">{h.contact_name}</span>" · "{h.advisor_name}</li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }
+                    }}
+                    {move || shown.with(|s| s.as_ref().is_some_and(|(t, _)| t.summary.sms_opted_out)).then(|| view! {
+                        <p class="holders__note">"The contact sent STOP by SMS: no SMS may be sent."</p>
+                    })}
+                    <DownloadButtons prefix="Download record" fetch=downloads.clone()/>
+                </section>
+                <section class="card timeline-card" aria-labelledby="timeline-title">
+                    <h3 id="timeline-title" class="card__title">"Evidence timeline"</h3>
+                    <p class="muted card__intro">"Every step of the consent record, oldest first, as the hash chain keeps it."</p>
+                    <EvidenceTimeline events now=now/>
+                </section>
+                <section class="card thread" aria-labelledby="messages-title">
+                    <h3 id="messages-title" class="thread__title">"Messages (every advisor, WhatsApp and SMS)"</h3>
+                    <Conversation messages now=now empty_text="No messages with this number." label="Messages" outgoing_who="Advisor"/>
+                </section>
+            </Show>
+        </article>
+    }
+}
