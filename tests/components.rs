@@ -3,20 +3,32 @@
 
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
+use optin_app::api::{attachment_name, NumberFilter};
 use optin_app::api::{Api, ClientError};
 use optin_app::components::add_contact_form::{AddContactForm, FormErrors};
+use optin_app::components::chain_status::{events_count, ChainBanner};
 use optin_app::components::composer::{composer_mode, preview, Composer, ComposerMode};
 use optin_app::components::confirm_opt_in::ConfirmOptIn;
 use optin_app::components::consent_badge::ConsentBadge;
 use optin_app::components::consent_banner::{ConsentBanner, NO_ANSWER_TEXT};
 use optin_app::components::contact_row::ContactRow;
 use optin_app::components::conversation::{delivery_mark, Conversation};
+use optin_app::live::Live;
 use optin_app::live::SseParser;
+use optin_app::pages::compliance::CompliancePage;
+use optin_app::pages::compliance_number::ComplianceNumberPage;
 use optin_app::pages::sms::sms_parts;
 use optin_app::route::{Route, Router};
 use optin_app::session::token_from_fragment;
-use optin_app::time::{day_label, stamp, until};
-use optin_core::api::{ConsentSnapshot, ConsentView, Contact, MessageView, TemplateView};
+use optin_app::time::{day_label, local_day_start, precise_stamp, stamp, until};
+use optin_core::api::{
+    Cause, Channel, ConsentSnapshot, ConsentState, ConsentView, Contact, Direction, EvidenceKind,
+    MessageStatus, MessageView, Mode, Purpose, Role, TemplateView,
+};
+use optin_core::compliance::{
+    AdvisorSummary, ChainStatus, NumberHolder, NumberPage, NumberSummary, NumberTimeline,
+    RawEvidence, TimelineEvent,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::{
@@ -732,6 +744,8 @@ fn routes_round_trip_and_encode_the_plus() {
         Route::Contact(7),
         Route::Sms(7),
         Route::Phone("+447911123456".into()),
+        Route::Compliance,
+        Route::ComplianceNumber("+447911123456".into()),
     ] {
         assert_eq!(Route::parse(&route.path()), route);
     }
@@ -745,6 +759,11 @@ fn routes_round_trip_and_encode_the_plus() {
     );
     assert_eq!(Route::parse("/phone/abc"), Route::NotFound);
     assert_eq!(Route::parse("/contacts/x"), Route::NotFound);
+    assert_eq!(
+        Route::ComplianceNumber("+447911123456".into()).path(),
+        "/compliance/numbers/%2B447911123456"
+    );
+    assert_eq!(Route::parse("/compliance/numbers/abc"), Route::NotFound);
 }
 
 #[wasm_bindgen_test]
@@ -823,4 +842,519 @@ async fn with_whatsapp_turned_off_a_row_offers_sms_only() {
         .query_selector("button[aria-label='SMS Kerry Fisher']")
         .unwrap()
         .is_some());
+}
+
+/// Answers the app's `fetch` calls from `routes`: the first entry whose
+/// fragment the URL contains gives the JSON body (anything else is a 404),
+/// and every URL asked is kept for `asked()`. `unstub_fetch` puts the
+/// browser's own `fetch` back.
+fn stub_fetch(routes: &[(&str, String)]) {
+    let window = web_sys::window().unwrap();
+    let table = js_sys::Array::new();
+    for (fragment, body) in routes {
+        table.push(&js_sys::Array::of2(
+            &JsValue::from_str(fragment),
+            &JsValue::from_str(body),
+        ));
+    }
+    let stub = js_sys::Function::new_with_args(
+        "input",
+        r#"
+        const url = typeof input === 'string' ? input : input.url;
+        window.__asked.push(url);
+        const json = { 'content-type': 'application/json' };
+        for (const [fragment, body] of window.__routes) {
+            if (url.includes(fragment)) return Promise.resolve(new Response(body, { status: 200, headers: json }));
+        }
+        return Promise.resolve(new Response('{"code":"not_found","message":"Not found."}', { status: 404, headers: json }));
+        "#,
+    );
+    let real = js_sys::Reflect::get(&window, &"__realFetch".into()).unwrap();
+    if real.is_undefined() {
+        let fetch = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
+        js_sys::Reflect::set(&window, &"__realFetch".into(), &fetch).unwrap();
+    }
+    js_sys::Reflect::set(&window, &"__routes".into(), &table).unwrap();
+    js_sys::Reflect::set(&window, &"__asked".into(), &js_sys::Array::new()).unwrap();
+    js_sys::Reflect::set(&window, &"fetch".into(), &stub).unwrap();
+}
+
+fn unstub_fetch() {
+    let window = web_sys::window().unwrap();
+    let real = js_sys::Reflect::get(&window, &"__realFetch".into()).unwrap();
+    js_sys::Reflect::set(&window, &"fetch".into(), &real).unwrap();
+}
+
+/// The URLs the stub was asked for, in order.
+fn asked() -> Vec<String> {
+    let window = web_sys::window().unwrap();
+    let asked: js_sys::Array = js_sys::Reflect::get(&window, &"__asked".into())
+        .unwrap()
+        .unchecked_into();
+    asked.iter().filter_map(|u| u.as_string()).collect()
+}
+
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+/// Waits (up to 3 s) until `condition` holds; fails naming `what` otherwise.
+async fn eventually(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..300 {
+        if condition() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+fn change(element: &web_sys::HtmlElement) {
+    let init = EventInit::new();
+    init.set_bubbles(true);
+    element
+        .dispatch_event(&Event::new_with_event_init_dict("change", &init).unwrap())
+        .unwrap();
+}
+
+fn texts(host: &HtmlElement, selector: &str) -> Vec<String> {
+    let nodes = host.query_selector_all(selector).unwrap();
+    (0..nodes.length())
+        .map(|i| nodes.item(i).unwrap().text_content().unwrap_or_default())
+        .collect()
+}
+
+fn kerry_number(updated_at: DateTime<Utc>) -> NumberSummary {
+    NumberSummary {
+        phone: "+447911123456".into(),
+        display_phone: "+44 7911 123456".into(),
+        state: ConsentView::OptedIn,
+        sms_opted_out: false,
+        updated_at: Some(updated_at),
+        holders: vec![
+            NumberHolder {
+                advisor_id: 1,
+                advisor_name: "Jane Smith".into(),
+                contact_name: "Kerry Fisher".into(),
+            },
+            NumberHolder {
+                advisor_id: 2,
+                advisor_name: "Sam Rivera".into(),
+                contact_name: "K. Fisher".into(),
+            },
+        ],
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn the_compliance_list_shows_every_number_and_asks_for_what_the_filters_say() {
+    let now = noon();
+    let page = NumberPage {
+        numbers: vec![
+            kerry_number(local(2026, 6, 10, 9, 56)),
+            NumberSummary {
+                phone: "+15550001234".into(),
+                display_phone: "+1 555-000-1234".into(),
+                state: ConsentView::None,
+                sms_opted_out: true,
+                updated_at: None,
+                holders: vec![],
+            },
+        ],
+        total: 2,
+        offset: 0,
+        next_offset: None,
+    };
+    let advisors = vec![
+        AdvisorSummary {
+            id: 1,
+            name: "Jane Smith".into(),
+            role: Role::Advisor,
+            external_id: None,
+            disabled_at: None,
+        },
+        AdvisorSummary {
+            id: 2,
+            name: "Sam Rivera".into(),
+            role: Role::Advisor,
+            external_id: None,
+            disabled_at: None,
+        },
+    ];
+    let chain = ChainStatus {
+        intact: true,
+        events: 1204,
+        checked_at: now,
+        broken_at_seq: None,
+        reason: None,
+    };
+    stub_fetch(&[
+        ("/compliance/numbers", json(&page)),
+        ("/compliance/advisors", json(&advisors)),
+        ("/compliance/chain", json(&chain)),
+    ]);
+    let host = mount(|| {
+        provide_context(Router::detached(Route::Compliance));
+        provide_context(Api::new("unused".into()));
+        provide_context(Live::new());
+        view! { <CompliancePage/> }
+    });
+    eventually("the numbers are listed", || {
+        host.query_selector_all(".number").unwrap().length() == 2
+    })
+    .await;
+    assert_eq!(
+        texts(&host, ".number__phone"),
+        ["+44 7911 123456", "+1 555-000-1234"]
+    );
+    assert_eq!(
+        find::<HtmlElement>(&host, ".number__phone")
+            .get_attribute("href")
+            .as_deref(),
+        Some("/compliance/numbers/%2B447911123456")
+    );
+    assert_eq!(
+        texts(&host, ".number__holders"),
+        [
+            "Kerry Fisher (Jane Smith), K. Fisher (Sam Rivera)",
+            "In no advisor's contacts"
+        ]
+    );
+    assert_eq!(
+        texts(&host, ".number .badge"),
+        ["WhatsApp consent: Opted in", "WhatsApp consent: Not asked"]
+    );
+    assert_eq!(
+        texts(&host, ".number__updated"),
+        ["Changed Today, 09:56 AM", "Never asked"]
+    );
+    assert_eq!(texts(&host, ".number .tag"), ["SMS stopped"]);
+    eventually("the chain's state is shown", || {
+        text(&host, ".chain__text").starts_with("Record intact")
+    })
+    .await;
+    assert_eq!(
+        text(&host, ".chain__text"),
+        "Record intact · 1,204 events · last checked Today, 12:00 PM"
+    );
+    assert!(find::<HtmlElement>(&host, ".chain")
+        .class_list()
+        .contains("chain--intact"));
+    // Every input has its label.
+    for id in [
+        "filter-q",
+        "filter-state",
+        "filter-advisor",
+        "filter-from",
+        "filter-to",
+    ] {
+        assert!(
+            host.query_selector(&format!("label[for={id}]"))
+                .unwrap()
+                .is_some(),
+            "{id} has a label"
+        );
+    }
+
+    // Each filter narrows what the service is asked for.
+    let last = || {
+        asked()
+            .into_iter()
+            .rfind(|u| u.contains("/compliance/numbers"))
+            .unwrap()
+    };
+    let state: HtmlSelectElement = find(&host, "#filter-state");
+    state.set_value("opted_out");
+    change(&state);
+    eventually("the state is asked for", || {
+        last().contains("state=opted_out")
+    })
+    .await;
+    eventually("the advisors are offered", || {
+        texts(&host, "#filter-advisor option") == ["Any advisor", "Jane Smith", "Sam Rivera"]
+    })
+    .await;
+    let advisor: HtmlSelectElement = find(&host, "#filter-advisor");
+    advisor.set_value("2");
+    change(&advisor);
+    eventually("the advisor is asked for", || {
+        last().contains("advisor_id=2")
+    })
+    .await;
+    type_into(&find(&host, "#filter-q"), "Kerry");
+    eventually("the search is asked for", || last().contains("q=Kerry")).await;
+    let from: HtmlInputElement = find(&host, "#filter-from");
+    from.set_value("2026-06-01");
+    change(&from);
+    let to: HtmlInputElement = find(&host, "#filter-to");
+    to.set_value("2026-06-10");
+    change(&to);
+    // Local days: from the first one's midnight to the end of the last one.
+    let since = local(2026, 6, 1, 0, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let until = local(2026, 6, 11, 0, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    eventually("the days are asked for", || {
+        let url = last();
+        url.contains(&format!("since={}", since.replace(':', "%3A")))
+            && url.contains(&format!("until={}", until.replace(':', "%3A")))
+    })
+    .await;
+    let url = last();
+    assert!(
+        url.contains("state=opted_out") && url.contains("advisor_id=2") && url.contains("q=Kerry"),
+        "{url}"
+    );
+
+    find::<HtmlElement>(&host, ".filters__actions button").click();
+    eventually("the filters are cleared", || {
+        let url = last();
+        !url.contains("state=")
+            && !url.contains("advisor_id=")
+            && !url.contains("since=")
+            && !url.contains("q=")
+    })
+    .await;
+    assert_eq!(state.value(), "");
+    unstub_fetch();
+}
+
+#[wasm_bindgen_test]
+fn number_filters_become_query_parameters_only_when_set() {
+    assert!(NumberFilter::default().query().is_empty());
+    let filter = NumberFilter {
+        state: Some(ConsentView::NoWhatsapp),
+        advisor_id: Some(7),
+        since: Some(at("2026-06-01T00:00:00Z")),
+        until: None,
+        q: "  7911 ".into(),
+    };
+    assert_eq!(
+        filter.query(),
+        [
+            ("state", "no_whatsapp".to_owned()),
+            ("advisor_id", "7".to_owned()),
+            ("since", "2026-06-01T00:00:00Z".to_owned()),
+            ("q", "7911".to_owned()),
+        ]
+    );
+    assert_eq!(
+        local_day_start("2026-06-10", 0),
+        Some(local(2026, 6, 10, 0, 0))
+    );
+    assert_eq!(
+        local_day_start("2026-06-30", 1),
+        Some(local(2026, 7, 1, 0, 0))
+    );
+    assert_eq!(local_day_start("", 0), None);
+    assert_eq!(
+        attachment_name("attachment; filename=\"consent-record-447911123456.csv\"").as_deref(),
+        Some("consent-record-447911123456.csv")
+    );
+    assert_eq!(attachment_name("attachment; filename=\"../x\""), None);
+    assert_eq!(events_count(1), "1 event");
+    assert_eq!(events_count(1234567), "1,234,567 events");
+}
+
+#[wasm_bindgen_test]
+async fn a_broken_chain_is_an_alert_naming_the_link() {
+    let now = noon();
+    let status = Signal::stored(Some(Ok(ChainStatus {
+        intact: false,
+        events: 41,
+        checked_at: now,
+        broken_at_seq: Some(42),
+        reason: Some("hash mismatch".into()),
+    })));
+    let checks = RwSignal::new(0);
+    let host = mount(move || {
+        view! { <ChainBanner status checking=false now=now on_check=Callback::new(move |_| checks.update(|n| *n += 1))/> }
+    });
+    leptos::task::tick().await;
+    let alert: HtmlElement = find(&host, "[role=alert]");
+    assert_eq!(
+        alert.text_content().unwrap(),
+        "Record broken at event #42: hash mismatch. 41 events before it verified; checked Today, 12:00 PM."
+    );
+    assert!(find::<HtmlElement>(&host, ".chain")
+        .class_list()
+        .contains("chain--broken"));
+    find::<HtmlElement>(&host, "button").click();
+    assert_eq!(checks.get_untracked(), 1, "Check again asks again");
+}
+
+fn event(id: i64, kind: EvidenceKind, cause: Cause, received_at: DateTime<Utc>) -> TimelineEvent {
+    TimelineEvent {
+        id,
+        seq: id + 100,
+        kind,
+        cause,
+        state_after: None,
+        advisor_name: None,
+        received_at,
+        provider_time: None,
+        text: None,
+        detail: serde_json::json!({}),
+        has_raw: false,
+        signature_valid: None,
+        mode: Mode::Production,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_timeline_shows_each_step_marks_sandbox_evidence_and_shows_raw_evidence_as_text() {
+    let now = noon();
+    let request_text =
+        "Jane Smith of Acme Wealth would like to contact you on WhatsApp. Reply Yes or No.";
+    let requested = TimelineEvent {
+        advisor_name: Some("Jane Smith".into()),
+        text: Some(request_text.into()),
+        state_after: Some(ConsentState::Pending),
+        detail: serde_json::json!({ "purpose": "opt_in", "template": "opt_in_request" }),
+        ..event(
+            1,
+            EvidenceKind::Requested,
+            Cause::Advisor,
+            local(2026, 6, 10, 9, 56),
+        )
+    };
+    let accepted = TimelineEvent {
+        state_after: Some(ConsentState::OptedIn),
+        provider_time: Some(local(2026, 6, 10, 9, 58)),
+        has_raw: true,
+        signature_valid: Some(true),
+        mode: Mode::Sandbox,
+        ..event(
+            2,
+            EvidenceKind::Accepted,
+            Cause::Contact,
+            local(2026, 6, 10, 9, 58) + Duration::seconds(7),
+        )
+    };
+    let timeline = NumberTimeline {
+        summary: kerry_number(local(2026, 6, 10, 9, 58)),
+        snapshot: ConsentSnapshot::bare("+447911123456", ConsentView::OptedIn, now),
+        events: vec![requested, accepted],
+        messages: vec![MessageView {
+            id: 5,
+            channel: Channel::Whatsapp,
+            direction: Direction::Out,
+            purpose: Purpose::OptIn,
+            body: request_text.into(),
+            template_name: Some("opt_in_request".into()),
+            status: MessageStatus::Read,
+            error_code: None,
+            error_title: None,
+            at: local(2026, 6, 10, 9, 56),
+        }],
+    };
+    let raw_body = r#"{"entry":[{"changes":[{"value":"<script>alert(1)</script>"}]}]}"#;
+    let raw = RawEvidence {
+        id: 2,
+        raw_body: Some(raw_body.into()),
+        detail: serde_json::json!({ "button": "Yes" }),
+        prev_hash: "ab12".into(),
+        hash: "cd34".into(),
+    };
+    stub_fetch(&[
+        ("/compliance/events/2/raw", json(&raw)),
+        ("/compliance/numbers/%2B447911123456", json(&timeline)),
+    ]);
+    let host = mount(|| {
+        provide_context(Router::detached(Route::ComplianceNumber(
+            "+447911123456".into(),
+        )));
+        provide_context(Api::new("unused".into()));
+        provide_context(Live::new());
+        view! { <ComplianceNumberPage phone="+447911123456".to_owned()/> }
+    });
+    eventually("the timeline is shown", || {
+        host.query_selector_all(".step").unwrap().length() == 2
+    })
+    .await;
+    assert_eq!(text(&host, "h2"), "+44 7911 123456");
+    assert_eq!(
+        text(&host, ".screen-head .badge"),
+        "WhatsApp consent: Opted in"
+    );
+    assert_eq!(
+        texts(&host, ".holders__list li"),
+        ["Kerry Fisher · Jane Smith", "K. Fisher · Sam Rivera"]
+    );
+    assert_eq!(
+        texts(&host, ".step__what"),
+        [
+            "Opt-in request queued (opt-in request)",
+            "Contact tapped Yes"
+        ]
+    );
+    let steps = texts(&host, ".step__facts");
+    assert_eq!(
+        steps[0],
+        "ByAdvisor · Jane SmithReceivedToday, 09:56:00 AMConsent afterpending"
+    );
+    assert_eq!(
+        steps[1],
+        "ByContactReceivedToday, 09:58:07 AMProvider timeToday, 09:58:00 AMConsent afteropted inWebhookSignature verified"
+    );
+    assert_eq!(
+        precise_stamp(local(2026, 6, 10, 21, 5), now),
+        "Today, 09:05:00 PM"
+    );
+    assert_eq!(texts(&host, ".step__text blockquote"), [request_text]);
+    // Only the sandbox step says so.
+    let sandbox = host.query_selector_all(".step--sandbox").unwrap();
+    assert_eq!(sandbox.length(), 1);
+    assert_eq!(texts(&host, ".tag--sandbox"), ["Sandbox evidence"]);
+    assert!(texts(&host, ".step--sandbox .step__what")[0].contains("Contact tapped Yes"));
+    // Messages of any advisor, named as theirs.
+    assert_eq!(texts(&host, ".bubble .bubble__text"), [request_text]);
+    assert!(text(&host, ".bubble").starts_with("Advisor: "));
+
+    // Raw evidence: only for the step that has it, on demand, as text.
+    let toggles = host.query_selector_all(".step button").unwrap();
+    assert_eq!(toggles.length(), 1, "one step has raw evidence");
+    let toggle: HtmlButtonElement = find(&host, ".step--sandbox button");
+    assert_eq!(toggle.text_content().unwrap(), "Show raw evidence");
+    assert_eq!(
+        toggle.get_attribute("aria-expanded").as_deref(),
+        Some("false")
+    );
+    let region: HtmlElement = find(&host, "#raw-2");
+    assert!(region.hidden());
+    toggle.click();
+    eventually("the raw body is shown", || {
+        texts(&host, "#raw-2 pre").first().map(String::as_str) == Some(raw_body)
+    })
+    .await;
+    assert!(asked()
+        .iter()
+        .any(|u| u.ends_with("/api/v1/compliance/events/2/raw")));
+    assert!(
+        host.query_selector("script").unwrap().is_none(),
+        "the body stays text"
+    );
+    assert!(!region.hidden());
+    assert_eq!(
+        toggle.get_attribute("aria-expanded").as_deref(),
+        Some("true")
+    );
+    assert_eq!(toggle.text_content().unwrap(), "Hide raw evidence");
+    assert_eq!(texts(&host, "#raw-2 dd code"), ["ab12", "cd34"]);
+    toggle.click();
+    leptos::task::tick().await;
+    assert!(region.hidden());
+    assert_eq!(
+        toggle.get_attribute("aria-expanded").as_deref(),
+        Some("false")
+    );
+    unstub_fetch();
 }
