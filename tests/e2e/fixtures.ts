@@ -3,7 +3,8 @@
 import { test as base, expect, Page } from '@playwright/test';
 import { readFileSync, mkdirSync } from 'node:fs';
 
-export type DemoAdvisor = { name: string; token: string };
+/** A demo person: the two advisors, then the compliance officer (`role` says which). */
+export type DemoAdvisor = { name: string; token: string; role?: 'advisor' | 'compliance' | 'admin' };
 
 export function demoAdvisors(): DemoAdvisor[] {
   const file = process.env.DEMO_TOKENS_FILE;
@@ -14,9 +15,15 @@ export function demoAdvisors(): DemoAdvisor[] {
 /** The shared sandbox clock; see the `clock` fixture. */
 export type SandboxClock = { offsetSeconds: () => Promise<number> };
 
-export const test = base.extend<{ page: Page; jane: DemoAdvisor; sam: DemoAdvisor; clock: SandboxClock }>({
+export const test = base.extend<{ page: Page; jane: DemoAdvisor; sam: DemoAdvisor; compliance: DemoAdvisor; clock: SandboxClock }>({
   jane: async ({}, use) => use(demoAdvisors()[0]),
   sam: async ({}, use) => use(demoAdvisors()[1]),
+  // The demo compliance officer: reads every number of the organization, never sends.
+  compliance: async ({}, use) => {
+    const officer = demoAdvisors()[2];
+    expect(officer?.role, 'the third demo person is the compliance officer').toBe('compliance');
+    await use(officer);
+  },
   // A test that moves the shared sandbox clock takes this fixture: whether the
   // test passes or fails, the clock is put back to the wall clock afterwards,
   // so no later spec runs with it moved.

@@ -98,3 +98,27 @@ export async function expectAccessible(page: Page, what: string) {
     .map((v) => `${v.id} (${v.impact}): ${v.help} -> ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   expect(serious, `accessibility of ${what}`).toEqual([]);
 }
+
+/** The contact taps `button` ("Yes" / "No") on the opt-in request on their sandbox phone, once it has arrived. */
+export async function tapOnPhone(request: APIRequestContext, phone: string, button: string) {
+  const path = `/sandbox/phones/${encodeURIComponent(phone)}`;
+  let tap: { message_id: string; payload: string } | undefined;
+  await expect(async () => {
+    const response = await request.get(path);
+    expect(response.ok()).toBe(true);
+    const view = await response.json();
+    for (const message of view.messages) {
+      const found = (message.buttons ?? []).find((b: { text: string }) => b.text === button);
+      if (found) tap = { message_id: message.id, payload: found.payload };
+    }
+    expect(tap, `the phone shows a "${button}" button`).toBeDefined();
+  }).toPass({ timeout: 15_000 });
+  const tapped = await request.post(`${path}/tap`, { data: tap });
+  expect(tapped.ok(), 'the tap is taken').toBe(true);
+}
+
+/** Opens the app as the compliance officer `person`; ends on the list of numbers. */
+export async function openCompliance(page: Page, person: DemoAdvisor) {
+  await page.goto(`/compliance#token=${person.token}`);
+  await expect(page.getByRole('heading', { level: 2, name: 'Numbers' })).toBeVisible();
+}
