@@ -1,6 +1,7 @@
 //! Shared by the web app and the service: wire types, consent rules, phone
 //! numbers. No I/O, so it compiles for native and wasm32 alike.
 
+pub mod admin;
 pub mod api;
 pub mod compliance;
 pub mod consent;

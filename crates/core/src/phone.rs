@@ -38,9 +38,24 @@ pub fn to_e164(input: &str, default_region: Option<&str>) -> Result<String, Phon
     Ok(number.format().mode(Mode::E164).to_string())
 }
 
+/// A stored E.164 number as people read it (`+44 7911 123456`); a number
+/// the metadata cannot read is shown as stored.
+pub fn international(e164: &str) -> String {
+    phonenumber::parse(None, e164)
+        .map(|number| number.format().mode(Mode::International).to_string())
+        .unwrap_or_else(|_| e164.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_numbers_are_shown_in_international_format() {
+        assert_eq!(international("+447911123456"), "+44 7911 123456");
+        assert_eq!(international("+12127365000"), "+1 212-736-5000");
+        assert_eq!(international("not a number"), "not a number");
+    }
 
     #[test]
     fn international_formats_become_e164() {

@@ -3,9 +3,18 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use optin_core::vocab::Mode;
+
+use crate::providers::sms::SmsConfig;
+use crate::providers::whatsapp::WhatsAppConfig;
+
 /// Settings of a running service.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
+    /// Run against the built-in sandbox instead of Meta and the SMS provider
+    /// (builds with the `sandbox` feature; loopback addresses only; seeds demo data).
+    #[arg(long, env = "OPTIN_SANDBOX")]
+    pub sandbox: bool,
     /// Address to listen on.
     #[arg(long, env = "OPTIN_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -44,11 +53,8 @@ pub struct Config {
     /// WhatsApp Cloud API version.
     #[arg(long, env = "OPTIN_WA_API_VERSION", default_value = "v21.0")]
     pub wa_api_version: String,
-    /// WhatsApp business phone number id.
-    #[arg(long, env = "OPTIN_WA_PHONE_NUMBER_ID")]
-    pub wa_phone_number_id: Option<String>,
-    /// WhatsApp access token; without it the service runs against its sandbox
-    /// (builds with the `sandbox` feature; other builds refuse to start).
+    /// Service-wide WhatsApp Cloud API token, used for every organization that
+    /// has no token of its own.
     #[arg(long, env = "OPTIN_WA_ACCESS_TOKEN", hide_env_values = true)]
     pub wa_access_token: Option<String>,
     /// Meta app secret, to verify `X-Hub-Signature-256`.
@@ -66,21 +72,18 @@ pub struct Config {
     /// SMS auth token (API basic auth and `X-Twilio-Signature`).
     #[arg(long, env = "OPTIN_SMS_AUTH_TOKEN", hide_env_values = true)]
     pub sms_auth_token: Option<String>,
-    /// SMS sender number.
-    #[arg(long, env = "OPTIN_SMS_FROM")]
-    pub sms_from: Option<String>,
 }
 
 /// Provider settings resolved at start: the configured ones, or the sandbox's.
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
-    /// True when talking to the built-in sandbox instead of Meta and the SMS provider.
-    pub sandbox: bool,
+    /// Production (Meta and the SMS provider) or the built-in sandbox.
+    pub mode: Mode,
     pub public_url: String,
-    pub whatsapp: crate::providers::whatsapp::WhatsAppConfig,
+    pub whatsapp: WhatsAppConfig,
     pub app_secret: String,
     pub verify_token: String,
-    pub sms: crate::providers::sms::SmsConfig,
+    pub sms: SmsConfig,
 }
 
 /// `scheme://host[:port]` and nothing else: CSP and `postMessage` need exact origins.
@@ -103,6 +106,7 @@ impl Config {
     /// A config for tests: given data folder, no static files, ephemeral port.
     pub fn for_tests(data_dir: PathBuf) -> Self {
         Self {
+            sandbox: true,
             addr: ([127, 0, 0, 1], 0).into(),
             data_dir,
             static_dir: None,
@@ -114,73 +118,91 @@ impl Config {
             public_url: None,
             wa_graph_base: "https://graph.facebook.com".into(),
             wa_api_version: "v21.0".into(),
-            wa_phone_number_id: None,
             wa_access_token: None,
             wa_app_secret: None,
             wa_verify_token: None,
             sms_base: "https://api.twilio.com".into(),
             sms_account_sid: None,
             sms_auth_token: None,
-            sms_from: None,
         }
     }
 
-    /// Resolves the providers once the listening address is known. Without a
-    /// WhatsApp access token everything points at the sandbox on this service
-    /// (an error in a build without the sandbox).
+    /// The mode asked for: production unless `--sandbox`.
+    pub fn mode(&self) -> Mode {
+        if self.sandbox {
+            Mode::Sandbox
+        } else {
+            Mode::Production
+        }
+    }
+
+    /// Resolves the providers once the listening address is known: the
+    /// configured ones in production, the sandbox on this service otherwise.
     pub fn providers(&self, bound: SocketAddr) -> Result<ProviderSettings, String> {
-        self.sandbox_available()?;
+        self.validate()?;
         let public_url = self
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
         let public_url = public_url.trim_end_matches('/').to_owned();
-        let Some(access_token) = self.wa_access_token.clone() else {
-            return Ok(ProviderSettings {
-                sandbox: true,
-                whatsapp: crate::providers::whatsapp::WhatsAppConfig {
+        let status_callback = Some(format!("{public_url}/webhooks/sms"));
+        let settings = match self.mode() {
+            Mode::Sandbox => ProviderSettings {
+                mode: Mode::Sandbox,
+                whatsapp: WhatsAppConfig {
                     graph_base: format!("{public_url}/sandbox/graph"),
                     api_version: self.wa_api_version.clone(),
-                    phone_number_id: crate::store::seed::SANDBOX_PHONE_NUMBER_ID.into(),
                     access_token: random_secret(),
                 },
                 // Configured secrets win even in sandbox mode, so load tools can sign webhooks.
                 app_secret: self.wa_app_secret.clone().unwrap_or_else(random_secret),
                 verify_token: self.wa_verify_token.clone().unwrap_or_else(random_secret),
-                sms: crate::providers::sms::SmsConfig {
+                sms: SmsConfig {
                     base: format!("{public_url}/sandbox/sms"),
                     account_sid: "ACsandbox".into(),
                     auth_token: random_secret(),
-                    from: crate::store::seed::SANDBOX_SMS_NUMBER.into(),
-                    status_callback: Some(format!("{public_url}/webhooks/sms")),
+                    status_callback,
                 },
                 public_url,
-            });
-        };
-        let need = |value: &Option<String>, name: &str| {
-            value
-                .clone()
-                .ok_or_else(|| format!("{name} must be set when OPTIN_WA_ACCESS_TOKEN is"))
-        };
-        Ok(ProviderSettings {
-            sandbox: false,
-            whatsapp: crate::providers::whatsapp::WhatsAppConfig {
-                graph_base: self.wa_graph_base.clone(),
-                api_version: self.wa_api_version.clone(),
-                phone_number_id: need(&self.wa_phone_number_id, "OPTIN_WA_PHONE_NUMBER_ID")?,
-                access_token,
             },
-            app_secret: need(&self.wa_app_secret, "OPTIN_WA_APP_SECRET")?,
-            verify_token: need(&self.wa_verify_token, "OPTIN_WA_VERIFY_TOKEN")?,
-            sms: crate::providers::sms::SmsConfig {
-                base: self.sms_base.clone(),
-                account_sid: need(&self.sms_account_sid, "OPTIN_SMS_ACCOUNT_SID")?,
-                auth_token: need(&self.sms_auth_token, "OPTIN_SMS_AUTH_TOKEN")?,
-                from: need(&self.sms_from, "OPTIN_SMS_FROM")?,
-                status_callback: Some(format!("{public_url}/webhooks/sms")),
-            },
-            public_url,
-        })
+            Mode::Production => {
+                let need = |value: &Option<String>| value.clone().unwrap_or_default();
+                ProviderSettings {
+                    mode: Mode::Production,
+                    whatsapp: WhatsAppConfig {
+                        graph_base: self.wa_graph_base.clone(),
+                        api_version: self.wa_api_version.clone(),
+                        access_token: need(&self.wa_access_token),
+                    },
+                    app_secret: need(&self.wa_app_secret),
+                    verify_token: need(&self.wa_verify_token),
+                    sms: SmsConfig {
+                        base: self.sms_base.clone(),
+                        account_sid: need(&self.sms_account_sid),
+                        auth_token: need(&self.sms_auth_token),
+                        status_callback,
+                    },
+                    public_url,
+                }
+            }
+        };
+        Ok(settings)
+    }
+
+    /// The provider settings production needs that are not set.
+    fn missing_provider_settings(&self) -> Vec<&'static str> {
+        [
+            ("OPTIN_PUBLIC_URL", &self.public_url),
+            ("OPTIN_WA_ACCESS_TOKEN", &self.wa_access_token),
+            ("OPTIN_WA_APP_SECRET", &self.wa_app_secret),
+            ("OPTIN_WA_VERIFY_TOKEN", &self.wa_verify_token),
+            ("OPTIN_SMS_ACCOUNT_SID", &self.sms_account_sid),
+            ("OPTIN_SMS_AUTH_TOKEN", &self.sms_auth_token),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.as_deref().is_none_or(|v| v.trim().is_empty()))
+        .map(|(name, _)| name)
+        .collect()
     }
 
     /// Path of the SQLite database file.
@@ -188,27 +210,42 @@ impl Config {
         self.data_dir.join("optin.sqlite3")
     }
 
-    /// Where the sandbox's demo tokens are written for the launcher and tests.
+    /// Sandbox only: where the demo people's tokens are written for the
+    /// launcher and tests (never in production).
     pub fn demo_tokens_path(&self) -> PathBuf {
         self.data_dir.join("demo-advisors.json")
     }
 
-    /// Without a WhatsApp access token the service needs its sandbox, which
-    /// only builds with the `sandbox` feature have.
-    fn sandbox_available(&self) -> Result<(), String> {
-        if cfg!(feature = "sandbox") || self.wa_access_token.is_some() {
-            return Ok(());
-        }
-        Err(
-            "this build has no sandbox: set OPTIN_WA_ACCESS_TOKEN (and the other provider \
-             settings) to use the real providers, or build with `--features sandbox`"
-                .to_owned(),
-        )
-    }
-
-    /// Refuses settings that cannot work, before anything starts.
+    /// Refuses settings that cannot work, before anything starts: production
+    /// without every provider setting, a sandbox that is not compiled in or
+    /// listens beyond loopback, origins that are not origins.
     pub fn validate(&self) -> Result<(), String> {
-        self.sandbox_available()?;
+        match self.mode() {
+            Mode::Production => {
+                let missing = self.missing_provider_settings();
+                if !missing.is_empty() {
+                    return Err(format!(
+                        "production mode needs {} (or start the local sandbox with --sandbox)",
+                        missing.join(", ")
+                    ));
+                }
+            }
+            Mode::Sandbox => {
+                if !cfg!(feature = "sandbox") {
+                    return Err("this build has no sandbox: build with `--features sandbox`, \
+                                or leave out --sandbox / OPTIN_SANDBOX to run in production"
+                        .to_owned());
+                }
+                for addr in std::iter::once(self.addr).chain(self.demo_crm_addr) {
+                    if !addr.ip().is_loopback() {
+                        return Err(format!(
+                            "the sandbox listens on loopback addresses only (127.0.0.1, ::1), not {addr}: \
+                             anyone reaching it could reply as any contact"
+                        ));
+                    }
+                }
+            }
+        }
         for origin in &self.frame_ancestors {
             if !is_origin(origin) {
                 return Err(format!(

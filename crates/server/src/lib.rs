@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use axum::http::{header, HeaderValue};
 use axum::Router;
+use optin_core::vocab::Mode;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
@@ -87,7 +88,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/webhooks", routes::webhooks::router())
         .route("/embed/config", axum::routing::get(embed_config));
     #[cfg(feature = "sandbox")]
-    if state.providers.settings.sandbox {
+    if state.providers.settings.mode == Mode::Sandbox {
         router = router.merge(sandbox::routes(&state));
     }
     if let Some(dir) = &state.config.static_dir {
@@ -160,8 +161,10 @@ async fn start(
     mut config: Config,
     outbox_worker: bool,
 ) -> Result<Service, Box<dyn std::error::Error + Send + Sync>> {
+    config.validate()?;
+    let mode = config.mode();
     let demo_crm_listener = match config.demo_crm_addr {
-        Some(addr) if config.wa_access_token.is_none() => {
+        Some(addr) if mode == Mode::Sandbox => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             config
                 .frame_ancestors
@@ -170,24 +173,28 @@ async fn start(
         }
         _ => None,
     };
-    config.validate()?;
     std::fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open(&config.database_path()).await?;
-    if let Some(advisors) = store.seed_demo().await? {
-        std::fs::write(
-            config.demo_tokens_path(),
-            serde_json::to_vec_pretty(&advisors)?,
-        )?;
-        tracing::info!("seeded the demo organization");
+    let store = Store::open(&config.database_path(), mode).await?;
+    // Demo people and their tokens exist in the sandbox only: a production
+    // database starts empty and no token ever touches the disk.
+    if mode == Mode::Sandbox {
+        if let Some(advisors) = store.seed_demo().await? {
+            std::fs::write(
+                config.demo_tokens_path(),
+                serde_json::to_vec_pretty(&advisors)?,
+            )?;
+            tracing::info!("seeded the demo organization");
+        }
+    }
+    // Every organization's frame origins may frame the app (one CSP for all).
+    for origin in store.all_frame_origins().await? {
+        if !config.frame_ancestors.contains(&origin) {
+            config.frame_ancestors.push(origin);
+        }
     }
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let state = AppState::new(store, config, addr)?;
-    let settings = &state.providers.settings;
-    state
-        .store
-        .bind_provider_numbers(&settings.whatsapp.phone_number_id, &settings.sms.from)
-        .await?;
     let stop = state.shutdown.clone();
     let server = tokio::spawn({
         let router = app(state.clone());
@@ -204,7 +211,17 @@ async fn start(
         demo_crm = Some(listener.local_addr()?);
         let router = demo_crm::router(demo_crm::DemoCrm {
             app_origin: state.providers.settings.public_url.clone(),
-            api_key: state.store.create_api_key(1, "Example CRM (demo)").await?,
+            api_key: state
+                .store
+                .create_api_key(
+                    1,
+                    "Example CRM (demo)",
+                    optin_core::admin::KeyScope::Integration,
+                    None,
+                    state.clock.now(),
+                )
+                .await?
+                .0,
             store: state.store.clone(),
             clock: state.clock.clone(),
             http: reqwest::Client::new(),

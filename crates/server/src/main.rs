@@ -1,9 +1,14 @@
-//! `optin-server`: runs the service (`serve`, the default) or checks the
-//! consent record (`verify-chain`).
+//! `optin-server`: runs the service (`serve`, the default), checks the
+//! consent record (`verify-chain`), and provisions organizations, their
+//! numbers, people and API keys without SQL.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use optin_core::admin::{KeyScope, OrganizationSettings};
+use optin_core::vocab::{Mode, Role};
+use optin_server::error::AppError;
+use optin_server::services::provisioning;
 use optin_server::store::seed::DemoAdvisor;
 use optin_server::store::Store;
 use optin_server::{launch, Config};
@@ -27,15 +32,83 @@ enum Command {
         #[arg(long)]
         organization: Option<i64>,
     },
-    /// Create an organization API key for a CRM backend (prints it once).
+    /// Create an organization with its numbers (prints its id).
+    CreateOrganization {
+        #[command(flatten)]
+        settings: OrganizationArgs,
+    },
+    /// Change an organization: add numbers, set the SMS number, frame origins, ...
+    UpdateOrganization {
+        #[arg(long)]
+        organization: i64,
+        #[command(flatten)]
+        settings: OrganizationArgs,
+    },
+    /// List the organizations with their numbers.
+    ListOrganizations,
+    /// Create an advisor, compliance officer or admin of an organization (prints the id).
+    CreateAdvisor {
+        #[arg(long)]
+        organization: i64,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// The CRM's id of this person, so the CRM can mint tokens by it.
+        #[arg(long)]
+        external_id: Option<String>,
+        /// `advisor`, `compliance` or `admin`.
+        #[arg(long, default_value = "advisor")]
+        role: Role,
+    },
+    /// List an organization's people.
+    ListAdvisors {
+        #[arg(long)]
+        organization: i64,
+    },
+    /// Disable a person: their tokens stop working at once.
+    DisableAdvisor {
+        #[arg(long)]
+        organization: i64,
+        #[arg(long)]
+        advisor: i64,
+    },
+    /// Create an organization API key (prints it once).
     CreateApiKey {
-        /// Organization id.
         #[arg(long)]
         organization: i64,
         /// What the key is for, e.g. "Salesforce production".
         #[arg(long)]
         name: String,
+        /// `integration` (a CRM backend minting advisor tokens) or `admin` (provisioning).
+        #[arg(long, default_value = "integration", value_parser = ["integration", "admin"])]
+        scope: String,
+        /// When the key stops working (RFC 3339); never when absent.
+        #[arg(long)]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// List an organization's API keys.
+    ListApiKeys {
+        #[arg(long)]
+        organization: i64,
+    },
+    /// Set when an API key stops working (now when --at is absent).
+    ExpireApiKey {
+        #[arg(long)]
+        organization: i64,
+        #[arg(long)]
+        key: i64,
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Revoke an API key at once.
+    RevokeApiKey {
+        #[arg(long)]
+        organization: i64,
+        #[arg(long)]
+        key: i64,
+    },
+    /// List webhooks kept for business numbers that no organization owned.
+    ListUnrouted,
     /// Turn WhatsApp messaging on or off for an organization.
     SetWhatsapp {
         /// Organization id.
@@ -45,6 +118,50 @@ enum Command {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+}
+
+/// An organization's settings as flags.
+#[derive(clap::Args)]
+struct OrganizationArgs {
+    /// Display name (the business named to contacts).
+    #[arg(long)]
+    name: Option<String>,
+    /// WhatsApp Business Account id.
+    #[arg(long)]
+    whatsapp_business_account_id: Option<String>,
+    /// A Cloud API phone number id to send from and route webhooks by (repeatable).
+    #[arg(long = "whatsapp-phone-number-id")]
+    whatsapp_phone_number_ids: Vec<String>,
+    /// SMS sender number.
+    #[arg(long)]
+    sms_number: Option<String>,
+    /// An origin allowed to frame the app (repeatable; replaces the list).
+    #[arg(long = "frame-origin")]
+    frame_origins: Vec<String>,
+    /// Name of an environment variable holding the organization's own Cloud
+    /// API token (so the token never appears in a command line).
+    #[arg(long)]
+    whatsapp_access_token_env: Option<String>,
+}
+
+impl OrganizationArgs {
+    fn settings(self) -> Result<OrganizationSettings, Error> {
+        let whatsapp_access_token = match self.whatsapp_access_token_env {
+            Some(var) => Some(
+                std::env::var(&var)
+                    .map_err(|_| format!("the environment variable {var} is not set"))?,
+            ),
+            None => None,
+        };
+        Ok(OrganizationSettings {
+            name: self.name,
+            whatsapp_business_account_id: self.whatsapp_business_account_id,
+            add_whatsapp_phone_number_ids: self.whatsapp_phone_number_ids,
+            sms_number: self.sms_number,
+            frame_origins: (!self.frame_origins.is_empty()).then_some(self.frame_origins),
+            whatsapp_access_token,
+        })
+    }
 }
 
 #[tokio::main]
@@ -58,14 +175,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
-        Command::VerifyChain { organization } => verify_chain(cli.config, organization).await,
-        Command::CreateApiKey { organization, name } => {
-            create_api_key(cli.config, organization, &name).await
-        }
-        Command::SetWhatsapp {
-            organization,
-            state,
-        } => set_whatsapp(cli.config, organization, state == "on").await,
+        command => administer(cli.config, command).await,
     };
     match result {
         Ok(code) => code,
@@ -82,11 +192,13 @@ async fn serve(config: Config) -> Result<ExitCode, Error> {
     let tokens_path = config.demo_tokens_path();
     let service = launch(config).await?;
     let addr = service.addr;
-    let demo: Vec<DemoAdvisor> = std::fs::read(tokens_path)
-        .ok()
+    let sandbox = service.state.providers.settings.mode == Mode::Sandbox;
+    // Only the sandbox has demo tokens; production never reads or writes them.
+    let demo: Vec<DemoAdvisor> = sandbox
+        .then(|| std::fs::read(tokens_path).ok())
+        .flatten()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
-    let sandbox = service.state.providers.settings.sandbox;
     match demo.first() {
         Some(advisor) if sandbox => println!(
             "Open http://{addr}/#token={} (signed in as {}; WhatsApp and SMS sandbox)",
@@ -103,8 +215,159 @@ async fn serve(config: Config) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn verify_chain(config: Config, organization: Option<i64>) -> Result<ExitCode, Error> {
-    let store = Store::open(&config.database_path()).await?;
+/// Opens the data folder's database in the configured mode (creating it:
+/// provisioning may come before the first start).
+async fn open(config: &Config) -> Result<Store, Error> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    Ok(Store::open(&config.database_path(), config.mode()).await?)
+}
+
+/// The operator's commands: one line each, errors in the API's words.
+async fn administer(config: Config, command: Command) -> Result<ExitCode, Error> {
+    let store = open(&config).await?;
+    let region = config.default_region.as_deref();
+    let now = chrono::Utc::now();
+    let json = |value: &dyn erased::Show| println!("{}", value.show());
+    match command {
+        Command::Serve => unreachable!("serve is not an administration command"),
+        Command::VerifyChain { organization } => return verify_chain(&store, organization).await,
+        Command::CreateOrganization { settings } => {
+            let id = provisioning::create_organization(&store, &settings.settings()?, region)
+                .await
+                .map_err(refusal)?;
+            println!("{id}");
+        }
+        Command::UpdateOrganization {
+            organization,
+            settings,
+        } => {
+            provisioning::update_organization(&store, organization, &settings.settings()?, region)
+                .await
+                .map_err(refusal)?;
+            json(&store.organization(organization).await?);
+        }
+        Command::ListOrganizations => json(&store.organizations().await?),
+        Command::CreateAdvisor {
+            organization,
+            name,
+            external_id,
+            role,
+        } => {
+            let id = provisioning::create_advisor(
+                &store,
+                organization,
+                &name,
+                external_id.as_deref(),
+                role,
+            )
+            .await
+            .map_err(refusal)?;
+            println!("{id}");
+        }
+        Command::ListAdvisors { organization } => {
+            known(&store, organization).await?;
+            json(&store.advisors(organization).await?);
+        }
+        Command::DisableAdvisor {
+            organization,
+            advisor,
+        } => {
+            if !store.disable_advisor(organization, advisor, now).await? {
+                return Err(format!("organization {organization} has no advisor {advisor}").into());
+            }
+            println!("advisor {advisor} is disabled");
+        }
+        Command::CreateApiKey {
+            organization,
+            name,
+            scope,
+            expires_at,
+        } => {
+            known(&store, organization).await?;
+            let name = provisioning::checked_key_name(&name).map_err(refusal)?;
+            if expires_at.is_some_and(|at| at <= now) {
+                return Err("--expires-at must be in the future".into());
+            }
+            let scope = KeyScope::parse(&scope).ok_or("--scope is integration or admin")?;
+            let (key, _) = store
+                .create_api_key(organization, name, scope, expires_at, now)
+                .await?;
+            println!("{key}");
+            eprintln!("Keep this key secret: it is shown once. Send it as `Authorization: Bearer <key>`.");
+        }
+        Command::ListApiKeys { organization } => {
+            known(&store, organization).await?;
+            json(&store.api_keys(organization).await?);
+        }
+        Command::ExpireApiKey {
+            organization,
+            key,
+            at,
+        } => {
+            let view = store
+                .expire_api_key(organization, key, at.unwrap_or(now))
+                .await?
+                .ok_or_else(|| format!("organization {organization} has no API key {key}"))?;
+            json(&view);
+        }
+        Command::RevokeApiKey { organization, key } => {
+            let view = store
+                .revoke_api_key(organization, key, now)
+                .await?
+                .ok_or_else(|| format!("organization {organization} has no API key {key}"))?;
+            json(&view);
+        }
+        Command::ListUnrouted => {
+            for kept in store.unrouted_webhooks(None).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    kept.id,
+                    kept.provider,
+                    kept.business_number,
+                    kept.received_at,
+                    kept.replayed_at.as_deref().unwrap_or("waiting")
+                );
+            }
+        }
+        Command::SetWhatsapp {
+            organization,
+            state,
+        } => {
+            let enabled = state == "on";
+            if !store.set_whatsapp_enabled(organization, enabled).await? {
+                return Err(format!("there is no organization {organization}").into());
+            }
+            println!("WhatsApp messaging is {state} for organization {organization}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serializable values printed as pretty JSON.
+mod erased {
+    pub trait Show {
+        fn show(&self) -> String;
+    }
+    impl<T: serde::Serialize> Show for T {
+        fn show(&self) -> String {
+            serde_json::to_string_pretty(self).expect("values serialize")
+        }
+    }
+}
+
+/// A refusal of the provisioning service, as one line.
+fn refusal(error: AppError) -> Error {
+    error.to_string().into()
+}
+
+async fn known(store: &Store, organization: i64) -> Result<(), Error> {
+    match store.organization(organization).await? {
+        Some(_) => Ok(()),
+        None => Err(format!("there is no organization {organization}").into()),
+    }
+}
+
+async fn verify_chain(store: &Store, organization: Option<i64>) -> Result<ExitCode, Error> {
     let organizations = match organization {
         Some(id) => vec![id],
         None => store.organization_ids().await?,
@@ -124,29 +387,6 @@ async fn verify_chain(config: Config, organization: Option<i64>) -> Result<ExitC
     } else {
         ExitCode::FAILURE
     })
-}
-
-async fn create_api_key(config: Config, organization: i64, name: &str) -> Result<ExitCode, Error> {
-    let store = Store::open(&config.database_path()).await?;
-    if !store.organization_ids().await?.contains(&organization) {
-        return Err(format!("there is no organization {organization}").into());
-    }
-    let key = store.create_api_key(organization, name).await?;
-    println!("{key}");
-    eprintln!("Keep this key secret: it is shown once. CRM backends send it as `Authorization: Bearer <key>`.");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn set_whatsapp(config: Config, organization: i64, enabled: bool) -> Result<ExitCode, Error> {
-    let store = Store::open(&config.database_path()).await?;
-    if !store.set_whatsapp_enabled(organization, enabled).await? {
-        return Err(format!("there is no organization {organization}").into());
-    }
-    println!(
-        "WhatsApp messaging is {} for organization {organization}",
-        if enabled { "on" } else { "off" }
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -67,21 +67,51 @@ async fn attempt(state: &AppState, job: OutboxJob) -> AppResult<()> {
             .await?;
         return work.commit(state).await;
     }
-    let outcome = match &payload {
-        OutboundPayload::Whatsapp { message } => state
-            .providers
-            .whatsapp
-            .send(message, &job.idempotency_key)
-            .await
-            .map(|accepted| accepted.message_id),
-        OutboundPayload::Sms { to, body } => state
-            .providers
-            .sms
-            .send(to, body, &job.idempotency_key)
-            .await
-            .map(|accepted| accepted.sid),
-    };
+    let outcome = send(state, job.message_id, &payload, &job.idempotency_key).await;
     record_outcome(state, &job, outcome).await
+}
+
+/// Calls the provider from the organization's own number (and token).
+async fn send(
+    state: &AppState,
+    message_id: i64,
+    payload: &OutboundPayload,
+    idempotency_key: &str,
+) -> Result<String, ProviderError> {
+    let organization = match state.store.message(message_id).await {
+        Ok(Some(message)) => message.organization_id,
+        Ok(None) => return Err(ProviderError::unsent("the message to send is gone")),
+        Err(e) => return Err(ProviderError::unavailable(e.to_string())),
+    };
+    let senders = state
+        .store
+        .organization_senders(organization)
+        .await
+        .map_err(|e| ProviderError::unavailable(e.to_string()))?;
+    match payload {
+        OutboundPayload::Whatsapp { message } => {
+            let sender = senders.whatsapp.ok_or_else(|| {
+                ProviderError::unsent("the organization has no WhatsApp number provisioned")
+            })?;
+            state
+                .providers
+                .whatsapp
+                .send(&sender, message, idempotency_key)
+                .await
+                .map(|accepted| accepted.message_id)
+        }
+        OutboundPayload::Sms { to, body } => {
+            let from = senders.sms_from.ok_or_else(|| {
+                ProviderError::unsent("the organization has no SMS sender number provisioned")
+            })?;
+            state
+                .providers
+                .sms
+                .send(&from, to, body, idempotency_key)
+                .await
+                .map(|accepted| accepted.sid)
+        }
+    }
 }
 
 /// An opt-in request whose consent moved on while queued (the contact said

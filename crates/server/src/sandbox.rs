@@ -46,9 +46,11 @@ pub fn state(state: &AppState) -> SandboxState {
         sms_auth_token: settings.sms.auth_token.clone(),
         clock: state.clock.clone(),
         settings: SandboxSettings {
-            phone_number_id: settings.whatsapp.phone_number_id.clone(),
-            display_phone_number: optin_core::whatsapp::wa_id_from_e164(&settings.sms.from),
-            sms_number: settings.sms.from.clone(),
+            phone_number_id: crate::store::seed::SANDBOX_PHONE_NUMBER_ID.to_owned(),
+            display_phone_number: optin_core::whatsapp::wa_id_from_e164(
+                crate::store::seed::SANDBOX_SMS_NUMBER,
+            ),
+            sms_number: crate::store::seed::SANDBOX_SMS_NUMBER.to_owned(),
             ..SandboxSettings::default()
         },
         emitting: Default::default(),
@@ -58,7 +60,7 @@ pub fn state(state: &AppState) -> SandboxState {
 /// The phone page's HTML, whose inline bootstrap script the
 /// Content-Security-Policy must allow as well as the app's.
 pub fn phone_page_html(state: &AppState) -> Option<String> {
-    if !state.providers.settings.sandbox {
+    if state.providers.settings.mode != optin_core::vocab::Mode::Sandbox {
         return None;
     }
     let dir = state.config.sandbox_phone_dir.as_ref()?;

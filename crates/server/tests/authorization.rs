@@ -185,7 +185,7 @@ async fn world(t: &TestService) -> World {
     let expired = jane(-1).await;
     let revoked = jane(600).await;
     let jane_spare_token = jane(600).await;
-    let api_key = store.create_api_key(1, "CRM").await.unwrap();
+    let api_key = support::integration_key(&store, 1, "CRM").await;
     assert_eq!(t.api("GET", "/me", &revoked, None).await.0, 200);
     let response = t
         .http
@@ -199,7 +199,7 @@ async fn world(t: &TestService) -> World {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    let revoked_key = store.create_api_key(1, "Revoked CRM").await.unwrap();
+    let revoked_key = support::integration_key(&store, 1, "Revoked CRM").await;
     sqlx::query(
         "UPDATE api_keys SET revoked_at = '2000-01-01T00:00:00.000Z' WHERE name = 'Revoked CRM'",
     )

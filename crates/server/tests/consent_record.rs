@@ -21,7 +21,7 @@ async fn store_with_three_events() -> (optin_server::store::Store, tempfile::Tem
     use optin_core::vocab::{Cause, EvidenceKind};
     use optin_server::store::evidence::NewEvidence;
     let dir = tempfile::tempdir().unwrap();
-    let store = optin_server::store::Store::open(&dir.path().join("db.sqlite3"))
+    let store = optin_server::store::Store::open(&dir.path().join("db.sqlite3"), optin_core::vocab::Mode::Sandbox)
         .await
         .unwrap();
     store.seed_demo().await.unwrap();
@@ -144,7 +144,7 @@ async fn the_organization_export_has_every_event_as_json_lines_and_csv() {
     let jsonl = t
         .http
         .get(format!("{}/api/v1/consent/export?format=jsonl", t.base))
-        .bearer_auth(&t.jane)
+        .bearer_auth(&t.compliance)
         .send()
         .await
         .unwrap()
@@ -158,7 +158,7 @@ async fn the_organization_export_has_every_event_as_json_lines_and_csv() {
     let csv = t
         .http
         .get(format!("{}/api/v1/consent/export?format=csv", t.base))
-        .bearer_auth(&t.jane)
+        .bearer_auth(&t.compliance)
         .send()
         .await
         .unwrap()

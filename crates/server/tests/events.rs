@@ -86,7 +86,8 @@ async fn live_events_reach_the_organization_and_resume_from_last_event_id() {
     // Missed while disconnected: replayed from storage after the last seen id.
     let seen = opt_out["id"].as_i64().unwrap();
     say(&t, "wamid.LIVE2", "yes").await;
-    let replay = connect(&t.http, &t.base, &t.sam, Some(seen)).await;
+    // Compliance reads every number of the organization (Sam does not hold this one).
+    let replay = connect(&t.http, &t.base, &t.compliance, Some(seen)).await;
     let replayed = read_until(replay, has("keyword_opt_in")).await;
     assert!(
         replayed.iter().any(|e| e["kind"] == "keyword_opt_in"),
@@ -109,7 +110,8 @@ async fn another_organization_sees_none_of_these_events() {
             .await
             .unwrap();
     let advisor: i64 = sqlx::query_scalar(
-        "INSERT INTO advisors (organization_id, name) VALUES ($1, 'Olga') RETURNING id",
+        // Compliance: sees every number of Other Bank, and still none of Acme's.
+        "INSERT INTO advisors (organization_id, name, role) VALUES ($1, 'Olga', 'compliance') RETURNING id",
     )
     .bind(org)
     .fetch_one(pool)
@@ -126,7 +128,7 @@ async fn another_organization_sees_none_of_these_events() {
     // stream, replayed from the start, must begin with that one. (A marker
     // instead of "nothing arrived within a while".)
     sqlx::query(
-        "UPDATE organizations SET whatsapp_phone_number_id = 'OTHER-BANK-NUMBER' WHERE id = $1",
+        "INSERT INTO whatsapp_numbers (phone_number_id, organization_id) VALUES ('OTHER-BANK-NUMBER', $1)",
     )
     .bind(org)
     .execute(pool)

@@ -68,13 +68,14 @@ type Row = (
     Option<i64>,
     String,
     String,
+    Option<String>,
 );
 
 /// The table's rows for the demo organization (one number, or all), by seq.
 async fn table(t: &TestService, phone: Option<&str>) -> Vec<Row> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, organization_id, seq, phone_e164, advisor_id, kind, cause, state_after,
-                provider_time, received_at, detail_json, raw_body, signature_valid, prev_hash, hash
+                provider_time, received_at, detail_json, raw_body, signature_valid, prev_hash, hash, mode
          FROM consent_events WHERE organization_id = 1 AND ($1 IS NULL OR phone_e164 = $1) ORDER BY seq",
     )
     .bind(phone)
@@ -91,11 +92,11 @@ fn as_json(row: &Row) -> Value {
         "advisor_id": row.4, "kind": row.5, "cause": row.6, "state_after": row.7,
         "provider_time": row.8, "received_at": row.9, "detail_json": row.10,
         "raw_body": row.11, "signature_valid": row.12.map(|v| v != 0),
-        "prev_hash": row.13, "hash": row.14,
+        "prev_hash": row.13, "hash": row.14, "mode": row.15,
     })
 }
 
-const CSV_HEADER: [&str; 13] = [
+const CSV_HEADER: [&str; 14] = [
     "seq",
     "received_at",
     "provider_time",
@@ -109,6 +110,7 @@ const CSV_HEADER: [&str; 13] = [
     "raw_body",
     "prev_hash",
     "hash",
+    "mode",
 ];
 
 fn as_csv(row: &Row) -> Vec<String> {
@@ -126,6 +128,7 @@ fn as_csv(row: &Row) -> Vec<String> {
         row.11.clone().unwrap_or_default(),
         row.13.clone(),
         row.14.clone(),
+        row.15.clone().unwrap_or_default(),
     ]
 }
 
@@ -162,11 +165,17 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 }
 
 /// GET as Jane: status, content type, content disposition, body.
+/// Downloads as Jane, or as compliance for the organization's export.
 async fn download(t: &TestService, path: &str) -> (u16, String, String, String) {
+    let token = if path.starts_with("/consent/export") {
+        &t.compliance
+    } else {
+        &t.jane
+    };
     let response = t
         .http
         .get(format!("{}/api/v1{path}", t.base))
-        .bearer_auth(&t.jane)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();

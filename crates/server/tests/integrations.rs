@@ -11,7 +11,7 @@ use support::start;
 async fn an_api_key_mints_tokens_that_expire_and_can_be_revoked() {
     let t = start().await;
     let store = &t.service.state.store;
-    let key = store.create_api_key(1, "CRM").await.unwrap();
+    let key = support::integration_key(&store, 1, "CRM").await;
     let mint = |body: serde_json::Value| {
         t.http
             .post(format!("{}/api/v1/integrations/advisor-tokens", t.base))
@@ -82,13 +82,7 @@ async fn an_api_key_mints_tokens_that_expire_and_can_be_revoked() {
 async fn an_expired_token_is_refused_on_the_api_and_the_stream() {
     let t = start().await;
     let pool = t.service.state.store.pool();
-    let key = t
-        .service
-        .state
-        .store
-        .create_api_key(1, "CRM")
-        .await
-        .unwrap();
+    let key = support::integration_key(&t.service.state.store, 1, "CRM").await;
     let issued: serde_json::Value = t
         .http
         .post(format!("{}/api/v1/integrations/advisor-tokens", t.base))

@@ -14,7 +14,7 @@ fn stop_params(t: &TestService, sid: &str, body: &str) -> Vec<(String, String)> 
         ("MessageSid", sid),
         ("AccountSid", settings.sms.account_sid.as_str()),
         ("From", "+447911123456"),
-        ("To", settings.sms.from.as_str()),
+        ("To", optin_server::store::seed::SANDBOX_SMS_NUMBER),
         ("Body", body),
     ]
     .into_iter()

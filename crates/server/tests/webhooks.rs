@@ -195,7 +195,7 @@ async fn a_status_arriving_before_the_message_id_is_known_is_applied_later() {
         .state
         .providers
         .whatsapp
-        .send(&message, &key)
+        .send(&support::demo_sender(), &message, &key)
         .await
         .unwrap();
     let id = accepted.message_id;
@@ -492,7 +492,7 @@ async fn interactive_replies_reactions_and_media_are_stored_as_what_they_are() {
 #[tokio::test]
 async fn help_or_info_by_sms_is_answered_with_the_organizations_help_text() {
     let t = start_without_outbox_worker().await;
-    let to = t.service.state.providers.settings.sms.from.clone();
+    let to = optin_server::store::seed::SANDBOX_SMS_NUMBER.to_owned();
     let inbound = |sid: &str, body: &str| {
         vec![
             ("MessageSid".to_owned(), sid.to_owned()),

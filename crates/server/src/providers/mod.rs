@@ -18,7 +18,7 @@ use optin_core::vocab::ErrorCode;
 use optin_core::whatsapp::GraphErrorBody;
 
 pub use sms::{SmsAccepted, SmsClient, SmsConfig};
-pub use whatsapp::{SendAccepted, WhatsAppClient, WhatsAppConfig};
+pub use whatsapp::{SendAccepted, WhatsAppClient, WhatsAppConfig, WhatsAppSender};
 
 /// Header naming a send so a retry of it is recognised as the same send.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
@@ -50,6 +50,13 @@ pub enum ProviderError {
         /// Provider's explanation or the transport error.
         message: String,
     },
+    /// Never handed to the provider: the organization cannot send this
+    /// (no number provisioned). Final until an admin fixes it.
+    #[error("not sent: {message}")]
+    Unsent {
+        /// What is missing.
+        message: String,
+    },
 }
 
 impl ProviderError {
@@ -58,10 +65,27 @@ impl ProviderError {
         matches!(self, ProviderError::Retryable { .. })
     }
 
+    /// A send that cannot be handed to the provider at all.
+    pub fn unsent(message: &str) -> Self {
+        ProviderError::Unsent {
+            message: message.to_owned(),
+        }
+    }
+
+    /// A send that could not be attempted now (storage unavailable, say).
+    pub fn unavailable(message: String) -> Self {
+        ProviderError::Retryable {
+            status: None,
+            code: None,
+            message,
+        }
+    }
+
     /// Provider error code, when one was given.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ProviderError::Permanent { code, .. } | ProviderError::Retryable { code, .. } => *code,
+            ProviderError::Unsent { .. } => None,
         }
     }
 
@@ -70,15 +94,16 @@ impl ProviderError {
         match self {
             ProviderError::Permanent { status, .. } => Some(*status),
             ProviderError::Retryable { status, .. } => *status,
+            ProviderError::Unsent { .. } => None,
         }
     }
 
     /// The provider's explanation.
     pub fn message(&self) -> &str {
         match self {
-            ProviderError::Permanent { message, .. } | ProviderError::Retryable { message, .. } => {
-                message
-            }
+            ProviderError::Permanent { message, .. }
+            | ProviderError::Retryable { message, .. }
+            | ProviderError::Unsent { message } => message,
         }
     }
 

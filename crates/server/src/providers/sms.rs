@@ -14,8 +14,6 @@ pub struct SmsConfig {
     pub account_sid: String,
     /// Auth token; the basic-auth password and the webhook signing key.
     pub auth_token: String,
-    /// Our sending number, E.164.
-    pub from: String,
     /// Public URL of our `/webhooks/sms`, sent as `StatusCallback` so the
     /// provider reports delivery; `None` leaves it to the account settings.
     pub status_callback: Option<String>,
@@ -57,17 +55,18 @@ impl SmsClient {
         )
     }
 
-    /// Sends `body` to `to_e164`. `idempotency_key` must be the same for
-    /// every retry of the same logical send.
+    /// Sends `body` from the organization's number `from_e164` to `to_e164`.
+    /// `idempotency_key` must be the same for every retry of the same logical send.
     pub async fn send(
         &self,
+        from_e164: &str,
         to_e164: &str,
         body: &str,
         idempotency_key: &str,
     ) -> Result<SmsAccepted, ProviderError> {
         let form = SmsSendForm {
             to: to_e164.to_owned(),
-            from: self.config.from.clone(),
+            from: from_e164.to_owned(),
             body: body.to_owned(),
             status_callback: self.config.status_callback.clone(),
         };

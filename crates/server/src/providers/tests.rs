@@ -68,12 +68,22 @@ fn whatsapp(base: &str) -> WhatsAppClient {
         WhatsAppConfig {
             graph_base: format!("{base}/"),
             api_version: "v21.0".into(),
-            phone_number_id: "PNID".into(),
             access_token: "tok-123".into(),
         },
         reqwest::Client::new(),
     )
 }
+
+/// The organization's number, with the service-wide token.
+fn sender() -> WhatsAppSender {
+    WhatsAppSender {
+        phone_number_id: "PNID".into(),
+        access_token: None,
+    }
+}
+
+/// The organization's SMS number.
+const FROM: &str = "+15550001111";
 
 fn sms(base: &str) -> SmsClient {
     SmsClient::new(
@@ -81,7 +91,6 @@ fn sms(base: &str) -> SmsClient {
             base: base.into(),
             account_sid: "AC1".into(),
             auth_token: "secret".into(),
-            from: "+15550001111".into(),
             status_callback: Some("https://example.test/webhooks/sms".into()),
         },
         reqwest::Client::new(),
@@ -103,7 +112,7 @@ fn opt_in() -> SendMessage {
 async fn whatsapp_error(status: u16, body: &'static str) -> ProviderError {
     let (base, _) = canned(status, JSON, body).await;
     whatsapp(&base)
-        .send(&SendMessage::text("+15551234567", "hi"), "k")
+        .send(&sender(), &SendMessage::text("+15551234567", "hi"), "k")
         .await
         .unwrap_err()
 }
@@ -116,7 +125,7 @@ async fn whatsapp_send_posts_the_exact_request() {
         r#"{"messaging_product":"whatsapp","contacts":[{"input":"15551234567","wa_id":"15551234567"}],"messages":[{"id":"wamid.ABC","message_status":"accepted"}]}"#,
     )
     .await;
-    let accepted = whatsapp(&base).send(&opt_in(), "outbox-7").await.unwrap();
+    let accepted = whatsapp(&base).send(&sender(), &opt_in(), "outbox-7").await.unwrap();
     assert_eq!(
         accepted,
         SendAccepted {
@@ -138,6 +147,24 @@ async fn whatsapp_send_posts_the_exact_request() {
         body["template"]["components"][1]["parameters"][0]["payload"],
         "OPTIN_YES:req-1"
     );
+}
+
+#[tokio::test]
+async fn an_organization_sends_from_its_own_number_with_its_own_token() {
+    let (base, seen) = canned(
+        200,
+        JSON,
+        r#"{"messaging_product":"whatsapp","contacts":[],"messages":[{"id":"wamid.OWN"}]}"#,
+    )
+    .await;
+    let own = WhatsAppSender {
+        phone_number_id: "2222".into(),
+        access_token: Some("org-token".into()),
+    };
+    whatsapp(&base).send(&own, &opt_in(), "k").await.unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0].uri.path(), "/v21.0/2222/messages");
+    assert_eq!(seen[0].header("authorization"), "Bearer org-token");
 }
 
 #[tokio::test]
@@ -205,10 +232,10 @@ async fn an_unreadable_success_is_permanent() {
         r#"{"messaging_product":"whatsapp","messages":[]}"#,
     )
     .await;
-    let e = whatsapp(&base).send(&opt_in(), "k").await.unwrap_err();
+    let e = whatsapp(&base).send(&sender(), &opt_in(), "k").await.unwrap_err();
     assert!(!e.is_retryable());
     let (base, _) = canned(200, "text/plain", "ok").await;
-    let e = whatsapp(&base).send(&opt_in(), "k").await.unwrap_err();
+    let e = whatsapp(&base).send(&sender(), &opt_in(), "k").await.unwrap_err();
     assert!(!e.is_retryable());
 }
 
@@ -218,7 +245,7 @@ async fn no_connection_is_retryable() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let e = whatsapp(&format!("http://{addr}"))
-        .send(&opt_in(), "k")
+        .send(&sender(), &opt_in(), "k")
         .await
         .unwrap_err();
     assert!(e.is_retryable(), "{e}");
@@ -234,7 +261,7 @@ async fn sms_send_posts_a_basic_auth_form() {
     )
     .await;
     let accepted = sms(&base)
-        .send("+15551234567", "Reply YES & win", "outbox-9")
+        .send(FROM, "+15551234567", "Reply YES & win", "outbox-9")
         .await
         .unwrap();
     assert_eq!(
@@ -279,7 +306,7 @@ async fn sms_errors_are_classified_from_twilios_body() {
         r#"{"code":21211,"message":"The 'To' number is not a valid phone number.","more_info":"https://www.twilio.com/docs/errors/21211","status":400}"#,
     )
     .await;
-    let e = sms(&base).send("+1", "x", "k").await.unwrap_err();
+    let e = sms(&base).send(FROM, "+1", "x", "k").await.unwrap_err();
     assert_eq!(
         e,
         ProviderError::Permanent {
@@ -294,7 +321,7 @@ async fn sms_errors_are_classified_from_twilios_body() {
         r#"{"code":20429,"message":"Too Many Requests","status":429}"#,
     )
     .await;
-    let e = sms(&base).send("+15551234567", "x", "k").await.unwrap_err();
+    let e = sms(&base).send(FROM, "+15551234567", "x", "k").await.unwrap_err();
     assert!(e.is_retryable());
     assert_eq!(e.code(), Some(ErrorCode(20429)));
 }

@@ -11,10 +11,18 @@ pub struct WhatsAppConfig {
     pub graph_base: String,
     /// Graph API version, e.g. `v21.0`.
     pub api_version: String,
-    /// Cloud API id of our business number.
-    pub phone_number_id: String,
-    /// System-user access token (bearer).
+    /// Service-wide system-user access token (bearer), for organizations
+    /// without a token of their own.
     pub access_token: String,
+}
+
+/// Which business number sends, and with whose token: each organization's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhatsAppSender {
+    /// Cloud API id of the organization's business number.
+    pub phone_number_id: String,
+    /// The organization's own access token, when it brings its own business account.
+    pub access_token: Option<String>,
 }
 
 /// What the Cloud API answered to an accepted send.
@@ -45,13 +53,13 @@ impl WhatsAppClient {
         &self.config
     }
 
-    /// URL of the messages endpoint.
-    pub fn messages_url(&self) -> String {
+    /// URL of the messages endpoint of a business number.
+    pub fn messages_url(&self, phone_number_id: &str) -> String {
         format!(
             "{}/{}/{}/messages",
             self.config.graph_base.trim_end_matches('/'),
             self.config.api_version,
-            self.config.phone_number_id
+            phone_number_id
         )
     }
 
@@ -59,13 +67,18 @@ impl WhatsAppClient {
     /// of the same logical send (e.g. the outbox row id).
     pub async fn send(
         &self,
+        sender: &WhatsAppSender,
         message: &SendMessage,
         idempotency_key: &str,
     ) -> Result<SendAccepted, ProviderError> {
+        let token = sender
+            .access_token
+            .as_deref()
+            .unwrap_or(&self.config.access_token);
         let request = self
             .http
-            .post(self.messages_url())
-            .bearer_auth(&self.config.access_token)
+            .post(self.messages_url(&sender.phone_number_id))
+            .bearer_auth(token)
             .header(IDEMPOTENCY_KEY_HEADER, idempotency_key)
             .json(message);
         let (status, body) = execute(request).await?;

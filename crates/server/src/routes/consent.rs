@@ -3,7 +3,7 @@
 //! - `POST /contacts/{id}/opt-in/resend`: resend after 24 h without an answer (409 before);
 //! - `GET /contacts/{id}/consent`: the state, `resend_allowed_at` and the server's now;
 //! - `GET /contacts/{id}/consent/record?format=jsonl|csv|json`: the contact's consent record;
-//! - `GET /consent/export?format=jsonl|csv`: the organization's whole record.
+//! - `GET /consent/export?format=jsonl|csv`: the organization's whole record (compliance and admins only).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use optin_core::api::ConsentSnapshot;
 use serde::Deserialize;
 
-use crate::auth::Advisor;
+use crate::auth::{Advisor, Sender, Supervisor};
 use crate::error::{AppError, AppResult};
 use crate::services::optin::{self, OptInRequest, RequestKind};
 use crate::store::auth::AdvisorIdentity;
@@ -48,7 +48,7 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
 
 async fn request(
     State(state): State<AppState>,
-    Advisor(advisor): Advisor,
+    Sender(advisor): Sender,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
@@ -57,7 +57,7 @@ async fn request(
 
 async fn resend(
     State(state): State<AppState>,
-    Advisor(advisor): Advisor,
+    Sender(advisor): Sender,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
@@ -89,9 +89,26 @@ async fn consent(
     Ok(Json(optin::contact_consent(&state, &advisor, id).await?))
 }
 
+/// `?format=json|jsonl|csv` of a record download.
 #[derive(Deserialize)]
-struct Format {
+pub struct RecordQuery {
     format: Option<String>,
+}
+
+/// The consent record of a number (or of the whole organization) as a download.
+pub async fn record_download(
+    state: &AppState,
+    organization_id: i64,
+    phone: Option<&str>,
+    query: &RecordQuery,
+) -> AppResult<Response> {
+    let rows = state.store.evidence(organization_id, phone).await?;
+    let name = match phone {
+        Some(phone) => format!("consent-record-{}", phone.trim_start_matches('+')),
+        None => "consent-record".to_owned(),
+    };
+    let default = if phone.is_some() { "json" } else { "jsonl" };
+    render(rows, Some(query.format.as_deref().unwrap_or(default)), &name)
 }
 
 /// Renders evidence as JSON (array), JSON lines or CSV.
@@ -136,33 +153,20 @@ async fn record(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
     Path(id): Path<i64>,
-    Query(format): Query<Format>,
+    Query(query): Query<RecordQuery>,
 ) -> AppResult<Response> {
     let contact = state
         .store
         .contact(advisor.advisor_id, id, state.clock.now())
         .await?
         .ok_or(AppError::NotFound("That contact"))?;
-    let rows = state
-        .store
-        .evidence(advisor.organization_id, Some(&contact.phone))
-        .await?;
-    render(
-        rows,
-        format.format.as_deref(),
-        &format!("consent-record-{}", contact.phone.trim_start_matches('+')),
-    )
+    record_download(&state, advisor.organization_id, Some(&contact.phone), &query).await
 }
 
 async fn export(
     State(state): State<AppState>,
-    Advisor(advisor): Advisor,
-    Query(format): Query<Format>,
+    Supervisor(supervisor): Supervisor,
+    Query(query): Query<RecordQuery>,
 ) -> AppResult<Response> {
-    let rows = state.store.evidence(advisor.organization_id, None).await?;
-    render(
-        rows,
-        Some(format.format.as_deref().unwrap_or("jsonl")),
-        "consent-record",
-    )
+    record_download(&state, supervisor.organization_id, None, &query).await
 }

@@ -12,7 +12,7 @@ use optin_core::api::{self, Contact, ContactPage, NewContact, OpenContact};
 use optin_core::phone::to_e164;
 use serde::Deserialize;
 
-use crate::auth::Advisor;
+use crate::auth::{Advisor, Sender};
 use crate::error::{ApiJson, AppError, AppResult};
 use crate::store::contacts::Inserted;
 use crate::AppState;
@@ -91,7 +91,7 @@ fn parse_phone(state: &AppState, phone: &str) -> AppResult<String> {
 
 async fn open(
     State(state): State<AppState>,
-    Advisor(advisor): Advisor,
+    Sender(advisor): Sender,
     ApiJson(request): ApiJson<OpenContact>,
 ) -> AppResult<(StatusCode, Json<Contact>)> {
     let phone = request
@@ -153,7 +153,7 @@ async fn open(
 
 async fn create(
     State(state): State<AppState>,
-    Advisor(advisor): Advisor,
+    Sender(advisor): Sender,
     ApiJson(new): ApiJson<NewContact>,
 ) -> AppResult<(StatusCode, Json<Contact>)> {
     let name = parse_name(&new.name)?;

@@ -1,6 +1,7 @@
 //! `GET /events`: the organization's consent-record events as Server-Sent
 //! Events. Resume with `Last-Event-ID` (or `?after=`): missed events are
-//! replayed from storage, then live ones follow, never twice.
+//! replayed from storage, then live ones follow, never twice. An advisor's
+//! stream carries only the numbers they hold; compliance's, every number.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use optin_core::api::LiveEvent;
 use serde::Deserialize;
 
 use crate::auth::Advisor;
+use crate::store::auth::AdvisorIdentity;
+use optin_core::vocab::Role;
 use crate::error::AppResult;
 use crate::store::evidence::EvidenceRow;
 use crate::AppState;
@@ -59,6 +62,7 @@ async fn events(
         None => state.store.latest_event_id(advisor.organization_id).await?,
     };
     let org = advisor.organization_id;
+    let mut audience = Audience::of(&advisor)?;
     // Subscribe before reading storage so nothing falls between replay and live.
     let mut live = state.live.subscribe();
     let stop = state.shutdown.clone();
@@ -75,6 +79,9 @@ async fn events(
             let full = rows.len() == 500;
             for row in rows {
                 last = row.id;
+                if !audience.sees(&state, &row.phone_e164).await {
+                    continue;
+                }
                 let Some(event) = live_event(&row) else {
                     continue;
                 };
@@ -92,6 +99,9 @@ async fn events(
                 received = live.recv() => match received {
                     Ok(published) if published.organization_id == org && published.event.id > last => {
                         last = published.event.id;
+                        if !audience.sees(&state, &published.event.phone).await {
+                            continue;
+                        }
                         if tx.send(sse(&published.event)).await.is_err() {
                             return;
                         }
@@ -102,6 +112,9 @@ async fn events(
                         let Ok(rows) = state.store.evidence_after(org, last, 10_000).await else { return };
                         for row in rows {
                             last = row.id;
+                            if !audience.sees(&state, &row.phone_e164).await {
+                                continue;
+                            }
                             let Some(event) = live_event(&row) else { continue };
                             if tx.send(sse(&event)).await.is_err() {
                                 return;
@@ -114,6 +127,51 @@ async fn events(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Whose numbers a stream carries: an advisor's own (a number is theirs
+/// while they hold it in their contacts), or the whole organization's.
+enum Audience {
+    Everyone,
+    Holder {
+        advisor_id: i64,
+        /// Numbers known to be held; a number added later is looked up again.
+        held: std::collections::HashSet<String>,
+    },
+}
+
+impl Audience {
+    fn of(identity: &AdvisorIdentity) -> AppResult<Self> {
+        Ok(match identity.role()? {
+            Role::Compliance | Role::Admin => Audience::Everyone,
+            Role::Advisor => Audience::Holder {
+                advisor_id: identity.advisor_id,
+                held: Default::default(),
+            },
+        })
+    }
+
+    async fn sees(&mut self, state: &AppState, phone: &str) -> bool {
+        match self {
+            Audience::Everyone => true,
+            Audience::Holder { advisor_id, held } => {
+                if held.contains(phone) {
+                    return true;
+                }
+                match state.store.advisor_holds(*advisor_id, phone).await {
+                    Ok(true) => {
+                        held.insert(phone.to_owned());
+                        true
+                    }
+                    Ok(false) => false,
+                    Err(e) => {
+                        tracing::error!(error = %e, "event audience check failed");
+                        false
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A stream fed by a task through a small channel.

@@ -3,14 +3,13 @@
 //! - `POST /integrations/advisor-tokens`: mint a short-lived advisor token;
 //! - `POST /integrations/advisor-tokens/revoke`: revoke one.
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use optin_core::api::{IssuedToken, RevokeToken, TokenRequest};
 
+use crate::auth::Integration;
 use crate::error::{ApiJson, AppError, AppResult};
 use crate::store::auth::{AdvisorRef, MAX_TOKEN_TTL_SECONDS};
 use crate::AppState;
@@ -22,26 +21,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/integrations/advisor-tokens", post(mint))
         .route("/integrations/advisor-tokens/revoke", post(revoke))
-}
-
-/// The organization whose API key authorized the request.
-pub struct Integration(pub i64);
-
-impl FromRequestParts<AppState> for Integration {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let key = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|k| k.starts_with("ok_"))
-            .ok_or(AppError::Unauthorized)?;
-        let organization = state.store.organization_by_api_key(key).await?;
-        organization.map(Integration).ok_or(AppError::Unauthorized)
-    }
 }
 
 async fn mint(

@@ -15,6 +15,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn me(State(state): State<AppState>, Advisor(advisor): Advisor) -> AppResult<Json<Me>> {
+    let role = advisor.role()?;
     let whatsapp_enabled = state
         .store
         .whatsapp_enabled(advisor.organization_id)
@@ -23,7 +24,8 @@ async fn me(State(state): State<AppState>, Advisor(advisor): Advisor) -> AppResu
         advisor_id: advisor.advisor_id,
         advisor_name: advisor.advisor_name,
         organization_name: advisor.organization_name,
-        sandbox: state.providers.settings.sandbox,
+        sandbox: state.providers.settings.mode == optin_core::vocab::Mode::Sandbox,
+        role,
         whatsapp_enabled,
         token_expires_at: advisor
             .token_expires_at

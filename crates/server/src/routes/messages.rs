@@ -1,5 +1,6 @@
 //! Messages with a contact:
-//! - `GET /contacts/{id}/messages`: the conversation, both ways, both channels;
+//! - `GET /contacts/{id}/messages`: the advisor's own conversation with the number, both
+//!   ways, both channels (another advisor's messages with the same number stay theirs);
 //! - `POST /contacts/{id}/messages`: WhatsApp (template, or free text inside the window), opted-in only;
 //! - `POST /contacts/{id}/sms`: SMS, refused after STOP;
 //! - `GET /templates`: the organization's approved templates for messages.
@@ -10,9 +11,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use optin_core::api::{MessageView, OutgoingMessage, OutgoingSms, TemplateView};
 
-use crate::auth::Advisor;
+use crate::auth::{Advisor, Sender};
 use crate::error::{ApiJson, AppError, AppResult};
 use crate::services::sending;
+use crate::store::messages::ConversationOf;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -35,14 +37,18 @@ async fn conversation(
     Ok(Json(
         state
             .store
-            .conversation(advisor.organization_id, &contact.phone)
+            .conversation(
+                advisor.organization_id,
+                &contact.phone,
+                ConversationOf::Advisor(advisor.advisor_id),
+            )
             .await?,
     ))
 }
 
 async fn send(
     State(state): State<AppState>,
-    Advisor(advisor): Advisor,
+    Sender(advisor): Sender,
     Path(id): Path<i64>,
     ApiJson(message): ApiJson<OutgoingMessage>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
@@ -52,7 +58,7 @@ async fn send(
 
 async fn send_sms(
     State(state): State<AppState>,
-    Advisor(advisor): Advisor,
+    Sender(advisor): Sender,
     Path(id): Path<i64>,
     ApiJson(sms): ApiJson<OutgoingSms>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {

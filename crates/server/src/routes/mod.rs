@@ -1,5 +1,7 @@
 //! `/api/v1` routes, one module per resource.
 
+mod admin;
+mod compliance;
 mod consent;
 mod contacts;
 mod events;
@@ -26,6 +28,8 @@ pub fn api() -> Router<AppState> {
         .merge(messages::router())
         .merge(events::router())
         .merge(integrations::router())
+        .merge(compliance::router())
+        .merge(admin::router())
         .fallback(|| async { AppError::NotFound("That API route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -38,6 +38,7 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
             &mut work,
             Channel::Whatsapp,
             None,
+            None,
             &part.reason,
             &part.item.to_string(),
             raw,
@@ -60,6 +61,7 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
                 &mut work,
                 Channel::Whatsapp,
                 None,
+                Some(phone_number_id),
                 &reason,
                 &item.to_string(),
                 raw,
@@ -108,6 +110,7 @@ async fn keep_for_review(
     work: &mut Work,
     provider: Channel,
     organization_id: Option<i64>,
+    business_number: Option<&str>,
     reason: &str,
     item: &str,
     raw_body: &str,
@@ -127,6 +130,7 @@ async fn keep_for_review(
                 provider,
                 organization_id,
                 reason,
+                business_number,
                 item,
                 raw_body,
             },
@@ -289,13 +293,14 @@ pub async fn apply_sms(state: &AppState, body: &[u8]) -> AppResult<()> {
                 }
                 None => {
                     let reason = format!("the number {} belongs to no organization", inbound.to);
-                    keep_for_review(&mut work, Channel::Sms, None, &reason, raw, raw).await?;
+                    let to = Some(inbound.to.as_str());
+                    keep_for_review(&mut work, Channel::Sms, None, to, &reason, raw, raw).await?;
                 }
             }
         }
         Err(e) => {
             let reason = format!("not an SMS webhook: {e}");
-            keep_for_review(&mut work, Channel::Sms, None, &reason, raw, raw).await?;
+            keep_for_review(&mut work, Channel::Sms, None, None, &reason, raw, raw).await?;
         }
     }
     work.commit(state).await

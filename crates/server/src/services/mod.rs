@@ -7,6 +7,7 @@
 pub mod delivery;
 pub mod inbound;
 pub mod optin;
+pub mod provisioning;
 pub mod sending;
 pub mod texts;
 

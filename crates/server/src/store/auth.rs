@@ -16,6 +16,22 @@ pub struct AdvisorIdentity {
     pub organization_name: String,
     /// When the token used expires (RFC 3339), if it does.
     pub token_expires_at: Option<String>,
+    /// What the person may do (`advisor`, `compliance`, `admin`).
+    pub role: String,
+}
+
+impl AdvisorIdentity {
+    /// The person's role, as stored.
+    pub fn role(&self) -> StoreResult<optin_core::vocab::Role> {
+        super::parse_name(&format!("advisor {}", self.advisor_id), &self.role)
+    }
+}
+
+/// An organization API key that is neither revoked nor expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiKeyGrant {
+    pub organization_id: i64,
+    pub scope: optin_core::admin::KeyScope,
 }
 
 /// A fresh random token (256 bits, hex).
@@ -49,12 +65,13 @@ impl Store {
         sqlx::query_as(
             "SELECT a.id AS advisor_id, a.name AS advisor_name,
                     o.id AS organization_id, o.name AS organization_name,
-                    t.expires_at AS token_expires_at
+                    t.expires_at AS token_expires_at, a.role AS role
              FROM advisor_tokens t
              JOIN advisors a ON a.id = t.advisor_id
              JOIN organizations o ON o.id = a.organization_id
              WHERE t.token_sha256 = $1
                AND t.revoked_at IS NULL
+               AND a.disabled_at IS NULL
                AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_hash(token))
@@ -79,27 +96,34 @@ impl Store {
 pub const MAX_TOKEN_TTL_SECONDS: u32 = 3600;
 
 impl Store {
-    /// Creates an organization API key; returns the key (only its hash is kept).
-    pub async fn create_api_key(&self, organization_id: i64, name: &str) -> StoreResult<String> {
-        let key = format!("ok_{}", new_token());
-        sqlx::query("INSERT INTO api_keys (key_sha256, organization_id, name) VALUES ($1, $2, $3)")
-            .bind(token_hash(&key))
-            .bind(organization_id)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(key)
-    }
-
-    /// The organization of a valid (unrevoked) API key.
-    pub async fn organization_by_api_key(&self, key: &str) -> StoreResult<Option<i64>> {
-        sqlx::query_scalar(
-            "SELECT organization_id FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL",
+    /// The grant of a valid API key (neither revoked nor expired at `now`).
+    pub async fn api_key_grant(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ApiKeyGrant>> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT organization_id, scope FROM api_keys
+             WHERE key_sha256 = $1 AND revoked_at IS NULL
+               AND (expires_at IS NULL OR expires_at > $2)",
         )
         .bind(token_hash(key))
+        .bind(timestamp(now))
         .fetch_optional(&self.pool)
-        .await
-        .map_err(Into::into)
+        .await?;
+        row.map(|(organization_id, scope)| {
+            let scope = optin_core::admin::KeyScope::parse(&scope).ok_or_else(|| {
+                super::StoreError::Corrupt {
+                    what: "API key".into(),
+                    problem: format!("scope {scope:?}"),
+                }
+            })?;
+            Ok(ApiKeyGrant {
+                organization_id,
+                scope,
+            })
+        })
+        .transpose()
     }
 
     /// Mints a token for an advisor of the organization that expires after `ttl`.
@@ -112,7 +136,9 @@ impl Store {
     ) -> StoreResult<Option<(i64, String)>> {
         let advisor_id: Option<i64> = match advisor {
             AdvisorRef::Id(id) => {
-                sqlx::query_scalar("SELECT id FROM advisors WHERE id = $1 AND organization_id = $2")
+                sqlx::query_scalar(
+                    "SELECT id FROM advisors WHERE id = $1 AND organization_id = $2 AND disabled_at IS NULL",
+                )
                     .bind(id)
                     .bind(organization_id)
                     .fetch_optional(&self.pool)
@@ -120,7 +146,8 @@ impl Store {
             }
             AdvisorRef::External(external) => {
                 sqlx::query_scalar(
-                    "SELECT id FROM advisors WHERE external_id = $1 AND organization_id = $2",
+                    "SELECT id FROM advisors
+                     WHERE external_id = $1 AND organization_id = $2 AND disabled_at IS NULL",
                 )
                 .bind(external)
                 .bind(organization_id)

@@ -13,7 +13,7 @@ pub enum Inserted {
 }
 
 /// Escapes `%`, `_` and the escape character itself for a `LIKE ... ESCAPE '\'` pattern.
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {

@@ -100,11 +100,13 @@ pub struct EvidenceRow {
     pub signature_valid: Option<bool>,
     pub prev_hash: String,
     pub hash: String,
+    /// `production` or `sandbox`; absent on steps recorded before modes were.
+    pub mode: Option<String>,
 }
 
 /// The hash of an event given its fields and its predecessor's hash.
 fn chain_hash(row: &EvidenceRow) -> String {
-    let canonical = serde_json::json!([
+    let mut canonical = serde_json::json!([
         row.organization_id,
         row.seq,
         row.phone_e164,
@@ -118,6 +120,11 @@ fn chain_hash(row: &EvidenceRow) -> String {
         row.raw_body,
         row.signature_valid,
     ]);
+    // The mode joins the hashed fields only where it was recorded, so steps
+    // from before keep verifying.
+    if let (Some(mode), Some(fields)) = (&row.mode, canonical.as_array_mut()) {
+        fields.push(mode.as_str().into());
+    }
     let mut hasher = Sha256::new();
     hasher.update(row.prev_hash.as_bytes());
     hasher.update(canonical.to_string().as_bytes());
@@ -153,13 +160,14 @@ impl UnitOfWork {
             signature_valid: event.signature_valid,
             prev_hash,
             hash: String::new(),
+            mode: Some(self.mode.as_str().to_owned()),
         };
         row.hash = chain_hash(&row);
         Ok(sqlx::query_scalar(
             "INSERT INTO consent_events (organization_id, seq, phone_e164, advisor_id, kind, cause,
             state_after, provider_time, received_at, detail_json, raw_body, signature_valid,
-            prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+            prev_hash, hash, mode)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(row.organization_id)
         .bind(row.seq)
@@ -175,6 +183,7 @@ impl UnitOfWork {
         .bind(row.signature_valid)
         .bind(&row.prev_hash)
         .bind(&row.hash)
+        .bind(&row.mode)
         .fetch_one(&mut **tx)
         .await?)
     }
@@ -208,8 +217,8 @@ pub struct BrokenLink {
 }
 
 const SELECT_EVENTS: &str = "SELECT id, organization_id, seq, phone_e164, advisor_id, kind, cause,
-    state_after, provider_time, received_at, detail_json, raw_body, signature_valid, prev_hash, hash
-    FROM consent_events";
+    state_after, provider_time, received_at, detail_json, raw_body, signature_valid, prev_hash, hash,
+    mode FROM consent_events";
 
 impl Store {
     /// Checks an organization's whole chain; returns how many events verified.
@@ -268,6 +277,22 @@ impl Store {
         .map_err(Into::into)
     }
 
+    /// One event of the organization.
+    pub async fn evidence_event(
+        &self,
+        organization_id: i64,
+        id: i64,
+    ) -> StoreResult<Option<EvidenceRow>> {
+        sqlx::query_as(&format!(
+            "{SELECT_EVENTS} WHERE organization_id = $1 AND id = $2"
+        ))
+        .bind(organization_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Into::into)
+    }
+
     /// Events after `after_id` for the live stream, oldest first.
     pub async fn evidence_after(
         &self,
@@ -299,7 +324,7 @@ pub fn to_csv(rows: &[EvidenceRow]) -> String {
         }
     }
     let mut out = String::from(
-        "seq,received_at,provider_time,phone_e164,advisor_id,kind,cause,state_after,detail_json,signature_valid,raw_body,prev_hash,hash\r\n",
+        "seq,received_at,provider_time,phone_e164,advisor_id,kind,cause,state_after,detail_json,signature_valid,raw_body,prev_hash,hash,mode\r\n",
     );
     for row in rows {
         let cells = [
@@ -318,6 +343,7 @@ pub fn to_csv(rows: &[EvidenceRow]) -> String {
             row.raw_body.clone().unwrap_or_default(),
             row.prev_hash.clone(),
             row.hash.clone(),
+            row.mode.clone().unwrap_or_default(),
         ];
         for (i, cell) in cells.iter().enumerate() {
             if i > 0 {

@@ -312,6 +312,15 @@ impl JobEnd {
     }
 }
 
+/// Whose messages a conversation shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationOf {
+    /// One advisor's: what they sent, and what answered them.
+    Advisor(i64),
+    /// Every advisor's (compliance).
+    Everyone,
+}
+
 /// Row of `messages` as the conversation shows it.
 #[derive(sqlx::FromRow)]
 struct MessageRow {
@@ -347,18 +356,34 @@ impl MessageRow {
 }
 
 impl Store {
-    /// The conversation with a number, oldest first.
+    /// The conversation with a number, oldest first: an advisor's own, or
+    /// everyone's (compliance).
     pub async fn conversation(
         &self,
         organization_id: i64,
         phone: &str,
+        of: ConversationOf,
     ) -> StoreResult<Vec<MessageView>> {
+        let advisor = match of {
+            ConversationOf::Advisor(id) => Some(id),
+            ConversationOf::Everyone => None,
+        };
+        // A message without an advisor (the contact's replies, the service's
+        // own texts) belongs to the advisor of the latest message before it
+        // that has one: the conversation it answers.
         let rows: Vec<MessageRow> = sqlx::query_as(
             "SELECT id, channel, direction, purpose, body, template_name, status, error_code, error_title, created_at
-             FROM messages WHERE organization_id = $1 AND phone_e164 = $2 ORDER BY id",
+             FROM messages m WHERE organization_id = $1 AND phone_e164 = $2
+               AND ($3 IS NULL OR COALESCE(advisor_id,
+                    (SELECT p.advisor_id FROM messages p
+                     WHERE p.organization_id = m.organization_id AND p.phone_e164 = m.phone_e164
+                       AND p.id < m.id AND p.advisor_id IS NOT NULL
+                     ORDER BY p.id DESC LIMIT 1)) = $3)
+             ORDER BY id",
         )
         .bind(organization_id)
         .bind(phone)
+        .bind(advisor)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(MessageRow::read).collect()

@@ -10,11 +10,13 @@
 //! database's own clock), so a second engine can implement the same methods.
 
 pub mod auth;
+pub mod compliance;
 pub mod consent;
 pub mod contacts;
 pub mod evidence;
 pub mod messages;
 pub mod organizations;
+pub mod provisioning;
 pub mod reviews;
 pub mod seed;
 
@@ -22,6 +24,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use optin_core::vocab::Mode;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
@@ -38,6 +41,18 @@ pub enum StoreError {
     /// Migrations could not be applied.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was created in the other mode: sandbox evidence must
+    /// never mix with real evidence.
+    #[error(
+        "the database {path} was created in {database} mode and cannot be opened in {requested} mode; \
+         use another data folder{hint}"
+    )]
+    WrongMode {
+        path: String,
+        database: optin_core::vocab::Mode,
+        requested: optin_core::vocab::Mode,
+        hint: &'static str,
+    },
     /// A stored row cannot be read back (an unknown state, a bad time):
     /// evidence must never be guessed, so this is an error, not a default.
     #[error("unreadable {what}: {problem}")]
@@ -63,16 +78,20 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: SqlitePool,
+    /// The mode the database was created in; every consent-record step carries it.
+    mode: Mode,
 }
 
 /// One write transaction. Dropping it without [`UnitOfWork::commit`] rolls back.
 pub struct UnitOfWork {
     pub(crate) tx: Transaction<'static, Sqlite>,
+    pub(crate) mode: Mode,
 }
 
 impl Store {
-    /// Opens (creating if missing) the database file and applies migrations.
-    pub async fn open(path: &Path) -> StoreResult<Self> {
+    /// Opens (creating if missing) the database file, applies migrations and
+    /// checks that it was created in `mode` (a new database remembers it).
+    pub async fn open(path: &Path, mode: Mode) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -84,7 +103,35 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        // A database from before modes were recorded takes the mode of the
+        // first start that opens it.
+        sqlx::query("INSERT INTO service_facts (name, value) VALUES ('mode', $1) ON CONFLICT (name) DO NOTHING")
+            .bind(mode.as_str())
+            .execute(&pool)
+            .await?;
+        let recorded: String =
+            sqlx::query_scalar("SELECT value FROM service_facts WHERE name = 'mode'")
+                .fetch_one(&pool)
+                .await?;
+        let database: Mode = parse_name("service mode", &recorded)?;
+        if database != mode {
+            pool.close().await;
+            return Err(StoreError::WrongMode {
+                path: path.display().to_string(),
+                database,
+                requested: mode,
+                hint: match database {
+                    Mode::Sandbox => " or start with --sandbox (OPTIN_SANDBOX=1)",
+                    Mode::Production => " or start without --sandbox",
+                },
+            });
+        }
+        Ok(Self { pool, mode })
+    }
+
+    /// The mode the database was created in.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// The connection pool, for tools and tests that inspect storage directly.
@@ -97,6 +144,7 @@ impl Store {
     pub async fn begin_write(&self) -> StoreResult<UnitOfWork> {
         Ok(UnitOfWork {
             tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            mode: self.mode,
         })
     }
 }

@@ -4,6 +4,8 @@
 
 use optin_core::api::TemplateView;
 
+use crate::providers::WhatsAppSender;
+
 use super::{Store, StoreResult, UnitOfWork};
 
 /// An approved template.
@@ -111,7 +113,7 @@ impl UnitOfWork {
         phone_number_id: &str,
     ) -> StoreResult<Option<i64>> {
         Ok(
-            sqlx::query_scalar("SELECT id FROM organizations WHERE whatsapp_phone_number_id = $1")
+            sqlx::query_scalar("SELECT organization_id FROM whatsapp_numbers WHERE phone_number_id = $1")
                 .bind(phone_number_id)
                 .fetch_optional(&mut *self.tx)
                 .await?,
@@ -155,5 +157,55 @@ impl Store {
         .bind(organization_id)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+/// Where an organization's messages go out from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationSenders {
+    /// Its first WhatsApp number and its own token, if provisioned.
+    pub whatsapp: Option<WhatsAppSender>,
+    /// Its SMS sender number, if provisioned.
+    pub sms_from: Option<String>,
+}
+
+impl Store {
+    /// The organization's sending numbers.
+    pub async fn organization_senders(&self, organization_id: i64) -> StoreResult<OrganizationSenders> {
+        let (token, sms_from): (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT whatsapp_access_token, sms_number FROM organizations WHERE id = $1",
+        )
+        .bind(organization_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let number: Option<String> = sqlx::query_scalar(
+            "SELECT phone_number_id FROM whatsapp_numbers WHERE organization_id = $1
+             ORDER BY added_at, phone_number_id LIMIT 1",
+        )
+        .bind(organization_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(OrganizationSenders {
+            whatsapp: number.map(|phone_number_id| WhatsAppSender {
+                phone_number_id,
+                access_token: token,
+            }),
+            sms_from,
+        })
+    }
+
+    /// The frame origins every organization allows (the service's CSP
+    /// `frame-ancestors` is one header for the whole app).
+    pub async fn all_frame_origins(&self) -> StoreResult<Vec<String>> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT frame_origins FROM organizations")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut origins: Vec<String> = rows
+            .iter()
+            .flat_map(|row| row.split_whitespace().map(str::to_owned))
+            .collect();
+        origins.sort();
+        origins.dedup();
+        Ok(origins)
     }
 }

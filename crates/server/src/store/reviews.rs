@@ -11,6 +11,9 @@ pub struct NewReview<'a> {
     /// When the business number told whose it is.
     pub organization_id: Option<i64>,
     pub reason: &'a str,
+    /// The business number (phone number id or SMS number) nobody owned, when
+    /// that is why: the part is replayed once the number is provisioned.
+    pub business_number: Option<&'a str>,
     /// The part itself (JSON, or the form as received).
     pub item: &'a str,
     pub raw_body: &'a str,
@@ -36,8 +39,9 @@ impl UnitOfWork {
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO webhook_reviews (provider, organization_id, reason, item, raw_body, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO webhook_reviews (provider, organization_id, reason, item, raw_body, received_at,
+                business_number)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(review.provider.as_str())
         .bind(review.organization_id)
@@ -45,6 +49,7 @@ impl UnitOfWork {
         .bind(review.item)
         .bind(review.raw_body)
         .bind(timestamp(now))
+        .bind(review.business_number)
         .fetch_one(&mut *self.tx)
         .await?)
     }
@@ -60,5 +65,50 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+/// A kept webhook for a number nobody owned when it arrived.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Unrouted {
+    pub id: i64,
+    pub provider: String,
+    pub business_number: String,
+    pub raw_body: String,
+    pub received_at: String,
+    pub replayed_at: Option<String>,
+}
+
+impl Store {
+    /// Kept webhooks for unowned numbers: all of them (the operator), or
+    /// those whose number `organization_id` owns now (its admins).
+    pub async fn unrouted_webhooks(
+        &self,
+        organization_id: Option<i64>,
+    ) -> StoreResult<Vec<Unrouted>> {
+        Ok(sqlx::query_as(
+            "SELECT r.id, r.provider, r.business_number, r.raw_body, r.received_at, r.replayed_at
+             FROM webhook_reviews r
+             WHERE r.business_number IS NOT NULL
+               AND ($1 IS NULL
+                    OR (r.provider = 'whatsapp' AND EXISTS (SELECT 1 FROM whatsapp_numbers w
+                        WHERE w.phone_number_id = r.business_number AND w.organization_id = $1))
+                    OR (r.provider = 'sms' AND EXISTS (SELECT 1 FROM organizations o
+                        WHERE o.sms_number = r.business_number AND o.id = $1)))
+             ORDER BY r.id",
+        )
+        .bind(organization_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Marks a kept webhook as replayed.
+    pub async fn mark_replayed(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE webhook_reviews SET replayed_at = $2, reviewed_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(timestamp(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -1,14 +1,22 @@
-//! The sandbox demo: one organization, two advisors and their contacts,
-//! created on the first start only.
+//! The sandbox demo: one organization with the sandbox's numbers, two
+//! advisors and their contacts, a compliance officer; created on the first
+//! start of a sandbox database only (never in production).
 
 use super::auth::{new_token, token_hash};
+use optin_core::vocab::Role;
+
 use super::{Store, StoreResult};
 
 /// Business name shown in the demo.
 pub const DEMO_ORGANIZATION: &str = "Acme Wealth";
 
-/// The demo advisors; the first is the one the printed URL signs in.
-const DEMO_ADVISORS: [&str; 2] = ["Jane Smith", "Sam Rivera"];
+/// The demo people; the first is the one the printed URL signs in, the
+/// last is the compliance officer (no contacts of her own).
+const DEMO_PEOPLE: [(&str, Role); 3] = [
+    ("Jane Smith", Role::Advisor),
+    ("Sam Rivera", Role::Advisor),
+    ("Casey Morgan", Role::Compliance),
+];
 
 /// The first advisor's clients (names and valid numbers from several countries).
 const JANE_CONTACTS: [(&str, &str); 12] = [
@@ -37,6 +45,13 @@ const SAM_CONTACTS: [(&str, &str); 2] = [
 pub struct DemoAdvisor {
     pub name: String,
     pub token: String,
+    /// `advisor` or `compliance`.
+    #[serde(default = "advisor")]
+    pub role: Role,
+}
+
+fn advisor() -> Role {
+    Role::Advisor
 }
 
 impl Store {
@@ -50,11 +65,18 @@ impl Store {
         if existing > 0 {
             return Ok(None);
         }
-        let org: i64 =
-            sqlx::query_scalar("INSERT INTO organizations (name) VALUES ($1) RETURNING id")
-                .bind(DEMO_ORGANIZATION)
-                .fetch_one(&mut *tx)
-                .await?;
+        let org: i64 = sqlx::query_scalar(
+            "INSERT INTO organizations (name, sms_number) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(DEMO_ORGANIZATION)
+        .bind(SANDBOX_SMS_NUMBER)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO whatsapp_numbers (phone_number_id, organization_id) VALUES ($1, $2)")
+            .bind(SANDBOX_PHONE_NUMBER_ID)
+            .bind(org)
+            .execute(&mut *tx)
+            .await?;
         for (name, language, category, purpose, body) in DEMO_TEMPLATES {
             sqlx::query(
                 "INSERT INTO templates (organization_id, name, language, category, purpose, body)
@@ -70,15 +92,16 @@ impl Store {
             .await?;
         }
         let mut advisors = Vec::new();
-        for (name, contacts) in DEMO_ADVISORS
+        for ((name, role), contacts) in DEMO_PEOPLE
             .iter()
-            .zip([&JANE_CONTACTS[..], &SAM_CONTACTS[..]])
+            .zip([&JANE_CONTACTS[..], &SAM_CONTACTS[..], &[]])
         {
             let advisor: i64 = sqlx::query_scalar(
-                "INSERT INTO advisors (organization_id, name) VALUES ($1, $2) RETURNING id",
+                "INSERT INTO advisors (organization_id, name, role) VALUES ($1, $2, $3) RETURNING id",
             )
             .bind(org)
             .bind(name)
+            .bind(role.as_str())
             .fetch_one(&mut *tx)
             .await?;
             for (contact, phone) in contacts {
@@ -100,6 +123,7 @@ impl Store {
             advisors.push(DemoAdvisor {
                 name: name.to_string(),
                 token,
+                role: *role,
             });
         }
         tx.commit().await?;
@@ -137,34 +161,6 @@ const DEMO_TEMPLATES: [(&str, &str, &str, &str, &str); 3] = [
         "Hello {{1}}, your quarterly portfolio review is ready. Would you like to arrange a call?",
     ),
 ];
-
-impl Store {
-    /// Routes webhooks for the configured numbers to the demo organization
-    /// when no organization claims them yet.
-    pub async fn bind_provider_numbers(
-        &self,
-        phone_number_id: &str,
-        sms_number: &str,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE organizations SET whatsapp_phone_number_id = $1
-             WHERE id = (SELECT MIN(id) FROM organizations)
-               AND NOT EXISTS (SELECT 1 FROM organizations WHERE whatsapp_phone_number_id = $1)",
-        )
-        .bind(phone_number_id)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query(
-            "UPDATE organizations SET sms_number = $1
-             WHERE id = (SELECT MIN(id) FROM organizations)
-               AND NOT EXISTS (SELECT 1 FROM organizations WHERE sms_number = $1)",
-        )
-        .bind(sms_number)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -300,17 +300,17 @@ impl FakeProvider {
         self.state.lock().unwrap().calls.clone()
     }
 
-    /// Points `config` at this provider (no sandbox).
+    /// Points `config` at this provider, in production mode (no sandbox).
     pub fn configure(&self, config: &mut Config) {
+        config.sandbox = false;
+        config.public_url = Some("http://127.0.0.1:9".into());
         config.wa_access_token = Some("fake-access-token".into());
         config.wa_graph_base = self.base();
-        config.wa_phone_number_id = Some("109000000000009".into());
         config.wa_app_secret = Some("fake-app-secret".into());
         config.wa_verify_token = Some("fake-verify-token".into());
         config.sms_base = self.base();
         config.sms_account_sid = Some("ACfake".into());
         config.sms_auth_token = Some("fake-sms-token".into());
-        config.sms_from = Some("+15550009999".into());
     }
 }
 
@@ -380,9 +380,11 @@ impl QuietService {
         let mut config = Config::for_tests(dir.path().to_path_buf());
         provider.configure(&mut config);
         std::fs::create_dir_all(&config.data_dir).unwrap();
-        let store = optin_server::store::Store::open(&config.database_path())
+        let store = optin_server::store::Store::open(&config.database_path(), config.mode())
             .await
             .unwrap();
+        // The demo organization as a fixture (with the sandbox's numbers),
+        // although the service runs in production mode against the fake.
         let advisors = store.seed_demo().await.unwrap().unwrap();
         std::fs::write(
             config.demo_tokens_path(),
@@ -392,12 +394,6 @@ impl QuietService {
         let listener = tokio::net::TcpListener::bind(config.addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = AppState::new(store, config.clone(), addr).unwrap();
-        let settings = &state.providers.settings;
-        state
-            .store
-            .bind_provider_numbers(&settings.whatsapp.phone_number_id, &settings.sms.from)
-            .await
-            .unwrap();
         let stop = tokio_util::sync::CancellationToken::new();
         let server = tokio::spawn({
             let router = optin_server::app(state.clone());

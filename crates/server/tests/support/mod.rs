@@ -14,6 +14,8 @@ pub struct TestService {
     pub http: reqwest::Client,
     pub jane: String,
     pub sam: String,
+    /// Casey Morgan, the demo organization's compliance officer.
+    pub compliance: String,
     _dir: tempfile::TempDir,
 }
 
@@ -106,6 +108,29 @@ impl TestService {
     }
 }
 
+/// A new integration-scoped API key of an organization, never expiring.
+pub async fn integration_key(store: &optin_server::store::Store, organization: i64, name: &str) -> String {
+    store
+        .create_api_key(
+            organization,
+            name,
+            optin_core::admin::KeyScope::Integration,
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .0
+}
+
+/// The demo organization's WhatsApp number, as the outbox sends from it.
+pub fn demo_sender() -> optin_server::providers::WhatsAppSender {
+    optin_server::providers::WhatsAppSender {
+        phone_number_id: optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID.into(),
+        access_token: None,
+    }
+}
+
 /// A webhook envelope around `value` (messages/statuses), shaped like Meta's.
 pub fn envelope(value: Value) -> String {
     let mut value = value;
@@ -152,6 +177,7 @@ pub async fn launch_in(
         http: reqwest::Client::new(),
         jane: advisors[0].token.clone(),
         sam: advisors[1].token.clone(),
+        compliance: advisors[2].token.clone(),
         _dir: dir,
     }
 }

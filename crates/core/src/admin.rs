@@ -1,0 +1,148 @@
+//! Wire types of provisioning: organizations with their numbers, advisors
+//! with their roles, API keys with their scopes. The same operations are
+//! `optin-server` subcommands and `/api/v1/admin/...` routes (an admin-scoped
+//! organization key, or a person with the `admin` role, for their own
+//! organization).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::vocab::Role;
+
+/// An organization as provisioned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationView {
+    pub id: i64,
+    /// Display name: the business the contacts see named.
+    pub name: String,
+    /// WhatsApp Business Account id.
+    pub whatsapp_business_account_id: Option<String>,
+    /// Cloud API phone number ids; requests go out from the first.
+    pub whatsapp_phone_number_ids: Vec<String>,
+    /// SMS sender number (E.164).
+    pub sms_number: Option<String>,
+    /// Origins allowed to frame the app and talk to it over `postMessage`.
+    pub frame_origins: Vec<String>,
+    /// The organization has its own Cloud API token (never shown).
+    pub has_own_access_token: bool,
+    pub whatsapp_enabled: bool,
+}
+
+/// What an organization is created or changed with; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationSettings {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub whatsapp_business_account_id: Option<String>,
+    /// Phone number ids to add (each may belong to one organization only).
+    #[serde(default)]
+    pub add_whatsapp_phone_number_ids: Vec<String>,
+    #[serde(default)]
+    pub sms_number: Option<String>,
+    /// Replaces the allowed frame origins when given.
+    #[serde(default)]
+    pub frame_origins: Option<Vec<String>>,
+    /// The organization's own Cloud API token.
+    #[serde(default)]
+    pub whatsapp_access_token: Option<String>,
+}
+
+/// `POST /api/v1/admin/advisors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAdvisor {
+    pub name: String,
+    /// The CRM's id of this person (unique in the organization).
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default = "advisor")]
+    pub role: Role,
+}
+
+fn advisor() -> Role {
+    Role::Advisor
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    /// A CRM backend: mints short-lived advisor tokens.
+    Integration,
+    /// Provisioning of its own organization.
+    Admin,
+}
+
+impl KeyScope {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Integration => "integration",
+            KeyScope::Admin => "admin",
+        }
+    }
+
+    /// The scope a stored or typed name stands for.
+    pub fn parse(text: &str) -> Option<Self> {
+        [KeyScope::Integration, KeyScope::Admin]
+            .into_iter()
+            .find(|scope| scope.as_str() == text)
+    }
+}
+
+/// `POST /api/v1/admin/api-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiKey {
+    /// What the key is for, e.g. "Salesforce production".
+    pub name: String,
+    pub scope: KeyScope,
+    /// When the key stops working; never when absent.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An API key as listed (the key itself is shown once, at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub id: i64,
+    pub name: String,
+    pub scope: KeyScope,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new API key: the secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedApiKey {
+    pub key: String,
+    pub view: ApiKeyView,
+}
+
+/// `POST /api/v1/admin/api-keys/{id}/expire`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireApiKey {
+    /// When the key stops working (now when absent).
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A webhook for a business number no organization owned when it arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnroutedWebhook {
+    pub id: i64,
+    /// `whatsapp` or `sms`.
+    pub provider: String,
+    /// The phone number id or SMS number it was sent to.
+    pub business_number: String,
+    pub received_at: DateTime<Utc>,
+    pub replayed_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/v1/admin/unrouted/replay`: how many kept webhooks were applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayReport {
+    pub replayed: u64,
+    /// Kept webhooks of this organization's numbers still not applied.
+    pub still_unrouted: u64,
+}

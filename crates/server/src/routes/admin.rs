@@ -1,0 +1,197 @@
+//! Provisioning of the caller's own organization (an admin-scoped
+//! organization API key, or a person with the `admin` role):
+//! - `GET /admin/organization`, `PATCH /admin/organization`: its settings and numbers;
+//! - `GET /admin/advisors`, `POST /admin/advisors`, `POST /admin/advisors/{id}/disable`;
+//! - `GET /admin/api-keys`, `POST /admin/api-keys`, `POST /admin/api-keys/{id}/expire`,
+//!   `POST /admin/api-keys/{id}/revoke`;
+//! - `GET /admin/unrouted`, `POST /admin/unrouted/replay`: webhooks that arrived
+//!   for its numbers before they were provisioned, and applying them.
+//!
+//! Creating organizations is the operator's (`optin-server create-organization`).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use optin_core::admin::{
+    ApiKeyView, ExpireApiKey, IssuedApiKey, NewAdvisor, NewApiKey, OrganizationSettings,
+    OrganizationView, ReplayReport, UnroutedWebhook,
+};
+use optin_core::compliance::AdvisorSummary;
+
+use crate::auth::Admin;
+use crate::error::{ApiJson, AppError, AppResult};
+use crate::services::provisioning;
+use crate::store::{parse_optional_timestamp, parse_timestamp};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/organization", get(organization).patch(update))
+        .route("/admin/advisors", get(advisors).post(create_advisor))
+        .route("/admin/advisors/{id}/disable", post(disable_advisor))
+        .route("/admin/api-keys", get(api_keys).post(create_api_key))
+        .route("/admin/api-keys/{id}/expire", post(expire_api_key))
+        .route("/admin/api-keys/{id}/revoke", post(revoke_api_key))
+        .route("/admin/unrouted", get(unrouted))
+        .route("/admin/unrouted/replay", post(replay))
+}
+
+async fn organization(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> AppResult<Json<OrganizationView>> {
+    state
+        .store
+        .organization(admin.organization_id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound("That organization"))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(settings): ApiJson<OrganizationSettings>,
+) -> AppResult<Json<OrganizationView>> {
+    provisioning::update_organization(
+        &state.store,
+        admin.organization_id,
+        &settings,
+        state.config.default_region.as_deref(),
+    )
+    .await?;
+    organization(State(state), admin).await
+}
+
+async fn advisors(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> AppResult<Json<Vec<AdvisorSummary>>> {
+    Ok(Json(state.store.advisors(admin.organization_id).await?))
+}
+
+async fn create_advisor(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(new): ApiJson<NewAdvisor>,
+) -> AppResult<(StatusCode, Json<AdvisorSummary>)> {
+    let id = provisioning::create_advisor(
+        &state.store,
+        admin.organization_id,
+        &new.name,
+        new.external_id.as_deref(),
+        new.role,
+    )
+    .await?;
+    let created = state
+        .store
+        .advisors(admin.organization_id)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or("a created advisor is missing")?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn disable_advisor(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    let now = state.clock.now();
+    if !state
+        .store
+        .disable_advisor(admin.organization_id, id, now)
+        .await?
+    {
+        return Err(AppError::NotFound("That advisor"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn api_keys(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> AppResult<Json<Vec<ApiKeyView>>> {
+    Ok(Json(state.store.api_keys(admin.organization_id).await?))
+}
+
+async fn create_api_key(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(new): ApiJson<NewApiKey>,
+) -> AppResult<(StatusCode, Json<IssuedApiKey>)> {
+    let name = provisioning::checked_key_name(&new.name)?;
+    let now = state.clock.now();
+    if new.expires_at.is_some_and(|at| at <= now) {
+        return Err(AppError::Invalid {
+            code: "invalid_expiry",
+            field: "expires_at",
+            message: "A new key must expire in the future (or never).".into(),
+        });
+    }
+    let (key, view) = state
+        .store
+        .create_api_key(admin.organization_id, name, new.scope, new.expires_at, now)
+        .await?;
+    Ok((StatusCode::CREATED, Json(IssuedApiKey { key, view })))
+}
+
+async fn expire_api_key(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<i64>,
+    ApiJson(expire): ApiJson<ExpireApiKey>,
+) -> AppResult<Json<ApiKeyView>> {
+    let at = expire.at.unwrap_or_else(|| state.clock.now());
+    state
+        .store
+        .expire_api_key(admin.organization_id, id, at)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound("That API key"))
+}
+
+async fn revoke_api_key(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<i64>,
+) -> AppResult<Json<ApiKeyView>> {
+    state
+        .store
+        .revoke_api_key(admin.organization_id, id, state.clock.now())
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound("That API key"))
+}
+
+async fn unrouted(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> AppResult<Json<Vec<UnroutedWebhook>>> {
+    let kept = state
+        .store
+        .unrouted_webhooks(Some(admin.organization_id))
+        .await?;
+    let views = kept
+        .into_iter()
+        .map(|k| {
+            let what = format!("kept webhook {}", k.id);
+            Ok(UnroutedWebhook {
+                id: k.id,
+                provider: k.provider,
+                business_number: k.business_number,
+                received_at: parse_timestamp(&what, &k.received_at)?,
+                replayed_at: parse_optional_timestamp(&what, k.replayed_at.as_deref())?,
+            })
+        })
+        .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
+    Ok(Json(views))
+}
+
+async fn replay(State(state): State<AppState>, admin: Admin) -> AppResult<Json<ReplayReport>> {
+    Ok(Json(
+        provisioning::replay_unrouted(&state, admin.organization_id).await?,
+    ))
+}

@@ -1,0 +1,295 @@
+//! The compliance view's reads, organization-wide (roles `compliance` and
+//! `admin`; advisors get 403):
+//! - `GET /compliance/numbers?state=&advisor_id=&since=&until=&q=&offset=&limit=`: every number;
+//! - `GET /compliance/numbers/{e164}`: a number's summary, consent, events and every message;
+//! - `GET /compliance/numbers/{e164}/record?format=jsonl|csv|json`: its consent record;
+//! - `GET /compliance/events/{id}/raw`: one event's raw evidence;
+//! - `GET /compliance/chain`: the hash chain, verified now;
+//! - `GET /compliance/advisors`: the organization's people.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use optin_core::api::{ConsentView, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use optin_core::vocab::Mode;
+use optin_core::compliance::{
+    AdvisorSummary, ChainStatus, NumberPage, NumberSummary, NumberTimeline, RawEvidence,
+    TimelineEvent,
+};
+use serde::Deserialize;
+
+use crate::auth::Supervisor;
+use crate::error::{AppError, AppResult};
+use crate::routes::consent::{record_download, RecordQuery};
+use crate::services::snapshot;
+use crate::store::compliance::{NumberFilter, OrganizationNumber};
+use crate::store::evidence::EvidenceRow;
+use crate::store::messages::ConversationOf;
+use crate::store::{parse_name, parse_optional_timestamp, parse_timestamp, StoreError};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/compliance/numbers", get(numbers))
+        .route("/compliance/numbers/{phone}", get(timeline))
+        .route("/compliance/numbers/{phone}/record", get(record))
+        .route("/compliance/events/{id}/raw", get(raw))
+        .route("/compliance/chain", get(chain))
+        .route("/compliance/advisors", get(advisors))
+}
+
+#[derive(Deserialize)]
+struct NumberQuery {
+    state: Option<String>,
+    advisor_id: Option<i64>,
+    since: Option<String>,
+    until: Option<String>,
+    q: Option<String>,
+    offset: Option<u64>,
+    limit: Option<u32>,
+}
+
+fn invalid(code: &'static str, field: &'static str, message: &str) -> AppError {
+    AppError::Invalid {
+        code,
+        field,
+        message: message.to_owned(),
+    }
+}
+
+fn time_param(field: &'static str, text: Option<&str>) -> AppResult<Option<DateTime<Utc>>> {
+    text.filter(|t| !t.is_empty())
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    invalid(
+                        "invalid_time",
+                        field,
+                        "Give times in RFC 3339, e.g. 2026-12-01T00:00:00Z.",
+                    )
+                })
+        })
+        .transpose()
+}
+
+fn summary(number: &OrganizationNumber, now: DateTime<Utc>) -> NumberSummary {
+    NumberSummary {
+        display_phone: optin_core::phone::international(&number.phone),
+        state: number.consent.status.view(now),
+        sms_opted_out: number.consent.sms_opted_out,
+        updated_at: number.updated_at,
+        holders: number.holders.clone(),
+        phone: number.phone.clone(),
+    }
+}
+
+async fn numbers(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    Query(query): Query<NumberQuery>,
+) -> AppResult<Json<NumberPage>> {
+    let wanted: Option<ConsentView> = query
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
+                invalid(
+                    "invalid_state",
+                    "state",
+                    "Filter by one of: none, sending, pending, expired, failed, no_whatsapp, opted_in, opted_out.",
+                )
+            })
+        })
+        .transpose()?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(invalid(
+            "invalid_limit",
+            "limit",
+            &format!("A page holds 1 to {MAX_PAGE_SIZE} numbers."),
+        ));
+    }
+    let filter = NumberFilter {
+        advisor_id: query.advisor_id,
+        text: query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
+        since: time_param("since", query.since.as_deref())?,
+        until: time_param("until", query.until.as_deref())?,
+    };
+    let now = state.clock.now();
+    let matching: Vec<NumberSummary> = state
+        .store
+        .organization_numbers(me.organization_id, &filter)
+        .await?
+        .iter()
+        .map(|number| summary(number, now))
+        .filter(|number| wanted.is_none_or(|w| number.state == w))
+        .collect();
+    let total = matching.len() as u64;
+    let offset = query.offset.unwrap_or(0);
+    let numbers: Vec<NumberSummary> = matching
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(limit as usize)
+        .collect();
+    let end = offset + numbers.len() as u64;
+    Ok(Json(NumberPage {
+        numbers,
+        total,
+        offset,
+        next_offset: (end < total).then_some(end),
+    }))
+}
+
+/// The organization's number named in the path, or 404.
+async fn organization_number(
+    state: &AppState,
+    organization_id: i64,
+    phone: &str,
+) -> AppResult<OrganizationNumber> {
+    let filter = NumberFilter {
+        text: Some(phone),
+        ..NumberFilter::default()
+    };
+    state
+        .store
+        .organization_numbers(organization_id, &filter)
+        .await?
+        .into_iter()
+        .find(|number| number.phone == phone)
+        .ok_or(AppError::NotFound("That number"))
+}
+
+fn timeline_event(
+    row: &EvidenceRow,
+    names: &std::collections::HashMap<i64, String>,
+    database_mode: Mode,
+) -> Result<TimelineEvent, StoreError> {
+    let what = format!("consent event {}", row.id);
+    let detail: serde_json::Value =
+        serde_json::from_str(&row.detail_json).map_err(|e| StoreError::Corrupt {
+            what: what.clone(),
+            problem: e.to_string(),
+        })?;
+    let text = ["rendered_text", "text", "body"]
+        .iter()
+        .find_map(|key| detail.get(key).and_then(|v| v.as_str()))
+        .map(str::to_owned);
+    Ok(TimelineEvent {
+        id: row.id,
+        seq: row.seq,
+        kind: parse_name(&what, &row.kind)?,
+        cause: parse_name(&what, &row.cause)?,
+        state_after: row
+            .state_after
+            .as_deref()
+            .map(|s| parse_name(&what, s))
+            .transpose()?,
+        advisor_name: row.advisor_id.and_then(|id| names.get(&id).cloned()),
+        received_at: parse_timestamp(&what, &row.received_at)?,
+        provider_time: parse_optional_timestamp(&what, row.provider_time.as_deref())?,
+        text,
+        detail,
+        has_raw: row.raw_body.is_some(),
+        signature_valid: row.signature_valid,
+        // Steps recorded before modes were kept are in the database's mode.
+        mode: match row.mode.as_deref() {
+            Some(mode) => parse_name(&what, mode)?,
+            None => database_mode,
+        },
+    })
+}
+
+async fn timeline(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    Path(phone): Path<String>,
+) -> AppResult<Json<NumberTimeline>> {
+    let number = organization_number(&state, me.organization_id, &phone).await?;
+    let now = state.clock.now();
+    let names = state.store.advisor_names(me.organization_id).await?;
+    let events = state
+        .store
+        .evidence(me.organization_id, Some(&phone))
+        .await?
+        .iter()
+        .map(|row| timeline_event(row, &names, state.store.mode()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let messages = state
+        .store
+        .conversation(me.organization_id, &phone, ConversationOf::Everyone)
+        .await?;
+    Ok(Json(NumberTimeline {
+        summary: summary(&number, now),
+        snapshot: snapshot(&phone, &number.consent, now),
+        events,
+        messages,
+    }))
+}
+
+async fn record(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    Path(phone): Path<String>,
+    Query(query): Query<RecordQuery>,
+) -> AppResult<Response> {
+    organization_number(&state, me.organization_id, &phone).await?;
+    record_download(&state, me.organization_id, Some(&phone), &query).await
+}
+
+async fn raw(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    Path(id): Path<i64>,
+) -> AppResult<Json<RawEvidence>> {
+    let row = state
+        .store
+        .evidence_event(me.organization_id, id)
+        .await?
+        .ok_or(AppError::NotFound("That event"))?;
+    let detail = serde_json::from_str(&row.detail_json).map_err(|e| StoreError::Corrupt {
+        what: format!("consent event {id}"),
+        problem: e.to_string(),
+    })?;
+    Ok(Json(RawEvidence {
+        id: row.id,
+        raw_body: row.raw_body,
+        detail,
+        prev_hash: row.prev_hash,
+        hash: row.hash,
+    }))
+}
+
+async fn chain(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+) -> AppResult<Json<ChainStatus>> {
+    let checked_at = state.clock.now();
+    let status = match state.store.verify_chain(me.organization_id).await? {
+        Ok(events) => ChainStatus {
+            intact: true,
+            events,
+            checked_at,
+            broken_at_seq: None,
+            reason: None,
+        },
+        Err(broken) => ChainStatus {
+            intact: false,
+            events: u64::try_from(broken.seq - 1).unwrap_or(0),
+            checked_at,
+            broken_at_seq: Some(broken.seq),
+            reason: Some(broken.reason),
+        },
+    };
+    Ok(Json(status))
+}
+
+async fn advisors(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+) -> AppResult<Json<Vec<AdvisorSummary>>> {
+    Ok(Json(state.store.advisors(me.organization_id).await?))
+}

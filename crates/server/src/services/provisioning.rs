@@ -1,0 +1,238 @@
+//! Provisioning, for the `optin-server` subcommands and the admin API alike:
+//! every input is checked here, with an error naming the field, before the
+//! store writes it; a number another organization owns is refused.
+
+use optin_core::admin::{OrganizationSettings, ReplayReport};
+use optin_core::vocab::Role;
+
+use crate::config::is_origin;
+use crate::error::{AppError, AppResult};
+use crate::store::provisioning::Conflict;
+use crate::store::Store;
+use crate::AppState;
+
+fn invalid(code: &'static str, field: &'static str, message: String) -> AppError {
+    AppError::Invalid {
+        code,
+        field,
+        message,
+    }
+}
+
+/// Meta's ids (business accounts, phone numbers) are decimal digits.
+fn meta_id(field: &'static str, text: &str) -> AppResult<String> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > 32 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(
+            "invalid_meta_id",
+            field,
+            format!("{field}: {text:?} is not a Meta id (1 to 32 digits, as shown in WhatsApp Manager)."),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// Checks and normalizes settings: ids are digits, the SMS number becomes
+/// E.164, origins are exact origins, names and tokens are not blank.
+pub fn checked_settings(
+    settings: &OrganizationSettings,
+    default_region: Option<&str>,
+) -> AppResult<OrganizationSettings> {
+    let name = settings
+        .name
+        .as_deref()
+        .map(|name| {
+            optin_core::api::validate_name(name)
+                .map(str::to_owned)
+                .map_err(|message| invalid("invalid_name", "name", message.to_owned()))
+        })
+        .transpose()?;
+    let whatsapp_business_account_id = settings
+        .whatsapp_business_account_id
+        .as_deref()
+        .map(|id| meta_id("whatsapp_business_account_id", id))
+        .transpose()?;
+    let add_whatsapp_phone_number_ids = settings
+        .add_whatsapp_phone_number_ids
+        .iter()
+        .map(|id| meta_id("whatsapp_phone_number_id", id))
+        .collect::<AppResult<Vec<_>>>()?;
+    let sms_number = settings
+        .sms_number
+        .as_deref()
+        .map(|number| {
+            optin_core::phone::to_e164(number, default_region)
+                .map_err(|e| invalid("invalid_phone", "sms_number", format!("sms_number: {e}")))
+        })
+        .transpose()?;
+    let frame_origins = settings
+        .frame_origins
+        .as_ref()
+        .map(|origins| {
+            origins
+                .iter()
+                .map(|origin| {
+                    let origin = origin.trim().trim_end_matches('/');
+                    if is_origin(origin) {
+                        Ok(origin.to_owned())
+                    } else {
+                        Err(invalid(
+                            "invalid_origin",
+                            "frame_origins",
+                            format!("{origin:?} is not an origin like https://crm.example.com"),
+                        ))
+                    }
+                })
+                .collect::<AppResult<Vec<_>>>()
+        })
+        .transpose()?;
+    let whatsapp_access_token = settings
+        .whatsapp_access_token
+        .as_deref()
+        .map(|token| {
+            let token = token.trim();
+            if token.is_empty() || token.chars().any(char::is_whitespace) {
+                Err(invalid(
+                    "invalid_token",
+                    "whatsapp_access_token",
+                    "The access token must be one word without spaces.".into(),
+                ))
+            } else {
+                Ok(token.to_owned())
+            }
+        })
+        .transpose()?;
+    Ok(OrganizationSettings {
+        name,
+        whatsapp_business_account_id,
+        add_whatsapp_phone_number_ids,
+        sms_number,
+        frame_origins,
+        whatsapp_access_token,
+    })
+}
+
+/// The refusal for a write that met data already there.
+pub fn conflict(conflict: Conflict) -> AppError {
+    let (code, field, message) = match conflict {
+        Conflict::PhoneNumberIdTaken(id) => (
+            "number_taken",
+            "whatsapp_phone_number_id",
+            format!("The WhatsApp phone number id {id} already belongs to another organization."),
+        ),
+        Conflict::SmsNumberTaken(number) => (
+            "number_taken",
+            "sms_number",
+            format!("The SMS number {number} already belongs to another organization."),
+        ),
+        Conflict::NameTaken => (
+            "name_taken",
+            "name",
+            "An organization of that name exists already.".to_owned(),
+        ),
+        Conflict::ExternalIdTaken => (
+            "external_id_taken",
+            "external_id",
+            "Another person of this organization has that CRM id.".to_owned(),
+        ),
+    };
+    AppError::Conflict {
+        code,
+        field: Some(field),
+        message,
+    }
+}
+
+/// Creates an organization; returns its id.
+pub async fn create_organization(
+    store: &Store,
+    settings: &OrganizationSettings,
+    default_region: Option<&str>,
+) -> AppResult<i64> {
+    let settings = checked_settings(settings, default_region)?;
+    let name = settings
+        .name
+        .clone()
+        .ok_or_else(|| invalid("invalid_name", "name", "Name the organization.".into()))?;
+    store
+        .create_organization(&name, &settings)
+        .await?
+        .map_err(conflict)
+}
+
+/// Changes an organization.
+pub async fn update_organization(
+    store: &Store,
+    organization_id: i64,
+    settings: &OrganizationSettings,
+    default_region: Option<&str>,
+) -> AppResult<()> {
+    let settings = checked_settings(settings, default_region)?;
+    store
+        .update_organization(organization_id, &settings)
+        .await?
+        .ok_or(AppError::NotFound("That organization"))?
+        .map_err(conflict)
+}
+
+/// Creates a person of an organization; returns their id.
+pub async fn create_advisor(
+    store: &Store,
+    organization_id: i64,
+    name: &str,
+    external_id: Option<&str>,
+    role: Role,
+) -> AppResult<i64> {
+    let name = optin_core::api::validate_name(name)
+        .map_err(|message| invalid("invalid_name", "name", message.to_owned()))?;
+    let external_id = external_id.map(str::trim);
+    if external_id.is_some_and(|id| id.is_empty() || id.len() > 200) {
+        return Err(invalid(
+            "invalid_external_id",
+            "external_id",
+            "A CRM id is 1 to 200 characters.".into(),
+        ));
+    }
+    if store.organization(organization_id).await?.is_none() {
+        return Err(AppError::NotFound("That organization"));
+    }
+    store
+        .create_advisor(organization_id, name, external_id, role)
+        .await?
+        .map_err(conflict)
+}
+
+/// Checks an API key's name.
+pub fn checked_key_name(name: &str) -> AppResult<&str> {
+    optin_core::api::validate_name(name)
+        .map_err(|message| invalid("invalid_name", "name", message.to_owned()))
+}
+
+/// Applies the kept webhooks whose business number `organization_id` owns
+/// now, each once (re-deliveries of what was applied are skipped as usual).
+pub async fn replay_unrouted(state: &AppState, organization_id: i64) -> AppResult<ReplayReport> {
+    let mut replayed = 0;
+    for kept in state.store.unrouted_webhooks(Some(organization_id)).await? {
+        if kept.replayed_at.is_some() {
+            continue;
+        }
+        match kept.provider.as_str() {
+            "whatsapp" => super::inbound::apply_whatsapp(state, kept.raw_body.as_bytes()).await?,
+            _ => super::inbound::apply_sms(state, kept.raw_body.as_bytes()).await?,
+        }
+        state.store.mark_replayed(kept.id, state.clock.now()).await?;
+        replayed += 1;
+    }
+    // Another organization's waiting webhooks are none of this one's business.
+    let still_unrouted = state
+        .store
+        .unrouted_webhooks(Some(organization_id))
+        .await?
+        .iter()
+        .filter(|kept| kept.replayed_at.is_none())
+        .count() as u64;
+    Ok(ReplayReport {
+        replayed,
+        still_unrouted,
+    })
+}
