@@ -340,7 +340,7 @@ impl Server {
         }
         let child = command
             .current_dir(project_root())
-            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .args(["--sandbox", "--addr", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--wa-app-secret", WEBHOOK_SECRET])

@@ -64,6 +64,10 @@ fn run(server_args: &[String]) -> Result<ExitCode> {
         .current_dir(&root)
         .args(["--static-dir", "dist"])
         .args(server_args);
+    // The sandbox, unless the caller asks for production (OPTIN_SANDBOX=0).
+    if std::env::var_os("OPTIN_SANDBOX").is_none() {
+        command.env("OPTIN_SANDBOX", "1");
+    }
     if std::env::var_os("OPTIN_SANDBOX_PHONE_DIR").is_none() {
         command.env("OPTIN_SANDBOX_PHONE_DIR", PHONE_DIST);
     }
@@ -251,7 +255,7 @@ fn end_to_end(tools: &Tools) -> Tally {
     let server = tools
         .command(root.join("target/debug/optin-server"))
         .current_dir(&root)
-        .args(["--static-dir", "dist", "--addr", "127.0.0.1:0"])
+        .args(["--sandbox", "--static-dir", "dist", "--addr", "127.0.0.1:0"])
         .args(["--demo-crm-addr", "127.0.0.1:0"])
         .args(["--sandbox-phone-dir", PHONE_DIST])
         .arg("--data-dir")
