@@ -29,5 +29,7 @@ async fn me(State(state): State<AppState>, Advisor(advisor): Advisor) -> AppResu
             .token_expires_at
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&chrono::Utc)),
+        // Every signed-in person is an advisor until roles are stored.
+        role: optin_core::api::Role::Advisor,
     }))
 }
