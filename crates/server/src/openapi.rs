@@ -16,7 +16,8 @@
 //! derive(utoipa::ToSchema))]` in `optin-core`). The errors every route
 //! shares are added by [`SharedErrors`], not written per handler: 401 to
 //! every operation that needs a token or key, 400, 413 and 415 to `/api/v1`
-//! operations with a JSON body, 500 to every `/api/v1` operation.
+//! operations with a JSON body, 500 to every `/api/v1` operation but the
+//! public ones (tag `public`).
 //!
 //! `tests/openapi.rs` fails while the document and the `.route(...)`
 //! declarations of `src/routes/` (and `/embed/config`) disagree.
@@ -41,6 +42,8 @@ use crate::routes::{consent, contacts, events, integrations, me, messages, webho
         description = "Advisors ask their contacts for WhatsApp consent, message them once \
             they opted in, and keep a tamper-evident consent record. Every error answers \
             `ErrorBody` (`{code, message, field?, allowed_at?}`); clients branch on `code`.",
+        // Not an SPDX identifier, so not Cargo's `license` (utoipa's default).
+        license(name = "Proprietary"),
     ),
     paths(
         me::me,
@@ -154,6 +157,10 @@ impl Modify for SharedErrors {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
+                let public = operation
+                    .tags
+                    .as_ref()
+                    .is_some_and(|tags| tags.iter().any(|tag| tag == "public"));
                 let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
                 let json_body = operation
                     .request_body
@@ -185,7 +192,7 @@ impl Modify for SharedErrors {
                         "The body is not declared as JSON (`unsupported_media_type`).",
                     );
                 }
-                if api {
+                if api && !public {
                     add(
                         responses,
                         "500",

@@ -166,3 +166,4 @@ impl TestService {
     }
 }
 pub mod extra;
+pub mod routes;
