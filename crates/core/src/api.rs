@@ -13,6 +13,7 @@ pub const MAX_NAME_CHARS: usize = 120;
 
 /// Body of every error response: a stable machine `code` and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Stable identifier, e.g. `invalid_phone`; clients branch on this.
     pub code: String,
@@ -28,6 +29,7 @@ pub struct ErrorBody {
 
 /// A contact as the advisor sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contact {
     /// Server-assigned id.
     pub id: i64,
@@ -46,6 +48,7 @@ fn no_consent() -> crate::consent::ConsentView {
 
 /// Body of `POST /api/v1/contacts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewContact {
     /// Display name; must not be blank.
     pub name: String,
@@ -56,6 +59,7 @@ pub struct NewContact {
 /// Body of `POST /api/v1/contacts/open`: find a contact by number or CRM id,
 /// creating it when a name and number are given and it does not exist yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OpenContact {
     /// Number as the CRM has it (parsed to E.164).
@@ -71,6 +75,7 @@ pub struct OpenContact {
 
 /// One page of `GET /api/v1/contacts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactPage {
     /// Contacts on this page, ordered by name.
     pub items: Vec<Contact>,
@@ -85,6 +90,7 @@ pub struct ContactPage {
 
 /// The advisor behind the bearer token, as returned by `GET /api/v1/me`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     /// Advisor id.
     pub advisor_id: i64,
@@ -115,6 +121,7 @@ fn yes() -> bool {
 
 /// Body of `POST /api/v1/integrations/advisor-tokens` (organization API key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRequest {
     /// Our advisor id.
     #[serde(default)]
@@ -129,6 +136,7 @@ pub struct TokenRequest {
 
 /// A minted advisor token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuedToken {
     pub token: String,
     pub advisor_id: i64,
@@ -137,6 +145,7 @@ pub struct IssuedToken {
 
 /// Body of `POST /api/v1/integrations/advisor-tokens/revoke`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RevokeToken {
     pub token: String,
 }
@@ -211,6 +220,7 @@ use crate::window::{saturating_add, RESEND_INTERVAL};
 /// `GET /api/v1/contacts/{id}/consent`: where consent stands, with the
 /// server's clock so the app never trusts its own for the 24-hour rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsentSnapshot {
     /// The contact's number (E.164); consent belongs to it, organization-wide.
     pub phone: String,
@@ -304,6 +314,7 @@ impl ConsentSnapshot {
 
 /// A message of the conversation, either way, either channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageView {
     pub id: i64,
     pub channel: Channel,
@@ -324,6 +335,7 @@ pub struct MessageView {
 
 /// An approved template of the organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateView {
     pub name: String,
     pub language: String,
@@ -337,6 +349,7 @@ pub struct TemplateView {
 
 /// Body of `POST /api/v1/contacts/{id}/messages`: a template or free text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum OutgoingMessage {
     /// An approved template with its parameters.
@@ -352,6 +365,7 @@ pub enum OutgoingMessage {
 
 /// Body of `POST /api/v1/contacts/{id}/sms`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutgoingSms {
     pub body: String,
 }
@@ -359,6 +373,7 @@ pub struct OutgoingSms {
 /// An item of the live stream (`GET /api/v1/events`, SSE `data:`); the SSE
 /// id is `id`. The app refetches what the event concerns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LiveEvent {
     pub id: i64,
     /// What the consent record says happened.

@@ -12,6 +12,7 @@ use crate::vocab::{Cause, EvidenceKind, Mode, Role};
 
 /// An advisor who holds a number in their contacts, and under which name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NumberHolder {
     pub advisor_id: i64,
     pub advisor_name: String,
@@ -21,6 +22,7 @@ pub struct NumberHolder {
 
 /// A number of the organization with where its consent stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NumberSummary {
     /// E.164, the key of consent.
     pub phone: String,
@@ -43,6 +45,7 @@ pub struct NumberSummary {
 /// - `since` / `until`: RFC 3339, on `updated_at` (inclusive / exclusive);
 /// - `q`: part of a contact name or number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NumberPage {
     pub numbers: Vec<NumberSummary>,
     /// How many numbers match the filter in all.
@@ -55,6 +58,7 @@ pub struct NumberPage {
 
 /// One step of the consent record, as the compliance timeline shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineEvent {
     /// Event id (also its live-stream id).
     pub id: i64,
@@ -84,6 +88,7 @@ pub struct TimelineEvent {
 
 /// `GET /api/v1/compliance/numbers/{e164}`: a number's whole story.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NumberTimeline {
     pub summary: NumberSummary,
     pub snapshot: ConsentSnapshot,
@@ -95,6 +100,7 @@ pub struct NumberTimeline {
 
 /// `GET /api/v1/compliance/events/{id}/raw`: an event's evidence as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RawEvidence {
     pub id: i64,
     /// The provider's body exactly as received (signature verified), if any.
@@ -106,6 +112,7 @@ pub struct RawEvidence {
 
 /// `GET /api/v1/compliance/chain`: the organization's hash chain, verified now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChainStatus {
     /// Every event links to the one before and its content is unchanged.
     pub intact: bool,
@@ -120,6 +127,7 @@ pub struct ChainStatus {
 
 /// An advisor of the organization, as compliance and admins list them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdvisorSummary {
     pub id: i64,
     pub name: String,

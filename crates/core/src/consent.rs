@@ -46,6 +46,7 @@ pub use crate::vocab::Cause;
 
 /// Stored consent state of one contact number.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentState {
     /// Never asked, or the last request failed (see `last_failure`).
@@ -111,6 +112,7 @@ impl fmt::Display for ConsentState {
 /// What the advisor sees: the stored state plus two states derived from time
 /// and history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentView {
     /// Never asked.

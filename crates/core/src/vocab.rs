@@ -11,15 +11,21 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Defines an enum whose variants each have one wire name.
+///
+/// The wire names are matched as `tt`, not `literal`: a `literal` fragment
+/// reaches derive macros wrapped in an invisible group, which `utoipa`'s
+/// `ToSchema` does not read (its schema would list the variant names).
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
         pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
+            $( $(#[$vmeta:meta])* $variant:ident = $wire:tt, )+
         }
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        // A string enum of the wire names in the OpenAPI document (the service only).
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $( $(#[$vmeta])* #[serde(rename = $wire)] $variant, )+
         }
@@ -264,6 +270,7 @@ pub enum ErrorEffect {
 
 /// An error code from WhatsApp's Cloud API or the SMS provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct ErrorCode(pub u32);
 
@@ -489,5 +496,19 @@ mod tests {
         assert_eq!(ErrorCode(999_999).effect(), ErrorEffect::Final);
         assert_eq!(ErrorCode::from_provider(-1), None);
         assert_eq!(serde_json::to_string(&ErrorCode(131026)).unwrap(), "131026");
+    }
+}
+
+/// The OpenAPI schema of a vocabulary enum lists its wire names.
+#[cfg(all(test, feature = "openapi"))]
+mod openapi_tests {
+    use super::*;
+
+    #[test]
+    fn schemas_list_the_wire_names() {
+        let schema = serde_json::to_value(<Purpose as utoipa::PartialSchema>::schema()).unwrap();
+        let names: Vec<&str> = Purpose::ALL.iter().map(|p| p.as_str()).collect();
+        assert_eq!(schema["type"], "string");
+        assert_eq!(schema["enum"], serde_json::json!(names));
     }
 }

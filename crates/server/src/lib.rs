@@ -11,6 +11,7 @@ pub mod csp;
 pub mod demo_crm;
 pub mod error;
 pub mod live;
+pub mod openapi;
 pub mod outbox;
 pub mod providers;
 pub mod routes;
@@ -124,6 +125,12 @@ pub fn app(state: AppState) -> Router {
 
 /// Public: the host origins the app may talk to over `postMessage` (the same
 /// list that may frame it), so the app can check messages before any token exists.
+#[utoipa::path(
+    get,
+    path = "/embed/config",
+    tag = "public",
+    responses((status = 200, description = "The origins that may frame the app and talk to it.", body = openapi::EmbedConfig)),
+)]
 async fn embed_config(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> axum::Json<serde_json::Value> {

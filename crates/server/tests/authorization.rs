@@ -125,30 +125,14 @@ fn routes() -> Vec<Route> {
 /// `(method, path)` of every route the API's route modules declare, read
 /// from their source, so a route added without a row here fails the test.
 fn declared_routes() -> Vec<(String, String)> {
-    let sources = [
-        include_str!("../src/routes/me.rs"),
-        include_str!("../src/routes/contacts.rs"),
-        include_str!("../src/routes/consent.rs"),
-        include_str!("../src/routes/messages.rs"),
-        include_str!("../src/routes/events.rs"),
-        include_str!("../src/routes/integrations.rs"),
-    ];
-    let mut declared = Vec::new();
-    for source in sources {
-        for line in source.lines() {
-            let Some((_, rest)) = line.split_once(".route(\"") else {
-                continue;
-            };
-            let (path, handlers) = rest.split_once('"').unwrap();
-            for method in ["get", "post", "put", "patch", "delete"] {
-                if handlers.contains(&format!("{method}(")) {
-                    declared.push((method.to_uppercase(), path.to_owned()));
-                }
-            }
-        }
-    }
-    declared.sort();
-    declared
+    support::routes::declared_in(&[
+        "me.rs",
+        "contacts.rs",
+        "consent.rs",
+        "messages.rs",
+        "events.rs",
+        "integrations.rs",
+    ])
 }
 
 /// Who and what the cells use.

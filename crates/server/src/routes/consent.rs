@@ -46,6 +46,23 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/contacts/{id}/opt-in",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Contact id."),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 200 visible characters; a repeat with the same key changes nothing and answers the current state."),
+    ),
+    responses(
+        (status = 202, description = "The request is queued to WhatsApp; the number's consent as it now stands.", body = optin_core::api::ConsentSnapshot),
+        (status = 403, description = "WhatsApp is turned off for the organization (`whatsapp_disabled`).", body = optin_core::api::ErrorBody),
+        (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 409, description = "The consent rules refuse it now (`already_opted_in`, `request_in_flight`, `contact_opted_out`, `resend_too_soon`, `not_allowed_now`); `allowed_at` tells when a refusal in time lapses.", body = optin_core::api::ErrorBody),
+        (status = 422, description = "An invalid Idempotency-Key (`invalid_idempotency_key`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn request(
     State(state): State<AppState>,
     Sender(advisor): Sender,
@@ -55,6 +72,24 @@ async fn request(
     send(&state, &advisor, id, &headers, RequestKind::First).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/contacts/{id}/opt-in/resend",
+    description = "Resends the opt-in request after 24 hours without an answer; before that it is refused with `resend_too_soon` and `allowed_at`.",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Contact id."),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 200 visible characters; a repeat with the same key changes nothing and answers the current state."),
+    ),
+    responses(
+        (status = 202, description = "The request is queued to WhatsApp; the number's consent as it now stands.", body = optin_core::api::ConsentSnapshot),
+        (status = 403, description = "WhatsApp is turned off for the organization (`whatsapp_disabled`).", body = optin_core::api::ErrorBody),
+        (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 409, description = "The consent rules refuse it now (`already_opted_in`, `request_in_flight`, `contact_opted_out`, `resend_too_soon`, `not_allowed_now`); `allowed_at` tells when a refusal in time lapses.", body = optin_core::api::ErrorBody),
+        (status = 422, description = "An invalid Idempotency-Key (`invalid_idempotency_key`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn resend(
     State(state): State<AppState>,
     Sender(advisor): Sender,
@@ -81,6 +116,17 @@ async fn send(
     Ok((StatusCode::ACCEPTED, Json(snapshot)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/contacts/{id}/consent",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Contact id.")),
+    responses(
+        (status = 200, description = "Where the number's consent stands, with the server's clock.", body = optin_core::api::ConsentSnapshot),
+        (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn consent(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
@@ -149,6 +195,25 @@ fn render(rows: Vec<EvidenceRow>, format: Option<&str>, name: &str) -> AppResult
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/contacts/{id}/consent/record",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "Contact id."),
+        ("format" = Option<String>, Query, description = "`json` (default), `jsonl` or `csv`."),
+    ),
+    responses(
+        (status = 200, description = "Every consent-record event about the contact's number: JSON array, JSON lines or CSV as `format` asks (JSON lines and CSV as attachments).", content(
+            (Vec<crate::store::evidence::EvidenceRow> = "application/json"),
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
+        (status = 422, description = "An unknown `format` (`invalid_format`).", body = optin_core::api::ErrorBody),
+        (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn record(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
@@ -163,6 +228,21 @@ async fn record(
     record_download(&state, advisor.organization_id, Some(&contact.phone), &query).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/consent/export",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(("format" = Option<String>, Query, description = "`jsonl` (default), `csv` or `json`.")),
+    responses(
+        (status = 200, description = "The organization's whole consent record: JSON array, JSON lines or CSV as `format` asks (JSON lines and CSV as attachments).", content(
+            (Vec<crate::store::evidence::EvidenceRow> = "application/json"),
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
+        (status = 422, description = "An unknown `format` (`invalid_format`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn export(
     State(state): State<AppState>,
     Supervisor(supervisor): Supervisor,

@@ -24,15 +24,27 @@ pub fn router() -> Router<AppState> {
         .route("/contacts/open", post(open))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Part of a name or number; empty lists every contact.
     #[serde(default)]
     q: String,
+    /// Offset of the first contact of the page.
     #[serde(default)]
     offset: u64,
+    /// Page size, 1 to 200 (default 50).
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/contacts",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(ListParams),
+    responses((status = 200, description = "One page of the advisor's contacts matching the search, ordered by name.", body = optin_core::api::ContactPage)),
+)]
 async fn list(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
@@ -61,6 +73,17 @@ async fn list(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/contacts/{id}",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Contact id.")),
+    responses(
+        (status = 200, description = "The contact.", body = optin_core::api::Contact),
+        (status = 404, description = "No such contact of this advisor (`not_found`), also for another advisor's.", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn one(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
@@ -89,6 +112,19 @@ fn parse_phone(state: &AppState, phone: &str) -> AppResult<String> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/contacts/open",
+    tag = "advisor",
+    security(("bearer" = [])),
+    request_body = optin_core::api::OpenContact,
+    responses(
+        (status = 200, description = "Found by number or CRM id (the CRM id is stored on it when given).", body = optin_core::api::Contact),
+        (status = 201, description = "Not found, and created from the name and number given.", body = optin_core::api::Contact),
+        (status = 404, description = "Not found and no name and number to create it with (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 422, description = "An invalid number, name, or neither number nor CRM id (`invalid_phone`, `invalid_name`, `invalid_contact_ref`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn open(
     State(state): State<AppState>,
     Sender(advisor): Sender,
@@ -151,6 +187,18 @@ async fn open(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/contacts",
+    tag = "advisor",
+    security(("bearer" = [])),
+    request_body = optin_core::api::NewContact,
+    responses(
+        (status = 201, description = "The contact was added.", body = optin_core::api::Contact),
+        (status = 409, description = "The advisor already has a contact with this number (`duplicate_phone`).", body = optin_core::api::ErrorBody),
+        (status = 422, description = "An invalid name or number (`invalid_name`, `invalid_phone`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     Sender(advisor): Sender,

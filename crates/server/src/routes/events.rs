@@ -26,8 +26,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/events", get(events))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Resume {
+    /// Resume after this event id (missed events are replayed first).
     after: Option<i64>,
 }
 
@@ -46,6 +48,17 @@ fn sse(event: &LiveEvent) -> Event {
         .data(serde_json::to_string(event).expect("live events serialize"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(
+        Resume,
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event (wins over `after`)."),
+    ),
+    responses((status = 200, description = "Server-Sent Events named `consent`, each `data:` a `LiveEvent` (JSON) with the event id as SSE id; never ends. Without a resume point the stream starts now.", content_type = "text/event-stream", body = String)),
+)]
 async fn events(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,

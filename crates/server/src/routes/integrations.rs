@@ -23,6 +23,18 @@ pub fn router() -> Router<AppState> {
         .route("/integrations/advisor-tokens/revoke", post(revoke))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/advisor-tokens",
+    tag = "integration",
+    security(("api_key" = [])),
+    request_body = optin_core::api::TokenRequest,
+    responses(
+        (status = 201, description = "A short-lived token for the advisor.", body = optin_core::api::IssuedToken),
+        (status = 404, description = "No such advisor in the key's organization (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 422, description = "A lifetime outside 60 to 3600 seconds, or not exactly one of `advisor_id` and `advisor_external_id` (`invalid_ttl`, `invalid_advisor`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn mint(
     State(state): State<AppState>,
     Integration(organization): Integration,
@@ -65,6 +77,17 @@ async fn mint(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/advisor-tokens/revoke",
+    tag = "integration",
+    security(("api_key" = [])),
+    request_body = optin_core::api::RevokeToken,
+    responses(
+        (status = 204, description = "The token is revoked."),
+        (status = 404, description = "No such live token in the key's organization (`not_found`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn revoke(
     State(state): State<AppState>,
     Integration(organization): Integration,

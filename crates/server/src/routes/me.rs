@@ -14,6 +14,13 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/me", get(me))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "advisor",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The advisor behind the token, the organization's settings and the token's expiry.", body = optin_core::api::Me)),
+)]
 async fn me(State(state): State<AppState>, Advisor(advisor): Advisor) -> AppResult<Json<Me>> {
     let role = advisor.role()?;
     let whatsapp_enabled = state

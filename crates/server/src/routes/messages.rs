@@ -24,6 +24,17 @@ pub fn router() -> Router<AppState> {
         .route("/templates", get(templates))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/contacts/{id}/messages",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Contact id.")),
+    responses(
+        (status = 200, description = "The conversation with the contact's number, both ways, both channels, oldest first.", body = Vec<optin_core::api::MessageView>),
+        (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn conversation(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
@@ -46,6 +57,21 @@ async fn conversation(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/contacts/{id}/messages",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Contact id.")),
+    request_body = optin_core::api::OutgoingMessage,
+    responses(
+        (status = 202, description = "The WhatsApp message is queued.", body = crate::openapi::Queued),
+        (status = 403, description = "WhatsApp is turned off for the organization (`whatsapp_disabled`).", body = optin_core::api::ErrorBody),
+        (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 409, description = "The number has not opted in, or free text outside the 24-hour service window (`not_opted_in`, `outside_service_window`).", body = optin_core::api::ErrorBody),
+        (status = 422, description = "An empty or too long text, an unknown template or the wrong number of parameters (`invalid_text`, `unknown_template`, `template_parameters`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn send(
     State(state): State<AppState>,
     Sender(advisor): Sender,
@@ -56,6 +82,20 @@ async fn send(
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/contacts/{id}/sms",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Contact id.")),
+    request_body = optin_core::api::OutgoingSms,
+    responses(
+        (status = 202, description = "The SMS is queued.", body = crate::openapi::Queued),
+        (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 409, description = "The contact sent STOP (`sms_opted_out`).", body = optin_core::api::ErrorBody),
+        (status = 422, description = "An empty or too long text (`invalid_text`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn send_sms(
     State(state): State<AppState>,
     Sender(advisor): Sender,
@@ -66,6 +106,13 @@ async fn send_sms(
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/templates",
+    tag = "advisor",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The organization's approved templates for messages.", body = Vec<optin_core::api::TemplateView>)),
+)]
 async fn templates(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,

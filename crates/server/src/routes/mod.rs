@@ -1,16 +1,18 @@
-//! `/api/v1` routes, one module per resource.
+//! `/api/v1` routes, one module per resource (each `pub(crate)` so the
+//! OpenAPI document in `crate::openapi` can list their handlers).
 
-mod admin;
-mod compliance;
-mod consent;
-mod contacts;
-mod events;
-mod integrations;
-mod me;
-mod messages;
+pub(crate) mod admin;
+pub(crate) mod compliance;
+pub(crate) mod consent;
+pub(crate) mod contacts;
+pub(crate) mod events;
+pub(crate) mod integrations;
+pub(crate) mod me;
+pub(crate) mod messages;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
 use axum::Router;
 
 use crate::error::AppError;
@@ -30,6 +32,7 @@ pub fn api() -> Router<AppState> {
         .merge(integrations::router())
         .merge(compliance::router())
         .merge(admin::router())
+        .route("/openapi.json", get(crate::openapi::serve))
         .fallback(|| async { AppError::NotFound("That API route") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -31,16 +31,30 @@ pub fn router() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Handshake {
+    /// `subscribe`.
     #[serde(rename = "hub.mode")]
     mode: Option<String>,
+    /// The verify token configured at Meta and here.
     #[serde(rename = "hub.verify_token")]
     verify_token: Option<String>,
+    /// Echoed back when the token matches.
     #[serde(rename = "hub.challenge")]
     challenge: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks/whatsapp",
+    tag = "webhook",
+    params(Handshake),
+    responses(
+        (status = 200, description = "The verify token matches: the challenge, echoed.", content_type = "text/plain", body = String),
+        (status = 403, description = "Wrong mode or verify token, or no challenge (empty body)."),
+    ),
+)]
 async fn handshake(State(state): State<AppState>, Query(query): Query<Handshake>) -> Response {
     let expected = &state.providers.settings.verify_token;
     let token_ok = query
@@ -62,6 +76,18 @@ fn unsigned() -> Response {
     AppError::Unauthorized.into_response()
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/whatsapp",
+    tag = "webhook",
+    params(("X-Hub-Signature-256" = String, Header, description = "`sha256=` and the HMAC-SHA256 of the body with the app secret.")),
+    request_body(content = Object, description = "Meta's webhook notification (messages and statuses), read as sent.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Applied (what is not understood is kept for review) and acknowledged."),
+        (status = 401, description = "A bad or missing signature (`unauthorized`); nothing is stored.", body = optin_core::api::ErrorBody),
+        (status = 500, description = "Not applied (`internal`); Meta delivers it again later.", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn whatsapp(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let signature = headers
         .get("x-hub-signature-256")
@@ -78,6 +104,18 @@ async fn whatsapp(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/sms",
+    tag = "webhook",
+    params(("X-Twilio-Signature" = String, Header, description = "Base64 HMAC-SHA1 of the called URL and the sorted form pairs, with the auth token.")),
+    request_body(content = Object, description = "An inbound SMS or a status callback, as form pairs.", content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Applied and acknowledged."),
+        (status = 401, description = "A bad or missing signature, or a body that is not a form (`unauthorized`); nothing is stored.", body = optin_core::api::ErrorBody),
+        (status = 500, description = "Not applied (`internal`); the provider delivers it again later.", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn sms(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,

@@ -83,7 +83,7 @@ impl NewEvidence {
 }
 
 /// A stored event, as exported.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EvidenceRow {
     pub id: i64,
     pub organization_id: i64,

@@ -192,3 +192,4 @@ impl TestService {
     }
 }
 pub mod extra;
+pub mod routes;
