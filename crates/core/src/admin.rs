@@ -11,6 +11,7 @@ use crate::vocab::Role;
 
 /// An organization as provisioned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrganizationView {
     pub id: i64,
     /// Display name: the business the contacts see named.
@@ -30,6 +31,7 @@ pub struct OrganizationView {
 
 /// What an organization is created or changed with; absent fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrganizationSettings {
     #[serde(default)]
     pub name: Option<String>,
@@ -50,6 +52,7 @@ pub struct OrganizationSettings {
 
 /// `POST /api/v1/admin/advisors`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAdvisor {
     pub name: String,
     /// The CRM's id of this person (unique in the organization).
@@ -65,6 +68,7 @@ fn advisor() -> Role {
 
 /// What an API key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyScope {
     /// A CRM backend: mints short-lived advisor tokens.
@@ -92,6 +96,7 @@ impl KeyScope {
 
 /// `POST /api/v1/admin/api-keys`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewApiKey {
     /// What the key is for, e.g. "Salesforce production".
     pub name: String,
@@ -103,6 +108,7 @@ pub struct NewApiKey {
 
 /// An API key as listed (the key itself is shown once, at creation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKeyView {
     pub id: i64,
     pub name: String,
@@ -114,6 +120,7 @@ pub struct ApiKeyView {
 
 /// A new API key: the secret, shown this once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuedApiKey {
     pub key: String,
     pub view: ApiKeyView,
@@ -121,6 +128,7 @@ pub struct IssuedApiKey {
 
 /// `POST /api/v1/admin/api-keys/{id}/expire`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExpireApiKey {
     /// When the key stops working (now when absent).
     #[serde(default)]
@@ -129,6 +137,7 @@ pub struct ExpireApiKey {
 
 /// A webhook for a business number no organization owned when it arrived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnroutedWebhook {
     pub id: i64,
     /// `whatsapp` or `sms`.
@@ -141,6 +150,7 @@ pub struct UnroutedWebhook {
 
 /// `POST /api/v1/admin/unrouted/replay`: how many kept webhooks were applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplayReport {
     pub replayed: u64,
     /// Kept webhooks of this organization's numbers still not applied.

@@ -5,9 +5,12 @@
 //! To document a new route (the admin and compliance APIs included):
 //! 1. annotate its handler with `#[utoipa::path(...)]`: the method, the full
 //!    path (`/api/v1/...`, path parameters as `{id}` like axum's), a `tag`,
-//!    `security(("bearer" = []))` for an advisor's token (or `"api_key"` for
-//!    the organization API key), its params, request body, success responses
-//!    and each error status of its own with `body = optin_core::api::ErrorBody`;
+//!    `security(("bearer" = []))` for a person's token (or `"api_key"` for
+//!    an organization API key; both, `security(("api_key" = []), ("bearer" =
+//!    []))`, where either is accepted, as on the admin routes), its params,
+//!    request body, success responses and each error status of its own with
+//!    `body = optin_core::api::ErrorBody` (403 included where the role or the
+//!    key's scope is refused, see `crate::auth`);
 //! 2. add the handler to `paths(...)` in [`ApiDoc`] below (a new route module
 //!    is declared `pub(crate)` in `routes/mod.rs` for that).
 //!
@@ -32,7 +35,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{consent, contacts, events, integrations, me, messages, webhooks};
+use crate::routes::{
+    admin, compliance, consent, contacts, events, integrations, me, messages, webhooks,
+};
 
 /// The whole document.
 #[derive(OpenApi)]
@@ -63,6 +68,23 @@ use crate::routes::{consent, contacts, events, integrations, me, messages, webho
         events::events,
         integrations::mint,
         integrations::revoke,
+        compliance::numbers,
+        compliance::timeline,
+        compliance::record,
+        compliance::raw,
+        compliance::chain,
+        compliance::advisors,
+        admin::organization,
+        admin::update,
+        admin::advisors,
+        admin::create_advisor,
+        admin::disable_advisor,
+        admin::api_keys,
+        admin::create_api_key,
+        admin::expire_api_key,
+        admin::revoke_api_key,
+        admin::unrouted,
+        admin::replay,
         webhooks::handshake,
         webhooks::whatsapp,
         webhooks::sms,
@@ -73,7 +95,9 @@ use crate::routes::{consent, contacts, events, integrations, me, messages, webho
     modifiers(&SharedErrors),
     tags(
         (name = "advisor", description = "The signed-in advisor's contacts, consent and messages (advisor token)."),
-        (name = "integration", description = "Server-to-server calls of a CRM backend (organization API key)."),
+        (name = "integration", description = "Server-to-server calls of a CRM backend (integration-scoped organization API key)."),
+        (name = "compliance", description = "Organization-wide reads and exports for the `compliance` and `admin` roles (person token); advisors get 403."),
+        (name = "admin", description = "Provisioning of the caller's own organization: an admin-scoped organization API key, or a person with the `admin` role."),
         (name = "webhook", description = "Provider callbacks, authenticated by their signatures."),
         (name = "public", description = "No authentication."),
     ),
@@ -128,8 +152,9 @@ impl Modify for SharedErrors {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An advisor token, minted by the CRM backend with \
-                         `POST /api/v1/integrations/advisor-tokens` (short-lived).",
+                        "A person's token (role `advisor`, `compliance` or `admin`), minted by \
+                         the CRM backend with `POST /api/v1/integrations/advisor-tokens` \
+                         (short-lived).",
                     ))
                     .build(),
             ),
@@ -141,8 +166,10 @@ impl Modify for SharedErrors {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("ok_...")
                     .description(Some(
-                        "The organization API key (`ok_...`, created with \
-                         `optin-server api-key create`), sent as a bearer token.",
+                        "An organization API key (`ok_...`, created with \
+                         `optin-server api-key create` or `POST /api/v1/admin/api-keys`), \
+                         sent as a bearer token. Its scope is `integration` (the \
+                         integration routes) or `admin` (the admin routes).",
                     ))
                     .build(),
             ),

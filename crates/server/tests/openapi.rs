@@ -159,9 +159,10 @@ fn the_document_is_openapi_3_1_with_its_error_shape_and_security() {
         {
             fault("no 4xx response with the ErrorBody schema".into());
         }
-        // Authentication: the advisor's token on /api/v1, the organization
-        // API key on the integration routes, none on the public ones and the
-        // webhooks (which are signed).
+        // Authentication: a person's token on /api/v1, an organization API
+        // key on the integration routes, either on the admin routes (an
+        // admin-scoped key or an admin's token), none on the public ones and
+        // the webhooks (which are signed).
         let security: BTreeSet<String> = operation["security"]
             .as_array()
             .into_iter()
@@ -173,6 +174,8 @@ fn the_document_is_openapi_3_1_with_its_error_shape_and_security() {
                 BTreeSet::new()
             } else if path.starts_with("/api/v1/integrations/") {
                 BTreeSet::from(["api_key".to_owned()])
+            } else if path.starts_with("/api/v1/admin/") {
+                BTreeSet::from(["api_key".to_owned(), "bearer".to_owned()])
             } else {
                 BTreeSet::from(["bearer".to_owned()])
             };

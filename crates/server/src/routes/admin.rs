@@ -37,6 +37,16 @@ pub fn router() -> Router<AppState> {
         .route("/admin/unrouted/replay", post(replay))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/organization",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's organization as provisioned (its own Cloud API token is never shown).", body = optin_core::admin::OrganizationView),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn organization(
     State(state): State<AppState>,
     admin: Admin,
@@ -49,6 +59,19 @@ async fn organization(
         .ok_or(AppError::NotFound("That organization"))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/organization",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    request_body = optin_core::admin::OrganizationSettings,
+    responses(
+        (status = 200, description = "The organization as changed; absent fields stay as they were, WhatsApp phone number ids are added.", body = optin_core::admin::OrganizationView),
+        (status = 409, description = "A WhatsApp phone number id or SMS number of another organization, or another organization's name (`number_taken`, `name_taken`); `field` names which.", body = optin_core::api::ErrorBody),
+        (status = 422, description = "An invalid name, Meta id, SMS number, frame origin or access token (`invalid_name`, `invalid_meta_id`, `invalid_phone`, `invalid_origin`, `invalid_token`); `field` names which.", body = optin_core::api::ErrorBody),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     admin: Admin,
@@ -64,6 +87,16 @@ async fn update(
     organization(State(state), admin).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/advisors",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The organization's people (advisors, compliance, admins), disabled ones included, by name.", body = Vec<optin_core::compliance::AdvisorSummary>),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn advisors(
     State(state): State<AppState>,
     admin: Admin,
@@ -71,6 +104,19 @@ async fn advisors(
     Ok(Json(state.store.advisors(admin.organization_id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/advisors",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    request_body = optin_core::admin::NewAdvisor,
+    responses(
+        (status = 201, description = "The person was added (role `advisor` unless the body says otherwise).", body = optin_core::compliance::AdvisorSummary),
+        (status = 409, description = "Another person of the organization has that CRM id (`external_id_taken`).", body = optin_core::api::ErrorBody),
+        (status = 422, description = "A blank or too long name, or a CRM id not 1 to 200 characters (`invalid_name`, `invalid_external_id`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn create_advisor(
     State(state): State<AppState>,
     admin: Admin,
@@ -94,6 +140,18 @@ async fn create_advisor(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/advisors/{id}/disable",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    params(("id" = i64, Path, description = "Person (advisor) id.")),
+    responses(
+        (status = 204, description = "The person is disabled (or already was): their tokens stop working at once."),
+        (status = 404, description = "No such person in the organization (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn disable_advisor(
     State(state): State<AppState>,
     admin: Admin,
@@ -110,13 +168,32 @@ async fn disable_advisor(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn api_keys(
-    State(state): State<AppState>,
-    admin: Admin,
-) -> AppResult<Json<Vec<ApiKeyView>>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/api-keys",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The organization's API keys, newest first, revoked and expired ones included (never the keys themselves).", body = Vec<optin_core::admin::ApiKeyView>),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
+async fn api_keys(State(state): State<AppState>, admin: Admin) -> AppResult<Json<Vec<ApiKeyView>>> {
     Ok(Json(state.store.api_keys(admin.organization_id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/api-keys",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    request_body = optin_core::admin::NewApiKey,
+    responses(
+        (status = 201, description = "The new key: `key` is shown this once, only its hash is kept.", body = optin_core::admin::IssuedApiKey),
+        (status = 422, description = "A blank or too long name, or an expiry not in the future (`invalid_name`, `invalid_expiry`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn create_api_key(
     State(state): State<AppState>,
     admin: Admin,
@@ -138,6 +215,19 @@ async fn create_api_key(
     Ok((StatusCode::CREATED, Json(IssuedApiKey { key, view })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/api-keys/{id}/expire",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    params(("id" = i64, Path, description = "API key id.")),
+    request_body = optin_core::admin::ExpireApiKey,
+    responses(
+        (status = 200, description = "The key with its new expiry (now when `at` is absent).", body = optin_core::admin::ApiKeyView),
+        (status = 404, description = "No such API key in the organization (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn expire_api_key(
     State(state): State<AppState>,
     admin: Admin,
@@ -153,6 +243,18 @@ async fn expire_api_key(
         .ok_or(AppError::NotFound("That API key"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/api-keys/{id}/revoke",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    params(("id" = i64, Path, description = "API key id.")),
+    responses(
+        (status = 200, description = "The key, revoked (it stops working at once; revoking it again changes nothing).", body = optin_core::admin::ApiKeyView),
+        (status = 404, description = "No such API key in the organization (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn revoke_api_key(
     State(state): State<AppState>,
     admin: Admin,
@@ -166,6 +268,16 @@ async fn revoke_api_key(
         .ok_or(AppError::NotFound("That API key"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/unrouted",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The provider webhooks kept because they arrived for one of the organization's numbers before it was provisioned, replayed or not.", body = Vec<optin_core::admin::UnroutedWebhook>),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn unrouted(
     State(state): State<AppState>,
     admin: Admin,
@@ -190,6 +302,16 @@ async fn unrouted(
     Ok(Json(views))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/unrouted/replay",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The kept webhooks of the organization's numbers not applied yet are applied now, each once.", body = optin_core::admin::ReplayReport),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn replay(State(state): State<AppState>, admin: Admin) -> AppResult<Json<ReplayReport>> {
     Ok(Json(
         provisioning::replay_unrouted(&state, admin.organization_id).await?,

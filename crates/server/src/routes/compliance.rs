@@ -13,11 +13,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use optin_core::api::{ConsentView, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use optin_core::vocab::Mode;
 use optin_core::compliance::{
     AdvisorSummary, ChainStatus, NumberPage, NumberSummary, NumberTimeline, RawEvidence,
     TimelineEvent,
 };
+use optin_core::vocab::Mode;
 use serde::Deserialize;
 
 use crate::auth::Supervisor;
@@ -86,6 +86,26 @@ fn summary(number: &OrganizationNumber, now: DateTime<Utc>) -> NumberSummary {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/numbers",
+    tag = "compliance",
+    security(("bearer" = [])),
+    params(
+        ("state" = Option<optin_core::consent::ConsentView>, Query, description = "Only numbers whose consent is shown in this state."),
+        ("advisor_id" = Option<i64>, Query, description = "Only numbers this advisor holds."),
+        ("since" = Option<String>, Query, description = "RFC 3339: only numbers updated at or after this time."),
+        ("until" = Option<String>, Query, description = "RFC 3339: only numbers updated before this time."),
+        ("q" = Option<String>, Query, description = "Part of a contact name or number."),
+        ("offset" = Option<u64>, Query, description = "Numbers to skip (0 by default)."),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (50 by default)."),
+    ),
+    responses(
+        (status = 200, description = "One page of the organization's numbers matching the filter, with where their consent stands and who holds them.", body = optin_core::compliance::NumberPage),
+        (status = 422, description = "An unknown state, a page size outside 1 to 200, or a time not in RFC 3339 (`invalid_state`, `invalid_limit`, `invalid_time`); `field` names which.", body = optin_core::api::ErrorBody),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn numbers(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
@@ -203,6 +223,20 @@ fn timeline_event(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/numbers/{phone}",
+    tag = "compliance",
+    security(("bearer" = [])),
+    params(
+        ("phone" = String, Path, description = "The number in E.164 (`+` escaped as `%2B`)."),
+    ),
+    responses(
+        (status = 200, description = "The number's summary, consent, every consent-record step and every message with it (any advisor, both channels).", body = optin_core::compliance::NumberTimeline),
+        (status = 404, description = "The organization neither holds nor has consent of the number (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn timeline(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
@@ -230,6 +264,26 @@ async fn timeline(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/numbers/{phone}/record",
+    tag = "compliance",
+    security(("bearer" = [])),
+    params(
+        ("phone" = String, Path, description = "The number in E.164 (`+` escaped as `%2B`)."),
+        ("format" = Option<String>, Query, description = "`json` (default), `jsonl` or `csv`."),
+    ),
+    responses(
+        (status = 200, description = "Every consent-record event about the number: JSON array, JSON lines or CSV as `format` asks (JSON lines and CSV as attachments).", content(
+            (Vec<crate::store::evidence::EvidenceRow> = "application/json"),
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
+        (status = 404, description = "The organization neither holds nor has consent of the number (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 422, description = "An unknown `format` (`invalid_format`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn record(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
@@ -240,6 +294,18 @@ async fn record(
     record_download(&state, me.organization_id, Some(&phone), &query).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/events/{id}/raw",
+    tag = "compliance",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Consent event id.")),
+    responses(
+        (status = 200, description = "The event's evidence as stored: the provider's raw body, the detail and the hash links.", body = optin_core::compliance::RawEvidence),
+        (status = 404, description = "No such event in the organization's record (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn raw(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
@@ -263,6 +329,16 @@ async fn raw(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/chain",
+    tag = "compliance",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The organization's hash chain, verified now; where it breaks, if it does.", body = optin_core::compliance::ChainStatus),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn chain(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
@@ -287,6 +363,16 @@ async fn chain(
     Ok(Json(status))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/advisors",
+    tag = "compliance",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The organization's people (advisors, compliance, admins), disabled ones included, by name.", body = Vec<optin_core::compliance::AdvisorSummary>),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
 async fn advisors(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,

@@ -57,7 +57,7 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
     ),
     responses(
         (status = 202, description = "The request is queued to WhatsApp; the number's consent as it now stands.", body = optin_core::api::ConsentSnapshot),
-        (status = 403, description = "WhatsApp is turned off for the organization (`whatsapp_disabled`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "WhatsApp is turned off for the organization (`whatsapp_disabled`), or the person is not an advisor: a compliance officer, who only reads (`read_only_role`), or an admin, who provisions (`advisor_role_required`).", body = optin_core::api::ErrorBody),
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The consent rules refuse it now (`already_opted_in`, `request_in_flight`, `contact_opted_out`, `resend_too_soon`, `not_allowed_now`); `allowed_at` tells when a refusal in time lapses.", body = optin_core::api::ErrorBody),
         (status = 422, description = "An invalid Idempotency-Key (`invalid_idempotency_key`).", body = optin_core::api::ErrorBody),
@@ -84,7 +84,7 @@ async fn request(
     ),
     responses(
         (status = 202, description = "The request is queued to WhatsApp; the number's consent as it now stands.", body = optin_core::api::ConsentSnapshot),
-        (status = 403, description = "WhatsApp is turned off for the organization (`whatsapp_disabled`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "WhatsApp is turned off for the organization (`whatsapp_disabled`), or the person is not an advisor: a compliance officer, who only reads (`read_only_role`), or an admin, who provisions (`advisor_role_required`).", body = optin_core::api::ErrorBody),
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The consent rules refuse it now (`already_opted_in`, `request_in_flight`, `contact_opted_out`, `resend_too_soon`, `not_allowed_now`); `allowed_at` tells when a refusal in time lapses.", body = optin_core::api::ErrorBody),
         (status = 422, description = "An invalid Idempotency-Key (`invalid_idempotency_key`).", body = optin_core::api::ErrorBody),
@@ -154,7 +154,11 @@ pub async fn record_download(
         None => "consent-record".to_owned(),
     };
     let default = if phone.is_some() { "json" } else { "jsonl" };
-    render(rows, Some(query.format.as_deref().unwrap_or(default)), &name)
+    render(
+        rows,
+        Some(query.format.as_deref().unwrap_or(default)),
+        &name,
+    )
 }
 
 /// Renders evidence as JSON (array), JSON lines or CSV.
@@ -225,13 +229,19 @@ async fn record(
         .contact(advisor.advisor_id, id, state.clock.now())
         .await?
         .ok_or(AppError::NotFound("That contact"))?;
-    record_download(&state, advisor.organization_id, Some(&contact.phone), &query).await
+    record_download(
+        &state,
+        advisor.organization_id,
+        Some(&contact.phone),
+        &query,
+    )
+    .await
 }
 
 #[utoipa::path(
     get,
     path = "/api/v1/consent/export",
-    tag = "advisor",
+    tag = "compliance",
     security(("bearer" = [])),
     params(("format" = Option<String>, Query, description = "`jsonl` (default), `csv` or `json`.")),
     responses(
@@ -240,6 +250,7 @@ async fn record(
             (String = "application/x-ndjson"),
             (String = "text/csv"),
         )),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "An unknown `format` (`invalid_format`).", body = optin_core::api::ErrorBody),
     ),
 )]

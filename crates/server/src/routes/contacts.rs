@@ -121,6 +121,7 @@ fn parse_phone(state: &AppState, phone: &str) -> AppResult<String> {
     responses(
         (status = 200, description = "Found by number or CRM id (the CRM id is stored on it when given).", body = optin_core::api::Contact),
         (status = 201, description = "Not found, and created from the name and number given.", body = optin_core::api::Contact),
+        (status = 403, description = "The person is not an advisor: a compliance officer, who only reads (`read_only_role`), or an admin, who provisions (`advisor_role_required`).", body = optin_core::api::ErrorBody),
         (status = 404, description = "Not found and no name and number to create it with (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "An invalid number, name, or neither number nor CRM id (`invalid_phone`, `invalid_name`, `invalid_contact_ref`).", body = optin_core::api::ErrorBody),
     ),
@@ -195,6 +196,7 @@ async fn open(
     request_body = optin_core::api::NewContact,
     responses(
         (status = 201, description = "The contact was added.", body = optin_core::api::Contact),
+        (status = 403, description = "The person is not an advisor: a compliance officer, who only reads (`read_only_role`), or an admin, who provisions (`advisor_role_required`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The advisor already has a contact with this number (`duplicate_phone`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "An invalid name or number (`invalid_name`, `invalid_phone`).", body = optin_core::api::ErrorBody),
     ),

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
     request_body = optin_core::api::TokenRequest,
     responses(
         (status = 201, description = "A short-lived token for the advisor.", body = optin_core::api::IssuedToken),
+        (status = 403, description = "An admin-scoped key, which provisions but does not mint tokens (`integration_scope_required`).", body = optin_core::api::ErrorBody),
         (status = 404, description = "No such advisor in the key's organization (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "A lifetime outside 60 to 3600 seconds, or not exactly one of `advisor_id` and `advisor_external_id` (`invalid_ttl`, `invalid_advisor`).", body = optin_core::api::ErrorBody),
     ),
@@ -85,6 +86,7 @@ async fn mint(
     request_body = optin_core::api::RevokeToken,
     responses(
         (status = 204, description = "The token is revoked."),
+        (status = 403, description = "An admin-scoped key, which provisions but does not revoke tokens (`integration_scope_required`).", body = optin_core::api::ErrorBody),
         (status = 404, description = "No such live token in the key's organization (`not_found`).", body = optin_core::api::ErrorBody),
     ),
 )]

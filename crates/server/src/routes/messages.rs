@@ -66,7 +66,7 @@ async fn conversation(
     request_body = optin_core::api::OutgoingMessage,
     responses(
         (status = 202, description = "The WhatsApp message is queued.", body = crate::openapi::Queued),
-        (status = 403, description = "WhatsApp is turned off for the organization (`whatsapp_disabled`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "WhatsApp is turned off for the organization (`whatsapp_disabled`), or the person is not an advisor: a compliance officer, who only reads (`read_only_role`), or an admin, who provisions (`advisor_role_required`).", body = optin_core::api::ErrorBody),
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The number has not opted in, or free text outside the 24-hour service window (`not_opted_in`, `outside_service_window`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "An empty or too long text, an unknown template or the wrong number of parameters (`invalid_text`, `unknown_template`, `template_parameters`).", body = optin_core::api::ErrorBody),
@@ -91,6 +91,7 @@ async fn send(
     request_body = optin_core::api::OutgoingSms,
     responses(
         (status = 202, description = "The SMS is queued.", body = crate::openapi::Queued),
+        (status = 403, description = "The person is not an advisor: a compliance officer, who only reads (`read_only_role`), or an admin, who provisions (`advisor_role_required`).", body = optin_core::api::ErrorBody),
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The contact sent STOP (`sms_opted_out`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "An empty or too long text (`invalid_text`).", body = optin_core::api::ErrorBody),
