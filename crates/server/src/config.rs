@@ -232,9 +232,11 @@ impl Config {
             }
             Mode::Sandbox => {
                 if !cfg!(feature = "sandbox") {
-                    return Err("this build has no sandbox: build with `--features sandbox`, \
+                    return Err(
+                        "this build has no sandbox: build with `--features sandbox`, \
                                 or leave out --sandbox / OPTIN_SANDBOX to run in production"
-                        .to_owned());
+                            .to_owned(),
+                    );
                 }
                 for addr in std::iter::once(self.addr).chain(self.demo_crm_addr) {
                     if !addr.ip().is_loopback() {

@@ -107,6 +107,26 @@ enum Command {
         #[arg(long)]
         key: i64,
     },
+    /// Add (or replace) a template the organization had approved by Meta.
+    AddTemplate {
+        #[arg(long)]
+        organization: i64,
+        /// Template name as approved in WhatsApp Manager (lowercase, digits, `_`).
+        #[arg(long)]
+        name: String,
+        /// Language code, e.g. `en_US`.
+        #[arg(long)]
+        language: String,
+        /// Meta's category.
+        #[arg(long, default_value = "UTILITY", value_parser = ["UTILITY", "MARKETING", "AUTHENTICATION"])]
+        category: String,
+        /// `opt_in` (the request itself) or `message`.
+        #[arg(long, value_parser = ["opt_in", "message"])]
+        purpose: String,
+        /// Body with `{{1}}`, `{{2}}` placeholders, exactly as approved.
+        #[arg(long)]
+        body: String,
+    },
     /// List webhooks kept for business numbers that no organization owned.
     ListUnrouted,
     /// Turn WhatsApp messaging on or off for an organization.
@@ -293,7 +313,9 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
                 .create_api_key(organization, name, scope, expires_at, now)
                 .await?;
             println!("{key}");
-            eprintln!("Keep this key secret: it is shown once. Send it as `Authorization: Bearer <key>`.");
+            eprintln!(
+                "Keep this key secret: it is shown once. Send it as `Authorization: Bearer <key>`."
+            );
         }
         Command::ListApiKeys { organization } => {
             known(&store, organization).await?;
@@ -316,6 +338,23 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
                 .await?
                 .ok_or_else(|| format!("organization {organization} has no API key {key}"))?;
             json(&view);
+        }
+        Command::AddTemplate {
+            organization,
+            name,
+            language,
+            category,
+            purpose,
+            body,
+        } => {
+            known(&store, organization).await?;
+            let template = provisioning::checked_template(name, language, category, purpose, body)
+                .map_err(refusal)?;
+            store.put_template(organization, &template).await?;
+            println!(
+                "template {} ({}) is ready",
+                template.name, template.language
+            );
         }
         Command::ListUnrouted => {
             for kept in store.unrouted_webhooks(None).await? {

@@ -125,7 +125,10 @@ async fn whatsapp_send_posts_the_exact_request() {
         r#"{"messaging_product":"whatsapp","contacts":[{"input":"15551234567","wa_id":"15551234567"}],"messages":[{"id":"wamid.ABC","message_status":"accepted"}]}"#,
     )
     .await;
-    let accepted = whatsapp(&base).send(&sender(), &opt_in(), "outbox-7").await.unwrap();
+    let accepted = whatsapp(&base)
+        .send(&sender(), &opt_in(), "outbox-7")
+        .await
+        .unwrap();
     assert_eq!(
         accepted,
         SendAccepted {
@@ -232,10 +235,16 @@ async fn an_unreadable_success_is_permanent() {
         r#"{"messaging_product":"whatsapp","messages":[]}"#,
     )
     .await;
-    let e = whatsapp(&base).send(&sender(), &opt_in(), "k").await.unwrap_err();
+    let e = whatsapp(&base)
+        .send(&sender(), &opt_in(), "k")
+        .await
+        .unwrap_err();
     assert!(!e.is_retryable());
     let (base, _) = canned(200, "text/plain", "ok").await;
-    let e = whatsapp(&base).send(&sender(), &opt_in(), "k").await.unwrap_err();
+    let e = whatsapp(&base)
+        .send(&sender(), &opt_in(), "k")
+        .await
+        .unwrap_err();
     assert!(!e.is_retryable());
 }
 
@@ -321,7 +330,10 @@ async fn sms_errors_are_classified_from_twilios_body() {
         r#"{"code":20429,"message":"Too Many Requests","status":429}"#,
     )
     .await;
-    let e = sms(&base).send(FROM, "+15551234567", "x", "k").await.unwrap_err();
+    let e = sms(&base)
+        .send(FROM, "+15551234567", "x", "k")
+        .await
+        .unwrap_err();
     assert!(e.is_retryable());
     assert_eq!(e.code(), Some(ErrorCode(20429)));
 }

@@ -16,11 +16,11 @@ use optin_core::api::LiveEvent;
 use serde::Deserialize;
 
 use crate::auth::Advisor;
-use crate::store::auth::AdvisorIdentity;
-use optin_core::vocab::Role;
 use crate::error::AppResult;
+use crate::store::auth::AdvisorIdentity;
 use crate::store::evidence::EvidenceRow;
 use crate::AppState;
+use optin_core::vocab::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/events", get(events))

@@ -67,7 +67,12 @@ pub async fn request_opt_in(
         .store
         .template(org, TemplateKind::OptIn)
         .await?
-        .ok_or_else(|| AppError::from("no opt-in template is configured for the organization"))?;
+        .ok_or_else(|| AppError::Refused {
+            code: "no_opt_in_template",
+            message: "Your organization has no opt-in template yet: ask its admin to add one."
+                .into(),
+            allowed_at: None,
+        })?;
 
     let mut record = work.store.consent(org, phone).await?;
     let request_id = uuid::Uuid::new_v4().to_string();

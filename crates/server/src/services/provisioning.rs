@@ -202,6 +202,54 @@ pub async fn create_advisor(
         .map_err(conflict)
 }
 
+/// Checks a template as Meta names them: `name` of lowercase letters, digits
+/// and `_`; a language code like `en` or `en_US`; a body that is not blank.
+pub fn checked_template(
+    name: String,
+    language: String,
+    category: String,
+    purpose: String,
+    body: String,
+) -> AppResult<crate::store::organizations::TemplateRow> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 512
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !name_ok {
+        return Err(invalid(
+            "invalid_template_name",
+            "name",
+            "A template name has lowercase letters, digits and _ only.".into(),
+        ));
+    }
+    let (lang, region) = language.split_once('_').unwrap_or((&language, ""));
+    let language_ok = (2..=3).contains(&lang.len())
+        && lang.bytes().all(|b| b.is_ascii_lowercase())
+        && (region.is_empty() || region.bytes().all(|b| b.is_ascii_uppercase()));
+    if !language_ok {
+        return Err(invalid(
+            "invalid_language",
+            "language",
+            format!("{language:?} is not a language code like en or en_US."),
+        ));
+    }
+    if body.trim().is_empty() {
+        return Err(invalid(
+            "invalid_body",
+            "body",
+            "The template body is empty.".into(),
+        ));
+    }
+    Ok(crate::store::organizations::TemplateRow {
+        name,
+        language,
+        category,
+        purpose,
+        body,
+    })
+}
+
 /// Checks an API key's name.
 pub fn checked_key_name(name: &str) -> AppResult<&str> {
     optin_core::api::validate_name(name)
@@ -220,7 +268,10 @@ pub async fn replay_unrouted(state: &AppState, organization_id: i64) -> AppResul
             "whatsapp" => super::inbound::apply_whatsapp(state, kept.raw_body.as_bytes()).await?,
             _ => super::inbound::apply_sms(state, kept.raw_body.as_bytes()).await?,
         }
-        state.store.mark_replayed(kept.id, state.clock.now()).await?;
+        state
+            .store
+            .mark_replayed(kept.id, state.clock.now())
+            .await?;
         replayed += 1;
     }
     // Another organization's waiting webhooks are none of this one's business.

@@ -112,12 +112,12 @@ impl UnitOfWork {
         &mut self,
         phone_number_id: &str,
     ) -> StoreResult<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT organization_id FROM whatsapp_numbers WHERE phone_number_id = $1")
-                .bind(phone_number_id)
-                .fetch_optional(&mut *self.tx)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT organization_id FROM whatsapp_numbers WHERE phone_number_id = $1",
         )
+        .bind(phone_number_id)
+        .fetch_optional(&mut *self.tx)
+        .await?)
     }
 
     /// The organization that sends SMS from this number.
@@ -171,7 +171,10 @@ pub struct OrganizationSenders {
 
 impl Store {
     /// The organization's sending numbers.
-    pub async fn organization_senders(&self, organization_id: i64) -> StoreResult<OrganizationSenders> {
+    pub async fn organization_senders(
+        &self,
+        organization_id: i64,
+    ) -> StoreResult<OrganizationSenders> {
         let (token, sms_from): (Option<String>, Option<String>) = sqlx::query_as(
             "SELECT whatsapp_access_token, sms_number FROM organizations WHERE id = $1",
         )

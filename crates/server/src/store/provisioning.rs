@@ -114,7 +114,11 @@ impl Store {
                 whatsapp_business_account_id: row.whatsapp_business_account_id,
                 whatsapp_phone_number_ids: numbers,
                 sms_number: row.sms_number,
-                frame_origins: row.frame_origins.split_whitespace().map(Into::into).collect(),
+                frame_origins: row
+                    .frame_origins
+                    .split_whitespace()
+                    .map(Into::into)
+                    .collect(),
                 has_own_access_token: row.has_own_access_token,
                 whatsapp_enabled: row.whatsapp_enabled,
             });
@@ -134,10 +138,11 @@ impl Store {
         settings: &OrganizationSettings,
     ) -> StoreResult<Provisioned<i64>> {
         let mut tx = self.pool.begin().await?;
-        let created = sqlx::query_scalar("INSERT INTO organizations (name) VALUES ($1) RETURNING id")
-            .bind(name)
-            .fetch_one(&mut *tx)
-            .await;
+        let created =
+            sqlx::query_scalar("INSERT INTO organizations (name) VALUES ($1) RETURNING id")
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await;
         let id: i64 = match created.map_err(StoreError::from) {
             Ok(id) => id,
             Err(e) if e.is_unique_violation() => return Ok(Err(Conflict::NameTaken)),
@@ -146,6 +151,8 @@ impl Store {
         if let Err(conflict) = apply_settings(&mut tx, id, settings).await? {
             return Ok(Err(conflict));
         }
+        let (name, language, category, purpose, body) = super::seed::STANDARD_OPT_IN_TEMPLATE;
+        insert_template(&mut tx, id, name, language, category, purpose, body).await?;
         tx.commit().await?;
         Ok(Ok(id))
     }
@@ -314,6 +321,57 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(ApiKeyRow::read).transpose()
+    }
+}
+
+/// Adds (or replaces) an approved template of an organization.
+async fn insert_template(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    organization_id: i64,
+    name: &str,
+    language: &str,
+    category: &str,
+    purpose: &str,
+    body: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO templates (organization_id, name, language, category, purpose, body)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (organization_id, name, language)
+         DO UPDATE SET category = excluded.category, purpose = excluded.purpose, body = excluded.body",
+    )
+    .bind(organization_id)
+    .bind(name)
+    .bind(language)
+    .bind(category)
+    .bind(purpose)
+    .bind(body)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Adds (or replaces) an approved template: `purpose` is `opt_in` or
+    /// `message`; the first opt-in template is the one requests use.
+    pub async fn put_template(
+        &self,
+        organization_id: i64,
+        template: &super::organizations::TemplateRow,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_template(
+            &mut tx,
+            organization_id,
+            &template.name,
+            &template.language,
+            &template.category,
+            &template.purpose,
+            &template.body,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -72,11 +72,13 @@ impl Store {
         .bind(SANDBOX_SMS_NUMBER)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO whatsapp_numbers (phone_number_id, organization_id) VALUES ($1, $2)")
-            .bind(SANDBOX_PHONE_NUMBER_ID)
-            .bind(org)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO whatsapp_numbers (phone_number_id, organization_id) VALUES ($1, $2)",
+        )
+        .bind(SANDBOX_PHONE_NUMBER_ID)
+        .bind(org)
+        .execute(&mut *tx)
+        .await?;
         for (name, language, category, purpose, body) in DEMO_TEMPLATES {
             sqlx::query(
                 "INSERT INTO templates (organization_id, name, language, category, purpose, body)
@@ -92,9 +94,10 @@ impl Store {
             .await?;
         }
         let mut advisors = Vec::new();
-        for ((name, role), contacts) in DEMO_PEOPLE
-            .iter()
-            .zip([&JANE_CONTACTS[..], &SAM_CONTACTS[..], &[]])
+        for ((name, role), contacts) in
+            DEMO_PEOPLE
+                .iter()
+                .zip([&JANE_CONTACTS[..], &SAM_CONTACTS[..], &[]])
         {
             let advisor: i64 = sqlx::query_scalar(
                 "INSERT INTO advisors (organization_id, name, role) VALUES ($1, $2, $3) RETURNING id",
@@ -136,16 +139,21 @@ pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000000001";
 /// The sandbox's SMS sender number.
 pub const SANDBOX_SMS_NUMBER: &str = "+15550001111";
 
+/// The opt-in request every new organization starts with (name, language,
+/// category, purpose, body): the firm submits it to Meta for approval under
+/// this name, or adds its own with `optin-server add-template`.
+pub const STANDARD_OPT_IN_TEMPLATE: (&str, &str, &str, &str, &str) = (
+    "advisor_opt_in",
+    "en_US",
+    "UTILITY",
+    "opt_in",
+    "Hello! {{1}} from {{2}} would like to contact you on WhatsApp about your accounts. \
+     Do you agree to receive WhatsApp messages from {{2}}? You can opt out at any time by replying STOP.",
+);
+
 /// The demo organization's approved templates: (name, language, category, purpose, body).
 const DEMO_TEMPLATES: [(&str, &str, &str, &str, &str); 3] = [
-    (
-        "advisor_opt_in",
-        "en_US",
-        "UTILITY",
-        "opt_in",
-        "Hello! {{1}} from {{2}} would like to contact you on WhatsApp about your accounts. \
-         Do you agree to receive WhatsApp messages from {{2}}? You can opt out at any time by replying STOP.",
-    ),
+    STANDARD_OPT_IN_TEMPLATE,
     (
         "meeting_reminder",
         "en_US",
