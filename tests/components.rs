@@ -1114,7 +1114,7 @@ async fn the_compliance_list_shows_every_number_and_asks_for_what_the_filters_sa
         "{url}"
     );
 
-    find::<HtmlElement>(&host, ".filters__actions button").click();
+    find::<HtmlElement>(&host, ".contacts__head button").click();
     eventually("the filters are cleared", || {
         let url = last();
         !url.contains("state=")
@@ -1299,7 +1299,7 @@ async fn the_timeline_shows_each_step_marks_sandbox_evidence_and_shows_raw_evide
     let steps = texts(&host, ".step__facts");
     assert_eq!(
         steps[0],
-        "ByAdvisor · Jane SmithReceivedToday, 09:56:00 AMConsent afterpending"
+        "ByAdvisorAdvisorJane SmithReceivedToday, 09:56:00 AMConsent afterpending"
     );
     assert_eq!(
         steps[1],

