@@ -13,7 +13,7 @@ use crate::providers::whatsapp::WhatsAppConfig;
 pub struct Config {
     /// Run against the built-in sandbox instead of Meta and the SMS provider
     /// (builds with the `sandbox` feature; loopback addresses only; seeds demo data).
-    #[arg(long, env = "OPTIN_SANDBOX")]
+    #[arg(long, env = "OPTIN_SANDBOX", value_parser = clap::builder::BoolishValueParser::new())]
     pub sandbox: bool,
     /// Address to listen on.
     #[arg(long, env = "OPTIN_ADDR", default_value = "127.0.0.1:8080")]

@@ -21,9 +21,12 @@ async fn store_with_three_events() -> (optin_server::store::Store, tempfile::Tem
     use optin_core::vocab::{Cause, EvidenceKind};
     use optin_server::store::evidence::NewEvidence;
     let dir = tempfile::tempdir().unwrap();
-    let store = optin_server::store::Store::open(&dir.path().join("db.sqlite3"), optin_core::vocab::Mode::Sandbox)
-        .await
-        .unwrap();
+    let store = optin_server::store::Store::open(
+        &dir.path().join("db.sqlite3"),
+        optin_core::vocab::Mode::Sandbox,
+    )
+    .await
+    .unwrap();
     store.seed_demo().await.unwrap();
     for (i, kind) in [
         EvidenceKind::Requested,

@@ -20,7 +20,9 @@ struct Harness {
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::for_tests(dir.path().to_path_buf());
-    let store = Store::open(&config.database_path(), optin_core::vocab::Mode::Sandbox).await.unwrap();
+    let store = Store::open(&config.database_path(), optin_core::vocab::Mode::Sandbox)
+        .await
+        .unwrap();
     let advisors: Vec<DemoAdvisor> = store.seed_demo().await.unwrap().unwrap();
     let state = AppState::new(store, config, ([127, 0, 0, 1], 9).into()).unwrap();
     Harness {
@@ -221,9 +223,13 @@ async fn an_advisor_cannot_read_or_list_another_advisors_contacts() {
 async fn the_demo_is_seeded_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.sqlite3");
-    let store = Store::open(&path, optin_core::vocab::Mode::Sandbox).await.unwrap();
+    let store = Store::open(&path, optin_core::vocab::Mode::Sandbox)
+        .await
+        .unwrap();
     assert!(store.seed_demo().await.unwrap().is_some());
     drop(store);
-    let reopened = Store::open(&path, optin_core::vocab::Mode::Sandbox).await.unwrap();
+    let reopened = Store::open(&path, optin_core::vocab::Mode::Sandbox)
+        .await
+        .unwrap();
     assert!(reopened.seed_demo().await.unwrap().is_none());
 }

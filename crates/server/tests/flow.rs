@@ -524,7 +524,11 @@ async fn a_crash_between_provider_call_and_bookkeeping_still_sends_exactly_once(
         .state
         .providers
         .whatsapp
-        .send(&support::demo_sender(), &message, &committed.idempotency_key)
+        .send(
+            &support::demo_sender(),
+            &message,
+            &committed.idempotency_key,
+        )
         .await
         .unwrap();
     let lost = t.last_job().await;

@@ -109,7 +109,11 @@ impl TestService {
 }
 
 /// A new integration-scoped API key of an organization, never expiring.
-pub async fn integration_key(store: &optin_server::store::Store, organization: i64, name: &str) -> String {
+pub async fn integration_key(
+    store: &optin_server::store::Store,
+    organization: i64,
+    name: &str,
+) -> String {
     store
         .create_api_key(
             organization,
