@@ -55,8 +55,14 @@ fn production_without_a_provider_setting_refuses_to_start_naming_it() {
     let output = run(dir.path(), &without_sms_token, &[]);
     assert!(!output.status.success());
     let said = stderr(&output);
-    assert!(said.contains("production mode needs OPTIN_SMS_AUTH_TOKEN"), "{said}");
-    assert!(!said.contains("OPTIN_WA_APP_SECRET"), "only what is missing: {said}");
+    assert!(
+        said.contains("production mode needs OPTIN_SMS_AUTH_TOKEN"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("OPTIN_WA_APP_SECRET"),
+        "only what is missing: {said}"
+    );
     assert_eq!(said.trim().lines().count(), 1, "one line: {said}");
 
     // Nothing set at all: every one is named, and nothing was created.
@@ -73,13 +79,27 @@ fn the_sandbox_refuses_an_address_beyond_loopback() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
         &["--sandbox", "--addr", "0.0.0.0:0"][..],
-        &["--sandbox", "--addr", "127.0.0.1:0", "--demo-crm-addr", "0.0.0.0:0"][..],
+        &[
+            "--sandbox",
+            "--addr",
+            "127.0.0.1:0",
+            "--demo-crm-addr",
+            "0.0.0.0:0",
+        ][..],
     ] {
         let output = run(dir.path(), &[], args);
         assert!(!output.status.success(), "{args:?}");
-        assert!(stderr(&output).contains("loopback addresses only"), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("loopback addresses only"),
+            "{}",
+            stderr(&output)
+        );
     }
-    let output = run(dir.path(), &[("OPTIN_SANDBOX", "1"), ("OPTIN_ADDR", "0.0.0.0:0")], &[]);
+    let output = run(
+        dir.path(),
+        &[("OPTIN_SANDBOX", "1"), ("OPTIN_ADDR", "0.0.0.0:0")],
+        &[],
+    );
     assert!(stderr(&output).contains("loopback addresses only"));
 }
 
@@ -89,7 +109,11 @@ async fn a_database_keeps_the_mode_it_was_created_in() {
     let sandbox_db = dir.path().join("sandbox.sqlite3");
     drop(Store::open(&sandbox_db, Mode::Sandbox).await.unwrap());
     match Store::open(&sandbox_db, Mode::Production).await {
-        Err(StoreError::WrongMode { database, requested, .. }) => {
+        Err(StoreError::WrongMode {
+            database,
+            requested,
+            ..
+        }) => {
             assert_eq!((database, requested), (Mode::Sandbox, Mode::Production))
         }
         Err(other) => panic!("expected WrongMode, got {other}"),
@@ -120,8 +144,17 @@ async fn production_has_no_sandbox_routes_no_demo_data_and_no_token_on_disk() {
     let service = launch(config).await.unwrap();
     let base = format!("http://{}", service.addr);
     let http = reqwest::Client::new();
-    for path in ["/sandbox/clock", "/sandbox/phones", "/phone/%2B447911123456"] {
-        let status = http.get(format!("{base}{path}")).send().await.unwrap().status();
+    for path in [
+        "/sandbox/clock",
+        "/sandbox/phones",
+        "/phone/%2B447911123456",
+    ] {
+        let status = http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_eq!(status, 404, "GET {path}");
     }
     let status = http
@@ -131,9 +164,18 @@ async fn production_has_no_sandbox_routes_no_demo_data_and_no_token_on_disk() {
         .await
         .unwrap()
         .status();
-    assert!(status == 404 || status == 405, "POST /sandbox/clock/advance: {status}");
+    assert!(
+        status == 404 || status == 405,
+        "POST /sandbox/clock/advance: {status}"
+    );
     let pool = service.state.store.pool();
-    for table in ["organizations", "advisors", "contacts", "advisor_tokens", "api_keys"] {
+    for table in [
+        "organizations",
+        "advisors",
+        "contacts",
+        "advisor_tokens",
+        "api_keys",
+    ] {
         let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(pool)
             .await
