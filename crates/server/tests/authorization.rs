@@ -681,8 +681,7 @@ async fn stored(t: &TestService) -> Vec<(&'static str, Option<String>)> {
 }
 
 #[tokio::test]
-async fn every_api_route_refuses_missing_expired_and_revoked_tokens_others_resources_and_wrong_roles(
-) {
+async fn every_api_route_refuses_bad_tokens_others_resources_and_wrong_roles() {
     let mut table: Vec<(String, String)> = routes()
         .iter()
         .map(|r| (r.method.to_owned(), r.path.to_owned()))
