@@ -20,7 +20,10 @@ use tokio::sync::mpsc;
 use super::*;
 // The service's real provider clients and signature checks (a dev-dependency).
 use optin_server::providers::signature::{verify_meta_signature, verify_twilio_signature};
-use optin_server::providers::{SmsClient, SmsConfig, WhatsAppClient, WhatsAppConfig};
+use optin_server::providers::{
+    ProviderError, SendAccepted, SmsAccepted, SmsClient, SmsConfig, WhatsAppClient, WhatsAppConfig,
+    WhatsAppSender,
+};
 
 const APP_SECRET: &str = "app-secret";
 const ACCESS_TOKEN: &str = "graph-token";
@@ -118,30 +121,67 @@ async fn harness_with(refuse_first: usize, templates: Option<TemplateLookup>) ->
     }
 }
 
-impl Harness {
-    fn whatsapp(&self) -> WhatsAppClient {
-        WhatsAppClient::new(
-            WhatsAppConfig {
-                graph_base: format!("{}/graph", self.sandbox),
-                api_version: "v21.0".into(),
-                phone_number_id: self.state.settings.phone_number_id.clone(),
-                access_token: ACCESS_TOKEN.into(),
-            },
-            self.http.clone(),
-        )
+/// The service's WhatsApp client bound to the sandbox's business number.
+struct BusinessWhatsApp {
+    client: WhatsAppClient,
+    sender: WhatsAppSender,
+}
+
+impl BusinessWhatsApp {
+    async fn send(&self, message: &SendMessage, key: &str) -> Result<SendAccepted, ProviderError> {
+        self.client.send(&self.sender, message, key).await
     }
 
-    fn sms(&self, status_callback: Option<String>) -> SmsClient {
-        SmsClient::new(
-            SmsConfig {
-                base: format!("{}/sms", self.sandbox),
-                account_sid: SMS_SID.into(),
-                auth_token: SMS_TOKEN.into(),
-                from: self.state.settings.sms_number.clone(),
-                status_callback,
+    fn messages_url(&self) -> String {
+        self.client.messages_url(&self.sender.phone_number_id)
+    }
+}
+
+/// The service's SMS client sending from the sandbox's number.
+struct BusinessSms {
+    client: SmsClient,
+    from: String,
+}
+
+impl BusinessSms {
+    async fn send(&self, to: &str, body: &str, key: &str) -> Result<SmsAccepted, ProviderError> {
+        self.client.send(&self.from, to, body, key).await
+    }
+}
+
+impl Harness {
+    fn whatsapp_config(&self) -> WhatsAppConfig {
+        WhatsAppConfig {
+            graph_base: format!("{}/graph", self.sandbox),
+            api_version: "v21.0".into(),
+            access_token: ACCESS_TOKEN.into(),
+        }
+    }
+
+    fn whatsapp(&self) -> BusinessWhatsApp {
+        BusinessWhatsApp {
+            client: WhatsAppClient::new(self.whatsapp_config(), self.http.clone()),
+            sender: WhatsAppSender {
+                phone_number_id: self.state.settings.phone_number_id.clone(),
+                access_token: None,
             },
-            self.http.clone(),
-        )
+        }
+    }
+
+    fn sms_config(&self, status_callback: Option<String>) -> SmsConfig {
+        SmsConfig {
+            base: format!("{}/sms", self.sandbox),
+            account_sid: SMS_SID.into(),
+            auth_token: SMS_TOKEN.into(),
+            status_callback,
+        }
+    }
+
+    fn sms(&self, status_callback: Option<String>) -> BusinessSms {
+        BusinessSms {
+            client: SmsClient::new(self.sms_config(status_callback), self.http.clone()),
+            from: self.state.settings.sms_number.clone(),
+        }
     }
 
     async fn next(&mut self) -> Received {
@@ -343,20 +383,26 @@ async fn a_repeated_idempotency_key_returns_the_same_id_and_emits_nothing_again(
 #[tokio::test]
 async fn bad_tokens_unknown_numbers_and_invalid_payloads_get_graph_errors() {
     let mut h = harness(0).await;
-    let mut config = h.whatsapp().config().clone();
+    let mut config = h.whatsapp_config();
     config.access_token = "wrong".into();
-    let e = WhatsAppClient::new(config.clone(), h.http.clone())
-        .send(&opt_in("r1"), "k")
-        .await
-        .unwrap_err();
+    let e = BusinessWhatsApp {
+        client: WhatsAppClient::new(config.clone(), h.http.clone()),
+        sender: h.whatsapp().sender,
+    }
+    .send(&opt_in("r1"), "k")
+    .await
+    .unwrap_err();
     assert_eq!(e.status(), Some(401));
     assert_eq!(e.code(), Some(ErrorCode(190)));
     assert!(!e.is_retryable());
 
     config.access_token = ACCESS_TOKEN.into();
-    config.phone_number_id = "999".into();
+    let unknown_number = WhatsAppSender {
+        phone_number_id: "999".into(),
+        access_token: None,
+    };
     let e = WhatsAppClient::new(config, h.http.clone())
-        .send(&opt_in("r1"), "k")
+        .send(&unknown_number, &opt_in("r1"), "k")
         .await
         .unwrap_err();
     assert_eq!((e.status(), e.code()), (Some(400), Some(ErrorCode(100))));
@@ -585,28 +631,27 @@ async fn sms_sends_are_answered_and_reported_by_signed_callbacks() {
 #[tokio::test]
 async fn sms_sends_are_checked_like_the_provider_does() {
     let h = harness(0).await;
-    let mut config = h.sms(None).config().clone();
+    let mut config = h.sms_config(None);
     config.auth_token = "wrong".into();
     let e = SmsClient::new(config.clone(), h.http.clone())
-        .send(CONTACT, "x", "k")
+        .send(&h.state.settings.sms_number, CONTACT, "x", "k")
         .await
         .unwrap_err();
     assert_eq!((e.status(), e.code()), (Some(401), Some(ErrorCode(20003))));
 
     config.auth_token = SMS_TOKEN.into();
     let e = SmsClient::new(config.clone(), h.http.clone())
-        .send("12", "x", "k")
+        .send(&h.state.settings.sms_number, "12", "x", "k")
         .await
         .unwrap_err();
     assert_eq!((e.status(), e.code()), (Some(400), Some(ErrorCode(21211))));
     let e = SmsClient::new(config.clone(), h.http.clone())
-        .send(CONTACT, " ", "k")
+        .send(&h.state.settings.sms_number, CONTACT, " ", "k")
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode(21602)));
-    config.from = "+15550009999".into();
     let e = SmsClient::new(config, h.http.clone())
-        .send(CONTACT, "x", "k")
+        .send("+15550009999", CONTACT, "x", "k")
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode(21606)));

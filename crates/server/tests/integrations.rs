@@ -11,7 +11,7 @@ use support::start;
 async fn an_api_key_mints_tokens_that_expire_and_can_be_revoked() {
     let t = start().await;
     let store = &t.service.state.store;
-    let key = support::integration_key(&store, 1, "CRM").await;
+    let key = support::integration_key(store, 1, "CRM").await;
     let mint = |body: serde_json::Value| {
         t.http
             .post(format!("{}/api/v1/integrations/advisor-tokens", t.base))

@@ -48,7 +48,7 @@ async fn provision(service: &Service, name: &str, wa: &'static str, sms: &'stati
     let org = provisioning::create_organization(store, &settings, None)
         .await
         .unwrap();
-    let mut person = |role: Role, who: &str| {
+    let person = |role: Role, who: &str| {
         let store = store.clone();
         let who = format!("{who} of {name}");
         async move {
