@@ -45,6 +45,17 @@ test('compliance finds a number, reads its timeline with raw evidence and downlo
   await expect(numbers.locator('.badge').filter({ hasNotText: 'Opted in' })).toHaveCount(0);
   await search.fill(contact.name);
   await expect(numbers.getByRole('listitem')).toHaveCount(1);
+  // The days are the officer's own: changed today, so not in a range that ends yesterday.
+  const day = (offset: number) => page.evaluate((offset) => {
+    const d = new Date();
+    d.setDate(d.getDate() + offset);
+    return d.toLocaleDateString('en-CA');
+  }, offset);
+  await page.getByLabel('Changed until').fill(await day(-1));
+  await expect(page.getByText('No number matches these filters.')).toBeVisible();
+  await page.getByLabel('Changed until').fill(await day(0));
+  await page.getByLabel('Changed from').fill(await day(0));
+  await expect(row).toHaveCount(1);
   await expectAccessible(page, 'the compliance list');
   await screenshots(page, 'compliance-list');
 
