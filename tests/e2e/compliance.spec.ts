@@ -91,6 +91,10 @@ test('compliance finds a number, reads its timeline with raw evidence and downlo
   await expect(raw.getByText('Hash', { exact: true })).toBeVisible();
   await expectAccessible(page, 'the number timeline');
   await screenshots(page, 'compliance-timeline');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await expectAccessible(page, 'the number timeline, dark');
+  await screenshots(page, 'compliance-timeline-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // The number's record as a download, in both formats.
   const csvDownload = page.waitForEvent('download');
