@@ -108,18 +108,7 @@ impl Tenants {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.base))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        support::call_api(&self.http, &self.base, method, path, token, body).await
     }
 
     /// Posts a signed WhatsApp webhook to one business number.
@@ -457,4 +446,47 @@ async fn a_number_owned_by_one_firm_is_refused_to_another() {
             "{body}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_integration_key_never_mints_an_admin_token() {
+    let t = Tenants::start().await;
+    let store = &t.service.state.store;
+    let org = store.organizations().await.unwrap()[0].id;
+    let admin =
+        provisioning::create_advisor(store, org, "Ada Admin", Some("crm-admin"), Role::Admin)
+            .await
+            .unwrap();
+    let key = support::integration_key(store, org, "CRM").await;
+    for request in [
+        json!({"advisor_id": admin}),
+        json!({"advisor_external_id": "crm-admin"}),
+    ] {
+        let (status, body) = t
+            .api("POST", "/integrations/advisor-tokens", &key, Some(request))
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("not_found")),
+            "{body}"
+        );
+    }
+    // The compliance officer may be signed in by the CRM like an advisor.
+    let (_, people) = t.api("GET", "/admin/advisors", &t.a.admin_key, None).await;
+    let officer = people
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "compliance")
+        .unwrap()["id"]
+        .clone();
+    let (status, _) = t
+        .api(
+            "POST",
+            "/integrations/advisor-tokens",
+            &key,
+            Some(json!({"advisor_id": officer})),
+        )
+        .await;
+    assert_eq!(status, 201);
 }

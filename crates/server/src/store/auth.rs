@@ -126,8 +126,10 @@ impl Store {
         .transpose()
     }
 
-    /// Mints a token for an advisor of the organization that expires after `ttl`.
-    /// `None` when the advisor is not in that organization.
+    /// Mints a token for an advisor (or compliance officer) of the
+    /// organization that expires at `expires_at`. `None` when there is no such
+    /// enabled person, or they are an admin: an integration key must never
+    /// reach provisioning through a minted admin token.
     pub async fn mint_advisor_token(
         &self,
         organization_id: i64,
@@ -137,7 +139,8 @@ impl Store {
         let advisor_id: Option<i64> = match advisor {
             AdvisorRef::Id(id) => {
                 sqlx::query_scalar(
-                    "SELECT id FROM advisors WHERE id = $1 AND organization_id = $2 AND disabled_at IS NULL",
+                    "SELECT id FROM advisors WHERE id = $1 AND organization_id = $2 AND disabled_at IS NULL
+                       AND role <> 'admin'",
                 )
                     .bind(id)
                     .bind(organization_id)
@@ -147,7 +150,8 @@ impl Store {
             AdvisorRef::External(external) => {
                 sqlx::query_scalar(
                     "SELECT id FROM advisors
-                     WHERE external_id = $1 AND organization_id = $2 AND disabled_at IS NULL",
+                     WHERE external_id = $1 AND organization_id = $2 AND disabled_at IS NULL
+                       AND role <> 'admin'",
                 )
                 .bind(external)
                 .bind(organization_id)

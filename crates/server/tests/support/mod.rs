@@ -32,18 +32,7 @@ impl TestService {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.base))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        call_api(&self.http, &self.base, method, path, token, body).await
     }
 
     /// Id of one of Jane's contacts by name.
@@ -106,6 +95,29 @@ impl TestService {
             .await
             .unwrap()
     }
+}
+
+/// Calls `{base}/api/v1{path}` with a bearer token; returns status and JSON
+/// body (Null when empty).
+pub async fn call_api(
+    http: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = http
+        .request(method, format!("{base}/api/v1{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// A new integration-scoped API key of an organization, never expiring.
