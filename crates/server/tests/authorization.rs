@@ -415,7 +415,9 @@ async fn world(t: &TestService) -> World {
     let admin = person("Ada Admin", Role::Admin).await;
     let admin_token = "admin-person-token".to_owned();
     store.add_token(admin, &admin_token).await.unwrap();
-    let admin_revoked = mint(admin, 600).await;
+    // Integration keys never mint admin tokens: this one is stored directly.
+    let admin_revoked = "admin-person-revoked-token".to_owned();
+    store.add_token(admin, &admin_revoked).await.unwrap();
     assert!(store.revoke_token(1, &admin_revoked, now).await.unwrap());
     let spare_person = person("Spare Person", Role::Advisor).await;
 
