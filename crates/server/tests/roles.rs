@@ -221,3 +221,46 @@ async fn the_compliance_list_filters_by_state_advisor_text_and_date() {
         .await;
     assert_refused(&reply, 422, "invalid_state");
 }
+
+/// The stream's text until `marker` appears in it (5 s at most).
+async fn stream_until(t: &support::TestService, token: &str, marker: &str) -> String {
+    let mut response = t
+        .http
+        .get(format!("{}/api/v1/events?after=0", t.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !text.contains(marker) {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("{marker} never arrived; got {text}"))
+            .unwrap()
+            .expect("the stream stays open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text
+}
+
+#[tokio::test]
+async fn an_advisors_stream_carries_only_the_numbers_they_hold() {
+    let t = start().await;
+    // Kerry (Jane's) opts out, then Grace (Sam's) writes: Sam's stream, replayed
+    // from the start, reaches Grace's event without any of Kerry's.
+    for (from, id, text) in [
+        ("447911123456", "wamid.K", "STOP"),
+        ("12025550143", "wamid.G", "hello"),
+    ] {
+        let body = support::envelope(json!({"messages": [{"from": from, "id": id,
+            "timestamp": "1764080000", "type": "text", "text": {"body": text}}]}));
+        assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    }
+    let sams = stream_until(&t, &t.sam, "+12025550143").await;
+    assert!(!sams.contains(KERRY), "Sam holds no Kerry: {sams}");
+    let janes = stream_until(&t, &t.jane, KERRY).await;
+    assert!(janes.contains("keyword_opt_out"));
+    let all = stream_until(&t, &t.compliance, "+12025550143").await;
+    assert!(all.contains(KERRY), "compliance sees every number: {all}");
+}
