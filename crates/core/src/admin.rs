@@ -24,8 +24,10 @@ pub struct OrganizationView {
     pub sms_number: Option<String>,
     /// Origins allowed to frame the app and talk to it over `postMessage`.
     pub frame_origins: Vec<String>,
-    /// The organization has its own Cloud API token (never shown).
-    pub has_own_access_token: bool,
+    /// The environment variable holding the organization's own Cloud API
+    /// token (the token itself is never stored or shown); none uses the
+    /// service-wide token.
+    pub whatsapp_access_token_env: Option<String>,
     pub whatsapp_enabled: bool,
 }
 
@@ -45,9 +47,10 @@ pub struct OrganizationSettings {
     /// Replaces the allowed frame origins when given.
     #[serde(default)]
     pub frame_origins: Option<Vec<String>>,
-    /// The organization's own Cloud API token.
+    /// The environment variable (`[A-Z_][A-Z0-9_]*`) that holds the
+    /// organization's own Cloud API token in the service's environment.
     #[serde(default)]
-    pub whatsapp_access_token: Option<String>,
+    pub whatsapp_access_token_env: Option<String>,
 }
 
 /// `POST /api/v1/admin/advisors`.

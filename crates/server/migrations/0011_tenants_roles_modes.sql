@@ -30,9 +30,10 @@ DROP TABLE api_keys;
 ALTER TABLE api_keys_v2 RENAME TO api_keys;
 
 ALTER TABLE organizations ADD COLUMN whatsapp_business_account_id TEXT;
--- The organization's own Cloud API token (its own business account); NULL
--- uses the service-wide one.
-ALTER TABLE organizations ADD COLUMN whatsapp_access_token TEXT;
+-- The name of the environment variable that holds the organization's own
+-- Cloud API token (its own business account): the secret itself never
+-- touches the disk. NULL uses the service-wide token.
+ALTER TABLE organizations ADD COLUMN whatsapp_access_token_env TEXT;
 -- Space-separated origins allowed to frame the app for this organization.
 ALTER TABLE organizations ADD COLUMN frame_origins TEXT NOT NULL DEFAULT '';
 

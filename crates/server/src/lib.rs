@@ -193,6 +193,18 @@ async fn start(
             tracing::info!("seeded the demo organization");
         }
     }
+    // An organization's own token lives in the environment; production does
+    // not start without it (it would fail every send).
+    if mode == Mode::Production {
+        for (organization, var) in store.access_token_variables().await? {
+            if std::env::var_os(&var).is_none() {
+                return Err(format!(
+                    "organization {organization}'s WhatsApp access token variable {var} is not set"
+                )
+                .into());
+            }
+        }
+    }
     // Every organization's frame origins may frame the app (one CSP for all).
     for origin in store.all_frame_origins().await? {
         if !config.frame_ancestors.contains(&origin) {

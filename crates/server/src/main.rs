@@ -158,28 +158,22 @@ struct OrganizationArgs {
     /// An origin allowed to frame the app (repeatable; replaces the list).
     #[arg(long = "frame-origin")]
     frame_origins: Vec<String>,
-    /// Name of an environment variable holding the organization's own Cloud
-    /// API token (so the token never appears in a command line).
+    /// Name of the environment variable that holds the organization's own
+    /// Cloud API token in the service's environment (the token is never
+    /// stored: the service reads it from there).
     #[arg(long)]
     whatsapp_access_token_env: Option<String>,
 }
 
 impl OrganizationArgs {
     fn settings(self) -> Result<OrganizationSettings, Error> {
-        let whatsapp_access_token = match self.whatsapp_access_token_env {
-            Some(var) => Some(
-                std::env::var(&var)
-                    .map_err(|_| format!("the environment variable {var} is not set"))?,
-            ),
-            None => None,
-        };
         Ok(OrganizationSettings {
             name: self.name,
             whatsapp_business_account_id: self.whatsapp_business_account_id,
             add_whatsapp_phone_number_ids: self.whatsapp_phone_number_ids,
             sms_number: self.sms_number,
             frame_origins: (!self.frame_origins.is_empty()).then_some(self.frame_origins),
-            whatsapp_access_token,
+            whatsapp_access_token_env: self.whatsapp_access_token_env,
         })
     }
 }

@@ -90,9 +90,13 @@ async fn send(
         .map_err(|e| ProviderError::unavailable(e.to_string()))?;
     match payload {
         OutboundPayload::Whatsapp { message } => {
-            let sender = senders.whatsapp.ok_or_else(|| {
-                ProviderError::unsent("the organization has no WhatsApp number provisioned")
-            })?;
+            let sender = senders
+                .whatsapp
+                .ok_or_else(|| {
+                    ProviderError::unsent("the organization has no WhatsApp number provisioned")
+                })?
+                .sender()
+                .map_err(|e| ProviderError::unsent(&e))?;
             state
                 .providers
                 .whatsapp

@@ -187,3 +187,53 @@ async fn production_has_no_sandbox_routes_no_demo_data_and_no_token_on_disk() {
     assert_eq!(service.state.store.mode(), Mode::Production);
     service.stop().await;
 }
+
+#[test]
+fn an_organizations_own_token_stays_in_the_environment_and_production_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = run(
+        dir.path(),
+        &PRODUCTION,
+        &[
+            "create-organization",
+            "--name",
+            "Own Account Bank",
+            "--whatsapp-phone-number-id",
+            "5555",
+            "--whatsapp-access-token-env",
+            "OWN_ACCOUNT_BANK_WA_TOKEN",
+        ],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let listed = run(dir.path(), &PRODUCTION, &["list-organizations"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains("\"whatsapp_access_token_env\": \"OWN_ACCOUNT_BANK_WA_TOKEN\""),
+        "{listed}"
+    );
+
+    let refused = run(dir.path(), &PRODUCTION, &[]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("access token variable OWN_ACCOUNT_BANK_WA_TOKEN is not set"),
+        "{}",
+        stderr(&refused)
+    );
+    let bad = run(
+        dir.path(),
+        &PRODUCTION,
+        &[
+            "update-organization",
+            "--organization",
+            "1",
+            "--whatsapp-access-token-env",
+            "not a name",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("not an environment variable name"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -86,19 +86,25 @@ pub fn checked_settings(
                 .collect::<AppResult<Vec<_>>>()
         })
         .transpose()?;
-    let whatsapp_access_token = settings
-        .whatsapp_access_token
+    let whatsapp_access_token_env = settings
+        .whatsapp_access_token_env
         .as_deref()
-        .map(|token| {
-            let token = token.trim();
-            if token.is_empty() || token.chars().any(char::is_whitespace) {
-                Err(invalid(
-                    "invalid_token",
-                    "whatsapp_access_token",
-                    "The access token must be one word without spaces.".into(),
-                ))
+        .map(|var| {
+            let var = var.trim();
+            let mut bytes = var.bytes();
+            let valid = bytes
+                .next()
+                .is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
+                && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                && var.len() <= 128;
+            if valid {
+                Ok(var.to_owned())
             } else {
-                Ok(token.to_owned())
+                Err(invalid(
+                    "invalid_variable",
+                    "whatsapp_access_token_env",
+                    format!("{var:?} is not an environment variable name like ACME_WA_TOKEN."),
+                ))
             }
         })
         .transpose()?;
@@ -108,7 +114,7 @@ pub fn checked_settings(
         add_whatsapp_phone_number_ids,
         sms_number,
         frame_origins,
-        whatsapp_access_token,
+        whatsapp_access_token_env,
     })
 }
 

@@ -160,11 +160,36 @@ impl Store {
     }
 }
 
+/// An organization's WhatsApp sending number and the environment variable
+/// of its own token, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationWhatsApp {
+    pub phone_number_id: String,
+    pub access_token_env: Option<String>,
+}
+
+impl OrganizationWhatsApp {
+    /// The sender, with the organization's token read from the service's
+    /// environment; an error names the variable when it is not set.
+    pub fn sender(self) -> Result<WhatsAppSender, String> {
+        let access_token = match &self.access_token_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                format!("the organization's access token variable {var} is not set")
+            })?),
+            None => None,
+        };
+        Ok(WhatsAppSender {
+            phone_number_id: self.phone_number_id,
+            access_token,
+        })
+    }
+}
+
 /// Where an organization's messages go out from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganizationSenders {
-    /// Its first WhatsApp number and its own token, if provisioned.
-    pub whatsapp: Option<WhatsAppSender>,
+    /// Its first WhatsApp number and where its own token is, if provisioned.
+    pub whatsapp: Option<OrganizationWhatsApp>,
     /// Its SMS sender number, if provisioned.
     pub sms_from: Option<String>,
 }
@@ -175,8 +200,8 @@ impl Store {
         &self,
         organization_id: i64,
     ) -> StoreResult<OrganizationSenders> {
-        let (token, sms_from): (Option<String>, Option<String>) = sqlx::query_as(
-            "SELECT whatsapp_access_token, sms_number FROM organizations WHERE id = $1",
+        let (token_env, sms_from): (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT whatsapp_access_token_env, sms_number FROM organizations WHERE id = $1",
         )
         .bind(organization_id)
         .fetch_one(&self.pool)
@@ -189,12 +214,22 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(OrganizationSenders {
-            whatsapp: number.map(|phone_number_id| WhatsAppSender {
+            whatsapp: number.map(|phone_number_id| OrganizationWhatsApp {
                 phone_number_id,
-                access_token: token,
+                access_token_env: token_env,
             }),
             sms_from,
         })
+    }
+
+    /// The environment variables organizations keep their own tokens in.
+    pub async fn access_token_variables(&self) -> StoreResult<Vec<(i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, whatsapp_access_token_env FROM organizations
+             WHERE whatsapp_access_token_env IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The frame origins every organization allows (the service's CSP

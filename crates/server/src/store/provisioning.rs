@@ -18,7 +18,7 @@ struct OrganizationRow {
     whatsapp_business_account_id: Option<String>,
     sms_number: Option<String>,
     frame_origins: String,
-    has_own_access_token: bool,
+    whatsapp_access_token_env: Option<String>,
     whatsapp_enabled: bool,
 }
 
@@ -94,7 +94,7 @@ impl Store {
     pub async fn organizations(&self) -> StoreResult<Vec<OrganizationView>> {
         let rows: Vec<OrganizationRow> = sqlx::query_as(
             "SELECT id, name, whatsapp_business_account_id, sms_number, frame_origins,
-                    whatsapp_access_token IS NOT NULL AS has_own_access_token, whatsapp_enabled
+                    whatsapp_access_token_env, whatsapp_enabled
              FROM organizations ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -119,7 +119,7 @@ impl Store {
                     .split_whitespace()
                     .map(Into::into)
                     .collect(),
-                has_own_access_token: row.has_own_access_token,
+                whatsapp_access_token_env: row.whatsapp_access_token_env,
                 whatsapp_enabled: row.whatsapp_enabled,
             });
         }
@@ -388,8 +388,8 @@ async fn apply_settings(
             .execute(&mut **tx)
             .await?;
     }
-    if let Some(token) = &settings.whatsapp_access_token {
-        sqlx::query("UPDATE organizations SET whatsapp_access_token = $2 WHERE id = $1")
+    if let Some(token) = &settings.whatsapp_access_token_env {
+        sqlx::query("UPDATE organizations SET whatsapp_access_token_env = $2 WHERE id = $1")
             .bind(id)
             .bind(token)
             .execute(&mut **tx)
