@@ -1,7 +1,7 @@
 //! The one error type of the service, mapped to a status and a JSON
 //! `{code, message, field?}` body. 5xx details are logged, never sent.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -132,6 +132,36 @@ impl From<JsonRejection> for AppError {
         }
     }
 }
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::Invalid {
+            code: "invalid_path",
+            field: "path",
+            message: format!("The address is not valid: {}", rejection.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::Invalid {
+            code: "invalid_query",
+            field: "query",
+            message: format!("The query is not valid: {}", rejection.body_text()),
+        }
+    }
+}
+
+/// `Path` whose rejections answer in our error shape (422 `invalid_path`).
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct ApiPath<T>(pub T);
+
+/// `Query` whose rejections answer in our error shape (422 `invalid_query`).
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct ApiQuery<T>(pub T);
 
 /// `Json` whose rejections answer in our error shape.
 #[derive(axum::extract::FromRequest)]

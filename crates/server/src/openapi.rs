@@ -18,8 +18,9 @@
 //! themselves: derive `ToSchema` on them (`#[cfg_attr(feature = "openapi",
 //! derive(utoipa::ToSchema))]` in `optin-core`). The errors every route
 //! shares are added by [`SharedErrors`], not written per handler: 401 to
-//! every operation that needs a token or key, 400, 413 and 415 to `/api/v1`
-//! operations with a JSON body, 500 to every `/api/v1` operation but the
+//! every operation that needs a token or key; 422 to `/api/v1` operations
+//! with path or query parameters (a value of the wrong type); 400, 413 and
+//! 415 to `/api/v1` operations with a JSON body; 500 to every `/api/v1` operation but the
 //! public ones (tag `public`).
 //!
 //! `tests/openapi.rs` fails while the document and the `.route(...)`
@@ -193,7 +194,19 @@ impl Modify for SharedErrors {
                     .request_body
                     .as_ref()
                     .is_some_and(|body| body.content.contains_key("application/json"));
+                let has_query = operation.parameters.as_ref().is_some_and(|parameters| {
+                    parameters
+                        .iter()
+                        .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+                });
                 let responses = &mut operation.responses.responses;
+                if api && (path.contains('{') || has_query) {
+                    add(
+                        responses,
+                        "422",
+                        "A path or query value of the wrong type (`invalid_path`, `invalid_query`).",
+                    );
+                }
                 if secured {
                     add(
                         responses,

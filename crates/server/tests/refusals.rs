@@ -210,3 +210,27 @@ async fn a_second_request_while_the_first_is_being_sent_is_refused() {
     assert_eq!(t.count("SELECT COUNT(*) FROM opt_in_requests").await, 1);
     assert!(t.provider.calls().is_empty());
 }
+
+#[tokio::test]
+async fn a_malformed_address_or_query_is_refused_in_the_error_shape() {
+    let t = start().await;
+    for (token, path, code) in [
+        (&t.jane, "/contacts/seven", "invalid_path"),
+        (&t.jane, "/contacts/7/messages/", "not_found"),
+        (&t.jane, "/contacts?limit=many", "invalid_query"),
+        (
+            &t.compliance,
+            "/compliance/numbers?advisor_id=jane",
+            "invalid_query",
+        ),
+        (&t.compliance, "/compliance/events/x/raw", "invalid_path"),
+    ] {
+        let reply = t.api("GET", path, token, None).await;
+        let status = if code == "not_found" { 404 } else { 422 };
+        assert_refused(&reply, status, code);
+        assert!(
+            reply.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{reply:?}"
+        );
+    }
+}

@@ -9,7 +9,7 @@
 //!
 //! Creating organizations is the operator's (`optin-server create-organization`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,7 +20,7 @@ use optin_core::admin::{
 use optin_core::compliance::AdvisorSummary;
 
 use crate::auth::Admin;
-use crate::error::{ApiJson, AppError, AppResult};
+use crate::error::{ApiJson, ApiPath, AppError, AppResult};
 use crate::services::provisioning;
 use crate::store::{parse_optional_timestamp, parse_timestamp};
 use crate::AppState;
@@ -155,7 +155,7 @@ async fn create_advisor(
 async fn disable_advisor(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> AppResult<StatusCode> {
     let now = state.clock.now();
     if !state
@@ -231,7 +231,7 @@ async fn create_api_key(
 async fn expire_api_key(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(expire): ApiJson<ExpireApiKey>,
 ) -> AppResult<Json<ApiKeyView>> {
     let at = expire.at.unwrap_or_else(|| state.clock.now());
@@ -258,7 +258,7 @@ async fn expire_api_key(
 async fn revoke_api_key(
     State(state): State<AppState>,
     admin: Admin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<ApiKeyView>> {
     state
         .store

@@ -7,7 +7,7 @@
 //! - `GET /compliance/chain`: the hash chain, verified now;
 //! - `GET /compliance/advisors`: the organization's people.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -21,7 +21,7 @@ use optin_core::vocab::Mode;
 use serde::Deserialize;
 
 use crate::auth::Supervisor;
-use crate::error::{AppError, AppResult};
+use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::routes::consent::{record_download, RecordQuery};
 use crate::services::snapshot;
 use crate::store::compliance::{NumberFilter, OrganizationNumber};
@@ -109,7 +109,7 @@ fn summary(number: &OrganizationNumber, now: DateTime<Utc>) -> NumberSummary {
 async fn numbers(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
-    Query(query): Query<NumberQuery>,
+    ApiQuery(query): ApiQuery<NumberQuery>,
 ) -> AppResult<Json<NumberPage>> {
     let wanted: Option<ConsentView> = query
         .state
@@ -240,7 +240,7 @@ fn timeline_event(
 async fn timeline(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
-    Path(phone): Path<String>,
+    ApiPath(phone): ApiPath<String>,
 ) -> AppResult<Json<NumberTimeline>> {
     let number = organization_number(&state, me.organization_id, &phone).await?;
     let now = state.clock.now();
@@ -287,8 +287,8 @@ async fn timeline(
 async fn record(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
-    Path(phone): Path<String>,
-    Query(query): Query<RecordQuery>,
+    ApiPath(phone): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RecordQuery>,
 ) -> AppResult<Response> {
     organization_number(&state, me.organization_id, &phone).await?;
     record_download(&state, me.organization_id, Some(&phone), &query).await
@@ -309,7 +309,7 @@ async fn record(
 async fn raw(
     State(state): State<AppState>,
     Supervisor(me): Supervisor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<RawEvidence>> {
     let row = state
         .store

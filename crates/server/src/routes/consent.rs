@@ -5,7 +5,7 @@
 //! - `GET /contacts/{id}/consent/record?format=jsonl|csv|json`: the contact's consent record;
 //! - `GET /consent/export?format=jsonl|csv`: the organization's whole record (compliance and admins only).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use optin_core::api::ConsentSnapshot;
 use serde::Deserialize;
 
 use crate::auth::{Advisor, Sender, Supervisor};
-use crate::error::{AppError, AppResult};
+use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::services::optin::{self, OptInRequest, RequestKind};
 use crate::store::auth::AdvisorIdentity;
 use crate::store::evidence::{to_csv, EvidenceRow};
@@ -66,7 +66,7 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
 async fn request(
     State(state): State<AppState>,
     Sender(advisor): Sender,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
     send(&state, &advisor, id, &headers, RequestKind::First).await
@@ -93,7 +93,7 @@ async fn request(
 async fn resend(
     State(state): State<AppState>,
     Sender(advisor): Sender,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
     send(&state, &advisor, id, &headers, RequestKind::Resend).await
@@ -130,7 +130,7 @@ async fn send(
 async fn consent(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<ConsentSnapshot>> {
     Ok(Json(optin::contact_consent(&state, &advisor, id).await?))
 }
@@ -221,8 +221,8 @@ fn render(rows: Vec<EvidenceRow>, format: Option<&str>, name: &str) -> AppResult
 async fn record(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
-    Path(id): Path<i64>,
-    Query(query): Query<RecordQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<RecordQuery>,
 ) -> AppResult<Response> {
     let contact = state
         .store
@@ -257,7 +257,7 @@ async fn record(
 async fn export(
     State(state): State<AppState>,
     Supervisor(supervisor): Supervisor,
-    Query(query): Query<RecordQuery>,
+    ApiQuery(query): ApiQuery<RecordQuery>,
 ) -> AppResult<Response> {
     record_download(&state, supervisor.organization_id, None, &query).await
 }

@@ -4,7 +4,7 @@
 //! - `GET /contacts/{id}`: one contact (404 for another advisor's);
 //! - `POST /contacts/open`: find by number or CRM id, or create (deep links from a CRM).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,7 +13,7 @@ use optin_core::phone::to_e164;
 use serde::Deserialize;
 
 use crate::auth::{Advisor, Sender};
-use crate::error::{ApiJson, AppError, AppResult};
+use crate::error::{ApiJson, ApiPath, ApiQuery, AppError, AppResult};
 use crate::store::contacts::Inserted;
 use crate::AppState;
 
@@ -48,7 +48,7 @@ struct ListParams {
 async fn list(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> AppResult<Json<ContactPage>> {
     let limit = params
         .limit
@@ -87,7 +87,7 @@ async fn list(
 async fn one(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Contact>> {
     let contact = state
         .store

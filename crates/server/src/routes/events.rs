@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
@@ -16,7 +16,7 @@ use optin_core::api::LiveEvent;
 use serde::Deserialize;
 
 use crate::auth::Advisor;
-use crate::error::AppResult;
+use crate::error::{ApiQuery, AppResult};
 use crate::store::auth::AdvisorIdentity;
 use crate::store::evidence::EvidenceRow;
 use crate::AppState;
@@ -63,7 +63,7 @@ async fn events(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
     headers: HeaderMap,
-    Query(resume): Query<Resume>,
+    ApiQuery(resume): ApiQuery<Resume>,
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let header_id = headers
         .get("last-event-id")

@@ -5,14 +5,14 @@
 //! - `POST /contacts/{id}/sms`: SMS, refused after STOP;
 //! - `GET /templates`: the organization's approved templates for messages.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use optin_core::api::{MessageView, OutgoingMessage, OutgoingSms, TemplateView};
 
 use crate::auth::{Advisor, Sender};
-use crate::error::{ApiJson, AppError, AppResult};
+use crate::error::{ApiJson, ApiPath, AppError, AppResult};
 use crate::services::sending;
 use crate::store::messages::ConversationOf;
 use crate::AppState;
@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
 async fn conversation(
     State(state): State<AppState>,
     Advisor(advisor): Advisor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Vec<MessageView>>> {
     let contact = state
         .store
@@ -75,7 +75,7 @@ async fn conversation(
 async fn send(
     State(state): State<AppState>,
     Sender(advisor): Sender,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(message): ApiJson<OutgoingMessage>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
     let id = sending::send_whatsapp(&state, &advisor, id, message).await?;
@@ -100,7 +100,7 @@ async fn send(
 async fn send_sms(
     State(state): State<AppState>,
     Sender(advisor): Sender,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(sms): ApiJson<OutgoingSms>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
     let id = sending::send_sms(&state, &advisor, id, sms).await?;

@@ -9,14 +9,14 @@
 //! kept raw for review with the reason, and then it is acknowledged.
 
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Query, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-use crate::error::AppError;
+use crate::error::{ApiQuery, AppError};
 use crate::providers::signature::{verify_meta_signature, verify_twilio_signature};
 use crate::services::inbound;
 use crate::AppState;
@@ -55,7 +55,10 @@ struct Handshake {
         (status = 403, description = "Wrong mode or verify token, or no challenge (empty body)."),
     ),
 )]
-async fn handshake(State(state): State<AppState>, Query(query): Query<Handshake>) -> Response {
+async fn handshake(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<Handshake>,
+) -> Response {
     let expected = &state.providers.settings.verify_token;
     let token_ok = query
         .verify_token
