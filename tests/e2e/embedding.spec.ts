@@ -69,7 +69,9 @@ test('the embedded app ignores messages from another origin or another window', 
   await page.goto(allowedHost);
   await expect(page.locator('#host-log')).toContainText('sent session and contact');
   const app = page.frameLocator('iframe[title="WhatsApp opt-in"]');
-  await expect(app.getByRole('heading', { level: 2 })).toBeVisible();
+  // The app shows its contacts until it has opened the host's record: wait for the record.
+  const record = await page.locator('#record-name').textContent();
+  await expect(app.getByRole('heading', { level: 2, name: record! })).toBeVisible();
   const isApp = (f: import('@playwright/test').Frame) => f.parentFrame() === page.mainFrame() && f.url().startsWith(appOrigin);
   await expect.poll(() => page.frames().some(isApp)).toBe(true);
   const appFrame = page.frames().find(isApp)!;
