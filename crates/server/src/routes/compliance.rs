@@ -51,21 +51,13 @@ struct NumberQuery {
     limit: Option<u32>,
 }
 
-fn invalid(code: &'static str, field: &'static str, message: &str) -> AppError {
-    AppError::Invalid {
-        code,
-        field,
-        message: message.to_owned(),
-    }
-}
-
 fn time_param(field: &'static str, text: Option<&str>) -> AppResult<Option<DateTime<Utc>>> {
     text.filter(|t| !t.is_empty())
         .map(|t| {
             DateTime::parse_from_rfc3339(t)
                 .map(|t| t.with_timezone(&Utc))
                 .map_err(|_| {
-                    invalid(
+                    AppError::invalid(
                         "invalid_time",
                         field,
                         "Give times in RFC 3339, e.g. 2026-12-01T00:00:00Z.",
@@ -117,7 +109,7 @@ async fn numbers(
         .filter(|s| !s.is_empty())
         .map(|s| {
             serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
-                invalid(
+                AppError::invalid(
                     "invalid_state",
                     "state",
                     "Filter by one of: none, sending, pending, expired, failed, no_whatsapp, opted_in, opted_out.",
@@ -127,10 +119,10 @@ async fn numbers(
         .transpose()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(invalid(
+        return Err(AppError::invalid(
             "invalid_limit",
             "limit",
-            &format!("A page holds 1 to {MAX_PAGE_SIZE} numbers."),
+            format!("A page holds 1 to {MAX_PAGE_SIZE} numbers."),
         ));
     }
     let filter = NumberFilter {

@@ -11,19 +11,11 @@ use crate::store::provisioning::Conflict;
 use crate::store::Store;
 use crate::AppState;
 
-fn invalid(code: &'static str, field: &'static str, message: String) -> AppError {
-    AppError::Invalid {
-        code,
-        field,
-        message,
-    }
-}
-
 /// Meta's ids (business accounts, phone numbers) are decimal digits.
 fn meta_id(field: &'static str, text: &str) -> AppResult<String> {
     let text = text.trim();
     if text.is_empty() || text.len() > 32 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid(
+        return Err(AppError::invalid(
             "invalid_meta_id",
             field,
             format!("{field}: {text:?} is not a Meta id (1 to 32 digits, as shown in WhatsApp Manager)."),
@@ -44,7 +36,7 @@ pub fn checked_settings(
         .map(|name| {
             optin_core::api::validate_name(name)
                 .map(str::to_owned)
-                .map_err(|message| invalid("invalid_name", "name", message.to_owned()))
+                .map_err(|message| AppError::invalid("invalid_name", "name", message))
         })
         .transpose()?;
     let whatsapp_business_account_id = settings
@@ -61,8 +53,9 @@ pub fn checked_settings(
         .sms_number
         .as_deref()
         .map(|number| {
-            optin_core::phone::to_e164(number, default_region)
-                .map_err(|e| invalid("invalid_phone", "sms_number", format!("sms_number: {e}")))
+            optin_core::phone::to_e164(number, default_region).map_err(|e| {
+                AppError::invalid("invalid_phone", "sms_number", format!("sms_number: {e}"))
+            })
         })
         .transpose()?;
     let frame_origins = settings
@@ -76,7 +69,7 @@ pub fn checked_settings(
                     if is_origin(origin) {
                         Ok(origin.to_owned())
                     } else {
-                        Err(invalid(
+                        Err(AppError::invalid(
                             "invalid_origin",
                             "frame_origins",
                             format!("{origin:?} is not an origin like https://crm.example.com"),
@@ -100,7 +93,7 @@ pub fn checked_settings(
             if valid {
                 Ok(var.to_owned())
             } else {
-                Err(invalid(
+                Err(AppError::invalid(
                     "invalid_variable",
                     "whatsapp_access_token_env",
                     format!("{var:?} is not an environment variable name like ACME_WA_TOKEN."),
@@ -159,7 +152,7 @@ pub async fn create_organization(
     let name = settings
         .name
         .clone()
-        .ok_or_else(|| invalid("invalid_name", "name", "Name the organization.".into()))?;
+        .ok_or_else(|| AppError::invalid("invalid_name", "name", "Name the organization."))?;
     store
         .create_organization(&name, &settings)
         .await?
@@ -190,13 +183,13 @@ pub async fn create_advisor(
     role: Role,
 ) -> AppResult<i64> {
     let name = optin_core::api::validate_name(name)
-        .map_err(|message| invalid("invalid_name", "name", message.to_owned()))?;
+        .map_err(|message| AppError::invalid("invalid_name", "name", message))?;
     let external_id = external_id.map(str::trim);
     if external_id.is_some_and(|id| id.is_empty() || id.len() > 200) {
-        return Err(invalid(
+        return Err(AppError::invalid(
             "invalid_external_id",
             "external_id",
-            "A CRM id is 1 to 200 characters.".into(),
+            "A CRM id is 1 to 200 characters.",
         ));
     }
     if store.organization(organization_id).await?.is_none() {
@@ -223,10 +216,10 @@ pub fn checked_template(
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !name_ok {
-        return Err(invalid(
+        return Err(AppError::invalid(
             "invalid_template_name",
             "name",
-            "A template name has lowercase letters, digits and _ only.".into(),
+            "A template name has lowercase letters, digits and _ only.",
         ));
     }
     let (lang, region) = language.split_once('_').unwrap_or((&language, ""));
@@ -234,17 +227,17 @@ pub fn checked_template(
         && lang.bytes().all(|b| b.is_ascii_lowercase())
         && (region.is_empty() || region.bytes().all(|b| b.is_ascii_uppercase()));
     if !language_ok {
-        return Err(invalid(
+        return Err(AppError::invalid(
             "invalid_language",
             "language",
             format!("{language:?} is not a language code like en or en_US."),
         ));
     }
     if body.trim().is_empty() {
-        return Err(invalid(
+        return Err(AppError::invalid(
             "invalid_body",
             "body",
-            "The template body is empty.".into(),
+            "The template body is empty.",
         ));
     }
     Ok(crate::store::organizations::TemplateRow {
@@ -259,7 +252,7 @@ pub fn checked_template(
 /// Checks an API key's name.
 pub fn checked_key_name(name: &str) -> AppResult<&str> {
     optin_core::api::validate_name(name)
-        .map_err(|message| invalid("invalid_name", "name", message.to_owned()))
+        .map_err(|message| AppError::invalid("invalid_name", "name", message))
 }
 
 /// Applies the kept webhooks whose business number `organization_id` owns
