@@ -241,7 +241,6 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
     let store = open(&config).await?;
     let region = config.default_region.as_deref();
     let now = chrono::Utc::now();
-    let json = |value: &dyn erased::Show| println!("{}", value.show());
     match command {
         Command::Serve => unreachable!("serve is not an administration command"),
         Command::VerifyChain { organization } => return verify_chain(&store, organization).await,
@@ -258,9 +257,9 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
             provisioning::update_organization(&store, organization, &settings.settings()?, region)
                 .await
                 .map_err(refusal)?;
-            json(&store.organization(organization).await?);
+            print_json(&store.organization(organization).await?);
         }
-        Command::ListOrganizations => json(&store.organizations().await?),
+        Command::ListOrganizations => print_json(&store.organizations().await?),
         Command::CreateAdvisor {
             organization,
             name,
@@ -280,7 +279,7 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
         }
         Command::ListAdvisors { organization } => {
             known(&store, organization).await?;
-            json(&store.advisors(organization).await?);
+            print_json(&store.advisors(organization).await?);
         }
         Command::DisableAdvisor {
             organization,
@@ -313,7 +312,7 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
         }
         Command::ListApiKeys { organization } => {
             known(&store, organization).await?;
-            json(&store.api_keys(organization).await?);
+            print_json(&store.api_keys(organization).await?);
         }
         Command::ExpireApiKey {
             organization,
@@ -324,14 +323,14 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
                 .expire_api_key(organization, key, at.unwrap_or(now))
                 .await?
                 .ok_or_else(|| format!("organization {organization} has no API key {key}"))?;
-            json(&view);
+            print_json(&view);
         }
         Command::RevokeApiKey { organization, key } => {
             let view = store
                 .revoke_api_key(organization, key, now)
                 .await?
                 .ok_or_else(|| format!("organization {organization} has no API key {key}"))?;
-            json(&view);
+            print_json(&view);
         }
         Command::AddTemplate {
             organization,
@@ -376,16 +375,12 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
     Ok(ExitCode::SUCCESS)
 }
 
-/// Serializable values printed as pretty JSON.
-mod erased {
-    pub trait Show {
-        fn show(&self) -> String;
-    }
-    impl<T: serde::Serialize> Show for T {
-        fn show(&self) -> String {
-            serde_json::to_string_pretty(self).expect("values serialize")
-        }
-    }
+/// Prints a listing as pretty JSON.
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("listings serialize")
+    );
 }
 
 /// A refusal of the provisioning service, as one line.
