@@ -92,27 +92,43 @@ const API_KEY_COLUMNS: &str = "id, name, scope, created_at, expires_at, revoked_
 impl Store {
     /// Every organization, by id.
     pub async fn organizations(&self) -> StoreResult<Vec<OrganizationView>> {
+        self.organization_views(None).await
+    }
+
+    /// One organization.
+    pub async fn organization(&self, id: i64) -> StoreResult<Option<OrganizationView>> {
+        Ok(self.organization_views(Some(id)).await?.pop())
+    }
+
+    /// Every organization, or the one with id `only`, with its numbers.
+    async fn organization_views(&self, only: Option<i64>) -> StoreResult<Vec<OrganizationView>> {
         let rows: Vec<OrganizationRow> = sqlx::query_as(
             "SELECT id, name, whatsapp_business_account_id, sms_number, frame_origins,
                     whatsapp_access_token_env, whatsapp_enabled
-             FROM organizations ORDER BY id",
+             FROM organizations WHERE ($1 IS NULL OR id = $1) ORDER BY id",
         )
+        .bind(only)
         .fetch_all(&self.pool)
         .await?;
-        let mut organizations = Vec::with_capacity(rows.len());
-        for row in rows {
-            let numbers = sqlx::query_scalar(
-                "SELECT phone_number_id FROM whatsapp_numbers WHERE organization_id = $1
-                 ORDER BY added_at, phone_number_id",
-            )
-            .bind(row.id)
-            .fetch_all(&self.pool)
-            .await?;
-            organizations.push(OrganizationView {
+        let numbers: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT organization_id, phone_number_id FROM whatsapp_numbers
+             WHERE ($1 IS NULL OR organization_id = $1)
+             ORDER BY added_at, phone_number_id",
+        )
+        .bind(only)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| OrganizationView {
+                whatsapp_phone_number_ids: numbers
+                    .iter()
+                    .filter(|(organization, _)| *organization == row.id)
+                    .map(|(_, number)| number.clone())
+                    .collect(),
                 id: row.id,
                 name: row.name,
                 whatsapp_business_account_id: row.whatsapp_business_account_id,
-                whatsapp_phone_number_ids: numbers,
                 sms_number: row.sms_number,
                 frame_origins: row
                     .frame_origins
@@ -121,14 +137,8 @@ impl Store {
                     .collect(),
                 whatsapp_access_token_env: row.whatsapp_access_token_env,
                 whatsapp_enabled: row.whatsapp_enabled,
-            });
-        }
-        Ok(organizations)
-    }
-
-    /// One organization.
-    pub async fn organization(&self, id: i64) -> StoreResult<Option<OrganizationView>> {
-        Ok(self.organizations().await?.into_iter().find(|o| o.id == id))
+            })
+            .collect())
     }
 
     /// Creates an organization named `name` with `settings` (already validated).
