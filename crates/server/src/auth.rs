@@ -19,7 +19,7 @@ use optin_core::admin::KeyScope;
 use optin_core::vocab::Role;
 
 use crate::error::AppError;
-use crate::store::auth::AdvisorIdentity;
+use crate::store::auth::{AdvisorIdentity, ApiKeyGrant};
 use crate::AppState;
 
 /// The authenticated person making the request, whatever their role.
@@ -64,6 +64,15 @@ async fn person(parts: &Parts, state: &AppState) -> Result<(AdvisorIdentity, Rol
         .ok_or(AppError::Unauthorized)?;
     let role = identity.role()?;
     Ok((identity, role))
+}
+
+/// The grant of a valid organization API key, or 401.
+async fn key_grant(key: &str, state: &AppState) -> Result<ApiKeyGrant, AppError> {
+    state
+        .store
+        .api_key_grant(key, state.clock.now())
+        .await?
+        .ok_or(AppError::Unauthorized)
 }
 
 fn forbidden(code: &'static str, message: &str) -> AppError {
@@ -119,11 +128,7 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let token = bearer(parts)?;
         if is_api_key(token) {
-            let grant = state
-                .store
-                .api_key_grant(token, state.clock.now())
-                .await?
-                .ok_or(AppError::Unauthorized)?;
+            let grant = key_grant(token, state).await?;
             return match grant.scope {
                 KeyScope::Admin => Ok(Admin {
                     organization_id: grant.organization_id,
@@ -154,11 +159,7 @@ impl FromRequestParts<AppState> for Integration {
         if !is_api_key(key) {
             return Err(AppError::Unauthorized);
         }
-        let grant = state
-            .store
-            .api_key_grant(key, state.clock.now())
-            .await?
-            .ok_or(AppError::Unauthorized)?;
+        let grant = key_grant(key, state).await?;
         match grant.scope {
             KeyScope::Integration => Ok(Integration(grant.organization_id)),
             KeyScope::Admin => Err(forbidden(
