@@ -11,6 +11,7 @@ pub mod keywords;
 pub mod phone;
 pub mod sandbox;
 pub mod sms;
+pub mod stop_request;
 pub mod vocab;
 pub mod whatsapp;
 pub mod window;
