@@ -37,7 +37,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, compliance, consent, contacts, events, integrations, me, messages, webhooks,
+    admin, compliance, consent, contacts, events, integrations, me, messages, revocations, webhooks,
 };
 
 /// The whole document.
@@ -75,6 +75,12 @@ use crate::routes::{
         compliance::raw,
         compliance::chain,
         compliance::advisors,
+        compliance::reviews,
+        revocations::record_for_contact,
+        revocations::resolve_for_contact,
+        revocations::record_for_number,
+        revocations::resolve_for_number,
+        revocations::open_flags,
         admin::organization,
         admin::update,
         admin::advisors,

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use optin_core::consent::ConsentState;
-use optin_core::vocab::{MessageStatus, Purpose};
+use optin_core::vocab::{Channel, MessageStatus, Purpose};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{AppError, AppResult};
@@ -119,19 +119,25 @@ async fn send(
 }
 
 /// An opt-in request whose consent moved on while queued (the contact said
-/// STOP, say) must not go out.
+/// STOP, say) must not go out; nor may an advisor's message queued before an
+/// opt-out or a revocation (binding at once). The service's own notices
+/// (confirmations, help replies) always go.
 async fn still_wanted(state: &AppState, message_id: i64) -> AppResult<bool> {
     let Some(message) = state.store.message(message_id).await? else {
         return Ok(false);
     };
-    if message.purpose != Purpose::OptIn {
+    if !matches!(message.purpose, Purpose::OptIn | Purpose::Message) {
         return Ok(true);
     }
     let record = state
         .store
         .consent(message.organization_id, &message.phone_e164)
         .await?;
-    Ok(record.status.state == ConsentState::Sending)
+    Ok(match (message.purpose, message.channel) {
+        (Purpose::OptIn, _) => record.status.state == ConsentState::Sending,
+        (_, Channel::Whatsapp) => record.status.may_message(),
+        (_, Channel::Sms) => !record.sms_opted_out,
+    })
 }
 
 async fn record_outcome(

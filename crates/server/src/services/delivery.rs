@@ -126,8 +126,8 @@ pub async fn apply_status(
 }
 
 /// What a provider error code means for consent beyond the message itself
-/// (core's table): an SMS recipient unsubscribed at the carrier (21610) is
-/// opted out of SMS for the whole organization, with evidence.
+/// (core's table): an SMS recipient unsubscribed or blocked at the carrier
+/// (21610, 30004) is opted out of SMS for the whole organization, with evidence.
 async fn apply_consent_effect(
     work: &mut Work,
     message: &StoredMessage,
@@ -223,7 +223,9 @@ pub async fn provider_refused(
         detail,
         None,
     )
-    .await
+    .await?;
+    // The SMS provider refuses a send to an unsubscribed number at once (21610).
+    apply_consent_effect(work, message, code, None).await
 }
 
 /// Applies statuses that arrived before the message id was known.

@@ -18,6 +18,7 @@ use optin_core::whatsapp::{
 use serde_json::json;
 
 use super::delivery::{self, StatusReport};
+use super::revocation::{self, FlaggedMessage};
 use super::{texts, transition, ConsentStep, OutboundPayload, WebhookSource, Work};
 use crate::error::AppResult;
 use crate::providers::sms::SmsWebhook;
@@ -175,7 +176,8 @@ async fn apply_whatsapp_message(
         Some((_, advisor)) => Some(advisor),
         None => work.store.last_requesting_advisor(org, &phone).await?,
     };
-    work.store
+    let message_id = work
+        .store
         .insert_message(
             NewMessage {
                 organization_id: org,
@@ -226,6 +228,18 @@ async fn apply_whatsapp_message(
             work.now,
         );
         work.record(source.mark(evidence)).await?;
+        // Plain words may still ask to stop: flagged for a person, never applied here.
+        if payload.is_none() {
+            let message = FlaggedMessage {
+                organization_id: org,
+                phone: &phone,
+                channel: Channel::Whatsapp,
+                message_id,
+                text: words,
+                advisor_id,
+            };
+            revocation::flag_if_stop_request(work, message, source).await?;
+        }
         return Ok(());
     };
     let t = transition(
@@ -348,6 +362,7 @@ async fn apply_sms_inbound(
 ) -> AppResult<()> {
     let phone = inbound.from.as_str();
     let mut record = work.store.consent(org, phone).await?;
+    let was_opted_out = record.sms_opted_out;
     let keyword = classify(&inbound.body);
     let kind = match keyword {
         Some(Keyword::OptOut) => {
@@ -363,7 +378,8 @@ async fn apply_sms_inbound(
     work.store
         .save_consent(org, phone, &record, work.now)
         .await?;
-    work.store
+    let message_id = work
+        .store
         .insert_message(
             NewMessage {
                 organization_id: org,
@@ -384,9 +400,73 @@ async fn apply_sms_inbound(
     let detail = json!({"provider_message_id": inbound.message_sid, "text": inbound.body, "sms_opted_out": record.sms_opted_out});
     let evidence = NewEvidence::new(org, phone, None, kind, Cause::Contact, detail, work.now);
     work.record(evidence.from_webhook(raw, None)).await?;
-    if keyword == Some(Keyword::Help) && !record.sms_opted_out {
-        send_sms_help(work, org, phone).await?;
+    match keyword {
+        Some(Keyword::Help) if !record.sms_opted_out => send_sms_help(work, org, phone).await?,
+        // One confirmation, only when STOP changed something (not on a repeat).
+        Some(Keyword::OptOut) if !was_opted_out => {
+            send_sms_opt_out_confirmation(work, org, phone, raw).await?
+        }
+        None => {
+            let source = WebhookSource {
+                raw_body: raw,
+                provider_time: None,
+            };
+            let message = FlaggedMessage {
+                organization_id: org,
+                phone,
+                channel: Channel::Sms,
+                message_id,
+                text: &inbound.body,
+                advisor_id: None,
+            };
+            revocation::flag_if_stop_request(work, message, &source).await?;
+        }
+        _ => {}
     }
+    Ok(())
+}
+
+/// The one confirmation SMS after STOP (no marketing: who, and how to come
+/// back), recorded as evidence. Carriers allow it within 5 minutes.
+async fn send_sms_opt_out_confirmation(
+    work: &mut Work,
+    org: i64,
+    phone: &str,
+    raw: &str,
+) -> AppResult<()> {
+    let body = texts::sms_opt_out_confirmation(&work.store.sender_names(org, None).await?.0);
+    let id = work
+        .send(
+            NewMessage {
+                organization_id: org,
+                phone,
+                channel: Channel::Sms,
+                direction: Direction::Out,
+                purpose: Purpose::OptOutNotice,
+                advisor_id: None,
+                opt_in_request_id: None,
+                template: None,
+                body: &body,
+                provider_message_id: None,
+                status: MessageStatus::Queued,
+            },
+            OutboundPayload::Sms {
+                to: phone.to_owned(),
+                body: body.clone(),
+            },
+        )
+        .await?;
+    let detail = json!({"message_id": id, "channel": Channel::Sms, "purpose": Purpose::OptOutNotice, "rendered_text": body});
+    let evidence = NewEvidence::new(
+        org,
+        phone,
+        None,
+        EvidenceKind::SmsOptOutConfirmation,
+        Cause::Contact,
+        detail,
+        work.now,
+    );
+    work.record(evidence.from_webhook(raw, None)).await?;
     Ok(())
 }
 

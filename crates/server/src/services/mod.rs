@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod inbound;
 pub mod optin;
 pub mod provisioning;
+pub mod revocation;
 pub mod sending;
 pub mod texts;
 
@@ -235,5 +236,8 @@ pub fn snapshot(phone: &str, record: &ConsentRecord, now: DateTime<Utc>) -> Cons
         service_window_closes_at: service_window(record.last_inbound_at, now).closes_at(),
         sms_opted_out: record.sms_opted_out,
         now,
+        // Filled by `revocation::annotate` where the screens need them.
+        revocation: None,
+        stop_flags: Vec::new(),
     }
 }

@@ -159,5 +159,7 @@ pub async fn contact_consent(
         .store
         .consent(advisor.organization_id, &contact.phone)
         .await?;
-    Ok(snapshot(&contact.phone, &record, now))
+    let mut snapshot = snapshot(&contact.phone, &record, now);
+    super::revocation::annotate(state, advisor.organization_id, &mut snapshot).await?;
+    Ok(snapshot)
 }

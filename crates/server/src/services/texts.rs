@@ -22,3 +22,11 @@ pub fn opt_out_notice(organization: &str) -> String {
         "You have opted out of WhatsApp messages from {organization}. You can opt in at any time by replying \"yes\"."
     )
 }
+
+/// The one SMS confirming STOP: who, that nothing more will come, and how to
+/// come back. No marketing (carriers allow only this, within 5 minutes).
+pub fn sms_opt_out_confirmation(organization: &str) -> String {
+    format!(
+        "{organization}: you are unsubscribed and will receive no more messages. Reply START to resubscribe."
+    )
+}

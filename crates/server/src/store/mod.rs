@@ -18,6 +18,7 @@ pub mod messages;
 pub mod organizations;
 pub mod provisioning;
 pub mod reviews;
+pub mod revocations;
 pub mod seed;
 
 use std::path::Path;
