@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use gloo_net::http::{Request, RequestBuilder, Response};
 use optin_core::api::{
     Cause, ConsentSnapshot, ConsentState, ConsentView, Contact, ContactPage, ErrorBody,
-    EvidenceKind, Me, MessageView, NewContact, OutgoingMessage, OutgoingSms, Purpose, TemplateView,
-    API_PREFIX,
+    EvidenceKind, Me, MessageView, NewContact, NewRevocation, OutgoingMessage, OutgoingSms,
+    Purpose, ResolveStopFlag, StopFlag, TemplateView, API_PREFIX,
 };
 use optin_core::compliance::{
-    AdvisorSummary, ChainStatus, NumberPage, NumberTimeline, RawEvidence,
+    AdvisorSummary, ChainStatus, NumberPage, NumberTimeline, RawEvidence, WebhookReview,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -221,6 +221,25 @@ pub fn consent_param(state: ConsentView) -> &'static str {
         ConsentView::NoWhatsapp => "no_whatsapp",
         ConsentView::OptedIn => "opted_in",
         ConsentView::OptedOut => "opted_out",
+    }
+}
+
+/// Whose number a revocation or a decision is about: an advisor's contact,
+/// or (compliance) a number of the organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// One of the advisor's contacts, by id.
+    Contact(i64),
+    /// A number of the organization (E.164), for compliance.
+    Number(String),
+}
+
+impl Subject {
+    fn path(&self) -> String {
+        match self {
+            Subject::Contact(id) => format!("/contacts/{id}"),
+            Subject::Number(e164) => format!("/compliance/numbers/{}", encode_phone(e164)),
+        }
     }
 }
 
@@ -500,6 +519,43 @@ impl Api {
     /// The organization's advisors (for the advisor filter).
     pub async fn compliance_advisors(&self) -> Result<Vec<AdvisorSummary>, ClientError> {
         decode(self.get("/compliance/advisors").send().await).await
+    }
+
+    /// Messages of the organization flagged as possible requests to stop (compliance).
+    pub async fn compliance_stop_flags(&self) -> Result<Vec<StopFlag>, ClientError> {
+        decode(self.get("/compliance/stop-flags").send().await).await
+    }
+
+    /// Parts of the organization's webhooks kept for review (compliance).
+    pub async fn compliance_reviews(&self) -> Result<Vec<WebhookReview>, ClientError> {
+        decode(self.get("/compliance/reviews").send().await).await
+    }
+
+    /// Records a revocation the contact gave by other means: for one of the
+    /// advisor's contacts, or (compliance) for a number of the organization.
+    pub async fn record_revocation(
+        &self,
+        on: Subject,
+        revocation: &NewRevocation,
+    ) -> Result<ConsentSnapshot, ClientError> {
+        let request = self
+            .post(&format!("{}/revocations", on.path()))
+            .json(revocation)
+            .map_err(unexpected)?;
+        decode(request.send().await).await
+    }
+
+    /// Decides a message flagged as a possible request to stop.
+    pub async fn resolve_stop_flag(
+        &self,
+        on: Subject,
+        resolve: &ResolveStopFlag,
+    ) -> Result<ConsentSnapshot, ClientError> {
+        let request = self
+            .post(&format!("{}/stop-flags/resolve", on.path()))
+            .json(resolve)
+            .map_err(unexpected)?;
+        decode(request.send().await).await
     }
 
     /// The organization's approved message templates.

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use optin_core::api::{initials, ConsentView, Contact};
 
-use crate::api::{Api, ClientError};
+use crate::api::{Api, ClientError, Subject};
 use crate::components::composer::Composer;
 use crate::components::confirm_opt_in::ConfirmOptIn;
 use crate::components::consent_banner::{focus_banner, ConsentBanner};
@@ -11,6 +11,7 @@ use crate::components::consent_history::ConsentHistory;
 use crate::components::conversation::Conversation;
 use crate::components::icons::{SmsIcon, WhatsAppIcon};
 use crate::components::modal::Modal;
+use crate::components::revocation::{RecordRevocation, StopFlags};
 use crate::pages::contact_data::ContactData;
 use crate::pages::SandboxMode;
 use crate::route::{use_router, Link, Route};
@@ -66,6 +67,12 @@ pub fn ContactPage(id: i64) -> impl IntoView {
                     on_sms=Callback::new(move |_| router.go(Route::Sms(id)))
                     on_changed=Callback::new(move |s| { data.show(s); data.refresh(); })
                 />
+                <StopFlags
+                    subject=Subject::Contact(id)
+                    flags=Signal::derive(move || snapshot.with(|s| s.stop_flags.clone()))
+                    now=now
+                    on_changed=Callback::new(move |s| { data.show(s); data.refresh(); focus_banner(); })
+                />
                 <section class="card thread" aria-labelledby="thread-title">
                     <h3 id="thread-title" class="thread__title">"WhatsApp conversation"</h3>
                     <Conversation
@@ -83,6 +90,11 @@ pub fn ContactPage(id: i64) -> impl IntoView {
                         on_sent=Callback::new(move |_| data.refresh())
                     />
                 </section>
+                <RecordRevocation
+                    subject=Subject::Contact(id)
+                    now=now
+                    on_recorded=Callback::new(move |s| { data.show(s); data.refresh(); focus_banner(); })
+                />
                 <ConsentHistory contact_id=id revision=history_revision now=now/>
             </Show>
         </article>

@@ -71,12 +71,18 @@ pub fn SmsPage(id: i64) -> impl IntoView {
         });
     };
     let banner = move || {
-        blocked.get().then(|| {
-            format!(
-                "{} replied STOP to your SMS, so no SMS can be sent until they reply START.",
-                name.get()
-            )
-        })
+        blocked
+            .get()
+            .then(|| match snapshot.with(|s| s.revocation.is_some()) {
+                true => format!(
+                    "{} revoked consent to messages, so no SMS can be sent until they reply START.",
+                    name.get()
+                ),
+                false => format!(
+                    "{} replied STOP to your SMS, so no SMS can be sent until they reply START.",
+                    name.get()
+                ),
+            })
     };
     // Next to the disabled field, short: the banner above has the full sentence.
     let reason = move || {
