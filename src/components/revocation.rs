@@ -53,7 +53,6 @@ pub fn RevocationNotice(
             {(!note.is_empty()).then(|| view! {
                 <p class="revocation__note"><span class="visually-hidden">"Note: "</span>{note}</p>
             })}
-            <p class="revocation__rule">"Binding for the whole firm: no advisor can message this contact until they opt in again themselves."</p>
         </div>
     }
 }

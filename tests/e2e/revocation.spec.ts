@@ -49,6 +49,8 @@ test('a revocation given on a phone call disables messaging for every advisor an
   await expectAccessible(page, 'the revocation form');
   await screenshots(page, 'revocation-form');
   await form.getByRole('button', { name: 'Record revocation' }).click();
+  await expect(form, 'the form closes once recorded').toBeHidden();
+  await expect(page.getByText('Revocation recorded. Messaging is now off for this contact.')).toBeVisible();
 
   const revoked = page.getByRole('status').filter({ hasText: 'revoked consent to messages' });
   await expect(revoked).toContainText(`${contact.name} revoked consent to messages.`);
