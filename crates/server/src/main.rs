@@ -163,6 +163,10 @@ struct OrganizationArgs {
     /// stored: the service reads it from there).
     #[arg(long)]
     whatsapp_access_token_env: Option<String>,
+    /// The answer to HELP / INFO by SMS (must mention STOP); "" goes back to
+    /// the standard answer.
+    #[arg(long)]
+    sms_help_text: Option<String>,
 }
 
 impl OrganizationArgs {
@@ -174,6 +178,7 @@ impl OrganizationArgs {
             sms_number: self.sms_number,
             frame_origins: (!self.frame_origins.is_empty()).then_some(self.frame_origins),
             whatsapp_access_token_env: self.whatsapp_access_token_env,
+            sms_help_text: self.sms_help_text,
         })
     }
 }

@@ -6,6 +6,8 @@
 
 mod support;
 
+use optin_core::admin::KeyScope;
+use serde_json::json;
 use support::extra::{eventually, KERRY};
 use support::{start, start_without_outbox_worker, TestService};
 
@@ -128,15 +130,51 @@ async fn help_is_answered_with_the_organizations_text_naming_the_business_and_th
         standard.contains(&organization) && standard.contains("STOP"),
         "{standard}"
     );
-    sqlx::query("UPDATE organizations SET sms_help_text = 'Acme Wealth: call 0800 000 000. Reply STOP to opt out.' WHERE id = 1")
-        .execute(t.service.state.store.pool())
+    // An admin sets the organization's own answer; it must say how to opt out.
+    let store = &t.service.state.store;
+    let key = store
+        .create_api_key(1, "Provisioning", KeyScope::Admin, None, chrono::Utc::now())
         .await
-        .unwrap();
-    kerry_texts(&t, "SMH2", "Info").await;
+        .unwrap()
+        .0;
+    let (status, refused) = t
+        .api(
+            "PATCH",
+            "/admin/organization",
+            &key,
+            Some(json!({"sms_help_text": "Acme Wealth: call 0800 000 000."})),
+        )
+        .await;
     assert_eq!(
-        body().await,
-        "Acme Wealth: call 0800 000 000. Reply STOP to opt out."
+        (status, refused["code"].as_str()),
+        (422, Some("invalid_sms_help_text"))
     );
+    let text = "Acme Wealth: call 0800 000 000. Reply STOP to opt out.";
+    let (status, organization) = t
+        .api(
+            "PATCH",
+            "/admin/organization",
+            &key,
+            Some(json!({"sms_help_text": text})),
+        )
+        .await;
+    assert_eq!(status, 200, "{organization}");
+    assert_eq!(organization["sms_help_text"], text);
+    kerry_texts(&t, "SMH2", "Info").await;
+    assert_eq!(body().await, text);
+    // An empty text goes back to the standard answer.
+    let (status, organization) = t
+        .api(
+            "PATCH",
+            "/admin/organization",
+            &key,
+            Some(json!({"sms_help_text": ""})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(organization["sms_help_text"].is_null(), "{organization}");
+    kerry_texts(&t, "SMH3", "HELP").await;
+    assert_eq!(body().await, standard);
     t.service.stop().await;
 }
 

@@ -68,7 +68,7 @@ async fn organization(
     responses(
         (status = 200, description = "The organization as changed; absent fields stay as they were, WhatsApp phone number ids are added.", body = optin_core::admin::OrganizationView),
         (status = 409, description = "A WhatsApp phone number id or SMS number of another organization, or another organization's name (`number_taken`, `name_taken`); `field` names which.", body = optin_core::api::ErrorBody),
-        (status = 422, description = "An invalid name, Meta id, SMS number, frame origin or access token (`invalid_name`, `invalid_meta_id`, `invalid_phone`, `invalid_origin`, `invalid_token`); `field` names which.", body = optin_core::api::ErrorBody),
+        (status = 422, description = "An invalid name, Meta id, SMS number, frame origin, access token or SMS help text (`invalid_name`, `invalid_meta_id`, `invalid_phone`, `invalid_origin`, `invalid_token`, `invalid_sms_help_text`); `field` names which.", body = optin_core::api::ErrorBody),
         (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
     ),
 )]

@@ -101,6 +101,17 @@ pub fn checked_settings(
             }
         })
         .transpose()?;
+    let sms_help_text = settings
+        .sms_help_text
+        .as_deref()
+        .map(|text| {
+            optin_core::admin::validate_sms_help_text(text)
+                .map(|text| text.unwrap_or_default().to_owned())
+                .map_err(|message| {
+                    AppError::invalid("invalid_sms_help_text", "sms_help_text", message)
+                })
+        })
+        .transpose()?;
     Ok(OrganizationSettings {
         name,
         whatsapp_business_account_id,
@@ -108,6 +119,7 @@ pub fn checked_settings(
         sms_number,
         frame_origins,
         whatsapp_access_token_env,
+        sms_help_text,
     })
 }
 
