@@ -463,15 +463,25 @@ async fn compliance_sees_its_organizations_webhook_reviews_only() {
         .await
         .unwrap();
     }
+    // A signed body of the organization's business number with a message
+    // that cannot be read (no id): the part is the organization's to review.
+    let body = envelope(json!({
+        "messages": [{"from": "447911123456", "timestamp": "1764080002", "type": "text", "text": {"body": "no id"}}]
+    }));
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
     let (status, reviews) = t
         .api("GET", "/compliance/reviews", &t.compliance, None)
         .await;
     assert_eq!(status, 200, "{reviews}");
     let reviews = reviews.as_array().unwrap();
-    assert_eq!(reviews.len(), 1, "{reviews:?}");
-    assert_eq!(reviews[0]["reason"], "an unknown message type: ours");
-    assert_eq!(reviews[0]["provider"], "whatsapp");
-    assert_eq!(reviews[0]["item"], "{\"type\":\"hologram\"}");
+    assert_eq!(reviews.len(), 2, "{reviews:?}");
+    assert!(
+        reviews[0]["item"].as_str().unwrap().contains("no id"),
+        "newest first: {reviews:?}"
+    );
+    assert_eq!(reviews[1]["reason"], "an unknown message type: ours");
+    assert_eq!(reviews[1]["provider"], "whatsapp");
+    assert_eq!(reviews[1]["item"], "{\"type\":\"hologram\"}");
     assert_refused(
         &t.api("GET", "/compliance/reviews", &t.jane, None).await,
         403,

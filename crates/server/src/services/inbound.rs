@@ -34,11 +34,17 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
     let raw = raw.as_ref();
     let items = WebhookItems::read(body);
     let mut work = Work::begin(state).await?;
+    // When the body names one business number, its unreadable parts are that
+    // organization's (its compliance reviews them); otherwise the operator's.
+    let owner = match only_business_number(&items) {
+        Some(number) => work.store.organization_by_whatsapp_number(number).await?,
+        None => None,
+    };
     for part in &items.unreadable {
         keep_for_review(
             &mut work,
             Channel::Whatsapp,
-            None,
+            owner,
             None,
             &part.reason,
             &part.item.to_string(),
@@ -103,6 +109,17 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
         }
     }
     work.commit(state).await
+}
+
+/// The business number (phone number id) of every readable change of a
+/// body, when they all name the same one.
+fn only_business_number(items: &WebhookItems) -> Option<&str> {
+    let mut numbers = items
+        .changes
+        .iter()
+        .map(|change| change.metadata.phone_number_id.as_str());
+    let first = numbers.next()?;
+    numbers.all(|number| number == first).then_some(first)
 }
 
 /// Keeps a part of a signed webhook that was not understood, once (the
