@@ -469,19 +469,24 @@ async fn compliance_sees_its_organizations_webhook_reviews_only() {
         "messages": [{"from": "447911123456", "timestamp": "1764080002", "type": "text", "text": {"body": "no id"}}]
     }));
     assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    // An SMS form of neither kind (no sender) to the organization's number: the same.
+    let to = optin_server::store::seed::SANDBOX_SMS_NUMBER;
+    assert_eq!(
+        signed_sms_form(&t, &[("To", to), ("Body", "no sender")]).await,
+        200
+    );
     let (status, reviews) = t
         .api("GET", "/compliance/reviews", &t.compliance, None)
         .await;
     assert_eq!(status, 200, "{reviews}");
     let reviews = reviews.as_array().unwrap();
-    assert_eq!(reviews.len(), 2, "{reviews:?}");
-    assert!(
-        reviews[0]["item"].as_str().unwrap().contains("no id"),
-        "newest first: {reviews:?}"
-    );
-    assert_eq!(reviews[1]["reason"], "an unknown message type: ours");
-    assert_eq!(reviews[1]["provider"], "whatsapp");
-    assert_eq!(reviews[1]["item"], "{\"type\":\"hologram\"}");
+    assert_eq!(reviews.len(), 3, "{reviews:?}");
+    assert_eq!(reviews[0]["provider"], "sms", "newest first: {reviews:?}");
+    assert!(reviews[0]["item"].as_str().unwrap().contains("no+sender"));
+    assert!(reviews[1]["item"].as_str().unwrap().contains("no id"));
+    assert_eq!(reviews[2]["reason"], "an unknown message type: ours");
+    assert_eq!(reviews[2]["provider"], "whatsapp");
+    assert_eq!(reviews[2]["item"], "{\"type\":\"hologram\"}");
     assert_refused(
         &t.api("GET", "/compliance/reviews", &t.jane, None).await,
         403,

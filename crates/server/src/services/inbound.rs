@@ -331,7 +331,16 @@ pub async fn apply_sms(state: &AppState, body: &[u8]) -> AppResult<()> {
         }
         Err(e) => {
             let reason = format!("not an SMS webhook: {e}");
-            keep_for_review(&mut work, Channel::Sms, None, None, &reason, raw, raw).await?;
+            // Sent to an organization's number: its compliance reviews it.
+            let to = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+                .ok()
+                .and_then(|pairs| pairs.into_iter().find(|(name, _)| name == "To"))
+                .map(|(_, to)| to);
+            let owner = match to {
+                Some(to) => work.store.organization_by_sms_number(&to).await?,
+                None => None,
+            };
+            keep_for_review(&mut work, Channel::Sms, owner, None, &reason, raw, raw).await?;
         }
     }
     work.commit(state).await
