@@ -4,7 +4,9 @@
 //!
 //! From contacts: Yes/No taps (attributed to the request they answer), the
 //! keywords of [`optin_core::keywords`], and SMS STOP/START. A consent change
-//! is confirmed to the contact with the texts of [`super::texts`].
+//! is confirmed to the contact with the texts of [`super::texts`] (by SMS,
+//! once per STOP). Text without a keyword that reads as a request to stop is
+//! flagged for a person ([`super::revocation`]), never applied here.
 
 use optin_core::consent::{ConsentEvent, ConsentState};
 use optin_core::keywords::{classify, Keyword};
