@@ -29,6 +29,10 @@ pub struct OrganizationView {
     /// service-wide token.
     pub whatsapp_access_token_env: Option<String>,
     pub whatsapp_enabled: bool,
+    /// The opt-in template (by name) used when the primary cannot be sent
+    /// (paused, disabled, or recategorized as marketing for a US number).
+    #[serde(default)]
+    pub alternate_opt_in_template: Option<String>,
 }
 
 /// What an organization is created or changed with; absent fields stay as they are.
@@ -51,6 +55,10 @@ pub struct OrganizationSettings {
     /// organization's own Cloud API token in the service's environment.
     #[serde(default)]
     pub whatsapp_access_token_env: Option<String>,
+    /// Names the alternate opt-in template (one of the organization's
+    /// opt-in templates).
+    #[serde(default)]
+    pub alternate_opt_in_template: Option<String>,
 }
 
 /// `POST /api/v1/admin/advisors`.

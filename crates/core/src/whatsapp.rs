@@ -446,6 +446,8 @@ pub struct WebhookEnvelope {
 pub struct WebhookItems {
     /// `messages` changes, with every message and status that parsed.
     pub changes: Vec<MessagesChange>,
+    /// Template status and category changes, marketing preferences.
+    pub signals: Vec<crate::meta_signals::AccountSignal>,
     /// Everything else, each with why it was not understood.
     pub unreadable: Vec<Unreadable>,
 }
@@ -491,8 +493,12 @@ impl WebhookItems {
             return items;
         };
         for entry in entries {
+            let account = entry.get("id").and_then(|id| id.as_str()).unwrap_or("");
+            let account = account.to_owned();
             match entry.get_mut("changes").and_then(|c| c.as_array_mut()) {
-                Some(changes) => changes.iter_mut().for_each(|c| items.read_change(c)),
+                Some(changes) => changes
+                    .iter_mut()
+                    .for_each(|c| items.read_change(&account, c)),
                 None => items.unreadable("an entry has no `changes` list".into(), entry.take()),
             }
         }
@@ -503,8 +509,17 @@ impl WebhookItems {
         self.unreadable.push(Unreadable { reason, item });
     }
 
-    fn read_change(&mut self, change: &mut serde_json::Value) {
+    fn read_change(&mut self, account: &str, change: &mut serde_json::Value) {
         let field = change.get("field").and_then(|f| f.as_str()).unwrap_or("");
+        if crate::meta_signals::is_signal_field(field) {
+            let value = change.get("value").unwrap_or(&serde_json::Value::Null);
+            let (signals, unreadable) = crate::meta_signals::read(field, account, value);
+            self.signals.extend(signals);
+            for (reason, item) in unreadable {
+                self.unreadable(reason, item);
+            }
+            return;
+        }
         if field != MESSAGES_FIELD {
             let reason = format!("the field `{field}` is not handled");
             self.unreadable(reason, change.take());
@@ -1257,9 +1272,15 @@ mod tests {
                 {"system":{"body":"User changed from 1 to 2","type":"user_changed_user_id"},"timestamp":"1764080000","type":"system","id":"wamid.SYS"},
                 {"from":"447911123456","id":"wamid.TXT","timestamp":"1764080001","type":"text","text":{"body":"STOP"}}],
               "statuses":[{"id":"wamid.A","status":"delivered","timestamp":"1764080002","recipient_id":"447911123456"}]}},
-            {"field":"message_template_status_update","value":{"event":"PAUSED","message_template_name":"optin_request"}}]}]});
+            {"field":"message_template_status_update","value":{"event":"PAUSED","message_template_name":"optin_request"}},
+            {"field":"account_alerts","value":{"entity_type":"WABA","alert_info":{"alert_severity":"INFORMATIONAL"}}}]}]});
         let items = WebhookItems::read(body.to_string().as_bytes());
         assert_eq!(items.changes.len(), 1);
+        assert_eq!(
+            items.signals.len(),
+            1,
+            "the template pause is read as a signal"
+        );
         let change = &items.changes[0];
         assert_eq!(change.metadata.phone_number_id, "PNID");
         assert_eq!(change.messages.len(), 1);
@@ -1272,9 +1293,7 @@ mod tests {
             items.unreadable[0].reason
         );
         assert_eq!(items.unreadable[0].item["id"], "wamid.SYS");
-        assert!(items.unreadable[1]
-            .reason
-            .contains("message_template_status_update"));
+        assert!(items.unreadable[1].reason.contains("account_alerts"));
     }
 
     #[test]

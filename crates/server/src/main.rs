@@ -163,6 +163,10 @@ struct OrganizationArgs {
     /// stored: the service reads it from there).
     #[arg(long)]
     whatsapp_access_token_env: Option<String>,
+    /// The opt-in template (by name) used when the primary cannot be sent:
+    /// paused or disabled by Meta, or recategorized as marketing for a US number.
+    #[arg(long)]
+    alternate_opt_in_template: Option<String>,
 }
 
 impl OrganizationArgs {
@@ -174,6 +178,7 @@ impl OrganizationArgs {
             sms_number: self.sms_number,
             frame_origins: (!self.frame_origins.is_empty()).then_some(self.frame_origins),
             whatsapp_access_token_env: self.whatsapp_access_token_env,
+            alternate_opt_in_template: self.alternate_opt_in_template,
         })
     }
 }

@@ -45,6 +45,9 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
         )
         .await?;
     }
+    for signal in &items.signals {
+        super::signals::apply(&mut work, signal, raw).await?;
+    }
     for change in &items.changes {
         let phone_number_id = &change.metadata.phone_number_id;
         let Some(org) = work
@@ -106,7 +109,7 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
 
 /// Keeps a part of a signed webhook that was not understood, once (the
 /// provider retries whole bodies), and says so in the log.
-async fn keep_for_review(
+pub(super) async fn keep_for_review(
     work: &mut Work,
     provider: Channel,
     organization_id: Option<i64>,

@@ -9,6 +9,8 @@ pub mod inbound;
 pub mod optin;
 pub mod provisioning;
 pub mod sending;
+pub mod signals;
+pub mod templates;
 pub mod texts;
 
 use chrono::{DateTime, Utc};
@@ -234,6 +236,7 @@ pub fn snapshot(phone: &str, record: &ConsentRecord, now: DateTime<Utc>) -> Cons
         failure_code: status.last_failure.and_then(|f| f.code),
         service_window_closes_at: service_window(record.last_inbound_at, now).closes_at(),
         sms_opted_out: record.sms_opted_out,
+        marketing_stopped_at: record.marketing_stopped_at,
         now,
     }
 }

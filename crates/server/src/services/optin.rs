@@ -7,7 +7,7 @@ use optin_core::vocab::{Channel, Direction, EvidenceKind, MessageStatus, Purpose
 use optin_core::whatsapp::SendMessage;
 use serde_json::json;
 
-use super::{snapshot, transition, ConsentStep, OutboundPayload, Work};
+use super::{snapshot, templates, transition, ConsentStep, OutboundPayload, Work};
 use crate::error::{AppError, AppResult};
 use crate::store::auth::AdvisorIdentity;
 use crate::store::consent::NewOptInRequest;
@@ -63,7 +63,7 @@ pub async fn request_opt_in(
             return Ok(snapshot(phone, &record, work.now));
         }
     }
-    let template = work
+    let primary = work
         .store
         .template(org, TemplateKind::OptIn)
         .await?
@@ -73,8 +73,15 @@ pub async fn request_opt_in(
                 .into(),
             allowed_at: None,
         })?;
-
     let mut record = work.store.consent(org, phone).await?;
+    let chosen = templates::opt_in_template(
+        &mut work,
+        org,
+        primary,
+        templates::recipient(phone, &record),
+    )
+    .await?;
+    let template = chosen.template;
     let request_id = uuid::Uuid::new_v4().to_string();
     let parameters = vec![
         advisor.advisor_name.clone(),
@@ -86,6 +93,7 @@ pub async fn request_opt_in(
         "request_id": request_id, "contact_name": contact.name, "channel": Channel::Whatsapp,
         "template": template.name, "language": template.language, "rendered_text": rendered,
         "buttons": ["Yes", "No"],
+        "instead_of": chosen.instead_of.map(|(name, why)| json!({"template": name, "reason": why.reason()})),
     });
     transition(
         &mut work,

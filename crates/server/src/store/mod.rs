@@ -19,6 +19,7 @@ pub mod organizations;
 pub mod provisioning;
 pub mod reviews;
 pub mod seed;
+pub mod templates;
 
 use std::path::Path;
 use std::str::FromStr;
