@@ -364,7 +364,7 @@ async fn signed_bodies_that_are_not_understood_are_kept_for_review_not_refused()
     let t = start().await;
     let not_json = "this is not a webhook";
     let other_field = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
-        {"field": "message_template_status_update", "value": {"event": "PAUSED", "message_template_name": "optin_request"}}]}]})
+        {"field": "account_alerts", "value": {"entity_type": "WABA", "alert_info": {"alert_severity": "INFORMATIONAL"}}}]}]})
     .to_string();
     let unknown_number = inbound_text("wamid.ELSEWHERE", "447911123456", "hello").replace(
         optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID,
@@ -381,7 +381,7 @@ async fn signed_bodies_that_are_not_understood_are_kept_for_review_not_refused()
         "{reasons:?}"
     );
     assert!(
-        reasons[1].contains("message_template_status_update"),
+        reasons[1].contains("account_alerts"),
         "{reasons:?}"
     );
     assert!(reasons[2].contains("999999999"), "{reasons:?}");
