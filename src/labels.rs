@@ -28,6 +28,9 @@ pub fn evidence(kind: EvidenceKind) -> &'static str {
         K::SmsOptIn => "Contact sent START by SMS",
         K::SmsStatus => "SMS status update",
         K::SmsFailed => "SMS not delivered",
+        K::MarketingStopped => "Contact stopped marketing messages in WhatsApp",
+        K::MarketingResumed => "Contact resumed marketing messages in WhatsApp",
+        K::RetryScheduled => "WhatsApp asked us to wait; sending again shortly",
     }
 }
 

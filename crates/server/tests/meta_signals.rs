@@ -213,10 +213,7 @@ async fn a_template_moved_to_marketing_is_refused_for_us_numbers_only() {
         .await;
     assert_eq!(status, 409, "{body}");
     assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("US (+1)"),
+        body["message"].as_str().unwrap().contains("US (+1)"),
         "{body}"
     );
     let (status, body) = request(&t, "Kerry").await;

@@ -380,10 +380,7 @@ async fn signed_bodies_that_are_not_understood_are_kept_for_review_not_refused()
         reasons[0].starts_with("the body is not JSON"),
         "{reasons:?}"
     );
-    assert!(
-        reasons[1].contains("account_alerts"),
-        "{reasons:?}"
-    );
+    assert!(reasons[1].contains("account_alerts"), "{reasons:?}");
     assert!(reasons[2].contains("999999999"), "{reasons:?}");
     assert_eq!(
         t.count("SELECT COUNT(*) FROM messages").await,
