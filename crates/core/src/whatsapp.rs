@@ -716,6 +716,8 @@ pub enum InboundKind {
     Sticker,
     /// A shared location.
     Location,
+    /// A message WhatsApp could not pass on (its `errors` hold 131051).
+    Unsupported,
     /// Any other type (media, reaction, ...); serializes as `other`.
     #[serde(other)]
     Other,
@@ -888,6 +890,9 @@ impl InboundMessage {
                 None => "Location".to_owned(),
             },
             InboundKind::Text | InboundKind::Button | InboundKind::Interactive => String::new(),
+            InboundKind::Unsupported => {
+                "A message WhatsApp does not support (error 131051): ask the contact to send it another way".to_owned()
+            }
             InboundKind::Other => "A message of a kind this app cannot show".to_owned(),
         }
     }
@@ -1294,6 +1299,20 @@ mod tests {
         );
         assert_eq!(items.unreadable[0].item["id"], "wamid.SYS");
         assert!(items.unreadable[1].reason.contains("account_alerts"));
+    }
+
+    #[test]
+    fn an_unsupported_message_reads_and_says_so() {
+        // Meta's shape for a type it cannot deliver (131051).
+        let message: InboundMessage = serde_json::from_value(serde_json::json!({
+            "from": "16315551234", "id": "wamid.UNSUP", "timestamp": "1764080000",
+            "errors": [{"code": 131051, "details": "Message type is not currently supported",
+                        "title": "Unsupported message type"}],
+            "type": "unsupported"}))
+        .unwrap();
+        assert_eq!(message.kind, InboundKind::Unsupported);
+        assert!(message.display_text().contains("131051"));
+        assert_eq!(message.words(), None, "never a keyword");
     }
 
     #[test]
