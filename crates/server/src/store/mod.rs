@@ -15,6 +15,7 @@ pub mod consent;
 pub mod contacts;
 pub mod evidence;
 pub mod messages;
+pub mod metrics;
 pub mod organizations;
 pub mod provisioning;
 pub mod reviews;
