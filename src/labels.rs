@@ -28,6 +28,8 @@ pub fn evidence(kind: EvidenceKind) -> &'static str {
         K::SmsOptIn => "Contact sent START by SMS",
         K::SmsStatus => "SMS status update",
         K::SmsFailed => "SMS not delivered",
+        K::NumberChanged => "Contact changed their WhatsApp number",
+        K::UserIdChanged => "WhatsApp changed the contact's user id",
     }
 }
 

@@ -234,6 +234,11 @@ wire_enum! {
         SmsStatus = "sms_status",
         /// An SMS could not be delivered.
         SmsFailed = "sms_failed",
+        /// WhatsApp reports that the contact moved their account to a new
+        /// number: their identity and consent moved with it.
+        NumberChanged = "number_changed",
+        /// WhatsApp replaced the contact's business-scoped user id.
+        UserIdChanged = "user_id_changed",
     }
 }
 

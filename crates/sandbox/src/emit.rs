@@ -10,6 +10,8 @@ use optin_core::whatsapp::{
     SIGNATURE_HEADER,
 };
 
+use optin_core::sandbox::sandbox_user_id;
+
 use super::sign::{meta_signature, twilio_signature};
 use super::REQUEST_TIMEOUT;
 use super::{store, SandboxState};
@@ -80,6 +82,7 @@ async fn whatsapp_status(
         status,
         timestamp: format_timestamp(at),
         recipient_id: recipient.to_owned(),
+        recipient_user_id: Some(sandbox_user_id(recipient)),
         errors: failure
             .map(|f| StatusError {
                 code: f.code,
@@ -144,13 +147,20 @@ pub(super) async fn whatsapp_read(state: SandboxState, message_id: String, recip
 pub(super) async fn whatsapp_inbound(
     state: SandboxState,
     profile_name: String,
-    message: InboundMessage,
+    mut message: InboundMessage,
 ) {
     let id = message.id.clone();
+    // Like Meta since 2026: the sender's BSUID beside their number.
+    let user_id = message.from.as_deref().map(sandbox_user_id);
+    message.from_user_id = user_id.clone();
     let value = ChangeValue {
         contacts: vec![WebhookContact {
-            profile: Profile { name: profile_name },
+            profile: Profile {
+                name: profile_name,
+                username: None,
+            },
             wa_id: message.from.clone(),
+            user_id,
         }],
         messages: vec![message],
         ..value(&state)

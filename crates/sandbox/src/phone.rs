@@ -167,7 +167,7 @@ pub(super) async fn tap(
     let found = on_whatsapp(&state, &phone).await?;
     let now = state.clock.now();
     let inbound = InboundMessage {
-        from: wa_id_from_e164(&phone),
+        from: Some(wa_id_from_e164(&phone)),
         id: new_wamid(),
         timestamp: format_timestamp(now),
         kind: InboundKind::Button,
@@ -220,7 +220,7 @@ pub(super) async fn reply(
         Channel::Whatsapp => {
             let found = on_whatsapp(&state, &phone).await?;
             let inbound = InboundMessage {
-                from: wa_id_from_e164(&phone),
+                from: Some(wa_id_from_e164(&phone)),
                 id: new_wamid(),
                 timestamp: format_timestamp(now),
                 kind: InboundKind::Text,
