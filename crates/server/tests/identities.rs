@@ -67,6 +67,15 @@ fn user_id_changed(previous: &str, new: &str) -> Value {
                       "previous_parent_user_id": "GB.ENT.13491208655302741918"}})
 }
 
+/// A consent-record step: number, state after, provider time, detail, raw body.
+type Step = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
 async fn identity(
     pool: &sqlx::SqlitePool,
     phone: &str,
@@ -235,13 +244,7 @@ async fn a_number_change_moves_the_identity_and_its_consent_to_the_new_number() 
         Some((Some("+447911654321".into()), Some(NEW_BSUID.into())))
     );
 
-    let steps: Vec<(
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        Option<String>,
-    )> = sqlx::query_as(
+    let steps: Vec<Step> = sqlx::query_as(
         "SELECT phone_e164, state_after, provider_time, detail_json, raw_body
              FROM consent_events WHERE kind = 'number_changed' ORDER BY seq",
     )
