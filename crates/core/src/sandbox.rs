@@ -124,6 +124,10 @@ pub struct Reply {
     /// Where: WhatsApp (default) or SMS.
     #[serde(default = "default_channel")]
     pub channel: Channel,
+    /// WhatsApp only: write as a user who adopted a username, whose webhook
+    /// carries their business-scoped user id and no number.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hide_number: bool,
 }
 
 fn default_channel() -> Channel {

@@ -3,14 +3,13 @@
 //! retries for days; the sandbox gives up after a few attempts and logs it).
 
 use axum::http::header::CONTENT_TYPE;
+use optin_core::sandbox::sandbox_user_id;
 use optin_core::sms::SmsStatus;
 use optin_core::whatsapp::{
     format_timestamp, ChangeValue, DeliveryStatus, ErrorData, InboundMessage, Metadata, Profile,
     StatusError, StatusUpdate, WebhookContact, WebhookEnvelope, MESSAGING_PRODUCT,
     SIGNATURE_HEADER,
 };
-
-use optin_core::sandbox::sandbox_user_id;
 
 use super::sign::{meta_signature, twilio_signature};
 use super::REQUEST_TIMEOUT;
@@ -147,20 +146,23 @@ pub(super) async fn whatsapp_read(state: SandboxState, message_id: String, recip
 pub(super) async fn whatsapp_inbound(
     state: SandboxState,
     profile_name: String,
-    mut message: InboundMessage,
+    message: InboundMessage,
 ) {
     let id = message.id.clone();
-    // Like Meta since 2026: the sender's BSUID beside their number.
-    let user_id = message.from.as_deref().map(sandbox_user_id);
-    message.from_user_id = user_id.clone();
+    // Like Meta since 2026: the sender's BSUID beside their number, and
+    // only the BSUID (with their username) when they hide their number.
+    let username = message
+        .from
+        .is_none()
+        .then(|| format!("@{}", profile_name.to_lowercase().replace(' ', ".")));
     let value = ChangeValue {
         contacts: vec![WebhookContact {
             profile: Profile {
                 name: profile_name,
-                username: None,
+                username,
             },
             wa_id: message.from.clone(),
-            user_id,
+            user_id: message.from_user_id.clone(),
         }],
         messages: vec![message],
         ..value(&state)

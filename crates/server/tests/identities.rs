@@ -20,7 +20,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::extra::{meeting_reminder, QuietService};
+use support::extra::{eventually, meeting_reminder, phone_path, QuietService};
 use support::{envelope, start};
 
 /// Jane's contact Kerry Fisher, as WhatsApp writes her number.
@@ -389,4 +389,45 @@ async fn after_a_new_bsuid_sends_address_the_user_by_recipient() {
     assert!(sent[1].get("to").is_none(), "{}", sent[1]);
     assert_eq!(sent[1]["type"], "template");
     t.stop().await;
+}
+
+#[tokio::test]
+async fn in_the_sandbox_a_contact_who_hides_their_number_is_still_matched() {
+    let t = start().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    // The sandbox's webhooks carry the phone's BSUID beside its number.
+    t.contact_writes(KERRY_E164, "whatsapp", "Hello").await;
+    let pool = t.service.state.store.pool();
+    let learned = eventually("the identity learned from the sandbox", || async {
+        identity(pool, KERRY_E164)
+            .await
+            .ok_or_else(|| "not yet".to_owned())
+    })
+    .await;
+    assert_eq!(
+        learned,
+        (
+            Some(KERRY_E164.into()),
+            Some(optin_core::sandbox::sandbox_user_id(KERRY_E164))
+        )
+    );
+    // Then the contact writes as a username user: the BSUID and no number.
+    let (status, body) = t
+        .sandbox_call(
+            "POST",
+            &format!("/phones/{}/reply", phone_path(KERRY_E164)),
+            Some(json!({"text": "STOP", "channel": "whatsapp", "hide_number": true})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    t.wait_for_state(&t.jane, kerry, "opted_out").await;
+    assert!(t
+        .service
+        .state
+        .store
+        .open_reviews(10)
+        .await
+        .unwrap()
+        .is_empty());
+    t.service.stop().await;
 }
