@@ -431,3 +431,67 @@ async fn in_the_sandbox_a_contact_who_hides_their_number_is_still_matched() {
         .is_empty());
     t.service.stop().await;
 }
+
+#[tokio::test]
+async fn a_tap_on_the_request_after_a_number_change_still_answers_it() {
+    let t = start().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    let (status, body) = t.opt_in_as(&t.jane, kerry, "ask-kerry").await;
+    assert!((200..300).contains(&status), "{status} {body}");
+    t.wait_for_state(&t.jane, kerry, "pending").await;
+    let request: String = sqlx::query_scalar("SELECT id FROM opt_in_requests")
+        .fetch_one(t.service.state.store.pool())
+        .await
+        .unwrap();
+    let changed = envelope(json!({"messages": [number_changed()]}));
+    assert_eq!(t.signed_whatsapp_webhook(&changed).await, 200);
+    assert_eq!(t.consent(&t.jane, kerry).await["state"], "pending");
+    // WhatsApp moved the chat with the account: the person taps Yes on the
+    // request that went to their old number, from the new one.
+    let tap = envelope(json!({
+        "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": NEW_NUMBER, "user_id": NEW_BSUID}],
+        "messages": [{"from": NEW_NUMBER, "from_user_id": NEW_BSUID, "id": "wamid.TAP",
+                      "timestamp": "1764090100", "type": "button",
+                      "button": {"payload": format!("OPTIN_YES:{request}"), "text": "Yes"},
+                      "context": {"from": "15550001111", "id": "wamid.TEMPLATE"}}]}));
+    assert_eq!(t.signed_whatsapp_webhook(&tap).await, 200);
+    assert_eq!(t.consent(&t.jane, kerry).await["state"], "opted_in");
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'accepted' AND phone_e164 = '+447911654321'")
+            .await,
+        1
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_status_naming_only_the_bsuid_is_applied_to_its_message() {
+    let t = start().await;
+    sqlx::query(
+        "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, body, provider_message_id, status, created_at, updated_at)
+         VALUES (1, '+447911123456', 'whatsapp', 'out', 'message', 'hello', 'wamid.OUT', 'accepted', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+    )
+    .execute(t.service.state.store.pool())
+    .await
+    .unwrap();
+    let status = envelope(
+        json!({"statuses": [{"id": "wamid.OUT", "status": "delivered",
+        "timestamp": "1764080000", "recipient_user_id": KERRY_BSUID}]}),
+    );
+    assert_eq!(t.signed_whatsapp_webhook(&status).await, 200);
+    let state: String =
+        sqlx::query_scalar("SELECT status FROM messages WHERE provider_message_id = 'wamid.OUT'")
+            .fetch_one(t.service.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(state, "delivered");
+    assert!(t
+        .service
+        .state
+        .store
+        .open_reviews(10)
+        .await
+        .unwrap()
+        .is_empty());
+    t.service.stop().await;
+}

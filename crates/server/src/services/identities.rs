@@ -13,7 +13,8 @@
 //!   number. Consent was given by the person, so their identity and consent
 //!   record move to the new number (an opt-out already recorded at the new
 //!   number stays), the old number returns to "never asked" (a carrier may
-//!   give it to someone else, who never consented), contacts follow, and
+//!   give it to someone else, who never consented), contacts and open
+//!   opt-in requests follow (a tap on the old request still answers it), and
 //!   both numbers get a chained step with the old and new number, the BSUIDs,
 //!   the provider time and the raw body.
 //! - `user_changed_user_id`: the BSUID is replaced (the old one is kept in
@@ -237,6 +238,9 @@ async fn number_changed(
         .await?;
     let contacts_moved = store
         .move_contacts_number(org, &old.phone_e164, &new)
+        .await?;
+    store
+        .move_opt_in_requests(org, &old.phone_e164, &new)
         .await?;
     // Whoever held the new number before (in this organization) is not this person.
     store.delete_identity(org, &new).await?;

@@ -128,4 +128,25 @@ impl UnitOfWork {
         .await?;
         Ok(moved.rows_affected())
     }
+
+    /// Files the organization's opt-in requests to `old` under `new`, so that
+    /// a tap on a request's button after a number change is still the answer
+    /// to it (WhatsApp moves the chat with the account). What was sent to
+    /// which number stays in the messages and the consent record.
+    pub async fn move_opt_in_requests(
+        &mut self,
+        organization_id: i64,
+        old: &str,
+        new: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE opt_in_requests SET phone_e164 = $3 WHERE organization_id = $1 AND phone_e164 = $2",
+        )
+        .bind(organization_id)
+        .bind(old)
+        .bind(new)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
 }
