@@ -31,6 +31,8 @@ pub fn evidence(kind: EvidenceKind) -> &'static str {
         K::MarketingStopped => "Contact stopped marketing messages in WhatsApp",
         K::MarketingResumed => "Contact resumed marketing messages in WhatsApp",
         K::RetryScheduled => "WhatsApp asked us to wait; sending again shortly",
+        K::NumberChanged => "Contact changed their WhatsApp number",
+        K::UserIdChanged => "WhatsApp changed the contact's user id",
     }
 }
 

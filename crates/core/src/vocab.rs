@@ -244,6 +244,11 @@ wire_enum! {
         /// WhatsApp reported a retryable failure for a sent message; the
         /// outbox sends it again after a back-off.
         RetryScheduled = "retry_scheduled",
+        /// WhatsApp reports that the contact moved their account to a new
+        /// number: their identity and consent moved with it.
+        NumberChanged = "number_changed",
+        /// WhatsApp replaced the contact's business-scoped user id.
+        UserIdChanged = "user_id_changed",
     }
 }
 

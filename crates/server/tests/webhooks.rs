@@ -327,7 +327,8 @@ async fn an_sms_failure_after_delivery_does_not_undo_the_delivery() {
 #[tokio::test]
 async fn a_signed_body_with_a_message_we_cannot_read_is_acknowledged_and_the_rest_applied() {
     let t = start().await;
-    // A 2026 system message (no `from`) batched with an ordinary STOP, as Meta may send them.
+    // A 2026 system message (no `from`) for a user no identity matches,
+    // batched with an ordinary STOP, as Meta may send them.
     let body = envelope(json!({
         "messages": [
             {"system": {"body": "User changed from BSUID 1 to BSUID 2", "type": "user_changed_user_id"},
@@ -345,7 +346,11 @@ async fn a_signed_body_with_a_message_we_cannot_read_is_acknowledged_and_the_res
     let reviews = t.service.state.store.open_reviews(10).await.unwrap();
     assert_eq!(reviews.len(), 1, "{reviews:?}");
     assert_eq!(reviews[0].provider, "whatsapp");
-    assert!(reviews[0].reason.contains("from"), "{}", reviews[0].reason);
+    assert!(
+        reviews[0].reason.contains("user_changed_user_id"),
+        "{}",
+        reviews[0].reason
+    );
     assert!(reviews[0].item.contains("wamid.SYSTEM"));
     assert_eq!(reviews[0].raw_body, body, "the whole signed body is kept");
     // Meta retries whole bodies: the STOP is applied once, the part kept once.

@@ -14,6 +14,7 @@ pub mod compliance;
 pub mod consent;
 pub mod contacts;
 pub mod evidence;
+pub mod identities;
 pub mod messages;
 pub mod metrics;
 pub mod organizations;
