@@ -7,6 +7,7 @@ pub mod compliance;
 pub mod consent;
 pub mod embed;
 pub mod keywords;
+pub mod language;
 #[cfg(feature = "phone")]
 pub mod phone;
 pub mod sandbox;
