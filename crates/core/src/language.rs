@@ -127,12 +127,7 @@ impl Language {
     /// The item (an approved template) to write to someone of this language
     /// in: the first in this language, else the first in `fallback` (the
     /// organization's default), else the first of all.
-    pub fn pick<T>(
-        self,
-        items: &[T],
-        fallback: Language,
-        code: impl Fn(&T) -> &str,
-    ) -> Option<&T> {
+    pub fn pick<T>(self, items: &[T], fallback: Language, code: impl Fn(&T) -> &str) -> Option<&T> {
         let in_language = |language: Language| {
             items
                 .iter()
