@@ -28,6 +28,11 @@ pub fn evidence(kind: EvidenceKind) -> &'static str {
         K::SmsOptIn => "Contact sent START by SMS",
         K::SmsStatus => "SMS status update",
         K::SmsFailed => "SMS not delivered",
+        K::MarketingStopped => "Contact stopped marketing messages in WhatsApp",
+        K::MarketingResumed => "Contact resumed marketing messages in WhatsApp",
+        K::RetryScheduled => "WhatsApp asked us to wait; sending again shortly",
+        K::NumberChanged => "Contact changed their WhatsApp number",
+        K::UserIdChanged => "WhatsApp changed the contact's user id",
     }
 }
 

@@ -539,11 +539,22 @@ async fn each_consent_state_has_its_banner_in_a_live_region() {
     assert_eq!(
         text(&host, ".banner__text"),
         format!(
-            "The opt-in request to Kerry Fisher could not be delivered (error 131049). A new request can be sent {} (in 2 h).",
+            "The opt-in request to Kerry Fisher could not be delivered: WhatsApp held this message back to limit how many business messages the contact gets; try again another day (error 131049). A new request can be sent {} (in 2 h).",
             "Today, 02:00 PM"
         )
     );
     assert!(buttons(&host).is_empty());
+
+    let mut stopped = snapshot(ConsentView::OptedIn, now);
+    stopped.marketing_stopped_at = Some(now - Duration::hours(1));
+    let host = banner(stopped);
+    leptos::task::tick().await;
+    assert!(
+        text(&host, ".banner__text")
+            .ends_with("Kerry Fisher stopped marketing messages from your firm in WhatsApp Today, 11:00 AM: marketing templates are not sent to them."),
+        "{}",
+        text(&host, ".banner__text")
+    );
 
     let host = banner(snapshot(ConsentView::NoWhatsapp, now));
     leptos::task::tick().await;

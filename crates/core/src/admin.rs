@@ -33,6 +33,10 @@ pub struct OrganizationView {
     /// The language requests fall back to when the organization has no
     /// opt-in template in the contact's language.
     pub default_language: Language,
+    /// The opt-in template (by name) used when the primary cannot be sent
+    /// (paused, disabled, or recategorized as marketing for a US number).
+    #[serde(default)]
+    pub alternate_opt_in_template: Option<String>,
 }
 
 /// What an organization is created or changed with; absent fields stay as they are.
@@ -58,6 +62,10 @@ pub struct OrganizationSettings {
     /// The language requests fall back to (it should have an opt-in template).
     #[serde(default)]
     pub default_language: Option<Language>,
+    /// Names the alternate opt-in template (one of the organization's
+    /// opt-in templates).
+    #[serde(default)]
+    pub alternate_opt_in_template: Option<String>,
 }
 
 /// `POST /api/v1/admin/advisors`.

@@ -280,6 +280,10 @@ pub struct ConsentSnapshot {
     pub service_window_closes_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The contact sent STOP by SMS.
     pub sms_opted_out: bool,
+    /// When the contact stopped marketing messages in WhatsApp ("Stop
+    /// promotions"); absent when they never did or resumed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing_stopped_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The server's clock when this was computed.
     pub now: chrono::DateTime<chrono::Utc>,
 }
@@ -302,6 +306,7 @@ impl ConsentSnapshot {
             failure_code: None,
             service_window_closes_at: None,
             sms_opted_out: false,
+            marketing_stopped_at: None,
             now,
         }
     }

@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 // `wire_enum!` names these unqualified.
-use crate::vocab::{wire_enum, UnknownName};
+use crate::vocab::wire_enum;
 
 wire_enum! {
     /// A language of the contacts, by its ISO 639-1 code.

@@ -168,6 +168,10 @@ struct OrganizationArgs {
     /// opt-in template in the contact's language (`en`, `es`, `fr`, `de`, `pt`, `it`).
     #[arg(long)]
     default_language: Option<optin_core::language::Language>,
+    /// The opt-in template (by name) used when the primary cannot be sent:
+    /// paused or disabled by Meta, or recategorized as marketing for a US number.
+    #[arg(long)]
+    alternate_opt_in_template: Option<String>,
 }
 
 impl OrganizationArgs {
@@ -180,6 +184,7 @@ impl OrganizationArgs {
             frame_origins: (!self.frame_origins.is_empty()).then_some(self.frame_origins),
             whatsapp_access_token_env: self.whatsapp_access_token_env,
             default_language: self.default_language,
+            alternate_opt_in_template: self.alternate_opt_in_template,
         })
     }
 }

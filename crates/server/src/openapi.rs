@@ -92,6 +92,7 @@ use crate::routes::{
         webhooks::handshake,
         webhooks::whatsapp,
         webhooks::sms,
+        crate::routes::metrics::serve,
         crate::embed_config,
         serve,
     ),
@@ -104,6 +105,7 @@ use crate::routes::{
         (name = "admin", description = "Provisioning of the caller's own organization: an admin-scoped organization API key, or a person with the `admin` role."),
         (name = "webhook", description = "Provider callbacks, authenticated by their signatures."),
         (name = "public", description = "No authentication."),
+        (name = "operator", description = "Service-wide, for the operator: a bearer token set in the service's environment."),
     ),
 )]
 pub struct ApiDoc;

@@ -111,7 +111,7 @@ async fn resend(
     responses(
         (status = 200, description = "The rendered request, its language and template.", body = optin_core::api::OptInPreview),
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
-        (status = 409, description = "The organization has no opt-in template (`no_opt_in_template`).", body = optin_core::api::ErrorBody),
+        (status = 409, description = "The organization has no opt-in template (`no_opt_in_template`), or neither the template in the contact's language nor the alternate may be sent now (`template_unavailable`).", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn preview(

@@ -14,11 +14,12 @@ use optin_core::vocab::{
     Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose,
 };
 use optin_core::whatsapp::{
-    e164_from_wa_id, InboundMessage, OptInAnswer, OptInPayload, SendMessage, WebhookItems,
+    InboundKind, InboundMessage, OptInAnswer, OptInPayload, SendMessage, WebhookItems,
 };
 use serde_json::json;
 
 use super::delivery::{self, StatusReport};
+use super::identities;
 use super::{texts, transition, ConsentStep, OutboundPayload, WebhookSource, Work};
 use crate::error::AppResult;
 use crate::providers::sms::SmsWebhook;
@@ -46,6 +47,9 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
         )
         .await?;
     }
+    for signal in &items.signals {
+        super::signals::apply(&mut work, signal, raw).await?;
+    }
     for change in &items.changes {
         let phone_number_id = &change.metadata.phone_number_id;
         let Some(org) = work
@@ -70,6 +74,21 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
             .await?;
             continue;
         };
+        // Every number seen with its BSUID teaches the identity first, so
+        // that a BSUID-only item of the same body is matched.
+        let pairs = change
+            .contacts
+            .iter()
+            .filter_map(|c| c.number_and_user_id())
+            .chain(
+                change
+                    .statuses
+                    .iter()
+                    .filter_map(|s| s.recipient_number_and_user_id()),
+            );
+        for (number, user_id) in pairs {
+            identities::learn(&mut work, org, &number, user_id).await?;
+        }
         for status in &change.statuses {
             let key = format!("wa:status:{}:{}", status.id, status.status.as_str());
             if !work.store.first_receipt(&key, work.now).await? {
@@ -99,7 +118,30 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
                 raw_body: raw,
                 provider_time: message.sent_at(),
             };
-            apply_whatsapp_message(&mut work, org, message, &source).await?;
+            let applied = if message.kind == InboundKind::System {
+                identities::apply_system(&mut work, org, message, &source).await?
+            } else {
+                match identities::sender(&mut work, org, message).await? {
+                    Ok(phone) => {
+                        apply_whatsapp_message(&mut work, org, &phone, message, &source).await?;
+                        Ok(())
+                    }
+                    Err(reason) => Err(reason),
+                }
+            };
+            if let Err(reason) = applied {
+                let item = serde_json::to_string(message).expect("messages serialize");
+                keep_for_review(
+                    &mut work,
+                    Channel::Whatsapp,
+                    Some(org),
+                    None,
+                    &reason,
+                    &item,
+                    raw,
+                )
+                .await?;
+            }
         }
     }
     work.commit(state).await
@@ -107,7 +149,7 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
 
 /// Keeps a part of a signed webhook that was not understood, once (the
 /// provider retries whole bodies), and says so in the log.
-async fn keep_for_review(
+pub(super) async fn keep_for_review(
     work: &mut Work,
     provider: Channel,
     organization_id: Option<i64>,
@@ -142,14 +184,16 @@ async fn keep_for_review(
     Ok(())
 }
 
-/// Applies one inbound WhatsApp message from a contact of `organization_id`.
+/// Applies one inbound WhatsApp message from the contact of
+/// `organization_id` whose consent is keyed by `phone`.
 async fn apply_whatsapp_message(
     work: &mut Work,
     organization_id: i64,
+    phone: &str,
     message: &InboundMessage,
     source: &WebhookSource<'_>,
 ) -> AppResult<()> {
-    let phone = e164_from_wa_id(&message.from);
+    let phone = phone.to_owned();
     let org = organization_id;
     let mut record = work.store.consent(org, &phone).await?;
     // Any message from the contact, a button tap included, opens the 24-hour window.

@@ -5,16 +5,17 @@
 use optin_core::api::{render_template, ConsentSnapshot, OptInPreview};
 use optin_core::consent::ConsentEvent;
 use optin_core::language::Language;
+use optin_core::templates::TemplateBlock;
 use optin_core::vocab::{Channel, Direction, EvidenceKind, MessageStatus, Purpose};
 use optin_core::whatsapp::SendMessage;
 use serde_json::json;
 
-use super::{snapshot, transition, ConsentStep, OutboundPayload, Work};
+use super::{snapshot, templates, transition, ConsentStep, OutboundPayload, Work};
 use crate::error::{AppError, AppResult};
 use crate::store::auth::AdvisorIdentity;
-use crate::store::consent::NewOptInRequest;
+use crate::store::consent::{ConsentRecord, NewOptInRequest};
 use crate::store::messages::NewMessage;
-use crate::store::organizations::{OptInTemplates, TemplateRow};
+use crate::store::organizations::TemplateRow;
 use crate::AppState;
 
 /// Which request the advisor asks for.
@@ -65,15 +66,14 @@ pub async fn request_opt_in(
             return Ok(snapshot(phone, &record, work.now));
         }
     }
-    let templates = work.store.opt_in_templates(org).await?;
+    let mut record = work.store.consent(org, phone).await?;
     let Rendered {
         template,
         language,
         parameters,
         text: rendered,
-    } = render(&templates, contact.language()?, advisor)?;
-
-    let mut record = work.store.consent(org, phone).await?;
+        instead_of,
+    } = choose(&mut work, advisor, contact.language()?, phone, &record).await?;
     let request_id = uuid::Uuid::new_v4().to_string();
     let (event, kind) = request.kind.event();
     let (yes, no) = language.yes_no();
@@ -81,6 +81,7 @@ pub async fn request_opt_in(
         "request_id": request_id, "contact_name": contact.name, "channel": Channel::Whatsapp,
         "template": template.name, "language": template.language, "rendered_text": rendered,
         "contact_language": language, "buttons": [yes, no],
+        "instead_of": instead_of.map(|(name, why)| json!({"template": name, "reason": why.reason()})),
     });
     transition(
         &mut work,
@@ -147,17 +148,24 @@ struct Rendered {
     parameters: Vec<String>,
     /// The text the contact reads.
     text: String,
+    /// The template it replaces (Meta would not send that one now), and why.
+    instead_of: Option<(String, TemplateBlock)>,
 }
 
-/// Renders the request in the contact's language, or the organization's
-/// default when it has no opt-in template in it (core picks).
-fn render(
-    templates: &OptInTemplates,
-    contact_language: Language,
+/// The request a contact gets now: the organization's opt-in template in
+/// their language, else in its default language (core picks), replaced by
+/// the alternate when Meta would not send it, rendered.
+async fn choose(
+    work: &mut Work,
     advisor: &AdvisorIdentity,
+    contact_language: Language,
+    phone: &str,
+    record: &ConsentRecord,
 ) -> AppResult<Rendered> {
-    let template = contact_language
-        .pick(&templates.templates, templates.default_language, |t| {
+    let org = advisor.organization_id;
+    let available = work.store.opt_in_templates(org).await?;
+    let primary = contact_language
+        .pick(&available.templates, available.default_language, |t| {
             &t.language
         })
         .cloned()
@@ -167,38 +175,38 @@ fn render(
                 .into(),
             allowed_at: None,
         })?;
+    let chosen =
+        templates::opt_in_template(work, org, primary, templates::recipient(phone, record)).await?;
+    let template = chosen.template;
     let parameters = vec![
         advisor.advisor_name.clone(),
         advisor.organization_name.clone(),
     ];
     // A template in a language the service does not write in is read as
     // the default's (it was picked as the fallback or the only one).
-    let language = Language::of_template(&template.language).unwrap_or(templates.default_language);
+    let language = Language::of_template(&template.language).unwrap_or(available.default_language);
     Ok(Rendered {
         text: render_template(&template.body, &parameters),
         template,
         language,
         parameters,
+        instead_of: chosen.instead_of,
     })
 }
 
 /// The request one of the advisor's contacts would receive if the advisor
-/// confirmed now, exactly as it would be sent.
+/// confirmed now, exactly as it would be sent: chosen by the same code in a
+/// unit of work that is never committed.
 pub async fn preview_opt_in(
     state: &AppState,
     advisor: &AdvisorIdentity,
     contact_id: i64,
 ) -> AppResult<OptInPreview> {
-    let contact = state
-        .store
-        .contact(advisor.advisor_id, contact_id, state.clock.now())
-        .await?
-        .ok_or(AppError::NotFound("That contact"))?;
-    let templates = state
-        .store
-        .opt_in_templates(advisor.organization_id)
-        .await?;
-    let rendered = render(&templates, contact.language, advisor)?;
+    let mut work = Work::begin(state).await?;
+    let contact = work.contact_of(advisor, contact_id).await?;
+    let phone = contact.phone_e164.as_str();
+    let record = work.store.consent(advisor.organization_id, phone).await?;
+    let rendered = choose(&mut work, advisor, contact.language()?, phone, &record).await?;
     let (yes, no) = rendered.language.yes_no();
     Ok(OptInPreview {
         language: rendered.language,

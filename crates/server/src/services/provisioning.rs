@@ -3,6 +3,7 @@
 //! store writes it; a number another organization owns is refused.
 
 use optin_core::admin::{OrganizationSettings, ReplayReport};
+use optin_core::templates::TemplateCategory;
 use optin_core::vocab::Role;
 
 use crate::config::is_origin;
@@ -101,7 +102,13 @@ pub fn checked_settings(
             }
         })
         .transpose()?;
+    let alternate_opt_in_template = settings
+        .alternate_opt_in_template
+        .as_deref()
+        .map(|name| checked_template_name(name.trim()).map(str::to_owned))
+        .transpose()?;
     Ok(OrganizationSettings {
+        alternate_opt_in_template,
         name,
         whatsapp_business_account_id,
         add_whatsapp_phone_number_ids,
@@ -212,18 +219,17 @@ pub fn checked_template(
     purpose: String,
     body: String,
 ) -> AppResult<crate::store::organizations::TemplateRow> {
-    let name_ok = !name.is_empty()
-        && name.len() <= 512
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !name_ok {
-        return Err(AppError::invalid(
-            "invalid_template_name",
-            "name",
-            "A template name has lowercase letters, digits and _ only.",
-        ));
-    }
+    checked_template_name(&name)?;
+    let category = TemplateCategory::from_meta(&category)
+        .ok_or_else(|| {
+            AppError::invalid(
+                "invalid_category",
+                "category",
+                format!("{category:?} is not a template category: UTILITY, MARKETING or AUTHENTICATION."),
+            )
+        })?
+        .as_str()
+        .to_owned();
     let (lang, region) = language.split_once('_').unwrap_or((&language, ""));
     let language_ok = (2..=3).contains(&lang.len())
         && lang.bytes().all(|b| b.is_ascii_lowercase())
@@ -263,6 +269,24 @@ pub fn checked_template(
         purpose,
         body,
     })
+}
+
+/// A template name as Meta allows them: lowercase letters, digits and `_`.
+fn checked_template_name(name: &str) -> AppResult<&str> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 512
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if name_ok {
+        Ok(name)
+    } else {
+        Err(AppError::invalid(
+            "invalid_template_name",
+            "name",
+            "A template name has lowercase letters, digits and _ only.",
+        ))
+    }
 }
 
 /// Checks an API key's name.

@@ -21,6 +21,7 @@ struct OrganizationRow {
     whatsapp_access_token_env: Option<String>,
     whatsapp_enabled: bool,
     default_language: String,
+    alternate_opt_in_template: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -105,7 +106,8 @@ impl Store {
     async fn organization_views(&self, only: Option<i64>) -> StoreResult<Vec<OrganizationView>> {
         let rows: Vec<OrganizationRow> = sqlx::query_as(
             "SELECT id, name, whatsapp_business_account_id, sms_number, frame_origins,
-                    whatsapp_access_token_env, whatsapp_enabled, default_language
+                    whatsapp_access_token_env, whatsapp_enabled, default_language,
+                    alternate_opt_in_template
              FROM organizations WHERE ($1 IS NULL OR id = $1) ORDER BY id",
         )
         .bind(only)
@@ -142,6 +144,7 @@ impl Store {
                         .collect(),
                     whatsapp_access_token_env: row.whatsapp_access_token_env,
                     whatsapp_enabled: row.whatsapp_enabled,
+                    alternate_opt_in_template: row.alternate_opt_in_template,
                 })
             })
             .collect()
@@ -415,6 +418,13 @@ async fn apply_settings(
         sqlx::query("UPDATE organizations SET default_language = $2 WHERE id = $1")
             .bind(id)
             .bind(language.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(template) = &settings.alternate_opt_in_template {
+        sqlx::query("UPDATE organizations SET alternate_opt_in_template = $2 WHERE id = $1")
+            .bind(id)
+            .bind(template)
             .execute(&mut **tx)
             .await?;
     }

@@ -66,10 +66,12 @@ impl Store {
             return Ok(None);
         }
         let org: i64 = sqlx::query_scalar(
-            "INSERT INTO organizations (name, sms_number) VALUES ($1, $2) RETURNING id",
+            "INSERT INTO organizations (name, sms_number, whatsapp_business_account_id)
+             VALUES ($1, $2, $3) RETURNING id",
         )
         .bind(DEMO_ORGANIZATION)
         .bind(SANDBOX_SMS_NUMBER)
+        .bind(SANDBOX_BUSINESS_ACCOUNT_ID)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
@@ -136,6 +138,8 @@ impl Store {
 
 /// Phone number id of the sandbox's WhatsApp business number.
 pub const SANDBOX_PHONE_NUMBER_ID: &str = "100000000000001";
+/// The sandbox's WhatsApp Business Account id (`entry[].id` of its webhooks).
+pub const SANDBOX_BUSINESS_ACCOUNT_ID: &str = "100000000000002";
 /// The sandbox's SMS sender number.
 pub const SANDBOX_SMS_NUMBER: &str = "+15550001111";
 
