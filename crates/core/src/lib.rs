@@ -7,6 +7,7 @@ pub mod compliance;
 pub mod consent;
 pub mod embed;
 pub mod keywords;
+pub mod language;
 pub mod meta_signals;
 #[cfg(feature = "phone")]
 pub mod phone;

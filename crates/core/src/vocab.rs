@@ -63,6 +63,7 @@ macro_rules! wire_enum {
     };
 }
 
+// Other modules of core name their wire enums the same way.
 pub(crate) use wire_enum;
 
 /// A stored or received name that is not part of the vocabulary.

@@ -3,11 +3,12 @@
 //! routed to the organization that owns the business number.
 //!
 //! From contacts: Yes/No taps (attributed to the request they answer), the
-//! keywords of [`optin_core::keywords`], and SMS STOP/START. A consent change
-//! is confirmed to the contact with the texts of [`super::texts`].
+//! keywords of [`optin_core::keywords`] in every supported language, and
+//! SMS STOP/START (the provider's lists). A consent change is confirmed to
+//! the contact with the texts of [`super::texts`], in the contact's language.
 
 use optin_core::consent::{ConsentEvent, ConsentState};
-use optin_core::keywords::{classify, Keyword};
+use optin_core::keywords::{classify, classify_sms, Keyword};
 use optin_core::sms::{SmsInbound, SmsStatusCallback};
 use optin_core::vocab::{
     Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose,
@@ -288,12 +289,16 @@ async fn apply_whatsapp_message(
     .await?;
     if t.state_changed() {
         let (org_name, advisor_name) = work.store.sender_names(org, advisor_id).await?;
+        let language = work.store.number_language(org, &phone, advisor_id).await?;
         let (purpose, body) = match t.status.state {
             ConsentState::OptedIn => (
                 Purpose::Confirmation,
-                texts::opt_in_confirmation(&org_name, advisor_name.as_deref()),
+                texts::opt_in_confirmation(language, &org_name, advisor_name.as_deref()),
             ),
-            ConsentState::OptedOut => (Purpose::OptOutNotice, texts::opt_out_notice(&org_name)),
+            ConsentState::OptedOut => (
+                Purpose::OptOutNotice,
+                texts::opt_out_notice(language, &org_name),
+            ),
             _ => return Ok(()),
         };
         work.send(
@@ -383,7 +388,7 @@ async fn apply_sms_status(work: &mut Work, status: &SmsStatusCallback, raw: &str
     Ok(())
 }
 
-/// Inbound SMS: STOP and START (the carriers' reserved keywords) switch SMS off and on.
+/// Inbound SMS: the provider's opt-out and opt-in keywords switch SMS off and on.
 async fn apply_sms_inbound(
     work: &mut Work,
     org: i64,
@@ -392,7 +397,8 @@ async fn apply_sms_inbound(
 ) -> AppResult<()> {
     let phone = inbound.from.as_str();
     let mut record = work.store.consent(org, phone).await?;
-    let keyword = classify(&inbound.body);
+    // Twilio's keyword lists, not WhatsApp's: see `classify_sms`.
+    let keyword = classify_sms(&inbound.body);
     let kind = match keyword {
         Some(Keyword::OptOut) => {
             record.sms_opted_out = true;

@@ -115,6 +115,7 @@ pub fn checked_settings(
         sms_number,
         frame_origins,
         whatsapp_access_token_env,
+        default_language: settings.default_language,
     })
 }
 
@@ -209,7 +210,8 @@ pub async fn create_advisor(
 }
 
 /// Checks a template as Meta names them: `name` of lowercase letters, digits
-/// and `_`; a language code like `en` or `en_US`; a body that is not blank.
+/// and `_`; a language code like `en` or `en_US`; Meta's category; our
+/// purpose; a body that is not blank.
 pub fn checked_template(
     name: String,
     language: String,
@@ -237,6 +239,20 @@ pub fn checked_template(
             "invalid_language",
             "language",
             format!("{language:?} is not a language code like en or en_US."),
+        ));
+    }
+    if !["UTILITY", "MARKETING", "AUTHENTICATION"].contains(&category.as_str()) {
+        return Err(AppError::invalid(
+            "invalid_category",
+            "category",
+            format!("{category:?} is not a Meta category (UTILITY, MARKETING or AUTHENTICATION)."),
+        ));
+    }
+    if !["opt_in", "message"].contains(&purpose.as_str()) {
+        return Err(AppError::invalid(
+            "invalid_purpose",
+            "purpose",
+            format!("{purpose:?} is not a purpose (opt_in or message)."),
         ));
     }
     if body.trim().is_empty() {
