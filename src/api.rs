@@ -326,6 +326,10 @@ impl Api {
         self.authorized(Request::post(&format!("{API_PREFIX}{path}")))
     }
 
+    fn patch(&self, path: &str) -> RequestBuilder {
+        self.authorized(Request::patch(&format!("{API_PREFIX}{path}")))
+    }
+
     /// Who the token belongs to.
     pub async fn me(&self) -> Result<Me, ClientError> {
         decode(self.get("/me").send().await).await
@@ -356,6 +360,33 @@ impl Api {
     pub async fn add_contact(&self, contact: &NewContact) -> Result<Contact, ClientError> {
         let request = self.post("/contacts").json(contact).map_err(unexpected)?;
         decode(request.send().await).await
+    }
+
+    /// Changes a contact (its language).
+    pub async fn update_contact(
+        &self,
+        id: i64,
+        change: &optin_core::api::ContactUpdate,
+    ) -> Result<Contact, ClientError> {
+        let request = self
+            .patch(&format!("/contacts/{id}"))
+            .json(change)
+            .map_err(unexpected)?;
+        decode(request.send().await).await
+    }
+
+    /// The opt-in request exactly as the contact would receive it now,
+    /// rendered by the service in the contact's language.
+    pub async fn opt_in_preview(
+        &self,
+        id: i64,
+    ) -> Result<optin_core::api::OptInPreview, ClientError> {
+        decode(
+            self.get(&format!("/contacts/{id}/opt-in/preview"))
+                .send()
+                .await,
+        )
+        .await
     }
 
     /// Finds a contact by number or CRM id, creating it when name and number are given.

@@ -23,6 +23,21 @@ pub fn banner_text(
     snapshot: &ConsentSnapshot,
     now: DateTime<Utc>,
 ) -> (String, String, Option<String>) {
+    let (title, mut text, line) = state_text(name, snapshot, now);
+    if let Some(at) = snapshot.marketing_stopped_at {
+        text.push_str(&format!(
+            " {name} stopped marketing messages from your firm in WhatsApp {}: marketing templates are not sent to them.",
+            stamp(at, now)
+        ));
+    }
+    (title, text, line)
+}
+
+fn state_text(
+    name: &str,
+    snapshot: &ConsentSnapshot,
+    now: DateTime<Utc>,
+) -> (String, String, Option<String>) {
     let when = |at: Option<DateTime<Utc>>| at.map(|at| stamp(at, now));
     let next_request = || match snapshot.resend_allowed_at {
         Some(at) if at > now => format!(
@@ -71,9 +86,13 @@ pub fn banner_text(
             )
         }
         ConsentView::Failed => {
+            // Core's words for the code, so the advisor knows what happened.
             let code = snapshot
                 .failure_code
-                .map(|c| format!(" (error {c})"))
+                .map(|c| match c.title() {
+                    Some(words) => format!(": {words} (error {c})"),
+                    None => format!(" (error {c})"),
+                })
                 .unwrap_or_default();
             (
                 "Request failed".to_owned(),

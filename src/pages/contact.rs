@@ -1,7 +1,7 @@
 //! A contact's WhatsApp screen: consent banner, conversation, composer.
 
 use leptos::prelude::*;
-use optin_core::api::{initials, ConsentView, Contact};
+use optin_core::api::{initials, ConsentView, Contact, ContactUpdate, Language};
 
 use crate::api::{Api, ClientError, Subject};
 use crate::components::composer::Composer;
@@ -156,7 +156,14 @@ pub fn ScreenHeader(data: ContactData, channel: Channel) -> impl IntoView {
             <span class="avatar" aria-hidden="true">{move || contact().map(|c| initials(&c.name))}</span>
             <div class="screen-head__text">
                 <h2 id="screen-title" tabindex="-1" data-page-title>{title}</h2>
-                <span class="screen-head__phone">{move || contact().map(|c| c.phone)}</span>
+                <span class="screen-head__phone">{move || contact().map(|c| c.display_phone)}</span>
+                {move || contact().map(|c| view! {
+                    <LanguageSelect
+                        contact_id=c.id
+                        language=c.language
+                        on_changed=Callback::new(move |_| data.contact.refetch())
+                    />
+                })}
             </div>
             <nav class="screen-head__channels" aria-label="Channels">
                 {move || contact().map(|c| match channel {
@@ -183,5 +190,51 @@ pub fn ScreenHeader(data: ContactData, channel: Channel) -> impl IntoView {
                 }
             })).flatten()}
         </header>
+    }
+}
+
+/// The language the contact is written to in (the opt-in request, the
+/// confirmation): the service's default comes from the number's country;
+/// the advisor changes it here.
+#[component]
+fn LanguageSelect(
+    /// Whose language.
+    contact_id: i64,
+    /// The language now.
+    language: Language,
+    /// Called with the contact once the service took the change.
+    on_changed: Callback<Contact>,
+) -> impl IntoView {
+    let api = expect_context::<Api>();
+    let error = RwSignal::new(None::<String>);
+    let id = format!("contact-language-{contact_id}");
+    let change = move |ev: leptos::ev::Event| {
+        let Some(language) = Language::parse(&event_target_value(&ev)) else {
+            return;
+        };
+        let api = api.clone();
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let change = ContactUpdate {
+                language: Some(language),
+            };
+            match api.update_contact(contact_id, &change).await {
+                Ok(contact) => on_changed.run(contact),
+                Err(e) => {
+                    let _ = error.try_set(Some(e.to_string()));
+                }
+            }
+        });
+    };
+    view! {
+        <span class="language-select">
+            <label for=id.clone()>"Language"</label>
+            <select id=id on:change=change>
+                {Language::ALL.iter().map(|l| view! {
+                    <option value=l.as_str() selected=*l == language>{l.name()}</option>
+                }).collect_view()}
+            </select>
+            <span class="error" role="alert">{move || error.get()}</span>
+        </span>
     }
 }

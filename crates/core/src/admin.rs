@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::language::Language;
 use crate::vocab::Role;
 
 /// An organization as provisioned.
@@ -29,6 +30,13 @@ pub struct OrganizationView {
     /// service-wide token.
     pub whatsapp_access_token_env: Option<String>,
     pub whatsapp_enabled: bool,
+    /// The language requests fall back to when the organization has no
+    /// opt-in template in the contact's language.
+    pub default_language: Language,
+    /// The opt-in template (by name) used when the primary cannot be sent
+    /// (paused, disabled, or recategorized as marketing for a US number).
+    #[serde(default)]
+    pub alternate_opt_in_template: Option<String>,
     /// What HELP / INFO by SMS is answered with; none uses the standard text.
     #[serde(default)]
     pub sms_help_text: Option<String>,
@@ -54,6 +62,13 @@ pub struct OrganizationSettings {
     /// organization's own Cloud API token in the service's environment.
     #[serde(default)]
     pub whatsapp_access_token_env: Option<String>,
+    /// The language requests fall back to (it should have an opt-in template).
+    #[serde(default)]
+    pub default_language: Option<Language>,
+    /// Names the alternate opt-in template (one of the organization's
+    /// opt-in templates).
+    #[serde(default)]
+    pub alternate_opt_in_template: Option<String>,
     /// The answer to HELP / INFO by SMS (carriers require one naming the
     /// business and how to opt out, so it must mention STOP); an empty text
     /// goes back to the standard answer.
@@ -94,6 +109,29 @@ pub struct NewAdvisor {
 
 fn advisor() -> Role {
     Role::Advisor
+}
+
+/// `POST /api/v1/admin/templates`: a template the organization had approved
+/// by Meta, added or (same name and language) replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewTemplate {
+    /// Name as approved in WhatsApp Manager (lowercase letters, digits, `_`).
+    pub name: String,
+    /// Meta's language code, e.g. `en_US`, `es`, `pt_BR`; an opt-in template
+    /// is used for the contacts of its language.
+    pub language: String,
+    /// Meta's category: `UTILITY`, `MARKETING` or `AUTHENTICATION`.
+    #[serde(default = "utility")]
+    pub category: String,
+    /// `opt_in` (the request itself) or `message`.
+    pub purpose: String,
+    /// Body with `{{1}}`, `{{2}}` placeholders, exactly as approved.
+    pub body: String,
+}
+
+fn utility() -> String {
+    "UTILITY".to_owned()
 }
 
 /// What an API key may do.

@@ -37,6 +37,12 @@ pub struct Contact {
     pub name: String,
     /// Phone number in E.164, e.g. `+447911123456`.
     pub phone: String,
+    /// The number as people read it, in international format
+    /// (`+44 7911 123456`), formatted by the service from the phone metadata.
+    pub display_phone: String,
+    /// The language the contact is written to in: set on the contact, or
+    /// else the language of their number's country.
+    pub language: Language,
     /// Where WhatsApp consent for this number stands (organization-wide).
     #[serde(default = "no_consent")]
     pub consent: crate::consent::ConsentView,
@@ -54,6 +60,39 @@ pub struct NewContact {
     pub name: String,
     /// Phone number as typed; the server parses it to E.164.
     pub phone: String,
+    /// The language to write to the contact in; absent follows the
+    /// country of the number.
+    #[serde(default)]
+    pub language: Option<Language>,
+}
+
+/// Body of `PATCH /api/v1/contacts/{id}`: what to change; absent fields stay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ContactUpdate {
+    /// The language to write to the contact in.
+    #[serde(default)]
+    pub language: Option<Language>,
+}
+
+/// `GET /api/v1/contacts/{id}/opt-in/preview`: the opt-in request exactly as
+/// the contact would receive it if the advisor confirmed now, rendered by the
+/// service (the app shows it, never re-derives it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OptInPreview {
+    /// The language the request is written in: the contact's, or the
+    /// organization's default when it has no template in the contact's.
+    pub language: Language,
+    /// The approved template sent.
+    pub template: String,
+    /// Meta's code of the template's language (`es`, `pt_BR`, ...).
+    pub template_language: String,
+    /// The text the contact reads.
+    pub text: String,
+    /// The quick-reply buttons under it: yes, then no.
+    pub buttons: Vec<String>,
 }
 
 /// Body of `POST /api/v1/contacts/open`: find a contact by number or CRM id,
@@ -211,6 +250,7 @@ mod tests {
 }
 
 pub use crate::consent::{ConsentState, ConsentView};
+pub use crate::language::Language;
 pub use crate::vocab::{
     Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Mode, Purpose,
     RevocationChannel, Role, StopFlagDecision, MAX_SMS_CHARS,
@@ -240,6 +280,10 @@ pub struct ConsentSnapshot {
     pub service_window_closes_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The contact sent STOP by SMS.
     pub sms_opted_out: bool,
+    /// When the contact stopped marketing messages in WhatsApp ("Stop
+    /// promotions"); absent when they never did or resumed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing_stopped_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The server's clock when this was computed.
     pub now: chrono::DateTime<chrono::Utc>,
     /// The revocation that opted the number out, when a person recorded one
@@ -359,6 +403,7 @@ impl ConsentSnapshot {
             failure_code: None,
             service_window_closes_at: None,
             sms_opted_out: false,
+            marketing_stopped_at: None,
             now,
             revocation: None,
             stop_flags: Vec::new(),

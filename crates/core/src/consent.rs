@@ -221,6 +221,13 @@ pub enum ConsentEvent {
         /// Provider error code; `None` when the provider gave none.
         code: Option<ErrorCode>,
     },
+    /// WhatsApp reported a retryable failure (130429, say) for the request
+    /// it had accepted: the outbox sends it again, so the request is in
+    /// flight once more rather than pending an answer that cannot come.
+    ProviderRetrying {
+        /// The failed message id (`wamid...`).
+        message_id: String,
+    },
     /// Contact tapped the Yes button.
     TappedYes,
     /// Contact tapped the No button.
@@ -241,9 +248,9 @@ impl ConsentEvent {
     pub fn cause(&self) -> Cause {
         match self {
             ConsentEvent::Requested | ConsentEvent::Resent => Cause::Advisor,
-            ConsentEvent::ProviderAccepted { .. } | ConsentEvent::ProviderFailed { .. } => {
-                Cause::Provider
-            }
+            ConsentEvent::ProviderAccepted { .. }
+            | ConsentEvent::ProviderFailed { .. }
+            | ConsentEvent::ProviderRetrying { .. } => Cause::Provider,
             ConsentEvent::TappedYes
             | ConsentEvent::TappedNo
             | ConsentEvent::KeywordOptIn
@@ -365,6 +372,13 @@ pub fn apply(
                 });
             }
         }
+        ConsentEvent::ProviderRetrying { message_id } => {
+            // Only the request pending now goes back in flight; its id stays
+            // as the "previous" one, so late statuses of it change nothing.
+            if status.state == S::Pending && status.message_id.as_deref() == Some(message_id) {
+                next.state = S::Sending;
+            }
+        }
         ConsentEvent::TappedYes | ConsentEvent::KeywordOptIn => {
             if status.state != S::OptedIn {
                 next.state = S::OptedIn;
@@ -444,6 +458,41 @@ mod tests {
     fn pending() -> ConsentStatus {
         let s = step(&ConsentStatus::default(), ConsentEvent::Requested, t0());
         step(&s, accepted("wamid.1"), t0())
+    }
+
+    #[test]
+    fn a_retryable_failure_of_the_pending_request_puts_it_back_in_flight() {
+        let retrying = ConsentEvent::ProviderRetrying {
+            message_id: "wamid.1".into(),
+        };
+        let s = step(&pending(), retrying.clone(), hours(1));
+        assert_eq!(s.state, ConsentState::Sending);
+        assert_eq!(
+            s.last_request_at,
+            pending().last_request_at,
+            "the 24 h rule is untouched"
+        );
+        // The retry is accepted under a new id; a late failure of the old id changes nothing.
+        let s = step(&s, accepted("wamid.2"), hours(1));
+        assert_eq!(
+            (s.state, s.message_id.as_deref()),
+            (ConsentState::Pending, Some("wamid.2"))
+        );
+        let late = step(&s, failed(Some("wamid.1"), 131049), hours(2));
+        assert_eq!(late.state, ConsentState::Pending);
+        // Another request's retry, or one after an answer, changes nothing.
+        let other = ConsentEvent::ProviderRetrying {
+            message_id: "wamid.9".into(),
+        };
+        assert_eq!(
+            step(&pending(), other, hours(1)).state,
+            ConsentState::Pending
+        );
+        let opted_in = step(&pending(), ConsentEvent::TappedYes, hours(1));
+        assert_eq!(
+            step(&opted_in, retrying, hours(2)).state,
+            ConsentState::OptedIn
+        );
     }
 
     #[test]

@@ -124,6 +124,10 @@ pub struct Reply {
     /// Where: WhatsApp (default) or SMS.
     #[serde(default = "default_channel")]
     pub channel: Channel,
+    /// WhatsApp only: write as a user who adopted a username, whose webhook
+    /// carries their business-scoped user id and no number.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hide_number: bool,
 }
 
 fn default_channel() -> Channel {
@@ -165,4 +169,40 @@ pub struct AdvanceClock {
     /// Seconds to move forward.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds: Option<i64>,
+}
+
+/// The business-scoped user id (BSUID) the sandbox gives the WhatsApp user
+/// of a number: shaped like Meta's (a region code, a dot, digits) under the
+/// user-assigned region `ZZ`, and reversible, so that a send addressed by
+/// `recipient` reaches that number's phone.
+pub fn sandbox_user_id(e164: &str) -> String {
+    let digits: String = e164.trim().trim_start_matches('+').chars().rev().collect();
+    format!("{SANDBOX_USER_ID_PREFIX}{digits}")
+}
+
+/// The number (E.164) of a sandbox BSUID; `None` for any other id.
+pub fn sandbox_user_id_number(user_id: &str) -> Option<String> {
+    let digits = user_id.trim().strip_prefix(SANDBOX_USER_ID_PREFIX)?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("+{}", digits.chars().rev().collect::<String>()))
+}
+
+const SANDBOX_USER_ID_PREFIX: &str = "ZZ.";
+
+#[cfg(test)]
+mod user_id_tests {
+    use super::*;
+
+    #[test]
+    fn sandbox_user_ids_lead_back_to_their_number() {
+        let user_id = sandbox_user_id("+447911123456");
+        assert_eq!(user_id, "ZZ.654321119744");
+        assert_eq!(
+            sandbox_user_id_number(&user_id).as_deref(),
+            Some("+447911123456")
+        );
+        for other in ["US.13491208655302741918", "ZZ.", "ZZ.12a", "447911123456"] {
+            assert_eq!(sandbox_user_id_number(other), None, "{other}");
+        }
+    }
 }

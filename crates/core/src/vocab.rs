@@ -52,9 +52,9 @@ macro_rules! wire_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = UnknownName;
-            fn from_str(text: &str) -> Result<Self, UnknownName> {
-                Self::parse(text).ok_or_else(|| UnknownName {
+            type Err = $crate::vocab::UnknownName;
+            fn from_str(text: &str) -> Result<Self, $crate::vocab::UnknownName> {
+                Self::parse(text).ok_or_else(|| $crate::vocab::UnknownName {
                     what: stringify!($name),
                     text: text.to_owned(),
                 })
@@ -62,6 +62,9 @@ macro_rules! wire_enum {
         }
     };
 }
+
+// Other modules of core name their wire enums the same way.
+pub(crate) use wire_enum;
 
 /// A stored or received name that is not part of the vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -234,6 +237,19 @@ wire_enum! {
         SmsStatus = "sms_status",
         /// An SMS could not be delivered.
         SmsFailed = "sms_failed",
+        /// The contact tapped "Stop promotions" in WhatsApp: Meta blocks
+        /// this business's MARKETING templates to them (`user_preferences`).
+        MarketingStopped = "marketing_stopped",
+        /// The contact resumed marketing messages in WhatsApp.
+        MarketingResumed = "marketing_resumed",
+        /// WhatsApp reported a retryable failure for a sent message; the
+        /// outbox sends it again after a back-off.
+        RetryScheduled = "retry_scheduled",
+        /// WhatsApp reports that the contact moved their account to a new
+        /// number: their identity and consent moved with it.
+        NumberChanged = "number_changed",
+        /// WhatsApp replaced the contact's business-scoped user id.
+        UserIdChanged = "user_id_changed",
         /// A person of the organization recorded a revocation the contact
         /// gave by other means (phone, e-mail, in person, ...).
         RevocationRecorded = "revocation_recorded",
@@ -317,6 +333,13 @@ pub enum ErrorEffect {
     NotOnWhatsapp,
     /// The recipient unsubscribed from SMS at the carrier: SMS is off for them.
     SmsUnsubscribed,
+    /// The contact stopped marketing messages from the business (131050):
+    /// recorded on the contact; MARKETING templates are refused before sending.
+    MarketingStopped,
+    /// The template cannot be sent (missing, paused, disabled): the send is
+    /// over, the template is marked so, and the next opt-in request uses the
+    /// organization's alternate template.
+    TemplateUnavailable,
 }
 
 /// An error code from WhatsApp's Cloud API or the SMS provider.
@@ -328,48 +351,78 @@ pub struct ErrorCode(pub u32);
 /// Every code the service knows, with its effect and meaning. Codes not
 /// listed are [`ErrorEffect::Final`].
 pub const KNOWN_ERRORS: &[(ErrorCode, ErrorEffect, &str)] = &[
-    // WhatsApp Cloud API.
+    // WhatsApp Cloud API. The words are what an advisor reads.
     (
         ErrorCode(4),
         ErrorEffect::Retryable,
-        "Application request limit reached",
+        "WhatsApp is limiting how fast we send; it will go out shortly",
     ),
     (
         ErrorCode(80007),
         ErrorEffect::Retryable,
-        "WhatsApp Business Account rate limit hit",
+        "WhatsApp is limiting how fast this account sends; it will go out shortly",
     ),
     (
         ErrorCode(130429),
         ErrorEffect::Retryable,
-        "Cloud API message throughput reached",
+        "WhatsApp is limiting how fast we send; it will go out shortly",
+    ),
+    (
+        ErrorCode(131000),
+        ErrorEffect::Retryable,
+        "Something went wrong at WhatsApp; we will try again",
+    ),
+    (
+        ErrorCode(131016),
+        ErrorEffect::Retryable,
+        "WhatsApp is briefly unavailable; we will try again",
     ),
     (
         ErrorCode(131056),
         ErrorEffect::Retryable,
-        "Too many messages to this number (pair rate limit)",
+        "Too many messages to this number in a short time; it will go out shortly",
     ),
     (
         ErrorCode(131026),
         ErrorEffect::NotOnWhatsapp,
-        "Message undeliverable: not a WhatsApp user",
+        "This number cannot receive WhatsApp messages",
     ),
     (
         ErrorCode(131047),
         ErrorEffect::Final,
-        "More than 24 hours since the contact last replied",
+        "More than 24 hours since the contact last wrote: only templates can be sent",
     ),
     (
         ErrorCode(131049),
         ErrorEffect::Final,
-        "Not delivered to maintain healthy ecosystem engagement",
+        "WhatsApp held this message back to limit how many business messages the contact gets; try again another day",
     ),
     (
         ErrorCode(131050),
-        ErrorEffect::Final,
-        "The user stopped marketing messages",
+        ErrorEffect::MarketingStopped,
+        "The contact stopped marketing messages from your firm in WhatsApp",
     ),
-    (ErrorCode(100), ErrorEffect::Final, "Invalid parameter"),
+    (
+        ErrorCode(131051),
+        ErrorEffect::Final,
+        "A message type WhatsApp does not support",
+    ),
+    (
+        ErrorCode(132001),
+        ErrorEffect::TemplateUnavailable,
+        "The template does not exist in this language at WhatsApp: your admin must fix it",
+    ),
+    (
+        ErrorCode(132015),
+        ErrorEffect::TemplateUnavailable,
+        "WhatsApp paused the template for low quality",
+    ),
+    (
+        ErrorCode(132016),
+        ErrorEffect::TemplateUnavailable,
+        "WhatsApp disabled the template after repeated pauses",
+    ),
+    (ErrorCode(100), ErrorEffect::Final, "WhatsApp refused a parameter of the message"),
     // SMS (Twilio).
     (
         ErrorCode(20429),
@@ -421,6 +474,12 @@ impl ErrorCode {
     pub const OUTSIDE_SERVICE_WINDOW: ErrorCode = ErrorCode(131047);
     /// Cloud API: throughput limit.
     pub const THROUGHPUT: ErrorCode = ErrorCode(130429);
+    /// Cloud API: the template is paused for low quality.
+    pub const TEMPLATE_PAUSED: ErrorCode = ErrorCode(132015);
+    /// Cloud API: the template is disabled.
+    pub const TEMPLATE_DISABLED: ErrorCode = ErrorCode(132016);
+    /// Cloud API: no such template (name or language).
+    pub const TEMPLATE_MISSING: ErrorCode = ErrorCode(132001);
     /// SMS: the recipient unsubscribed at the carrier.
     pub const SMS_UNSUBSCRIBED: ErrorCode = ErrorCode(21610);
     /// SMS: the message was blocked (carrier opt-out or the recipient blocked us).

@@ -32,13 +32,20 @@ pub const OPTIN_NO_PREFIX: &str = "OPTIN_NO:";
 // Outbound messages
 // ---------------------------------------------------------------------------
 
-/// Body of `POST /{version}/{phone_number_id}/messages`.
+/// Body of `POST /{version}/{phone_number_id}/messages`. The user is
+/// addressed by `to` (their number) or, when only their business-scoped user
+/// id is known, by `recipient`; see [`SendMessage::address`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessage {
     /// Always [`MESSAGING_PRODUCT`].
     pub messaging_product: String,
     /// Recipient's WhatsApp id: E.164 digits without the `+`.
-    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Recipient's business-scoped user id (BSUID), for users whose number is
+    /// not known. Meta gives `to` precedence when both are present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
     /// `type` and the matching `template` or `text` object.
     #[serde(flatten)]
     pub content: MessageContent,
@@ -149,7 +156,45 @@ pub struct QuickReply {
     pub payload: String,
 }
 
+/// Whom a send reaches, as Meta documents it: the number when it is known,
+/// otherwise the business-scoped user id. Authentication templates (not
+/// sent by this service) still need a number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Addressee {
+    /// `to`: an E.164 number (with or without the `+`).
+    Number(String),
+    /// `recipient`: a business-scoped user id, e.g. `US.13491208655302741918`.
+    User(String),
+}
+
+impl Addressee {
+    /// How to reach a user of whom `number` and/or `user_id` are known: by
+    /// number when known (`to`), else by business-scoped user id (`recipient`).
+    pub fn preferred(number: Option<&str>, user_id: Option<&str>) -> Option<Self> {
+        match (nonblank(number), nonblank(user_id)) {
+            (Some(number), _) => Some(Addressee::Number(number.to_owned())),
+            (None, Some(user_id)) => Some(Addressee::User(user_id.to_owned())),
+            (None, None) => None,
+        }
+    }
+}
+
 impl SendMessage {
+    /// Whom the send addresses: `to` when present (Meta's precedence), else
+    /// `recipient`; `None` when neither is given (Meta refuses such a send).
+    pub fn address(&self) -> Option<Addressee> {
+        Addressee::preferred(self.to.as_deref(), self.recipient.as_deref())
+    }
+
+    /// The same message sent to `addressee` instead.
+    pub fn addressed_to(mut self, addressee: &Addressee) -> Self {
+        (self.to, self.recipient) = match addressee {
+            Addressee::Number(number) => (Some(wa_id_from_e164(number)), None),
+            Addressee::User(user_id) => (None, Some(user_id.clone())),
+        };
+        self
+    }
+
     /// A template message to `to` (E.164, with or without the `+`).
     pub fn template(
         to: &str,
@@ -159,7 +204,8 @@ impl SendMessage {
     ) -> Self {
         Self {
             messaging_product: MESSAGING_PRODUCT.to_owned(),
-            to: wa_id_from_e164(to),
+            to: Some(wa_id_from_e164(to)),
+            recipient: None,
             content: MessageContent::Template {
                 template: Template {
                     name: name.into(),
@@ -176,7 +222,8 @@ impl SendMessage {
     pub fn text(to: &str, body: impl Into<String>) -> Self {
         Self {
             messaging_product: MESSAGING_PRODUCT.to_owned(),
-            to: wa_id_from_e164(to),
+            to: Some(wa_id_from_e164(to)),
+            recipient: None,
             content: MessageContent::Text {
                 text: TextBody { body: body.into() },
             },
@@ -290,9 +337,15 @@ pub enum OptInAnswer {
 impl OptInAnswer {
     /// Label of the template button, as WhatsApp echoes it in `button.text`.
     pub fn button_text(self) -> &'static str {
+        self.button_text_in(crate::language::Language::En)
+    }
+
+    /// Label of the button in a template of `language` ("Sí", "Non", ...).
+    pub fn button_text_in(self, language: crate::language::Language) -> &'static str {
+        let (yes, no) = language.yes_no();
         match self {
-            OptInAnswer::Yes => "Yes",
-            OptInAnswer::No => "No",
+            OptInAnswer::Yes => yes,
+            OptInAnswer::No => no,
         }
     }
 
@@ -354,10 +407,15 @@ pub struct SendResponse {
 /// Recipient of a send, as resolved by WhatsApp.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendContact {
-    /// The `to` of the request.
+    /// The `to` (or `recipient`) of the request.
     pub input: String,
-    /// The recipient's WhatsApp id.
-    pub wa_id: String,
+    /// The recipient's WhatsApp id; absent when the user was addressed by
+    /// BSUID and their number is not shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
+    /// The recipient's business-scoped user id, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 /// Id of an accepted message.
@@ -446,6 +504,8 @@ pub struct WebhookEnvelope {
 pub struct WebhookItems {
     /// `messages` changes, with every message and status that parsed.
     pub changes: Vec<MessagesChange>,
+    /// Template status and category changes, marketing preferences.
+    pub signals: Vec<crate::meta_signals::AccountSignal>,
     /// Everything else, each with why it was not understood.
     pub unreadable: Vec<Unreadable>,
 }
@@ -455,6 +515,8 @@ pub struct WebhookItems {
 pub struct MessagesChange {
     /// The business number the change concerns.
     pub metadata: Metadata,
+    /// The users the change concerns, with their number and/or BSUID.
+    pub contacts: Vec<WebhookContact>,
     /// Inbound messages that parsed.
     pub messages: Vec<InboundMessage>,
     /// Status updates that parsed.
@@ -491,8 +553,12 @@ impl WebhookItems {
             return items;
         };
         for entry in entries {
+            let account = entry.get("id").and_then(|id| id.as_str()).unwrap_or("");
+            let account = account.to_owned();
             match entry.get_mut("changes").and_then(|c| c.as_array_mut()) {
-                Some(changes) => changes.iter_mut().for_each(|c| items.read_change(c)),
+                Some(changes) => changes
+                    .iter_mut()
+                    .for_each(|c| items.read_change(&account, c)),
                 None => items.unreadable("an entry has no `changes` list".into(), entry.take()),
             }
         }
@@ -503,8 +569,17 @@ impl WebhookItems {
         self.unreadable.push(Unreadable { reason, item });
     }
 
-    fn read_change(&mut self, change: &mut serde_json::Value) {
+    fn read_change(&mut self, account: &str, change: &mut serde_json::Value) {
         let field = change.get("field").and_then(|f| f.as_str()).unwrap_or("");
+        if crate::meta_signals::is_signal_field(field) {
+            let value = change.get("value").unwrap_or(&serde_json::Value::Null);
+            let (signals, unreadable) = crate::meta_signals::read(field, account, value);
+            self.signals.extend(signals);
+            for (reason, item) in unreadable {
+                self.unreadable(reason, item);
+            }
+            return;
+        }
         if field != MESSAGES_FIELD {
             let reason = format!("the field `{field}` is not handled");
             self.unreadable(reason, change.take());
@@ -527,8 +602,10 @@ impl WebhookItems {
             _ => Vec::new(),
         };
         let (messages, statuses, errors) = (list("messages"), list("statuses"), list("errors"));
+        let contacts = list("contacts");
         let readable = MessagesChange {
             metadata,
+            contacts: self.parse_each(contacts, "a contact"),
             messages: self.parse_each(messages, "a message"),
             statuses: self.parse_each(statuses, "a status"),
         };
@@ -610,14 +687,31 @@ pub struct Metadata {
     pub phone_number_id: String,
 }
 
-/// Sender of an inbound message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Sender of an inbound message. Since 2026 it carries the user's
+/// business-scoped user id; the number is left out for users who adopted a
+/// WhatsApp username (unless the business has their number already).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookContact {
     /// The sender's profile.
     #[serde(default)]
     pub profile: Profile,
-    /// The sender's WhatsApp id (E.164 digits).
-    pub wa_id: String,
+    /// The sender's WhatsApp id (E.164 digits), when shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
+    /// The sender's business-scoped user id (BSUID), e.g. `US.13491208655302741918`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+impl WebhookContact {
+    /// The number and the BSUID, when the contact carries both (the pair a
+    /// WhatsApp identity is learned from).
+    pub fn number_and_user_id(&self) -> Option<(String, &str)> {
+        Some((
+            present(&self.wa_id).map(e164_from_wa_id)?,
+            present(&self.user_id)?,
+        ))
+    }
 }
 
 /// A WhatsApp profile.
@@ -626,14 +720,22 @@ pub struct Profile {
     /// Display name the contact chose.
     #[serde(default)]
     pub name: String,
+    /// The user's WhatsApp username, when they adopted one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// A message from a contact. `Default` is an empty text, for building one
 /// field by field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboundMessage {
-    /// Sender's WhatsApp id (E.164 digits).
-    pub from: String,
+    /// Sender's WhatsApp id (E.164 digits); absent for users who adopted a
+    /// username and for `user_changed_user_id` system messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Sender's business-scoped user id (since 2026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_user_id: Option<String>,
     /// `wamid....` of this message; the dedup key.
     pub id: String,
     /// Unix seconds, as a string; see [`parse_timestamp`].
@@ -671,9 +773,91 @@ pub struct InboundMessage {
     /// For `location`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// For `system`: WhatsApp reports a change of the user's number or BSUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemEvent>,
     /// The message this one replies to (for button taps: the template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<MessageContext>,
+}
+
+/// The `system` object of a system message: the user changed their number
+/// or their business-scoped user id changed. Meta's shape (Cloud API system
+/// messages reference, changelog of 11 August 2026): `body`, `type`, the new
+/// `wa_id` (number changes only), the new `user_id` / `parent_user_id` and
+/// the `previous_user_id` / `previous_parent_user_id`. Older payloads named
+/// the new number `new_wa_id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemEvent {
+    /// What happened, in words ("User A changed from 1 to 2").
+    #[serde(default)]
+    pub body: String,
+    /// The wire name of the change; see [`SystemEvent::change`]. Kept as
+    /// received so that an unknown type is shown for review as Meta named it.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// The user's new WhatsApp id (for `user_changed_number`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
+    /// The new WhatsApp id in payloads before 2026.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_wa_id: Option<String>,
+    /// The user's new business-scoped user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The user's business-scoped user id before the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_user_id: Option<String>,
+}
+
+/// The kinds of system message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SystemChange {
+    /// `user_changed_number`: the user moved their WhatsApp account to a new
+    /// number, which is shared (`wa_id`).
+    NumberChanged,
+    /// `user_changed_user_id`: the user's BSUID changed and no number is shared.
+    UserIdChanged,
+    /// Anything else.
+    Other,
+}
+
+impl SystemEvent {
+    /// Which change this is.
+    pub fn change(&self) -> SystemChange {
+        match self.kind.as_str() {
+            "user_changed_number" => SystemChange::NumberChanged,
+            "user_changed_user_id" => SystemChange::UserIdChanged,
+            _ => SystemChange::Other,
+        }
+    }
+
+    /// The user's new number (E.164), for number changes.
+    pub fn new_number(&self) -> Option<String> {
+        present(&self.wa_id)
+            .or(present(&self.new_wa_id))
+            .map(e164_from_wa_id)
+    }
+
+    /// The user's new business-scoped user id.
+    pub fn new_user_id(&self) -> Option<&str> {
+        present(&self.user_id)
+    }
+
+    /// The user's business-scoped user id before the change.
+    pub fn previous_user_id(&self) -> Option<&str> {
+        present(&self.previous_user_id)
+    }
+}
+
+/// A non-blank optional string, trimmed.
+fn present(value: &Option<String>) -> Option<&str> {
+    nonblank(value.as_deref())
+}
+
+/// A non-blank string, trimmed.
+fn nonblank(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// Type of an inbound message.
@@ -701,6 +885,10 @@ pub enum InboundKind {
     Sticker,
     /// A shared location.
     Location,
+    /// A message WhatsApp could not pass on (its `errors` hold 131051).
+    Unsupported,
+    /// WhatsApp reports a change of the user's number or BSUID.
+    System,
     /// Any other type (media, reaction, ...); serializes as `other`.
     #[serde(other)]
     Other,
@@ -795,6 +983,16 @@ pub struct MessageContext {
 }
 
 impl InboundMessage {
+    /// The sender's number (E.164), when the message carries it.
+    pub fn sender_number(&self) -> Option<String> {
+        present(&self.from).map(e164_from_wa_id)
+    }
+
+    /// The sender's business-scoped user id, when the message carries it.
+    pub fn sender_user_id(&self) -> Option<&str> {
+        present(&self.from_user_id)
+    }
+
     /// The typed text, for text messages.
     pub fn text_body(&self) -> Option<&str> {
         self.text.as_ref().map(|t| t.body.as_str())
@@ -872,7 +1070,14 @@ impl InboundMessage {
                 }
                 None => "Location".to_owned(),
             },
+            InboundKind::System => match &self.system {
+                Some(system) if !system.body.trim().is_empty() => system.body.clone(),
+                _ => "WhatsApp reported a change of this user's number or id".to_owned(),
+            },
             InboundKind::Text | InboundKind::Button | InboundKind::Interactive => String::new(),
+            InboundKind::Unsupported => {
+                "A message WhatsApp does not support (error 131051): ask the contact to send it another way".to_owned()
+            }
             InboundKind::Other => "A message of a kind this app cannot show".to_owned(),
         }
     }
@@ -892,9 +1097,12 @@ pub struct StatusUpdate {
     pub status: DeliveryStatus,
     /// Unix seconds, as a string; see [`parse_timestamp`].
     pub timestamp: String,
-    /// Recipient's WhatsApp id.
-    #[serde(default)]
+    /// Recipient's WhatsApp id; absent for users known only by BSUID.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub recipient_id: String,
+    /// Recipient's business-scoped user id (since 2026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_user_id: Option<String>,
     /// Why it failed (for `failed`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<StatusError>,
@@ -960,6 +1168,14 @@ pub struct StatusError {
 }
 
 impl StatusUpdate {
+    /// The recipient's number (E.164) and BSUID, when the status carries both.
+    pub fn recipient_number_and_user_id(&self) -> Option<(String, &str)> {
+        let number = Some(self.recipient_id.trim())
+            .filter(|n| !n.is_empty())
+            .map(e164_from_wa_id)?;
+        Some((number, present(&self.recipient_user_id)?))
+    }
+
     /// When the status happened; `None` when the timestamp is malformed.
     pub fn at(&self) -> Option<DateTime<Utc>> {
         parse_timestamp(&self.timestamp)
@@ -1106,7 +1322,7 @@ mod tests {
             "messages":[{"id":"wamid.HBgL","message_status":"accepted"}]}))
         .unwrap();
         assert_eq!(ok.messages[0].id, "wamid.HBgL");
-        assert_eq!(ok.contacts[0].wa_id, "15551234567");
+        assert_eq!(ok.contacts[0].wa_id.as_deref(), Some("15551234567"));
 
         let err: GraphErrorBody = serde_json::from_value(json!({"error":{
             "message":"(#131056) (Business Account, Consumer Account) pair rate limit hit",
@@ -1234,6 +1450,7 @@ mod tests {
                 status: DeliveryStatus::Sent,
                 timestamp: "1700000000".into(),
                 recipient_id: "15551234567".into(),
+                recipient_user_id: None,
                 errors: vec![],
             }],
             ..Default::default()
@@ -1249,32 +1466,196 @@ mod tests {
     #[test]
     fn an_unreadable_item_costs_nothing_else_in_the_body() {
         // A 2026 system message (no `from`) beside an ordinary text, as Meta
-        // may batch them, plus a status and a field this service does not handle.
+        // may batch them, a message whose `type` is not even a string, a
+        // status and a field this service does not handle.
         let body = serde_json::json!({"object":"whatsapp_business_account","entry":[{"id":"WABA","changes":[
             {"field":"messages","value":{"messaging_product":"whatsapp",
               "metadata":{"display_phone_number":"15550001111","phone_number_id":"PNID"},
               "messages":[
                 {"system":{"body":"User changed from 1 to 2","type":"user_changed_user_id"},"timestamp":"1764080000","type":"system","id":"wamid.SYS"},
+                {"from":"447911123456","id":"wamid.BAD","timestamp":"1764080000","type":{"not":"a type"}},
                 {"from":"447911123456","id":"wamid.TXT","timestamp":"1764080001","type":"text","text":{"body":"STOP"}}],
               "statuses":[{"id":"wamid.A","status":"delivered","timestamp":"1764080002","recipient_id":"447911123456"}]}},
-            {"field":"message_template_status_update","value":{"event":"PAUSED","message_template_name":"optin_request"}}]}]});
+            {"field":"message_template_status_update","value":{"event":"PAUSED","message_template_name":"optin_request"}},
+            {"field":"account_alerts","value":{"entity_type":"WABA","alert_info":{"alert_severity":"INFORMATIONAL"}}}]}]});
         let items = WebhookItems::read(body.to_string().as_bytes());
         assert_eq!(items.changes.len(), 1);
+        assert_eq!(
+            items.signals.len(),
+            1,
+            "the template pause is read as a signal"
+        );
         let change = &items.changes[0];
         assert_eq!(change.metadata.phone_number_id, "PNID");
-        assert_eq!(change.messages.len(), 1);
-        assert_eq!(change.messages[0].text_body(), Some("STOP"));
+        assert_eq!(change.messages.len(), 2);
+        assert_eq!(change.messages[0].kind, InboundKind::System);
+        assert_eq!(change.messages[0].from, None);
+        assert_eq!(change.messages[1].text_body(), Some("STOP"));
         assert_eq!(change.statuses.len(), 1);
         assert_eq!(items.unreadable.len(), 2, "{:?}", items.unreadable);
         assert!(
-            items.unreadable[0].reason.contains("from"),
+            items.unreadable[0].reason.starts_with("a message"),
             "{}",
             items.unreadable[0].reason
         );
-        assert_eq!(items.unreadable[0].item["id"], "wamid.SYS");
-        assert!(items.unreadable[1]
-            .reason
-            .contains("message_template_status_update"));
+        assert_eq!(items.unreadable[0].item["id"], "wamid.BAD");
+        assert!(items.unreadable[1].reason.contains("account_alerts"));
+    }
+
+    #[test]
+    fn an_unsupported_message_reads_and_says_so() {
+        // Meta's shape for a type it cannot deliver (131051).
+        let message: InboundMessage = serde_json::from_value(serde_json::json!({
+            "from": "16315551234", "id": "wamid.UNSUP", "timestamp": "1764080000",
+            "errors": [{"code": 131051, "details": "Message type is not currently supported",
+                        "title": "Unsupported message type"}],
+            "type": "unsupported"}))
+        .unwrap();
+        assert_eq!(message.kind, InboundKind::Unsupported);
+        assert!(message.display_text().contains("131051"));
+        assert_eq!(message.words(), None, "never a keyword");
+    }
+
+    // Shapes of Meta's business-scoped user id payloads, as published in the
+    // Cloud API "System messages webhook reference" and changelog (11 August
+    // 2026: `user_changed_user_id` with `previous_user_id`, no `from` and no
+    // `contacts`; `user_changed_number` with the new `wa_id` and `user_id`),
+    // and as read by client libraries (`from_user_id` on messages, `user_id`
+    // in `contacts[]`, `recipient_user_id` on statuses).
+    fn change_with(value: Value) -> MessagesChange {
+        let mut value = value;
+        value["messaging_product"] = "whatsapp".into();
+        value["metadata"] = json!({"display_phone_number":"15550001111","phone_number_id":"PNID"});
+        let items = WebhookItems::read(envelope(value).to_string().as_bytes());
+        assert!(items.unreadable.is_empty(), "{:?}", items.unreadable);
+        items.changes.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn business_scoped_user_ids_are_read_from_contacts_messages_and_statuses() {
+        let change = change_with(json!({
+            "contacts":[{"profile":{"name":"Kerry Fisher","username":"@kerry"},
+                         "wa_id":"447911123456","user_id":"GB.13491208655302741918"}],
+            "messages":[{"from":"447911123456","from_user_id":"GB.13491208655302741918",
+                         "id":"wamid.B1","timestamp":"1764080000","type":"text","text":{"body":"yes"}}],
+            "statuses":[{"id":"wamid.S1","status":"read","timestamp":"1764080001",
+                         "recipient_id":"447911123456","recipient_user_id":"GB.13491208655302741918"}]}));
+        let contact = &change.contacts[0];
+        assert_eq!(contact.profile.username.as_deref(), Some("@kerry"));
+        assert_eq!(
+            contact.number_and_user_id(),
+            Some(("+447911123456".to_owned(), "GB.13491208655302741918"))
+        );
+        let message = &change.messages[0];
+        assert_eq!(message.sender_number().as_deref(), Some("+447911123456"));
+        assert_eq!(message.sender_user_id(), Some("GB.13491208655302741918"));
+        assert_eq!(
+            change.statuses[0].recipient_number_and_user_id(),
+            Some(("+447911123456".to_owned(), "GB.13491208655302741918"))
+        );
+    }
+
+    #[test]
+    fn a_username_user_arrives_with_a_bsuid_only() {
+        let change = change_with(json!({
+            "contacts":[{"profile":{"name":"Kerry","username":"@kerry"},"user_id":"GB.1349"}],
+            "messages":[{"from_user_id":"GB.1349","id":"wamid.B2","timestamp":"1764080000",
+                         "type":"text","text":{"body":"STOP"}}],
+            "statuses":[{"id":"wamid.S2","status":"delivered","timestamp":"1764080001",
+                         "recipient_user_id":"GB.1349"}]}));
+        assert_eq!(change.contacts[0].number_and_user_id(), None);
+        let message = &change.messages[0];
+        assert_eq!(message.sender_number(), None);
+        assert_eq!(message.sender_user_id(), Some("GB.1349"));
+        assert_eq!(message.words(), Some("STOP"));
+        let status = &change.statuses[0];
+        assert_eq!(status.recipient_number_and_user_id(), None);
+        assert_eq!(status.status, DeliveryStatus::Delivered);
+        // Re-serialized, a status without a number leaves `recipient_id` out.
+        let back = serde_json::to_value(status).unwrap();
+        assert!(back.get("recipient_id").is_none(), "{back}");
+    }
+
+    #[test]
+    fn system_messages_of_every_kind_parse() {
+        let change = change_with(json!({"messages":[
+            {"from":"447911123456","from_user_id":"GB.OLD","id":"wamid.N","timestamp":"1764080000","type":"system",
+             "system":{"body":"User Kerry changed from 447911123456 to 447911654321","wa_id":"447911654321",
+                       "type":"user_changed_number","user_id":"GB.NEW","previous_user_id":"GB.OLD"}},
+            {"id":"wamid.U","timestamp":"1764080001","type":"system",
+             "system":{"body":"User Kerry changed from GB.NEW to GB.NEWER","type":"user_changed_user_id",
+                       "user_id":"GB.NEWER","parent_user_id":"GB.ENT.9","previous_user_id":"GB.NEW",
+                       "previous_parent_user_id":"GB.ENT.8"}},
+            {"from":"447911123456","id":"wamid.L","timestamp":"1764080002","type":"system",
+             "system":{"body":"User A changed from 1 to 2","new_wa_id":"447911000000","type":"customer_changed_number"}},
+            {"from":"447911123456","id":"wamid.X","timestamp":"1764080003","type":"system",
+             "system":{"body":"Something new","type":"user_did_something_else"}}]}));
+        let [number, user_id, legacy, unknown] = &change.messages[..] else {
+            panic!("four messages expected: {:?}", change.messages)
+        };
+        assert_eq!(number.kind, InboundKind::System);
+        let system = number.system.as_ref().unwrap();
+        assert_eq!(system.change(), SystemChange::NumberChanged);
+        assert_eq!(system.new_number().as_deref(), Some("+447911654321"));
+        assert_eq!(system.new_user_id(), Some("GB.NEW"));
+        assert_eq!(system.previous_user_id(), Some("GB.OLD"));
+        assert_eq!(number.display_text(), system.body);
+        assert_eq!(number.words(), None, "a system message is no keyword");
+
+        assert_eq!(user_id.from, None);
+        let system = user_id.system.as_ref().unwrap();
+        assert_eq!(system.change(), SystemChange::UserIdChanged);
+        assert_eq!(system.new_number(), None);
+        assert_eq!(system.new_user_id(), Some("GB.NEWER"));
+        assert_eq!(system.previous_user_id(), Some("GB.NEW"));
+
+        let system = legacy.system.as_ref().unwrap();
+        assert_eq!(system.change(), SystemChange::Other);
+        assert_eq!(system.new_number().as_deref(), Some("+447911000000"));
+        let system = unknown.system.as_ref().unwrap();
+        assert_eq!(system.change(), SystemChange::Other);
+        assert_eq!(
+            system.kind, "user_did_something_else",
+            "kept as Meta named it"
+        );
+    }
+
+    #[test]
+    fn sends_address_the_number_or_else_the_business_scoped_user_id() {
+        let by_number = SendMessage::text("+447911123456", "Thanks!");
+        assert_eq!(
+            by_number.address(),
+            Some(Addressee::Number("447911123456".into()))
+        );
+        let by_user = by_number
+            .clone()
+            .addressed_to(&Addressee::User("GB.1349".into()));
+        assert_eq!(
+            serde_json::to_value(&by_user).unwrap(),
+            json!({"messaging_product":"whatsapp","recipient":"GB.1349","type":"text","text":{"body":"Thanks!"}})
+        );
+        assert_eq!(by_user.address(), Some(Addressee::User("GB.1349".into())));
+        let back = by_user.addressed_to(&Addressee::Number("+447911123456".into()));
+        assert_eq!(back, by_number);
+        // Meta's precedence: `to` wins when both are given.
+        let both: SendMessage = serde_json::from_value(json!({"messaging_product":"whatsapp",
+            "to":"447911123456","recipient":"GB.1349","type":"text","text":{"body":"hi"}}))
+        .unwrap();
+        assert_eq!(
+            both.address(),
+            Some(Addressee::Number("447911123456".into()))
+        );
+        let neither: SendMessage = serde_json::from_value(
+            json!({"messaging_product":"whatsapp","type":"text","text":{"body":"hi"}}),
+        )
+        .unwrap();
+        assert_eq!(neither.address(), None);
+        // The answer to a BSUID send names the user, maybe without a number.
+        let answer: SendResponse = serde_json::from_value(json!({"messaging_product":"whatsapp",
+            "contacts":[{"input":"GB.1349","user_id":"GB.1349"}],"messages":[{"id":"wamid.Z"}]}))
+        .unwrap();
+        assert_eq!(answer.contacts[0].wa_id, None);
+        assert_eq!(answer.contacts[0].user_id.as_deref(), Some("GB.1349"));
     }
 
     #[test]

@@ -40,6 +40,7 @@ impl Sandbox {
         channel: Channel,
     ) -> Result<(), ClientError> {
         let body = Reply {
+            hide_number: false,
             text: text.to_owned(),
             channel,
         };

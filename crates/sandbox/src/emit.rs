@@ -3,6 +3,7 @@
 //! retries for days; the sandbox gives up after a few attempts and logs it).
 
 use axum::http::header::CONTENT_TYPE;
+use optin_core::sandbox::sandbox_user_id;
 use optin_core::sms::SmsStatus;
 use optin_core::whatsapp::{
     format_timestamp, ChangeValue, DeliveryStatus, ErrorData, InboundMessage, Metadata, Profile,
@@ -80,6 +81,7 @@ async fn whatsapp_status(
         status,
         timestamp: format_timestamp(at),
         recipient_id: recipient.to_owned(),
+        recipient_user_id: Some(sandbox_user_id(recipient)),
         errors: failure
             .map(|f| StatusError {
                 code: f.code,
@@ -147,10 +149,20 @@ pub(super) async fn whatsapp_inbound(
     message: InboundMessage,
 ) {
     let id = message.id.clone();
+    // Like Meta since 2026: the sender's BSUID beside their number, and
+    // only the BSUID (with their username) when they hide their number.
+    let username = message
+        .from
+        .is_none()
+        .then(|| format!("@{}", profile_name.to_lowercase().replace(' ', ".")));
     let value = ChangeValue {
         contacts: vec![WebhookContact {
-            profile: Profile { name: profile_name },
+            profile: Profile {
+                name: profile_name,
+                username,
+            },
             wa_id: message.from.clone(),
+            user_id: message.from_user_id.clone(),
         }],
         messages: vec![message],
         ..value(&state)

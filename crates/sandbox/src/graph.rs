@@ -5,10 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use optin_core::sandbox::{Channel, Direction, PhoneButton, TemplateView};
+use optin_core::language::Language;
+use optin_core::sandbox::{
+    sandbox_user_id, sandbox_user_id_number, Channel, Direction, PhoneButton, TemplateView,
+};
 use optin_core::whatsapp::{
-    wa_id_from_e164, GraphErrorBody, MessageContent, OptInPayload, SendContact, SendMessage,
-    SendResponse, SentMessage, Template, MESSAGING_PRODUCT,
+    wa_id_from_e164, Addressee, GraphErrorBody, MessageContent, OptInPayload, SendContact,
+    SendMessage, SendResponse, SentMessage, Template, MESSAGING_PRODUCT,
 };
 
 use super::emit::{self, Fate};
@@ -86,11 +89,13 @@ pub(super) async fn send(
         Ok(message) => message,
         Err(e) => return invalid(format!("The request body is not a supported message: {e}")),
     };
-    if let Err(details) = validate(&message) {
-        return invalid(details);
-    }
-    let phone = e164(&message.to).expect("validated");
+    let phone = match validate(&message) {
+        Ok(phone) => phone,
+        Err(details) => return invalid(details),
+    };
     let wa_id = wa_id_from_e164(&phone);
+    // A user addressed by BSUID is answered by BSUID: their number stays private.
+    let by_user_id = matches!(message.address(), Some(Addressee::User(_)));
     let key = headers
         .get(IDEMPOTENCY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -108,8 +113,12 @@ pub(super) async fn send(
             let answer = SendResponse {
                 messaging_product: MESSAGING_PRODUCT.to_owned(),
                 contacts: vec![SendContact {
-                    input: message.to.clone(),
-                    wa_id,
+                    input: match message.address() {
+                        Some(Addressee::Number(to) | Addressee::User(to)) => to,
+                        None => String::new(),
+                    },
+                    wa_id: (!by_user_id).then_some(wa_id),
+                    user_id: Some(sandbox_user_id(&phone)),
                 }],
                 messages: vec![SentMessage {
                     id,
@@ -125,20 +134,27 @@ pub(super) async fn send(
     }
 }
 
-/// The checks the Cloud API makes before accepting a send.
-fn validate(message: &SendMessage) -> Result<(), String> {
+/// The checks the Cloud API makes before accepting a send; the recipient's
+/// number when they pass. Like Meta, a send names the user by `to` (their
+/// number, which wins when both are given) or by `recipient` (their BSUID).
+fn validate(message: &SendMessage) -> Result<String, String> {
     if message.messaging_product != MESSAGING_PRODUCT {
         return Err(format!(
             "messaging_product must be \"{MESSAGING_PRODUCT}\", not \"{}\"",
             message.messaging_product
         ));
     }
-    if e164(&message.to).is_none() {
-        return Err(format!(
-            "\"to\" must be a phone number of 7 to 15 digits, not \"{}\"",
-            message.to
-        ));
-    }
+    let phone = match message.address() {
+        None => return Err("\"to\" or \"recipient\" is required".to_owned()),
+        Some(Addressee::Number(to)) => e164(&to).ok_or_else(|| {
+            format!("\"to\" must be a phone number of 7 to 15 digits, not \"{to}\"")
+        })?,
+        Some(Addressee::User(user_id)) => sandbox_user_id_number(&user_id)
+            .and_then(|n| e164(&n))
+            .ok_or_else(|| {
+            format!("\"recipient\" must be a business-scoped user id, not \"{user_id}\"")
+        })?,
+    };
     match &message.content {
         MessageContent::Template { template } => {
             if template.name.trim().is_empty() {
@@ -159,7 +175,7 @@ fn validate(message: &SendMessage) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    Ok(phone)
 }
 
 /// Stores the send; its id and what will happen to it (`None` for a repeat
@@ -223,6 +239,7 @@ async fn accept(
 /// Name, language and body parameters of a template, and its quick replies
 /// labelled as the contact sees them.
 fn template_view(template: &Template) -> (TemplateView, Vec<PhoneButton>) {
+    let language = Language::of_template(&template.language.code).unwrap_or_default();
     let view = TemplateView {
         name: template.name.clone(),
         language: template.language.code.clone(),
@@ -236,8 +253,9 @@ fn template_view(template: &Template) -> (TemplateView, Vec<PhoneButton>) {
         .quick_replies()
         .into_iter()
         .map(|reply| PhoneButton {
+            // The approved template's buttons are in its language.
             text: OptInPayload::parse(&reply.payload)
-                .map(|p| p.answer.button_text().to_owned())
+                .map(|p| p.answer.button_text_in(language).to_owned())
                 .unwrap_or_else(|| reply.payload.clone()),
             payload: reply.payload,
         })
@@ -296,6 +314,18 @@ mod tests {
     }
 
     #[test]
+    fn opt_in_buttons_are_labelled_in_the_templates_language() {
+        let message = SendMessage::opt_in_request("+34612345678", "t", "es", vec![], "r1");
+        let (_, buttons) = template_view(message.as_template().unwrap());
+        let labels: Vec<_> = buttons.iter().map(|b| b.text.as_str()).collect();
+        assert_eq!(labels, ["Sí", "No"]);
+        let message = SendMessage::opt_in_request("+5511912345678", "t", "pt_BR", vec![], "r2");
+        let (_, buttons) = template_view(message.as_template().unwrap());
+        let labels: Vec<_> = buttons.iter().map(|b| b.text.as_str()).collect();
+        assert_eq!(labels, ["Sim", "Não"]);
+    }
+
+    #[test]
     fn opt_in_buttons_are_labelled_yes_and_no() {
         let message = SendMessage::opt_in_request("+15551234567", "t", "en", vec![], "r1");
         let (_, buttons) = template_view(message.as_template().unwrap());
@@ -325,5 +355,16 @@ mod tests {
         wrong.messaging_product = "sms".into();
         assert!(validate(&wrong).is_err());
         assert!(validate(&SendMessage::template("+15551234567", "", "en", vec![])).is_err());
+        // Addressed by BSUID, as Meta allows for users whose number is not known.
+        let by_user = SendMessage::text("+15551234567", "hi")
+            .addressed_to(&Addressee::User(sandbox_user_id("+15551234567")));
+        assert_eq!(validate(&by_user).as_deref(), Ok("+15551234567"));
+        let stranger = by_user
+            .clone()
+            .addressed_to(&Addressee::User("US.13491208655302741918".into()));
+        assert!(validate(&stranger).is_err());
+        let mut neither = by_user;
+        neither.recipient = None;
+        assert!(validate(&neither).is_err());
     }
 }

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Duration;
 use optin_core::sandbox::{
-    AdvanceClock, Channel, ClockView, Direction, MarkRead, PhoneMessage, PhoneSummary, PhoneView,
-    Reply, SetWhatsapp, Tap,
+    sandbox_user_id, AdvanceClock, Channel, ClockView, Direction, MarkRead, PhoneMessage,
+    PhoneSummary, PhoneView, Reply, SetWhatsapp, Tap,
 };
 use optin_core::whatsapp::{
     format_timestamp, wa_id_from_e164, ButtonReply, InboundKind, InboundMessage, MessageContext,
@@ -167,7 +167,8 @@ pub(super) async fn tap(
     let found = on_whatsapp(&state, &phone).await?;
     let now = state.clock.now();
     let inbound = InboundMessage {
-        from: wa_id_from_e164(&phone),
+        from: Some(wa_id_from_e164(&phone)),
+        from_user_id: Some(sandbox_user_id(&phone)),
         id: new_wamid(),
         timestamp: format_timestamp(now),
         kind: InboundKind::Button,
@@ -220,7 +221,8 @@ pub(super) async fn reply(
         Channel::Whatsapp => {
             let found = on_whatsapp(&state, &phone).await?;
             let inbound = InboundMessage {
-                from: wa_id_from_e164(&phone),
+                from: (!request.hide_number).then(|| wa_id_from_e164(&phone)),
+                from_user_id: Some(sandbox_user_id(&phone)),
                 id: new_wamid(),
                 timestamp: format_timestamp(now),
                 kind: InboundKind::Text,

@@ -235,6 +235,18 @@ impl Harness {
         let envelope = self.next_whatsapp().await;
         let value = envelope.message_values().next().unwrap();
         assert_eq!(value.contacts[0].wa_id, value.messages[0].from);
+        // Like Meta since 2026: the sender's BSUID in contacts[] and on the message.
+        let user_id = value.contacts[0].user_id.clone();
+        assert_eq!(
+            user_id
+                .as_deref()
+                .and_then(optin_core::sandbox::sandbox_user_id_number),
+            value.messages[0]
+                .from
+                .as_deref()
+                .map(optin_core::whatsapp::e164_from_wa_id)
+        );
+        assert_eq!(value.messages[0].from_user_id, user_id);
         (
             value.contacts[0].profile.name.clone(),
             value.messages[0].clone(),
@@ -315,6 +327,20 @@ fn opt_in(request_id: &str) -> SendMessage {
 }
 
 #[tokio::test]
+async fn a_send_by_business_scoped_user_id_reaches_the_numbers_phone() {
+    let mut h = harness(0).await;
+    let user_id = optin_core::sandbox::sandbox_user_id(CONTACT);
+    let message =
+        opt_in("r9").addressed_to(&optin_core::whatsapp::Addressee::User(user_id.clone()));
+    let accepted = h.whatsapp().send(&message, "job-9").await.unwrap();
+    assert!(accepted.message_id.starts_with("wamid."));
+    assert_eq!(accepted.wa_id, "", "the number stays private");
+    let sent = h.next_status().await;
+    assert_eq!(sent.id, accepted.message_id);
+    assert_eq!(sent.recipient_user_id, Some(user_id));
+}
+
+#[tokio::test]
 async fn an_opt_in_request_is_accepted_then_reported_sent_and_delivered() {
     let mut h = harness(0).await;
     let accepted = h.whatsapp().send(&opt_in("r1"), "job-1").await.unwrap();
@@ -325,6 +351,10 @@ async fn an_opt_in_request_is_accepted_then_reported_sent_and_delivered() {
     assert_eq!(sent.id, accepted.message_id);
     assert_eq!(sent.status, DeliveryStatus::Sent);
     assert_eq!(sent.recipient_id, "15551234567");
+    assert_eq!(
+        sent.recipient_user_id,
+        Some(optin_core::sandbox::sandbox_user_id("+15551234567"))
+    );
     let delivered = h.next_status().await;
     assert_eq!(delivered.id, accepted.message_id);
     assert_eq!(delivered.status, DeliveryStatus::Delivered);
@@ -510,7 +540,7 @@ async fn tapping_yes_sends_a_button_reply_to_the_template() {
     let (name, message) = h.next_message().await;
     assert_eq!(name, "Kerry Fisher");
     assert_eq!(message.id, tapped.id);
-    assert_eq!(message.from, "15551234567");
+    assert_eq!(message.from.as_deref(), Some("15551234567"));
     assert_eq!(message.kind, InboundKind::Button);
     let button = message.button.as_ref().unwrap();
     assert_eq!(button.payload, "OPTIN_YES:r7");

@@ -72,6 +72,10 @@ pub struct Config {
     /// SMS auth token (API basic auth and `X-Twilio-Signature`).
     #[arg(long, env = "OPTIN_SMS_AUTH_TOKEN", hide_env_values = true)]
     pub sms_auth_token: Option<String>,
+    /// Bearer token that `GET /metrics` answers (Prometheus text); without
+    /// one, there is no metrics endpoint.
+    #[arg(long, env = "OPTIN_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// Provider settings resolved at start: the configured ones, or the sandbox's.
@@ -124,6 +128,7 @@ impl Config {
             sms_base: "https://api.twilio.com".into(),
             sms_account_sid: None,
             sms_auth_token: None,
+            metrics_token: None,
         }
     }
 

@@ -87,7 +87,8 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .nest(optin_core::api::API_PREFIX, routes::api())
         .nest("/webhooks", routes::webhooks::router())
-        .route("/embed/config", axum::routing::get(embed_config));
+        .route("/embed/config", axum::routing::get(embed_config))
+        .route("/metrics", axum::routing::get(routes::metrics::serve));
     #[cfg(feature = "sandbox")]
     if state.providers.settings.mode == Mode::Sandbox {
         router = router.merge(sandbox::routes(&state));

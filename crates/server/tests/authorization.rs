@@ -182,6 +182,13 @@ fn routes() -> Vec<Route> {
         ),
         route("GET", "/contacts/{id}", AnyRole, Contact, None),
         route(
+            "PATCH",
+            "/contacts/{id}",
+            Sender,
+            Contact,
+            Some(json!({"language": "es"})),
+        ),
+        route(
             "POST",
             "/contacts/open",
             Sender,
@@ -193,6 +200,13 @@ fn routes() -> Vec<Route> {
             "POST",
             "/contacts/{id}/opt-in/resend",
             Sender,
+            Contact,
+            None,
+        ),
+        route(
+            "GET",
+            "/contacts/{id}/opt-in/preview",
+            AnyRole,
             Contact,
             None,
         ),
@@ -325,6 +339,16 @@ fn routes() -> Vec<Route> {
         route("POST", "/admin/api-keys/{id}/revoke", Admin, Key, None),
         route("GET", "/admin/unrouted", Admin, Own, None),
         route("POST", "/admin/unrouted/replay", Admin, Own, None),
+        route(
+            "POST",
+            "/admin/templates",
+            Admin,
+            Own,
+            Some(
+                json!({"name": "advisor_opt_in", "language": "fr", "purpose": "opt_in",
+                        "body": "Bonjour ! {{1}} de {{2}} souhaite vous écrire. D'accord ?"}),
+            ),
+        ),
     ]
 }
 
@@ -709,7 +733,9 @@ async fn call(
 async fn stored(t: &TestService) -> Vec<(&'static str, Option<String>)> {
     let mut state = Vec::new();
     for sql in [
-        "SELECT group_concat(id || ':' || IFNULL(crm_id, ''), ',') FROM contacts",
+        "SELECT group_concat(id || ':' || IFNULL(crm_id, '') || ':' || IFNULL(language, ''), ',')
+         FROM contacts",
+        "SELECT COUNT(*) || '' FROM templates",
         "SELECT COUNT(*) || '' FROM outbox",
         "SELECT COUNT(*) || '' FROM messages",
         "SELECT COUNT(*) || '' FROM consent_events",
@@ -779,22 +805,22 @@ async fn every_api_route_refuses_bad_tokens_others_resources_and_wrong_roles() {
         "refusals not as expected:\n{}",
         wrong.join("\n")
     );
-    // Any person: 4 routes without an id × 3, 4 on a contact × 5.
-    // Sending: POST /contacts × (3 + 2 roles), the open route and 6 on a contact × (5 + 2).
+    // Any person: 4 routes without an id × 3, 5 on a contact × 5.
+    // Sending: POST /contacts × (3 + 2 roles), the open route and 7 on a contact × (5 + 2).
     // Compliance (and the export): 6 without an id × (3 + 1), 2 on a number and the
-    // raw event × (3 + 1 + 1); its writes, 2 on a number × (3 + 1 + 2). Admin: 8
+    // raw event × (3 + 1 + 1); its writes, 2 on a number × (3 + 1 + 2). Admin: 9
     // without an id × (3 + 3), 1 on a person and 2 on a key × (3 + 1 + 3).
     // Integration: 2 × (3 + 1 + 1).
     assert_eq!(
         cells_called,
         4 * 3
-            + 4 * 5
+            + 5 * 5
             + (3 + 2)
-            + 7 * (5 + 2)
+            + 8 * (5 + 2)
             + 6 * (3 + 1)
             + 3 * (3 + 1 + 1)
             + 2 * (3 + 1 + 2)
-            + 8 * (3 + 3)
+            + 9 * (3 + 3)
             + 3 * (3 + 1 + 3)
             + 2 * (3 + 1 + 1)
     );

@@ -169,16 +169,18 @@ fn the_document_is_openapi_3_1_with_its_error_shape_and_security() {
             .flatten()
             .flat_map(|requirement| requirement.as_object().unwrap().keys().cloned())
             .collect();
-        let want: BTreeSet<String> =
-            if CANNOT_REFUSE.contains(&route) || !path.starts_with(optin_core::api::API_PREFIX) {
-                BTreeSet::new()
-            } else if path.starts_with("/api/v1/integrations/") {
-                BTreeSet::from(["api_key".to_owned()])
-            } else if path.starts_with("/api/v1/admin/") {
-                BTreeSet::from(["api_key".to_owned(), "bearer".to_owned()])
-            } else {
-                BTreeSet::from(["bearer".to_owned()])
-            };
+        let want: BTreeSet<String> = if path == "/metrics" {
+            // The operator's scrape token.
+            BTreeSet::from(["bearer".to_owned()])
+        } else if CANNOT_REFUSE.contains(&route) || !path.starts_with(optin_core::api::API_PREFIX) {
+            BTreeSet::new()
+        } else if path.starts_with("/api/v1/integrations/") {
+            BTreeSet::from(["api_key".to_owned()])
+        } else if path.starts_with("/api/v1/admin/") {
+            BTreeSet::from(["api_key".to_owned(), "bearer".to_owned()])
+        } else {
+            BTreeSet::from(["bearer".to_owned()])
+        };
         if security != want {
             fault(format!("security {security:?}, want {want:?}"));
         }

@@ -327,7 +327,8 @@ async fn an_sms_failure_after_delivery_does_not_undo_the_delivery() {
 #[tokio::test]
 async fn a_signed_body_with_a_message_we_cannot_read_is_acknowledged_and_the_rest_applied() {
     let t = start().await;
-    // A 2026 system message (no `from`) batched with an ordinary STOP, as Meta may send them.
+    // A 2026 system message (no `from`) for a user no identity matches,
+    // batched with an ordinary STOP, as Meta may send them.
     let body = envelope(json!({
         "messages": [
             {"system": {"body": "User changed from BSUID 1 to BSUID 2", "type": "user_changed_user_id"},
@@ -345,7 +346,11 @@ async fn a_signed_body_with_a_message_we_cannot_read_is_acknowledged_and_the_res
     let reviews = t.service.state.store.open_reviews(10).await.unwrap();
     assert_eq!(reviews.len(), 1, "{reviews:?}");
     assert_eq!(reviews[0].provider, "whatsapp");
-    assert!(reviews[0].reason.contains("from"), "{}", reviews[0].reason);
+    assert!(
+        reviews[0].reason.contains("user_changed_user_id"),
+        "{}",
+        reviews[0].reason
+    );
     assert!(reviews[0].item.contains("wamid.SYSTEM"));
     assert_eq!(reviews[0].raw_body, body, "the whole signed body is kept");
     // Meta retries whole bodies: the STOP is applied once, the part kept once.
@@ -364,7 +369,7 @@ async fn signed_bodies_that_are_not_understood_are_kept_for_review_not_refused()
     let t = start().await;
     let not_json = "this is not a webhook";
     let other_field = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
-        {"field": "message_template_status_update", "value": {"event": "PAUSED", "message_template_name": "optin_request"}}]}]})
+        {"field": "account_alerts", "value": {"entity_type": "WABA", "alert_info": {"alert_severity": "INFORMATIONAL"}}}]}]})
     .to_string();
     let unknown_number = inbound_text("wamid.ELSEWHERE", "447911123456", "hello").replace(
         optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID,
@@ -380,10 +385,7 @@ async fn signed_bodies_that_are_not_understood_are_kept_for_review_not_refused()
         reasons[0].starts_with("the body is not JSON"),
         "{reasons:?}"
     );
-    assert!(
-        reasons[1].contains("message_template_status_update"),
-        "{reasons:?}"
-    );
+    assert!(reasons[1].contains("account_alerts"), "{reasons:?}");
     assert!(reasons[2].contains("999999999"), "{reasons:?}");
     assert_eq!(
         t.count("SELECT COUNT(*) FROM messages").await,

@@ -94,8 +94,9 @@ impl WhatsAppClient {
             .contacts
             .into_iter()
             .next()
-            .map(|c| c.wa_id)
-            .unwrap_or_else(|| message.to.clone());
+            .and_then(|c| c.wa_id)
+            .or_else(|| message.to.clone())
+            .unwrap_or_default();
         Ok(SendAccepted {
             message_id: sent.id,
             wa_id,

@@ -9,6 +9,7 @@ pub(crate) mod events;
 pub(crate) mod integrations;
 pub(crate) mod me;
 pub(crate) mod messages;
+pub(crate) mod metrics;
 pub(crate) mod revocations;
 pub mod webhooks;
 

@@ -5,6 +5,7 @@
 //! consent with core's rules.
 
 use optin_core::consent::ConsentEvent;
+use optin_core::templates::TemplateStatus;
 use optin_core::vocab::{
     Cause, Channel, ErrorCode, ErrorEffect, EvidenceKind, MessageStatus, Purpose,
 };
@@ -13,9 +14,11 @@ use serde_json::json;
 
 use super::{transition, ConsentStep, WebhookSource, Work};
 use crate::error::AppResult;
+use crate::outbox;
 use crate::providers::ProviderError;
 use crate::store::evidence::NewEvidence;
 use crate::store::messages::{MessageError, StoredMessage};
+use crate::store::templates::TemplateUpdate;
 
 /// A delivery status from either provider, in our vocabulary.
 #[derive(Debug, Clone, Copy)]
@@ -102,12 +105,23 @@ pub async fn apply_status(
         return Ok(true);
     };
     let applied = message.status.advances_to(report.status);
+    let code = report.error.and_then(|e| e.code);
+    if report.status == MessageStatus::Failed
+        && applied
+        && code.is_some_and(ErrorCode::is_retryable)
+    {
+        if let Some(attempts) = work.store.done_job_attempts(message.id).await? {
+            if attempts < outbox::MAX_ATTEMPTS {
+                retry_failed_send(work, &message, report, attempts, source).await?;
+                return Ok(true);
+            }
+        }
+    }
     if applied {
         work.store
             .set_message_status(message.id, report.status, report.error, work.now)
             .await?;
     }
-    let code = report.error.and_then(|e| e.code);
     let detail = json!({
         "message_id": message.id, "provider_message_id": report.provider_message_id,
         "status": report.status, "purpose": message.purpose, "error_code": code,
@@ -125,29 +139,117 @@ pub async fn apply_status(
     Ok(true)
 }
 
-/// What a provider error code means for consent beyond the message itself
-/// (core's table): an SMS recipient unsubscribed or blocked at the carrier
-/// (21610, 30004) is opted out of SMS for the whole organization, with evidence.
+/// WhatsApp failed a message it had accepted, for a reason that passes
+/// (130429, say): the outbox sends it again after its back-off, with nothing
+/// for the advisor to do, and an opt-in request is in flight again rather
+/// than left pending an answer that cannot come.
+async fn retry_failed_send(
+    work: &mut Work,
+    message: &StoredMessage,
+    report: StatusReport<'_>,
+    attempts: i64,
+    source: &WebhookSource<'_>,
+) -> AppResult<()> {
+    let next = work.now + outbox::backoff(attempts);
+    let code = report.error.and_then(|e| e.code);
+    let title = report.error.map_or("", |e| e.title);
+    work.store
+        .requeue_sent_message(message.id, next, title, work.now)
+        .await?;
+    tracing::warn!(
+        message = message.id,
+        ?code,
+        "the provider failed a sent message; retrying"
+    );
+    let detail = json!({
+        "message_id": message.id, "provider_message_id": report.provider_message_id,
+        "error_code": code, "error_title": title, "attempts": attempts, "next_attempt_at": next,
+    });
+    let event = ConsentEvent::ProviderRetrying {
+        message_id: report.provider_message_id.to_owned(),
+    };
+    record_about(
+        work,
+        message,
+        EvidenceKind::RetryScheduled,
+        Some(event),
+        detail,
+        Some(source),
+    )
+    .await
+}
+
+/// What a provider error code means beyond the message itself (core's
+/// table): an SMS recipient unsubscribed or blocked at the carrier (21610,
+/// 30004) is opted out of SMS for the whole organization; a contact who stopped marketing
+/// messages (131050) is marked so; a template Meta will not send (132001,
+/// 132015, 132016) is marked so, and the next request uses the alternate.
 async fn apply_consent_effect(
     work: &mut Work,
     message: &StoredMessage,
     code: Option<ErrorCode>,
     source: Option<&WebhookSource<'_>>,
 ) -> AppResult<()> {
-    if code.map(ErrorCode::effect) != Some(ErrorEffect::SmsUnsubscribed) {
+    let Some(code) = code else {
         return Ok(());
-    }
+    };
     let (org, phone) = (message.organization_id, message.phone_e164.as_str());
-    let mut record = work.store.consent(org, phone).await?;
-    if record.sms_opted_out {
-        return Ok(());
+    match code.effect() {
+        ErrorEffect::SmsUnsubscribed => {
+            let mut record = work.store.consent(org, phone).await?;
+            if record.sms_opted_out {
+                return Ok(());
+            }
+            record.sms_opted_out = true;
+            work.store
+                .save_consent(org, phone, &record, work.now)
+                .await?;
+            let detail =
+                json!({"message_id": message.id, "error_code": code, "sms_opted_out": true});
+            record_provider_step(work, message, EvidenceKind::SmsOptOut, detail, source).await
+        }
+        ErrorEffect::MarketingStopped => {
+            let mut record = work.store.consent(org, phone).await?;
+            if record.marketing_stopped_at.is_some() {
+                return Ok(());
+            }
+            record.marketing_stopped_at = Some(work.now);
+            work.store
+                .save_consent(org, phone, &record, work.now)
+                .await?;
+            let detail =
+                json!({"message_id": message.id, "error_code": code, "marketing_stopped": true});
+            record_provider_step(
+                work,
+                message,
+                EvidenceKind::MarketingStopped,
+                detail,
+                source,
+            )
+            .await
+        }
+        ErrorEffect::TemplateUnavailable => {
+            let (Some((name, language)), Some(status)) =
+                (&message.template, TemplateStatus::from_send_error(code))
+            else {
+                return Ok(());
+            };
+            let reason = code.title().unwrap_or_default();
+            work.store
+                .set_template_status(org, name, language, status, Some(reason), work.now)
+                .await?;
+            let update = TemplateUpdate {
+                organization_id: org,
+                name,
+                language,
+                detail: json!({"status": status.as_str(), "error_code": code, "message_id": message.id}),
+                raw_body: source.map_or("", |s| s.raw_body),
+            };
+            tracing::warn!(template = %name, %language, status = status.as_str(), "a send proved the template unavailable");
+            Ok(work.store.record_template_update(update, work.now).await?)
+        }
+        ErrorEffect::Retryable | ErrorEffect::Final | ErrorEffect::NotOnWhatsapp => Ok(()),
     }
-    record.sms_opted_out = true;
-    work.store
-        .save_consent(org, phone, &record, work.now)
-        .await?;
-    let detail = json!({"message_id": message.id, "error_code": code, "sms_opted_out": true});
-    record_provider_step(work, message, EvidenceKind::SmsOptOut, detail, source).await
 }
 
 /// A WhatsApp status webhook item as a report.
@@ -224,7 +326,6 @@ pub async fn provider_refused(
         None,
     )
     .await?;
-    // The SMS provider refuses a send to an unsubscribed number at once (21610).
     apply_consent_effect(work, message, code, None).await
 }
 

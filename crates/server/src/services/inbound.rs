@@ -3,23 +3,25 @@
 //! routed to the organization that owns the business number.
 //!
 //! From contacts: Yes/No taps (attributed to the request they answer), the
-//! keywords of [`optin_core::keywords`], and SMS STOP/START. A consent change
-//! is confirmed to the contact with the texts of [`super::texts`] (by SMS,
-//! once per STOP). Text without a keyword that reads as a request to stop is
-//! flagged for a person ([`super::revocation`]), never applied here.
+//! keywords of [`optin_core::keywords`] in every supported language, and
+//! SMS STOP/START (the provider's lists). A consent change is confirmed to
+//! the contact with the texts of [`super::texts`], in the contact's language
+//! (by SMS, once per STOP). Text without a keyword that reads as a request
+//! to stop is flagged for a person ([`super::revocation`]), never applied here.
 
 use optin_core::consent::{ConsentEvent, ConsentState};
-use optin_core::keywords::{classify, Keyword};
+use optin_core::keywords::{classify, classify_sms, Keyword};
 use optin_core::sms::{SmsInbound, SmsStatusCallback};
 use optin_core::vocab::{
     Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose,
 };
 use optin_core::whatsapp::{
-    e164_from_wa_id, InboundMessage, OptInAnswer, OptInPayload, SendMessage, WebhookItems,
+    InboundKind, InboundMessage, OptInAnswer, OptInPayload, SendMessage, WebhookItems,
 };
 use serde_json::json;
 
 use super::delivery::{self, StatusReport};
+use super::identities;
 use super::revocation::{self, FlaggedMessage};
 use super::{texts, transition, ConsentStep, OutboundPayload, WebhookSource, Work};
 use crate::error::AppResult;
@@ -54,6 +56,9 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
         )
         .await?;
     }
+    for signal in &items.signals {
+        super::signals::apply(&mut work, signal, raw).await?;
+    }
     for change in &items.changes {
         let phone_number_id = &change.metadata.phone_number_id;
         let Some(org) = work
@@ -78,6 +83,21 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
             .await?;
             continue;
         };
+        // Every number seen with its BSUID teaches the identity first, so
+        // that a BSUID-only item of the same body is matched.
+        let pairs = change
+            .contacts
+            .iter()
+            .filter_map(|c| c.number_and_user_id())
+            .chain(
+                change
+                    .statuses
+                    .iter()
+                    .filter_map(|s| s.recipient_number_and_user_id()),
+            );
+        for (number, user_id) in pairs {
+            identities::learn(&mut work, org, &number, user_id).await?;
+        }
         for status in &change.statuses {
             let key = format!("wa:status:{}:{}", status.id, status.status.as_str());
             if !work.store.first_receipt(&key, work.now).await? {
@@ -107,7 +127,30 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
                 raw_body: raw,
                 provider_time: message.sent_at(),
             };
-            apply_whatsapp_message(&mut work, org, message, &source).await?;
+            let applied = if message.kind == InboundKind::System {
+                identities::apply_system(&mut work, org, message, &source).await?
+            } else {
+                match identities::sender(&mut work, org, message).await? {
+                    Ok(phone) => {
+                        apply_whatsapp_message(&mut work, org, &phone, message, &source).await?;
+                        Ok(())
+                    }
+                    Err(reason) => Err(reason),
+                }
+            };
+            if let Err(reason) = applied {
+                let item = serde_json::to_string(message).expect("messages serialize");
+                keep_for_review(
+                    &mut work,
+                    Channel::Whatsapp,
+                    Some(org),
+                    None,
+                    &reason,
+                    &item,
+                    raw,
+                )
+                .await?;
+            }
         }
     }
     work.commit(state).await
@@ -126,7 +169,7 @@ fn only_business_number(items: &WebhookItems) -> Option<&str> {
 
 /// Keeps a part of a signed webhook that was not understood, once (the
 /// provider retries whole bodies), and says so in the log.
-async fn keep_for_review(
+pub(super) async fn keep_for_review(
     work: &mut Work,
     provider: Channel,
     organization_id: Option<i64>,
@@ -161,14 +204,16 @@ async fn keep_for_review(
     Ok(())
 }
 
-/// Applies one inbound WhatsApp message from a contact of `organization_id`.
+/// Applies one inbound WhatsApp message from the contact of
+/// `organization_id` whose consent is keyed by `phone`.
 async fn apply_whatsapp_message(
     work: &mut Work,
     organization_id: i64,
+    phone: &str,
     message: &InboundMessage,
     source: &WebhookSource<'_>,
 ) -> AppResult<()> {
-    let phone = e164_from_wa_id(&message.from);
+    let phone = phone.to_owned();
     let org = organization_id;
     let mut record = work.store.consent(org, &phone).await?;
     // Any message from the contact, a button tap included, opens the 24-hour window.
@@ -277,12 +322,16 @@ async fn apply_whatsapp_message(
     .await?;
     if t.state_changed() {
         let (org_name, advisor_name) = work.store.sender_names(org, advisor_id).await?;
+        let language = work.store.number_language(org, &phone, advisor_id).await?;
         let (purpose, body) = match t.status.state {
             ConsentState::OptedIn => (
                 Purpose::Confirmation,
-                texts::opt_in_confirmation(&org_name, advisor_name.as_deref()),
+                texts::opt_in_confirmation(language, &org_name, advisor_name.as_deref()),
             ),
-            ConsentState::OptedOut => (Purpose::OptOutNotice, texts::opt_out_notice(&org_name)),
+            ConsentState::OptedOut => (
+                Purpose::OptOutNotice,
+                texts::opt_out_notice(language, &org_name),
+            ),
             _ => return Ok(()),
         };
         work.send(
@@ -381,7 +430,7 @@ async fn apply_sms_status(work: &mut Work, status: &SmsStatusCallback, raw: &str
     Ok(())
 }
 
-/// Inbound SMS: STOP and START (the carriers' reserved keywords) switch SMS off and on.
+/// Inbound SMS: the provider's opt-out and opt-in keywords switch SMS off and on.
 async fn apply_sms_inbound(
     work: &mut Work,
     org: i64,
@@ -391,7 +440,8 @@ async fn apply_sms_inbound(
     let phone = inbound.from.as_str();
     let mut record = work.store.consent(org, phone).await?;
     let was_opted_out = record.sms_opted_out;
-    let keyword = classify(&inbound.body);
+    // Twilio's keyword lists, not WhatsApp's: see `classify_sms`.
+    let keyword = classify_sms(&inbound.body);
     let kind = match keyword {
         Some(Keyword::OptOut) => {
             record.sms_opted_out = true;

@@ -5,11 +5,14 @@
 //! once; live events go out and the outbox wakes only after the commit.
 
 pub mod delivery;
+pub mod identities;
 pub mod inbound;
 pub mod optin;
 pub mod provisioning;
 pub mod revocation;
 pub mod sending;
+pub mod signals;
+pub mod templates;
 pub mod texts;
 
 use chrono::{DateTime, Utc};
@@ -83,12 +86,26 @@ impl Work {
         .await
     }
 
-    /// Stores an outbound message and its outbox job.
+    /// Stores an outbound message and its outbox job. A WhatsApp send goes
+    /// to the person's WhatsApp identity as Meta documents it (by number, or
+    /// by BSUID when WhatsApp withholds the number).
     pub async fn send(
         &mut self,
         message: NewMessage<'_>,
         payload: OutboundPayload,
     ) -> AppResult<i64> {
+        let payload = match payload {
+            OutboundPayload::Whatsapp { message: send } => {
+                let (org, phone) = (message.organization_id, message.phone);
+                OutboundPayload::Whatsapp {
+                    message: match identities::addressee(self, org, phone).await? {
+                        Some(addressee) => send.addressed_to(&addressee),
+                        None => send,
+                    },
+                }
+            }
+            other => other,
+        };
         let id = self.store.insert_message(message, self.now).await?;
         let payload = serde_json::to_string(&payload).expect("payload serializes");
         self.store.enqueue(id, &payload, self.now).await?;
@@ -235,6 +252,7 @@ pub fn snapshot(phone: &str, record: &ConsentRecord, now: DateTime<Utc>) -> Cons
         failure_code: status.last_failure.and_then(|f| f.code),
         service_window_closes_at: service_window(record.last_inbound_at, now).closes_at(),
         sms_opted_out: record.sms_opted_out,
+        marketing_stopped_at: record.marketing_stopped_at,
         now,
         // Filled by `revocation::annotate` where the screens need them.
         revocation: None,

@@ -3,6 +3,7 @@
 //! store writes it; a number another organization owns is refused.
 
 use optin_core::admin::{OrganizationSettings, ReplayReport};
+use optin_core::templates::TemplateCategory;
 use optin_core::vocab::Role;
 
 use crate::config::is_origin;
@@ -112,13 +113,20 @@ pub fn checked_settings(
                 })
         })
         .transpose()?;
+    let alternate_opt_in_template = settings
+        .alternate_opt_in_template
+        .as_deref()
+        .map(|name| checked_template_name(name.trim()).map(str::to_owned))
+        .transpose()?;
     Ok(OrganizationSettings {
+        alternate_opt_in_template,
         name,
         whatsapp_business_account_id,
         add_whatsapp_phone_number_ids,
         sms_number,
         frame_origins,
         whatsapp_access_token_env,
+        default_language: settings.default_language,
         sms_help_text,
     })
 }
@@ -214,7 +222,8 @@ pub async fn create_advisor(
 }
 
 /// Checks a template as Meta names them: `name` of lowercase letters, digits
-/// and `_`; a language code like `en` or `en_US`; a body that is not blank.
+/// and `_`; a language code like `en` or `en_US`; Meta's category; our
+/// purpose; a body that is not blank.
 pub fn checked_template(
     name: String,
     language: String,
@@ -222,18 +231,17 @@ pub fn checked_template(
     purpose: String,
     body: String,
 ) -> AppResult<crate::store::organizations::TemplateRow> {
-    let name_ok = !name.is_empty()
-        && name.len() <= 512
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !name_ok {
-        return Err(AppError::invalid(
-            "invalid_template_name",
-            "name",
-            "A template name has lowercase letters, digits and _ only.",
-        ));
-    }
+    checked_template_name(&name)?;
+    let category = TemplateCategory::from_meta(&category)
+        .ok_or_else(|| {
+            AppError::invalid(
+                "invalid_category",
+                "category",
+                format!("{category:?} is not a template category: UTILITY, MARKETING or AUTHENTICATION."),
+            )
+        })?
+        .as_str()
+        .to_owned();
     let (lang, region) = language.split_once('_').unwrap_or((&language, ""));
     let language_ok = (2..=3).contains(&lang.len())
         && lang.bytes().all(|b| b.is_ascii_lowercase())
@@ -243,6 +251,20 @@ pub fn checked_template(
             "invalid_language",
             "language",
             format!("{language:?} is not a language code like en or en_US."),
+        ));
+    }
+    if !["UTILITY", "MARKETING", "AUTHENTICATION"].contains(&category.as_str()) {
+        return Err(AppError::invalid(
+            "invalid_category",
+            "category",
+            format!("{category:?} is not a Meta category (UTILITY, MARKETING or AUTHENTICATION)."),
+        ));
+    }
+    if !["opt_in", "message"].contains(&purpose.as_str()) {
+        return Err(AppError::invalid(
+            "invalid_purpose",
+            "purpose",
+            format!("{purpose:?} is not a purpose (opt_in or message)."),
         ));
     }
     if body.trim().is_empty() {
@@ -259,6 +281,24 @@ pub fn checked_template(
         purpose,
         body,
     })
+}
+
+/// A template name as Meta allows them: lowercase letters, digits and `_`.
+fn checked_template_name(name: &str) -> AppResult<&str> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 512
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if name_ok {
+        Ok(name)
+    } else {
+        Err(AppError::invalid(
+            "invalid_template_name",
+            "name",
+            "A template name has lowercase letters, digits and _ only.",
+        ))
+    }
 }
 
 /// Checks an API key's name.

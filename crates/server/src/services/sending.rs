@@ -83,6 +83,8 @@ pub async fn send_whatsapp(
                     field: "name",
                     message: format!("There is no approved template “{name}” in {language}."),
                 })?;
+            let recipient = super::templates::recipient(phone, &record);
+            super::templates::check_message_template(&mut work, org, &template, recipient).await?;
             let needed = template_parameters(&template.body);
             if parameters.len() != needed || parameters.iter().any(|p| p.trim().is_empty()) {
                 return Err(AppError::Invalid {

@@ -15,11 +15,13 @@ pub struct ConsentRecord {
     pub status: ConsentStatus,
     pub last_inbound_at: Option<DateTime<Utc>>,
     pub sms_opted_out: bool,
+    /// When the contact stopped WhatsApp marketing messages (not resumed since).
+    pub marketing_stopped_at: Option<DateTime<Utc>>,
 }
 
 /// The consent columns, in the order [`ConsentRow`] reads them.
 pub(crate) const CONSENT_COLUMNS: &str = "k.state, k.requested_at, k.last_request_at, k.message_id,
-    k.failure_code, k.failure_at, k.answered_at, k.last_inbound_at, k.sms_opted_out";
+    k.failure_code, k.failure_at, k.answered_at, k.last_inbound_at, k.sms_opted_out, k.marketing_stopped_at";
 
 /// A `consents` row as read; every column is checked on the way out.
 #[derive(sqlx::FromRow)]
@@ -33,6 +35,7 @@ pub(crate) struct ConsentRow {
     answered_at: Option<String>,
     last_inbound_at: Option<String>,
     sms_opted_out: Option<bool>,
+    marketing_stopped_at: Option<String>,
 }
 
 impl ConsentRow {
@@ -59,6 +62,7 @@ impl ConsentRow {
             status,
             last_inbound_at: time(&self.last_inbound_at)?,
             sms_opted_out: self.sms_opted_out.unwrap_or(false),
+            marketing_stopped_at: time(&self.marketing_stopped_at)?,
         })
     }
 }
@@ -95,14 +99,16 @@ impl UnitOfWork {
         let status = &record.status;
         sqlx::query(
             "INSERT INTO consents (organization_id, phone_e164, state, requested_at, last_request_at,
-                message_id, failure_code, failure_at, answered_at, last_inbound_at, sms_opted_out, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                message_id, failure_code, failure_at, answered_at, last_inbound_at, sms_opted_out, updated_at,
+                marketing_stopped_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
              ON CONFLICT (organization_id, phone_e164) DO UPDATE SET
                state = excluded.state, requested_at = excluded.requested_at,
                last_request_at = excluded.last_request_at, message_id = excluded.message_id,
                failure_code = excluded.failure_code, failure_at = excluded.failure_at,
                answered_at = excluded.answered_at, last_inbound_at = excluded.last_inbound_at,
-               sms_opted_out = excluded.sms_opted_out, updated_at = excluded.updated_at",
+               sms_opted_out = excluded.sms_opted_out, updated_at = excluded.updated_at,
+               marketing_stopped_at = excluded.marketing_stopped_at",
         )
         .bind(organization_id)
         .bind(phone)
@@ -116,6 +122,7 @@ impl UnitOfWork {
         .bind(record.last_inbound_at.map(timestamp))
         .bind(record.sms_opted_out)
         .bind(timestamp(now))
+        .bind(record.marketing_stopped_at.map(timestamp))
         .execute(&mut *self.tx)
         .await?;
         Ok(())

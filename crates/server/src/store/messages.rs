@@ -35,6 +35,8 @@ pub struct StoredMessage {
     pub purpose: Purpose,
     pub advisor_id: Option<i64>,
     pub status: MessageStatus,
+    /// Template name and language, for template messages.
+    pub template: Option<(String, String)>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -46,6 +48,8 @@ struct StoredMessageRow {
     purpose: String,
     advisor_id: Option<i64>,
     status: String,
+    template_name: Option<String>,
+    template_language: Option<String>,
 }
 
 impl StoredMessageRow {
@@ -59,12 +63,19 @@ impl StoredMessageRow {
             organization_id: self.organization_id,
             phone_e164: self.phone_e164,
             advisor_id: self.advisor_id,
+            template: self.template_name.zip(self.template_language),
         })
     }
 }
 
 const STORED_COLUMNS: &str =
-    "id, organization_id, phone_e164, channel, purpose, advisor_id, status";
+    "id, organization_id, phone_e164, channel, purpose, advisor_id, status,
+    template_name, template_language";
+
+/// A fresh idempotency key for a provider call sending message `message_id`.
+fn job_key(message_id: i64) -> String {
+    format!("optin-msg-{message_id}-{}", uuid::Uuid::new_v4())
+}
 
 /// A provider error kept with a failed message.
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +145,7 @@ impl UnitOfWork {
         )
         .bind(message_id)
         .bind(payload_json)
-        .bind(format!("optin-msg-{message_id}-{}", uuid::Uuid::new_v4()))
+        .bind(job_key(message_id))
         .bind(timestamp(now))
         .execute(&mut *self.tx)
         .await?;
@@ -228,6 +239,49 @@ impl UnitOfWork {
         .bind(outcome.state())
         .bind(i64::from(outcome != JobEnd::Cancelled))
         .bind(error)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// How many provider calls the job of a sent message has made, when it
+    /// is done (the provider accepted it).
+    pub async fn done_job_attempts(&mut self, message_id: i64) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT attempts FROM outbox WHERE message_id = $1 AND state = 'done'",
+        )
+        .bind(message_id)
+        .fetch_optional(&mut *self.tx)
+        .await?)
+    }
+
+    /// The provider failed a message it had accepted, for a reason that
+    /// passes (throughput, say): the message is queued again and its job
+    /// goes out at `next` under a fresh key (the failed send was not
+    /// delivered, so this is a new send, not a repeat of it).
+    pub async fn requeue_sent_message(
+        &mut self,
+        message_id: i64,
+        next: DateTime<Utc>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = $2, last_error = $3,
+               idempotency_key = $4 WHERE message_id = $1",
+        )
+        .bind(message_id)
+        .bind(timestamp(next))
+        .bind(error)
+        .bind(job_key(message_id))
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "UPDATE messages SET status = $2, provider_message_id = NULL, updated_at = $3 WHERE id = $1",
+        )
+        .bind(message_id)
+        .bind(MessageStatus::Queued.as_str())
+        .bind(timestamp(now))
         .execute(&mut *self.tx)
         .await?;
         Ok(())

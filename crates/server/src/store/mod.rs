@@ -14,12 +14,15 @@ pub mod compliance;
 pub mod consent;
 pub mod contacts;
 pub mod evidence;
+pub mod identities;
 pub mod messages;
+pub mod metrics;
 pub mod organizations;
 pub mod provisioning;
 pub mod reviews;
 pub mod revocations;
 pub mod seed;
+pub mod templates;
 
 use std::path::Path;
 use std::str::FromStr;
