@@ -76,10 +76,12 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
                     .and_then(|s| s.parse().ok())
                     .ok_or("--fuzz-seconds needs seconds per target")?;
             }
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown argument {other}; usage: cargo xtask chaos [--only {}] [--fuzz-seconds N]",
                 PARTS.join(",")
-            )),
+            ))
+            }
         }
     }
     let wants = |part: &str| only.iter().any(|p| p == part);
@@ -516,6 +518,26 @@ impl Drop for Service {
     }
 }
 
+/// A load generator in the background, killed if a scenario ends early.
+struct Background(Option<Child>);
+
+impl Background {
+    fn running(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 struct Chaos {
     server: PathBuf,
     loadgen: PathBuf,
@@ -529,18 +551,20 @@ fn count(value: &Value, key: &str) -> u64 {
 
 impl Chaos {
     /// `optin-loadgen` with `args`, started in the background.
-    fn spawn_loadgen(&self, args: &[String]) -> Result<Child> {
+    fn spawn_loadgen(&self, args: &[String]) -> Result<Background> {
         Command::new(&self.loadgen)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
+            .map(|child| Background(Some(child)))
             .map_err(|e| format!("cannot start {}: {e}", self.loadgen.display()))
     }
 
     /// Waits for a background loadgen and reads its JSON report.
-    fn loadgen_report(child: Child) -> Result<Value> {
+    fn loadgen_report(mut load: Background) -> Result<Value> {
+        let child = load.0.take().ok_or("the load generator was not started")?;
         let output = child.wait_with_output().map_err(|e| e.to_string())?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let last = stdout
@@ -555,7 +579,7 @@ impl Chaos {
             .map_err(|e| format!("optin-loadgen printed no JSON ({e}): {last}"))
     }
 
-    fn webhook_load(&self, service: &Service, seconds: u64, extra: &[&str]) -> Result<Child> {
+    fn webhook_load(&self, service: &Service, seconds: u64, extra: &[&str]) -> Result<Background> {
         let mut args: Vec<String> = [
             "chaos-webhooks",
             "--base",
@@ -712,18 +736,25 @@ impl Chaos {
             ]
             .map(str::to_owned),
         )?;
-        service.start()?;
+        // The stand-in may kill it at any time, during a start too.
+        let mut start_errors = Vec::new();
+        if let Err(e) = service.start() {
+            start_errors.push(e);
+        }
         let mut restarts = 0;
-        while matches!(stand_in.try_wait(), Ok(None)) {
+        while stand_in.running() {
             if service.exited() {
                 service.child = None;
                 restarts += 1;
-                service.start()?;
+                if let Err(e) = service.start() {
+                    start_errors.push(e);
+                }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         let mut result = Self::loadgen_report(stand_in)?;
         result["restarts"] = json!(restarts);
+        result["start_errors"] = json!(start_errors);
         let chain = service.chain_intact();
         let sends: Vec<u64> = result["sends_per_job"]
             .as_array()

@@ -16,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -218,6 +218,9 @@ struct Provider {
     pid_file: PathBuf,
     http: reqwest::Client,
     tally: Mutex<Tally>,
+    /// Set once every opt-in has been requested: a fault (a kill above all)
+    /// must not cut the advisor's own API calls short.
+    armed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -255,6 +258,7 @@ pub async fn provider_faults(run: ProviderChaos) -> Result<Value, Error> {
         pid_file: run.pid_file.clone(),
         http: http_client(4)?,
         tally: Mutex::new(Tally::default()),
+        armed: AtomicBool::new(false),
     });
     let app = Router::new()
         .route("/{version}/{phone_number_id}/messages", post(graph_send))
@@ -297,6 +301,7 @@ pub async fn provider_faults(run: ProviderChaos) -> Result<Value, Error> {
             eprintln!("[loadgen] opt-in request refused: {status} {body}");
         }
     }
+    provider.armed.store(true, Ordering::SeqCst);
     // Until the deadline: every request sent, and time for any re-send.
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -408,6 +413,7 @@ async fn graph_send(
     let callback = message["biz_opaque_callback_data"]
         .as_str()
         .map(str::to_owned);
+    provider.wait_until_armed(&to).await;
     match provider.decide(&to, callback.is_some()) {
         Decision::Refuse(status) => graph_fault(status),
         Decision::Accept { id, then } => {
@@ -437,6 +443,7 @@ async fn twilio_send(State(provider): State<Arc<Provider>>, body: Bytes) -> Resp
             .unwrap_or_default()
     };
     let to = field("To").trim_start_matches('+').to_owned();
+    provider.wait_until_armed(&to).await;
     match provider.decide(&to, false) {
         Decision::Refuse(status) => (
             status,
@@ -479,6 +486,18 @@ enum AfterAccept {
 }
 
 impl Provider {
+    /// Holds a faulty recipient's call (at most 5 s, within the caller's
+    /// timeout) until the advisor's API calls are done.
+    async fn wait_until_armed(&self, to: &str) {
+        let until = Instant::now() + Duration::from_secs(5);
+        while self.faulty.contains(to)
+            && !self.armed.load(Ordering::SeqCst)
+            && Instant::now() < until
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The first call for a faulty recipient gets the fault; every other is sent.
     fn decide(&self, to: &str, with_callback_data: bool) -> Decision {
         let mut tally = self.tally.lock().expect("the tally");
