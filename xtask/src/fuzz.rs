@@ -211,6 +211,8 @@ pub(crate) fn schemathesis(base: &str, tokens_file: &Path, scratch: &Path) -> Re
         .args(["--max-examples", "20", "--workers", "2", "--no-color"])
         .args(["--report", "json", "--report-dir"])
         .arg(&report_dir)
+        // Its example database (`.schemathesis/`) goes to the scratch folder.
+        .current_dir(scratch)
         .env("PYTHONPATH", project_root().join("fuzz/schemathesis"))
         .env("SCHEMATHESIS_HOOKS", "optin_checks")
         .stdout(std::fs::File::create(&log).map_err(|e| e.to_string())?)
