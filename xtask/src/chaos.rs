@@ -741,7 +741,7 @@ impl Chaos {
         if let Err(e) = service.start() {
             start_errors.push(e);
         }
-        let mut restarts = 0;
+        let mut restarts: u64 = 0;
         while stand_in.running() {
             if service.exited() {
                 service.child = None;
@@ -764,7 +764,8 @@ impl Chaos {
             .collect();
         Ok(Scenario {
             name: format!("provider {fault}"),
-            kills: count(&result, "kills"),
+            // The restarts this side saw: each followed a kill by the stand-in.
+            kills: restarts,
             acknowledged: count(&result, "acknowledged"),
             lost: count(&result, "lost"),
             applied_twice: None,

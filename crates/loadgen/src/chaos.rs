@@ -535,14 +535,13 @@ impl Provider {
                 let pid = std::fs::read_to_string(&self.pid_file).unwrap_or_default();
                 let pid = pid.trim();
                 if !pid.is_empty() {
-                    let killed = tokio::process::Command::new("kill")
+                    // Counted first: once the service dies, its connection
+                    // closes and this handler is dropped.
+                    self.tally.lock().expect("the tally").kills += 1;
+                    let _ = tokio::process::Command::new("kill")
                         .args(["-KILL", pid])
                         .status()
-                        .await
-                        .is_ok_and(|s| s.success());
-                    if killed {
-                        self.tally.lock().expect("the tally").kills += 1;
-                    }
+                        .await;
                 }
             }
         }
