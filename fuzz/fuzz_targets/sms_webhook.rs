@@ -16,13 +16,28 @@ fuzz_target!(|body: &[u8]| {
     // The signature over what was decoded verifies; reordering the pairs
     // does not change it (they are sorted); a signature over other pairs does not.
     let signature = twilio_signature(TOKEN, URL, &pairs);
-    assert!(verify_twilio_signature(TOKEN, URL, &pairs, Some(&signature)));
+    assert!(verify_twilio_signature(
+        TOKEN,
+        URL,
+        &pairs,
+        Some(&signature)
+    ));
     let mut reversed = pairs.clone();
     reversed.reverse();
-    assert!(verify_twilio_signature(TOKEN, URL, &reversed, Some(&signature)));
+    assert!(verify_twilio_signature(
+        TOKEN,
+        URL,
+        &reversed,
+        Some(&signature)
+    ));
     let mut extra = pairs.clone();
     extra.push(("Injected".into(), "1".into()));
-    assert!(!verify_twilio_signature(TOKEN, URL, &extra, Some(&signature)));
+    assert!(!verify_twilio_signature(
+        TOKEN,
+        URL,
+        &extra,
+        Some(&signature)
+    ));
     // The body itself, taken as a header, never panics.
     let _ = verify_twilio_signature(TOKEN, URL, &pairs, Some(&String::from_utf8_lossy(body)));
 });
