@@ -208,18 +208,18 @@ fn phase(what: &str) {
 }
 
 /// Cargo's target folder: `CARGO_TARGET_DIR` when set (relative to the workspace), else `target/`.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => project_root().join(dir),
         _ => project_root().join("target"),
     }
 }
 
-fn git(args: &[&str]) -> Option<String> {
+pub(crate) fn git(args: &[&str]) -> Option<String> {
     command_output(Command::new("git").args(args).current_dir(project_root()))
 }
 
-fn command_output(command: &mut Command) -> Option<String> {
+pub(crate) fn command_output(command: &mut Command) -> Option<String> {
     let out = command.stderr(Stdio::null()).output().ok()?;
     out.status
         .success()
@@ -228,7 +228,7 @@ fn command_output(command: &mut Command) -> Option<String> {
 
 // ------------------------------------------------------------------ machine
 
-fn machine() -> Value {
+pub(crate) fn machine() -> Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
@@ -249,7 +249,7 @@ fn machine() -> Value {
     })
 }
 
-fn load_average() -> Option<String> {
+pub(crate) fn load_average() -> Option<String> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     Some(
         text.split_whitespace()
@@ -442,7 +442,7 @@ impl Drop for Server {
 }
 
 /// Runs a command that prints one JSON object as its last stdout line.
-fn json_from(command: &mut Command) -> Result<Value> {
+pub(crate) fn json_from(command: &mut Command) -> Result<Value> {
     let output = command
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
@@ -960,14 +960,14 @@ fn write_results(report: &Value, rows: &[Row]) -> Result<String> {
     Ok(written.join(", "))
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free local port")
 }
 
-fn wait_for_port(port: u16, timeout: Duration) -> bool {
+pub(crate) fn wait_for_port(port: u16, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).is_ok() {

@@ -1,7 +1,9 @@
-//! `cargo xtask run | test | bench`: the only entry points a person needs.
+//! `cargo xtask run | test | bench | chaos`: the only entry points a person needs.
 //! Installs what is missing (idempotently), builds, runs and tests.
 
 mod bench;
+mod chaos;
+mod fuzz;
 mod tally;
 mod tools;
 
@@ -23,8 +25,9 @@ fn main() -> ExitCode {
             .unwrap_or(&args[1..])),
         Some("test") => test(),
         Some("bench") => bench::run(&args[1..]),
+        Some("chaos") => chaos::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask run [-- server flags] | test | bench [--quick]");
+            eprintln!("usage: cargo xtask run [-- server flags] | test | bench [--quick] | chaos [--only parts]");
             return ExitCode::from(2);
         }
     };

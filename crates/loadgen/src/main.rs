@@ -1,4 +1,5 @@
-//! `optin-loadgen`: the load generator behind `cargo xtask bench`.
+//! `optin-loadgen`: the load generator behind `cargo xtask bench` (and,
+//! in `chaos`, `cargo xtask chaos`).
 //!
 //! - `webhooks`: posts signed WhatsApp webhooks (inbound text messages from
 //!   many distinct numbers, each with a unique wamid) as fast as the service
@@ -19,6 +20,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod chaos;
 
 use clap::{Parser, Subcommand};
 use optin_server::providers::signature::meta_signature;
@@ -62,6 +65,56 @@ enum Command {
         /// Gives up sending after this many seconds.
         #[arg(long, default_value_t = 300)]
         max_seconds: u64,
+    },
+    /// Signed webhooks for a fixed time, each redelivered until acknowledged,
+    /// while `cargo xtask chaos` kills the service; then the exactly-once check.
+    ChaosWebhooks {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        secret: String,
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds from the start at which to hold the database's write lock (repeatable).
+        #[arg(long)]
+        lock_at: Vec<u64>,
+        #[arg(long, default_value_t = 7)]
+        lock_seconds: u64,
+    },
+    /// A stand-in Graph API and Twilio that injects a fault, while the
+    /// advisor asks contacts to opt in; counts sends per job.
+    ProviderFaults {
+        /// Address to listen on (the service's provider base URLs).
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        base: String,
+        /// The service's Meta app secret.
+        #[arg(long)]
+        secret: String,
+        /// An integration API key of the organization.
+        #[arg(long)]
+        crm_key: String,
+        /// The advisor's CRM id.
+        #[arg(long)]
+        advisor: String,
+        #[arg(long, value_enum)]
+        fault: chaos::Fault,
+        #[arg(long, default_value_t = 6)]
+        contacts: usize,
+        #[arg(long, default_value_t = 2)]
+        faulty: usize,
+        #[arg(long, default_value_t = 12)]
+        hang_seconds: u64,
+        /// File with the service's process id (rewritten on every restart).
+        #[arg(long)]
+        pid_file: PathBuf,
+        #[arg(long, default_value_t = 35)]
+        seconds: u64,
     },
     /// Inserts contacts for one advisor into the SQLite file (service stopped).
     SeedContacts {
@@ -122,6 +175,54 @@ fn main() -> std::process::ExitCode {
                     concurrency,
                     server_pid,
                     max_seconds,
+                })
+                .await
+            }
+            Command::ChaosWebhooks {
+                base,
+                secret,
+                db,
+                seconds,
+                concurrency,
+                lock_at,
+                lock_seconds,
+            } => {
+                chaos::webhooks(chaos::WebhookChaos {
+                    base,
+                    secret,
+                    db,
+                    seconds,
+                    concurrency,
+                    lock_at,
+                    lock_seconds,
+                })
+                .await
+            }
+            Command::ProviderFaults {
+                listen,
+                base,
+                secret,
+                crm_key,
+                advisor,
+                fault,
+                contacts,
+                faulty,
+                hang_seconds,
+                pid_file,
+                seconds,
+            } => {
+                chaos::provider_faults(chaos::ProviderChaos {
+                    listen,
+                    base,
+                    secret,
+                    crm_key,
+                    advisor,
+                    fault,
+                    contacts,
+                    faulty,
+                    hang_seconds,
+                    pid_file,
+                    seconds,
                 })
                 .await
             }
@@ -415,9 +516,56 @@ async fn webhooks(run: WebhookRun) -> Result<Value, Error> {
         .map(|(after, before)| after - before);
     drop(client);
 
-    // What the database holds for this run's wamids.
+    let acknowledged: HashSet<String> = warm
+        .acknowledged
+        .iter()
+        .chain(sent.acknowledged.iter())
+        .cloned()
+        .collect();
+    let stored = check_stored(&run.db, &prefix, &acknowledged).await?;
+
+    let acked = sent.acknowledged.len();
+    let rate = acked as f64 / sent.seconds.max(1e-9);
+    let mut report = json!({
+        "count": run.count,
+        "warmup": run.warmup,
+        "concurrency": run.concurrency,
+        "acknowledged": acked,
+        "warmup_acknowledged": warm.acknowledged.len(),
+        "not_sent": sent.not_sent + warm.not_sent,
+        "statuses": sent.statuses,
+        "seconds": round3(sent.seconds),
+        "webhooks_per_s": rate.round(),
+        "latency": sent.latencies.summary(),
+    });
+    merge(&mut report, stored);
+    if let Some(cpu) = server_cpu {
+        report["server_cpu_s"] = json!(round3(cpu));
+        report["server_cores_busy"] = json!(round3(cpu / sent.seconds.max(1e-9)));
+    }
+    if let Some(cpu) = own_cpu {
+        report["loadgen_cpu_s"] = json!(round3(cpu));
+    }
+    Ok(report)
+}
+
+/// Adds `extra`'s fields to `report`.
+fn merge(report: &mut Value, extra: Value) {
+    if let (Some(report), Value::Object(extra)) = (report.as_object_mut(), extra) {
+        report.extend(extra);
+    }
+}
+
+/// Opens the SQLite file read-only and checks that every acknowledged
+/// webhook (wamids starting with `prefix`) was applied exactly once: its
+/// receipt, its inbound message and its evidence each stored once.
+pub(crate) async fn check_stored(
+    db_path: &Path,
+    prefix: &str,
+    acknowledged: &HashSet<String>,
+) -> Result<Value, Error> {
     eprintln!("[loadgen] checking the database");
-    let mut db = open_db(&run.db, true).await?;
+    let mut db = open_db(db_path, true).await?;
     let pattern = format!("{prefix}%");
     let messages: Vec<(String, i64)> = sqlx::query_as(
         "SELECT provider_message_id, COUNT(*) FROM messages
@@ -433,61 +581,48 @@ async fn webhooks(run: WebhookRun) -> Result<Value, Error> {
     .bind(&pattern)
     .fetch_all(&mut db)
     .await?;
+    // The receipt that deduplicates a redelivery (`wa:msg:<wamid>`).
+    let receipts: Vec<(String,)> = sqlx::query_as(
+        "SELECT substr(dedupe_key, 8) FROM webhook_receipts WHERE dedupe_key LIKE $1",
+    )
+    .bind(format!("wa:msg:{pattern}"))
+    .fetch_all(&mut db)
+    .await?;
     db.close().await?;
 
-    let acknowledged: HashSet<&String> = warm
-        .acknowledged
-        .iter()
-        .chain(sent.acknowledged.iter())
-        .collect();
     let stored: HashMap<&String, i64> = messages.iter().map(|(id, n)| (id, *n)).collect();
     let recorded: HashMap<&String, i64> = evidence.iter().map(|(id, n)| (id, *n)).collect();
+    let received: HashSet<&String> = receipts.iter().map(|(id,)| id).collect();
     let lost = acknowledged
         .iter()
-        .filter(|id| !stored.contains_key(*id))
+        .filter(|id| !stored.contains_key(id))
         .count();
     let evidence_missing = acknowledged
         .iter()
-        .filter(|id| !recorded.contains_key(*id))
+        .filter(|id| !recorded.contains_key(id))
+        .count();
+    let receipt_missing = acknowledged
+        .iter()
+        .filter(|id| !received.contains(id))
         .count();
     let applied_twice =
         stored.values().filter(|n| **n > 1).count() + recorded.values().filter(|n| **n > 1).count();
     let stored_unacknowledged = stored
         .keys()
-        .filter(|id| !acknowledged.contains(*id))
+        .filter(|id| !acknowledged.contains(**id))
         .count();
     let stored_rows: i64 = stored.values().sum();
-
-    let acked = sent.acknowledged.len();
-    let rate = acked as f64 / sent.seconds.max(1e-9);
-    let mut report = json!({
-        "count": run.count,
-        "warmup": run.warmup,
-        "concurrency": run.concurrency,
-        "acknowledged": acked,
-        "warmup_acknowledged": warm.acknowledged.len(),
-        "not_sent": sent.not_sent + warm.not_sent,
-        "statuses": sent.statuses,
-        "seconds": round3(sent.seconds),
-        "webhooks_per_s": rate.round(),
-        "latency": sent.latencies.summary(),
+    Ok(json!({
         "stored_messages_in": stored_rows,
         "acknowledged_total": acknowledged.len(),
         "lost": lost,
         "evidence_missing": evidence_missing,
+        "receipt_missing": receipt_missing,
         "applied_twice": applied_twice,
         "stored_unacknowledged": stored_unacknowledged,
-        "exactly_once": lost == 0 && evidence_missing == 0 && applied_twice == 0
-            && stored_rows as usize == acknowledged.len(),
-    });
-    if let Some(cpu) = server_cpu {
-        report["server_cpu_s"] = json!(round3(cpu));
-        report["server_cores_busy"] = json!(round3(cpu / sent.seconds.max(1e-9)));
-    }
-    if let Some(cpu) = own_cpu {
-        report["loadgen_cpu_s"] = json!(round3(cpu));
-    }
-    Ok(report)
+        "exactly_once": lost == 0 && evidence_missing == 0 && receipt_missing == 0
+            && applied_twice == 0 && stored_rows as usize == acknowledged.len() + stored_unacknowledged,
+    }))
 }
 
 // ----------------------------------------------------------------- contacts
