@@ -11,6 +11,9 @@
 //! - [`Admin`]: an admin-scoped organization API key, or a person with the
 //!   `admin` role: provisioning of their own organization;
 //! - [`Integration`]: an integration-scoped organization API key.
+//!
+//! Every authenticated call counts against its caller's and organization's
+//! API quota (429 with `Retry-After` beyond it, see `crate::limits`).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -19,6 +22,7 @@ use optin_core::admin::KeyScope;
 use optin_core::vocab::Role;
 
 use crate::error::AppError;
+use crate::limits::Caller;
 use crate::store::auth::{AdvisorIdentity, ApiKeyGrant};
 use crate::AppState;
 
@@ -39,7 +43,7 @@ pub struct Admin {
 /// The organization whose integration key authorized the request.
 pub struct Integration(pub i64);
 
-fn bearer(parts: &Parts) -> Result<&str, AppError> {
+pub(crate) fn bearer(parts: &Parts) -> Result<&str, AppError> {
     parts
         .headers
         .get(AUTHORIZATION)
@@ -62,17 +66,25 @@ async fn person(parts: &Parts, state: &AppState) -> Result<(AdvisorIdentity, Rol
         .advisor_by_token(token, state.clock.now())
         .await?
         .ok_or(AppError::Unauthorized)?;
+    state.limits.check_api(
+        Caller::Person(identity.advisor_id),
+        identity.organization_id,
+    )?;
     let role = identity.role()?;
     Ok((identity, role))
 }
 
 /// The grant of a valid organization API key, or 401.
 async fn key_grant(key: &str, state: &AppState) -> Result<ApiKeyGrant, AppError> {
-    state
+    let grant = state
         .store
         .api_key_grant(key, state.clock.now())
         .await?
-        .ok_or(AppError::Unauthorized)
+        .ok_or(AppError::Unauthorized)?;
+    state
+        .limits
+        .check_api(Caller::Key(grant.organization_id), grant.organization_id)?;
+    Ok(grant)
 }
 
 fn forbidden(code: &'static str, message: &str) -> AppError {

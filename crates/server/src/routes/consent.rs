@@ -107,6 +107,9 @@ async fn send(
     kind: RequestKind,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
     let key = idempotency_key(headers)?;
+    state
+        .limits
+        .check_send(advisor.advisor_id, advisor.organization_id)?;
     let request = OptInRequest {
         contact_id: id,
         kind,

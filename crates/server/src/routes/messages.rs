@@ -78,6 +78,9 @@ async fn send(
     ApiPath(id): ApiPath<i64>,
     ApiJson(message): ApiJson<OutgoingMessage>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+    state
+        .limits
+        .check_send(advisor.advisor_id, advisor.organization_id)?;
     let id = sending::send_whatsapp(&state, &advisor, id, message).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))))
 }
@@ -103,6 +106,9 @@ async fn send_sms(
     ApiPath(id): ApiPath<i64>,
     ApiJson(sms): ApiJson<OutgoingSms>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+    state
+        .limits
+        .check_send(advisor.advisor_id, advisor.organization_id)?;
     let id = sending::send_sms(&state, &advisor, id, sms).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))))
 }
