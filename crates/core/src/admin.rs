@@ -33,6 +33,10 @@ pub struct OrganizationView {
     /// (paused, disabled, or recategorized as marketing for a US number).
     #[serde(default)]
     pub alternate_opt_in_template: Option<String>,
+    /// Countries (ISO 3166 alpha-2) SMS may be sent to; none: only the SMS
+    /// sender number's country (a guard against toll fraud).
+    #[serde(default)]
+    pub sms_countries: Option<Vec<String>>,
 }
 
 /// What an organization is created or changed with; absent fields stay as they are.
@@ -59,6 +63,10 @@ pub struct OrganizationSettings {
     /// opt-in templates).
     #[serde(default)]
     pub alternate_opt_in_template: Option<String>,
+    /// Replaces the countries (ISO 3166 alpha-2, e.g. `["GB", "US"]`) SMS may
+    /// be sent to when given; an empty list allows none.
+    #[serde(default)]
+    pub sms_countries: Option<Vec<String>>,
 }
 
 /// `POST /api/v1/admin/advisors`.

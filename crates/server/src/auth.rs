@@ -43,9 +43,13 @@ pub struct Admin {
 /// The organization whose integration key authorized the request.
 pub struct Integration(pub i64);
 
-pub(crate) fn bearer(parts: &Parts) -> Result<&str, AppError> {
-    parts
-        .headers
+fn bearer(parts: &Parts) -> Result<&str, AppError> {
+    bearer_token(&parts.headers)
+}
+
+/// The bearer token of a request, or 401.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, AppError> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))

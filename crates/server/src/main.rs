@@ -167,6 +167,10 @@ struct OrganizationArgs {
     /// paused or disabled by Meta, or recategorized as marketing for a US number.
     #[arg(long)]
     alternate_opt_in_template: Option<String>,
+    /// A country (ISO 3166 alpha-2, e.g. GB) SMS may be sent to (repeatable;
+    /// replaces the list). Without a list, only the SMS number's country.
+    #[arg(long = "sms-country")]
+    sms_countries: Vec<String>,
 }
 
 impl OrganizationArgs {
@@ -179,6 +183,7 @@ impl OrganizationArgs {
             frame_origins: (!self.frame_origins.is_empty()).then_some(self.frame_origins),
             whatsapp_access_token_env: self.whatsapp_access_token_env,
             alternate_opt_in_template: self.alternate_opt_in_template,
+            sms_countries: (!self.sms_countries.is_empty()).then_some(self.sms_countries),
         })
     }
 }

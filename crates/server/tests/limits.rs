@@ -256,3 +256,147 @@ async fn api_calls_beyond_the_person_and_organization_quotas_are_refused_429() {
     assert_eq!(t.api("GET", "/me", "nobody", None).await.0, 401);
     t.service.stop().await;
 }
+
+/// A fresh token for Jane that expires an hour from the service's now.
+async fn jane_token(t: &TestService) -> String {
+    let state = &t.service.state;
+    let (_, token) = state
+        .store
+        .mint_advisor_token(
+            1,
+            optin_server::store::auth::AdvisorRef::Id(1),
+            state.clock.now() + chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    token
+}
+
+async fn open_stream(t: &TestService, token: &str) -> reqwest::Response {
+    t.http
+        .get(format!("{}/api/v1/events", t.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Reads the stream until the service ends it; panics if it is still open
+/// after 5 s.
+async fn assert_stream_ends(response: reqwest::Response, why: &str) {
+    use futures_util::StreamExt;
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(_)) = body.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream stayed open after {why}");
+}
+
+#[tokio::test]
+async fn a_live_stream_ends_when_its_token_is_revoked() {
+    let t = start_with(|config| config.limits.stream_check_secs = 1).await;
+    let token = jane_token(&t).await;
+    let stream = open_stream(&t, &token).await;
+    let state = &t.service.state;
+    assert!(state
+        .store
+        .revoke_token(1, &token, state.clock.now())
+        .await
+        .unwrap());
+    assert_stream_ends(stream, "the revocation").await;
+    assert_refused(
+        &t.api("GET", "/me", &token, None).await,
+        401,
+        "unauthorized",
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_live_stream_ends_when_its_token_expires() {
+    let t = start_with(|config| config.limits.stream_check_secs = 1).await;
+    let token = jane_token(&t).await;
+    let stream = open_stream(&t, &token).await;
+    t.service.state.clock.advance(chrono::Duration::hours(2));
+    assert_stream_ends(stream, "the expiry").await;
+    t.service.state.clock.reset();
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_holds_at_most_three_live_streams() {
+    let t = start_with(|config| config.limits.stream_check_secs = 1).await;
+    let token = jane_token(&t).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let stream = open_stream(&t, &token).await;
+        assert_eq!(stream.status(), 200);
+        open.push(stream);
+    }
+    let refused = open_stream(&t, &token).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_streams");
+    // Another token of the same person has its own streams.
+    assert_eq!(open_stream(&t, &t.jane).await.status(), 200);
+    // A closed stream frees its place.
+    drop(open.pop());
+    eventually("a closed stream frees its place", || async {
+        match open_stream(&t, &token).await.status().as_u16() {
+            200 => Ok(()),
+            other => Err(other.to_string()),
+        }
+    })
+    .await;
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn sms_to_a_country_outside_the_organizations_list_is_refused() {
+    use optin_core::admin::OrganizationSettings;
+    use optin_server::services::provisioning::update_organization;
+    let t = support::start_without_outbox_worker().await;
+    let store = &t.service.state.store;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    let noah = t.contact_id(&t.jane, "Noah").await;
+    // The demo sends to its contacts' countries, the UK among them.
+    assert_eq!(t.sms_as(&t.jane, kerry, "hello").await.0, 202);
+    let us_only = OrganizationSettings {
+        sms_countries: Some(vec!["us".into()]),
+        ..Default::default()
+    };
+    update_organization(store, 1, &us_only, None).await.unwrap();
+    let view = store.organization(1).await.unwrap().unwrap();
+    assert_eq!(view.sms_countries, Some(vec!["US".to_owned()]));
+    assert_refused(
+        &t.sms_as(&t.jane, kerry, "hello again").await,
+        403,
+        "sms_country_not_allowed",
+    );
+    assert_eq!(t.sms_as(&t.jane, noah, "hello").await.0, 202);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM outbox").await,
+        2,
+        "the refused SMS was never queued for the provider"
+    );
+    let unknown = OrganizationSettings {
+        sms_countries: Some(vec!["ZZ".into()]),
+        ..Default::default()
+    };
+    let refused = update_organization(store, 1, &unknown, None).await;
+    assert!(
+        matches!(
+            refused,
+            Err(optin_server::error::AppError::Invalid {
+                code: "invalid_country",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    t.service.stop().await;
+}

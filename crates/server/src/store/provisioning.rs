@@ -21,6 +21,7 @@ struct OrganizationRow {
     whatsapp_access_token_env: Option<String>,
     whatsapp_enabled: bool,
     alternate_opt_in_template: Option<String>,
+    sms_countries: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -105,7 +106,8 @@ impl Store {
     async fn organization_views(&self, only: Option<i64>) -> StoreResult<Vec<OrganizationView>> {
         let rows: Vec<OrganizationRow> = sqlx::query_as(
             "SELECT id, name, whatsapp_business_account_id, sms_number, frame_origins,
-                    whatsapp_access_token_env, whatsapp_enabled, alternate_opt_in_template
+                    whatsapp_access_token_env, whatsapp_enabled, alternate_opt_in_template,
+                    sms_countries
              FROM organizations WHERE ($1 IS NULL OR id = $1) ORDER BY id",
         )
         .bind(only)
@@ -139,8 +141,29 @@ impl Store {
                 whatsapp_access_token_env: row.whatsapp_access_token_env,
                 whatsapp_enabled: row.whatsapp_enabled,
                 alternate_opt_in_template: row.alternate_opt_in_template,
+                sms_countries: row
+                    .sms_countries
+                    .map(|countries| countries.split_whitespace().map(Into::into).collect()),
             })
             .collect())
+    }
+
+    /// Where an organization may send SMS: its allowed countries (none: its
+    /// sender number's country) and its SMS sender number.
+    pub async fn sms_destinations(
+        &self,
+        organization_id: i64,
+    ) -> StoreResult<(Option<Vec<String>>, Option<String>)> {
+        let row: Option<(Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT sms_countries, sms_number FROM organizations WHERE id = $1")
+                .bind(organization_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (countries, number) = row.unwrap_or_default();
+        Ok((
+            countries.map(|countries| countries.split_whitespace().map(Into::into).collect()),
+            number,
+        ))
     }
 
     /// Creates an organization named `name` with `settings` (already validated).
@@ -411,6 +434,13 @@ async fn apply_settings(
         sqlx::query("UPDATE organizations SET alternate_opt_in_template = $2 WHERE id = $1")
             .bind(id)
             .bind(template)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(countries) = &settings.sms_countries {
+        sqlx::query("UPDATE organizations SET sms_countries = $2 WHERE id = $1")
+            .bind(id)
+            .bind(countries.join(" "))
             .execute(&mut **tx)
             .await?;
     }
