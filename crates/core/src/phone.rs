@@ -79,7 +79,7 @@ mod tests {
 
     #[test]
     fn sms_goes_only_to_allowed_countries() {
-        let uk = "+447911123456";
+        let uk = "+447700123456";
         let us = "+12127365000";
         let premium = "+8828000000"; // no country: international networks
         let allowed = ["GB".to_owned(), "US".to_owned()];
@@ -87,9 +87,11 @@ mod tests {
         assert!(sms_destination_allowed(us, Some(&allowed[1..]), None));
         assert!(!sms_destination_allowed(uk, Some(&allowed[1..]), None));
         assert!(!sms_destination_allowed(premium, Some(&allowed), None));
-        // Without a list: the sender number's country only.
-        assert!(sms_destination_allowed(us, None, Some("+15550001111")));
-        assert!(!sms_destination_allowed(uk, None, Some("+15550001111")));
+        // Without a list: the sender number's country only (none when the
+        // sender's country cannot be told, like the sandbox's 555 number).
+        assert!(sms_destination_allowed(us, None, Some("+12025550143")));
+        assert!(!sms_destination_allowed(uk, None, Some("+12025550143")));
+        assert!(!sms_destination_allowed(us, None, Some("+15550001111")));
         assert!(!sms_destination_allowed(us, None, None));
     }
 
@@ -99,6 +101,9 @@ mod tests {
         assert_eq!(country_code("ZZ"), None);
         assert_eq!(country_code("GBR"), None);
         assert_eq!(country("+34612345678").as_deref(), Some("ES"));
+        // The metadata tells the Channel Islands from Great Britain.
+        assert_eq!(country("+447911123456").as_deref(), Some("GG"));
+        assert_eq!(country("+447700123456").as_deref(), Some("GB"));
     }
 
     #[test]

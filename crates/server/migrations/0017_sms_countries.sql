@@ -5,5 +5,5 @@ ALTER TABLE organizations ADD COLUMN sms_countries TEXT;
 
 -- A sandbox demo seeded before this column reaches its contacts' countries,
 -- as a newly seeded one does (its sender number is the sandbox's fictional one).
-UPDATE organizations SET sms_countries = 'AU BR CN DE ES FR GB IN IT JP US'
+UPDATE organizations SET sms_countries = 'AU BR CN DE ES FR GB GG IN IT JP US'
 WHERE name = 'Acme Wealth' AND sms_number = '+15550001111';
