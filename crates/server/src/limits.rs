@@ -8,7 +8,7 @@
 //!   the request timeout (408 on the API; 503 with `Retry-After` on webhooks,
 //!   which the providers retry), and the API and the webhooks each have
 //!   their own in-flight budget, so a flood of API calls never starves the
-//!   webhooks ([`api_layer`], [`webhook_layer`]);
+//!   webhooks ([`limit_api`], [`limit_webhooks`]);
 //! - rates: every authenticated call counts against its person and its
 //!   organization, every send (opt-in request, WhatsApp message, SMS)
 //!   against its advisor and organization; over quota answers 429 with

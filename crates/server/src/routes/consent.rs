@@ -63,6 +63,7 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The consent rules refuse it now (`already_opted_in`, `request_in_flight`, `contact_opted_out`, `resend_too_soon`, `not_allowed_now`); `allowed_at` tells when a refusal in time lapses.", body = optin_core::api::ErrorBody),
         (status = 422, description = "An invalid Idempotency-Key (`invalid_idempotency_key`).", body = optin_core::api::ErrorBody),
+        (status = 429, description = "Too many sends by this advisor or organization (`rate_limited`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn request(
@@ -90,6 +91,7 @@ async fn request(
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The consent rules refuse it now (`already_opted_in`, `request_in_flight`, `contact_opted_out`, `resend_too_soon`, `not_allowed_now`); `allowed_at` tells when a refusal in time lapses.", body = optin_core::api::ErrorBody),
         (status = 422, description = "An invalid Idempotency-Key (`invalid_idempotency_key`).", body = optin_core::api::ErrorBody),
+        (status = 429, description = "Too many sends by this advisor or organization (`rate_limited`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn resend(
@@ -265,6 +267,7 @@ pub async fn record_download(
             (String = "text/csv"),
         )),
         (status = 422, description = "An unknown `format` (`invalid_format`).", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Other downloads are streaming (`exports_busy`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
     ),
 )]
@@ -302,6 +305,7 @@ async fn record(
         )),
         (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "An unknown `format` (`invalid_format`).", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Other downloads are streaming (`exports_busy`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn export(
