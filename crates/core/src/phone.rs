@@ -68,7 +68,7 @@ pub fn sms_destination_allowed(to: &str, allowed: Option<&[String]>, sender: Opt
         return false;
     };
     match allowed {
-        Some(countries) => countries.iter().any(|c| *c == destination),
+        Some(countries) => countries.contains(&destination),
         None => sender.and_then(country).is_some_and(|c| c == destination),
     }
 }
