@@ -40,6 +40,10 @@ pub struct OrganizationView {
     /// What HELP / INFO by SMS is answered with; none uses the standard text.
     #[serde(default)]
     pub sms_help_text: Option<String>,
+    /// Countries (ISO 3166 alpha-2) SMS may be sent to; none: only the SMS
+    /// sender number's country (a guard against toll fraud).
+    #[serde(default)]
+    pub sms_countries: Option<Vec<String>>,
 }
 
 /// What an organization is created or changed with; absent fields stay as they are.
@@ -74,6 +78,10 @@ pub struct OrganizationSettings {
     /// goes back to the standard answer.
     #[serde(default)]
     pub sms_help_text: Option<String>,
+    /// Replaces the countries (ISO 3166 alpha-2, e.g. `["GB", "US"]`) SMS may
+    /// be sent to when given; an empty list allows none.
+    #[serde(default)]
+    pub sms_countries: Option<Vec<String>>,
 }
 
 /// Longest HELP answer accepted, in characters (two SMS segments).

@@ -46,9 +46,65 @@ pub fn international(e164: &str) -> String {
         .unwrap_or_else(|_| e164.to_owned())
 }
 
+/// The country (ISO 3166 alpha-2, upper case) of a number in E.164, when
+/// the metadata can tell it.
+pub fn country(e164: &str) -> Option<String> {
+    let number = phonenumber::parse(None, e164).ok()?;
+    number.country().id().map(|id| id.as_ref().to_owned())
+}
+
+/// A country code as typed (`gb`, ` US `), upper-cased, when the phone
+/// metadata knows the country.
+pub fn country_code(text: &str) -> Option<String> {
+    let code = text.trim().to_ascii_uppercase();
+    (code.len() == 2 && code.parse::<phonenumber::country::Id>().is_ok()).then_some(code)
+}
+
+/// Whether an SMS may go to `to` (toll-fraud guard): its country must be
+/// among `allowed`; without a list of its own, an organization sends only
+/// within its SMS sender number's country (and nowhere without one).
+pub fn sms_destination_allowed(to: &str, allowed: Option<&[String]>, sender: Option<&str>) -> bool {
+    let Some(destination) = country(to) else {
+        return false;
+    };
+    match allowed {
+        Some(countries) => countries.contains(&destination),
+        None => sender.and_then(country).is_some_and(|c| c == destination),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sms_goes_only_to_allowed_countries() {
+        let uk = "+447700123456";
+        let us = "+12127365000";
+        let premium = "+8828000000"; // no country: international networks
+        let allowed = ["GB".to_owned(), "US".to_owned()];
+        assert!(sms_destination_allowed(uk, Some(&allowed), None));
+        assert!(sms_destination_allowed(us, Some(&allowed[1..]), None));
+        assert!(!sms_destination_allowed(uk, Some(&allowed[1..]), None));
+        assert!(!sms_destination_allowed(premium, Some(&allowed), None));
+        // Without a list: the sender number's country only (none when the
+        // sender's country cannot be told, like the sandbox's 555 number).
+        assert!(sms_destination_allowed(us, None, Some("+12025550143")));
+        assert!(!sms_destination_allowed(uk, None, Some("+12025550143")));
+        assert!(!sms_destination_allowed(us, None, Some("+15550001111")));
+        assert!(!sms_destination_allowed(us, None, None));
+    }
+
+    #[test]
+    fn country_codes_are_checked_and_upper_cased() {
+        assert_eq!(country_code(" gb ").as_deref(), Some("GB"));
+        assert_eq!(country_code("ZZ"), None);
+        assert_eq!(country_code("GBR"), None);
+        assert_eq!(country("+34612345678").as_deref(), Some("ES"));
+        // The metadata tells the Channel Islands from Great Britain.
+        assert_eq!(country("+447911123456").as_deref(), Some("GG"));
+        assert_eq!(country("+447700123456").as_deref(), Some("GB"));
+    }
 
     #[test]
     fn stored_numbers_are_shown_in_international_format() {

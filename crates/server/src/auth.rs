@@ -13,6 +13,9 @@
 //! - [`Admin`]: an admin-scoped organization API key, or a person with the
 //!   `admin` role: provisioning of their own organization;
 //! - [`Integration`]: an integration-scoped organization API key.
+//!
+//! Every authenticated call counts against its caller's and organization's
+//! API quota (429 with `Retry-After` beyond it, see `crate::limits`).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -21,6 +24,7 @@ use optin_core::admin::KeyScope;
 use optin_core::vocab::Role;
 
 use crate::error::AppError;
+use crate::limits::Caller;
 use crate::store::auth::{AdvisorIdentity, ApiKeyGrant};
 use crate::AppState;
 
@@ -46,8 +50,12 @@ pub struct Admin {
 pub struct Integration(pub i64);
 
 fn bearer(parts: &Parts) -> Result<&str, AppError> {
-    parts
-        .headers
+    bearer_token(&parts.headers)
+}
+
+/// The bearer token of a request, or 401.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, AppError> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -68,17 +76,25 @@ async fn person(parts: &Parts, state: &AppState) -> Result<(AdvisorIdentity, Rol
         .advisor_by_token(token, state.clock.now())
         .await?
         .ok_or(AppError::Unauthorized)?;
+    state.limits.check_api(
+        Caller::Person(identity.advisor_id),
+        identity.organization_id,
+    )?;
     let role = identity.role()?;
     Ok((identity, role))
 }
 
 /// The grant of a valid organization API key, or 401.
 async fn key_grant(key: &str, state: &AppState) -> Result<ApiKeyGrant, AppError> {
-    state
+    let grant = state
         .store
         .api_key_grant(key, state.clock.now())
         .await?
-        .ok_or(AppError::Unauthorized)
+        .ok_or(AppError::Unauthorized)?;
+    state
+        .limits
+        .check_api(Caller::Key(grant.organization_id), grant.organization_id)?;
+    Ok(grant)
 }
 
 fn forbidden(code: &'static str, message: &str) -> AppError {

@@ -76,6 +76,9 @@ pub struct Config {
     /// one, there is no metrics endpoint.
     #[arg(long, env = "OPTIN_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Timeouts, budgets and rate limits.
+    #[command(flatten)]
+    pub limits: crate::limits::LimitsConfig,
 }
 
 /// Provider settings resolved at start: the configured ones, or the sandbox's.
@@ -129,6 +132,7 @@ impl Config {
             sms_account_sid: None,
             sms_auth_token: None,
             metrics_token: None,
+            limits: Default::default(),
         }
     }
 
@@ -253,6 +257,7 @@ impl Config {
                 }
             }
         }
+        self.limits.validate()?;
         for origin in &self.frame_ancestors {
             if !is_origin(origin) {
                 return Err(format!(

@@ -49,6 +49,25 @@ pub enum AppError {
     /// The body is not declared as JSON.
     #[error("Send the request body as JSON (Content-Type: application/json).")]
     UnsupportedMediaType,
+    /// Too many requests from this caller or organization: 429 with `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        /// Seconds until a retry can succeed.
+        retry_after: u64,
+    },
+    /// The service is at capacity for this kind of request: 503 with `Retry-After`.
+    #[error("{message}")]
+    Busy {
+        code: &'static str,
+        message: String,
+        /// Seconds after which to try again.
+        retry_after: u64,
+    },
+    /// The request was not sent or answered within the request timeout.
+    #[error("The request took too long and was stopped; please try again.")]
+    RequestTimeout,
     /// Anything unexpected: storage failures and bugs.
     #[error("Something went wrong on our side. Please try again.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -78,6 +97,9 @@ impl AppError {
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Self::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+            Self::Busy { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -112,6 +134,11 @@ impl IntoResponse for AppError {
                 header::WWW_AUTHENTICATE,
                 "Bearer".parse().expect("static header"),
             );
+        }
+        if let Self::TooManyRequests { retry_after, .. } | Self::Busy { retry_after, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after.into());
         }
         response
     }

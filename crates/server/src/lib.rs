@@ -10,6 +10,7 @@ pub mod config;
 pub mod csp;
 pub mod demo_crm;
 pub mod error;
+pub mod limits;
 pub mod live;
 pub mod openapi;
 pub mod outbox;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     /// Ends long-lived responses (event streams) at shutdown.
     pub shutdown: CancellationToken,
+    /// Rate limiters and budgets.
+    pub limits: Arc<limits::Limits>,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
         };
         Ok(Self {
             store,
+            limits: Arc::new(limits::Limits::new(config.limits.clone())),
             config: Arc::new(config),
             providers: Arc::new(providers),
             clock: clock::Clock::default(),
@@ -84,9 +88,16 @@ impl AppState {
 
 /// The whole service: API, webhooks, sandbox, then static files with the SPA's index as fallback.
 pub fn app(state: AppState) -> Router {
+    let limit_config = &state.config.limits;
     let mut router = Router::new()
-        .nest(optin_core::api::API_PREFIX, routes::api())
-        .nest("/webhooks", routes::webhooks::router())
+        .nest(
+            optin_core::api::API_PREFIX,
+            limits::limit_api(routes::api(), limit_config),
+        )
+        .nest(
+            "/webhooks",
+            limits::limit_webhooks(routes::webhooks::router(), limit_config),
+        )
         .route("/embed/config", axum::routing::get(embed_config))
         .route("/metrics", axum::routing::get(routes::metrics::serve));
     #[cfg(feature = "sandbox")]
@@ -219,11 +230,8 @@ async fn start(
     let server = tokio::spawn({
         let router = app(state.clone());
         let stop = stop.clone();
-        async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-        }
+        let config = state.config.limits.clone();
+        async move { limits::serve(listener, router, &config, stop).await }
     });
     let worker = outbox_worker.then(|| tokio::spawn(outbox::run(state.clone(), stop.clone())));
     let mut demo_crm = None;

@@ -176,6 +176,10 @@ struct OrganizationArgs {
     /// the standard answer.
     #[arg(long)]
     sms_help_text: Option<String>,
+    /// A country (ISO 3166 alpha-2, e.g. GB) SMS may be sent to (repeatable;
+    /// replaces the list). Without a list, only the SMS number's country.
+    #[arg(long = "sms-country")]
+    sms_countries: Vec<String>,
 }
 
 impl OrganizationArgs {
@@ -190,6 +194,7 @@ impl OrganizationArgs {
             default_language: self.default_language,
             alternate_opt_in_template: self.alternate_opt_in_template,
             sms_help_text: self.sms_help_text,
+            sms_countries: (!self.sms_countries.is_empty()).then_some(self.sms_countries),
         })
     }
 }

@@ -6,11 +6,13 @@
 //! - `GET /contacts/{id}/consent/record?format=jsonl|csv|json`: the contact's consent record;
 //! - `GET /consent/export?format=jsonl|csv`: the organization's whole record (compliance and admins only).
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::{stream, StreamExt};
 use optin_core::api::{ConsentSnapshot, OptInPreview};
 use serde::Deserialize;
 
@@ -18,7 +20,7 @@ use crate::auth::{Advisor, Sender, Supervisor};
 use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::services::optin::{self, OptInRequest, RequestKind};
 use crate::store::auth::AdvisorIdentity;
-use crate::store::evidence::{to_csv, EvidenceRow};
+use crate::store::evidence::{csv_line, EvidenceRow, CSV_HEADER};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -63,6 +65,7 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<String>> {
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The consent rules refuse it now (`already_opted_in`, `request_in_flight`, `contact_opted_out`, `resend_too_soon`, `not_allowed_now`); `allowed_at` tells when a refusal in time lapses.", body = optin_core::api::ErrorBody),
         (status = 422, description = "An invalid Idempotency-Key (`invalid_idempotency_key`).", body = optin_core::api::ErrorBody),
+        (status = 429, description = "Too many sends by this advisor or organization (`rate_limited`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn request(
@@ -90,6 +93,7 @@ async fn request(
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The consent rules refuse it now (`already_opted_in`, `request_in_flight`, `contact_opted_out`, `resend_too_soon`, `not_allowed_now`); `allowed_at` tells when a refusal in time lapses.", body = optin_core::api::ErrorBody),
         (status = 422, description = "An invalid Idempotency-Key (`invalid_idempotency_key`).", body = optin_core::api::ErrorBody),
+        (status = 429, description = "Too many sends by this advisor or organization (`rate_limited`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn resend(
@@ -130,6 +134,9 @@ async fn send(
     kind: RequestKind,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
     let key = idempotency_key(headers)?;
+    state
+        .limits
+        .check_send(advisor.advisor_id, advisor.organization_id)?;
     let request = OptInRequest {
         contact_id: id,
         kind,
@@ -164,62 +171,107 @@ pub struct RecordQuery {
     format: Option<String>,
 }
 
-/// The consent record of a number (or of the whole organization) as a download.
+/// The formats a record downloads in.
+#[derive(Debug, Clone, Copy)]
+enum RecordFormat {
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// RFC 4180 CSV with a header line.
+    Csv,
+}
+
+impl RecordFormat {
+    fn parse(text: &str) -> AppResult<Self> {
+        match text {
+            "json" => Ok(Self::Json),
+            "jsonl" => Ok(Self::Jsonl),
+            "csv" => Ok(Self::Csv),
+            _ => Err(AppError::Invalid {
+                code: "invalid_format",
+                field: "format",
+                message: "Choose format json, jsonl or csv.".into(),
+            }),
+        }
+    }
+
+    /// Content type, and the file extension when it downloads as an attachment.
+    fn content(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Self::Json => ("application/json", None),
+            Self::Jsonl => ("application/x-ndjson", Some("jsonl")),
+            Self::Csv => ("text/csv; charset=utf-8", Some("csv")),
+        }
+    }
+
+    /// What comes before the first row, between rows and after the last.
+    fn frame(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Json => ("[", ",", "]"),
+            Self::Jsonl => ("", "", ""),
+            Self::Csv => (CSV_HEADER, "", ""),
+        }
+    }
+
+    fn row(self, row: &EvidenceRow) -> String {
+        match self {
+            Self::Json => serde_json::to_string(row).expect("rows serialize"),
+            Self::Jsonl => serde_json::to_string(row).expect("rows serialize") + "\n",
+            Self::Csv => csv_line(row),
+        }
+    }
+}
+
+/// The consent record of a number (or of the whole organization) as a
+/// download, streamed row by row from the database (memory stays flat
+/// however long the record), one of the few downloads allowed at once.
 pub async fn record_download(
     state: &AppState,
     organization_id: i64,
     phone: Option<&str>,
     query: &RecordQuery,
 ) -> AppResult<Response> {
-    let rows = state.store.evidence(organization_id, phone).await?;
+    let default = if phone.is_some() { "json" } else { "jsonl" };
+    let format = RecordFormat::parse(query.format.as_deref().unwrap_or(default))?;
+    let permit = state.limits.export_permit()?;
     let name = match phone {
         Some(phone) => format!("consent-record-{}", phone.trim_start_matches('+')),
         None => "consent-record".to_owned(),
     };
-    let default = if phone.is_some() { "json" } else { "jsonl" };
-    render(
-        rows,
-        Some(query.format.as_deref().unwrap_or(default)),
-        &name,
-    )
-}
-
-/// Renders evidence as JSON (array), JSON lines or CSV.
-fn render(rows: Vec<EvidenceRow>, format: Option<&str>, name: &str) -> AppResult<Response> {
-    let attachment = |ext: &str| format!("attachment; filename=\"{name}.{ext}\"");
-    Ok(match format.unwrap_or("json") {
-        "json" => Json(rows).into_response(),
-        "jsonl" => {
-            let mut body = String::new();
-            for row in &rows {
-                body.push_str(&serde_json::to_string(row).expect("rows serialize"));
-                body.push('\n');
-            }
-            (
-                [
-                    (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
-                    (header::CONTENT_DISPOSITION, attachment("jsonl")),
-                ],
-                body,
-            )
-                .into_response()
-        }
-        "csv" => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (header::CONTENT_DISPOSITION, attachment("csv")),
-            ],
-            to_csv(&rows),
-        )
-            .into_response(),
-        _ => {
-            return Err(AppError::Invalid {
-                code: "invalid_format",
-                field: "format",
-                message: "Choose format json, jsonl or csv.".into(),
-            })
-        }
-    })
+    let (open, between, close) = format.frame();
+    let rows = state
+        .store
+        .evidence_stream(organization_id, phone.map(str::to_owned))
+        .enumerate()
+        .map(move |(i, row)| {
+            let row = row.map_err(|e| {
+                // The status line is gone: the body is cut short, never completed wrongly.
+                tracing::error!(error = %e, "consent record download failed");
+                std::io::Error::other("the consent record could not be read")
+            })?;
+            let separator = if i == 0 { "" } else { between };
+            Ok::<_, std::io::Error>(Bytes::from(separator.to_owned() + &format.row(&row)))
+        });
+    let body = stream::once(async move { Ok(Bytes::from_static(open.as_bytes())) })
+        .chain(rows)
+        .chain(stream::once(async move {
+            // The download's place is freed when the body ends (or is dropped).
+            drop(permit);
+            Ok(Bytes::from_static(close.as_bytes()))
+        }));
+    let (content_type, extension) = format.content();
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(extension) = extension {
+        let disposition = format!("attachment; filename=\"{name}.{extension}\"");
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&disposition).expect("names are digits and dashes"),
+        );
+    }
+    Ok(response)
 }
 
 #[utoipa::path(
@@ -238,6 +290,7 @@ fn render(rows: Vec<EvidenceRow>, format: Option<&str>, name: &str) -> AppResult
             (String = "text/csv"),
         )),
         (status = 422, description = "An unknown `format` (`invalid_format`).", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Other downloads are streaming (`exports_busy`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
     ),
 )]
@@ -275,6 +328,7 @@ async fn record(
         )),
         (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "An unknown `format` (`invalid_format`).", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Other downloads are streaming (`exports_busy`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn export(

@@ -2,6 +2,10 @@
 //! Events. Resume with `Last-Event-ID` (or `?after=`): missed events are
 //! replayed from storage, then live ones follow, never twice. An advisor's
 //! stream carries only the numbers they hold; compliance's, every number.
+//!
+//! A stream ends within `stream_check_secs` of its token expiring or being
+//! revoked (or its person being disabled), and a token holds at most
+//! `streams_per_token` streams at once (429 beyond).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -15,9 +19,9 @@ use futures_util::stream::Stream;
 use optin_core::api::LiveEvent;
 use serde::Deserialize;
 
-use crate::auth::Advisor;
+use crate::auth::{bearer_token, Advisor};
 use crate::error::{ApiQuery, AppResult};
-use crate::store::auth::AdvisorIdentity;
+use crate::store::auth::{token_hash, AdvisorIdentity};
 use crate::store::evidence::EvidenceRow;
 use crate::AppState;
 use optin_core::vocab::Role;
@@ -57,7 +61,10 @@ fn sse(event: &LiveEvent) -> Event {
         Resume,
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event (wins over `after`)."),
     ),
-    responses((status = 200, description = "Server-Sent Events named `consent`, each `data:` a `LiveEvent` (JSON) with the event id as SSE id; never ends. Without a resume point the stream starts now.", content_type = "text/event-stream", body = String)),
+    responses(
+        (status = 200, description = "Server-Sent Events named `consent`, each `data:` a `LiveEvent` (JSON) with the event id as SSE id; ends only when the token expires or is revoked. Without a resume point the stream starts now.", content_type = "text/event-stream", body = String),
+        (status = 429, description = "The token already holds as many live streams as allowed (`too_many_streams`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
+    ),
 )]
 async fn events(
     State(state): State<AppState>,
@@ -76,10 +83,16 @@ async fn events(
     };
     let org = advisor.organization_id;
     let mut audience = Audience::of(&advisor)?;
+    let token = bearer_token(&headers)?.to_owned();
+    let slot = state.limits.stream_slot(token_hash(&token))?;
+    let mut check = tokio::time::interval(state.limits.config.stream_check());
+    check.reset();
     // Subscribe before reading storage so nothing falls between replay and live.
     let mut live = state.live.subscribe();
     let stop = state.shutdown.clone();
     let stream = async_stream(move |tx| async move {
+        // Held while the stream lives.
+        let _slot = slot;
         let mut last = start;
         loop {
             let rows = match state.store.evidence_after(org, last, 500).await {
@@ -109,6 +122,11 @@ async fn events(
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
+                _ = check.tick() => {
+                    if tx.is_closed() || !token_holds(&state, &token).await {
+                        return;
+                    }
+                }
                 received = live.recv() => match received {
                     Ok(published) if published.organization_id == org && published.event.id > last => {
                         last = published.event.id;
@@ -140,6 +158,18 @@ async fn events(
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Whether the stream's token still signs its person in (not expired, not
+/// revoked, the person not disabled); a storage error keeps the stream.
+async fn token_holds(state: &AppState, token: &str) -> bool {
+    match state.store.advisor_by_token(token, state.clock.now()).await {
+        Ok(identity) => identity.is_some(),
+        Err(e) => {
+            tracing::warn!(error = %e, "live stream token check failed");
+            true
+        }
+    }
 }
 
 /// Whose numbers a stream carries: an advisor's own (a number is theirs

@@ -70,6 +70,7 @@ async fn conversation(
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The number has not opted in, or free text outside the 24-hour service window (`not_opted_in`, `outside_service_window`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "An empty or too long text, an unknown template or the wrong number of parameters (`invalid_text`, `unknown_template`, `template_parameters`).", body = optin_core::api::ErrorBody),
+        (status = 429, description = "Too many sends by this advisor or organization (`rate_limited`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn send(
@@ -78,6 +79,9 @@ async fn send(
     ApiPath(id): ApiPath<i64>,
     ApiJson(message): ApiJson<OutgoingMessage>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+    state
+        .limits
+        .check_send(advisor.advisor_id, advisor.organization_id)?;
     let id = sending::send_whatsapp(&state, &advisor, id, message).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))))
 }
@@ -91,10 +95,11 @@ async fn send(
     request_body = optin_core::api::OutgoingSms,
     responses(
         (status = 202, description = "The SMS is queued.", body = crate::openapi::Queued),
-        (status = 403, description = "The person is not an advisor: a compliance officer, who only reads (`read_only_role`), or an admin, who provisions (`advisor_role_required`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "The person is not an advisor: a compliance officer, who only reads (`read_only_role`), or an admin, who provisions (`advisor_role_required`); or the number is in a country the organization does not send SMS to (`sms_country_not_allowed`).", body = optin_core::api::ErrorBody),
         (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The contact sent STOP (`sms_opted_out`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "An empty or too long text (`invalid_text`).", body = optin_core::api::ErrorBody),
+        (status = 429, description = "Too many sends by this advisor or organization (`rate_limited`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn send_sms(
@@ -103,6 +108,9 @@ async fn send_sms(
     ApiPath(id): ApiPath<i64>,
     ApiJson(sms): ApiJson<OutgoingSms>,
 ) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
+    state
+        .limits
+        .check_send(advisor.advisor_id, advisor.organization_id)?;
     let id = sending::send_sms(&state, &advisor, id, sms).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "id": id }))))
 }

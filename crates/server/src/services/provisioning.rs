@@ -118,8 +118,30 @@ pub fn checked_settings(
         .as_deref()
         .map(|name| checked_template_name(name.trim()).map(str::to_owned))
         .transpose()?;
+    let sms_countries = settings
+        .sms_countries
+        .as_ref()
+        .map(|countries| {
+            let mut codes = countries
+                .iter()
+                .map(|text| {
+                    optin_core::phone::country_code(text).ok_or_else(|| {
+                        AppError::invalid(
+                            "invalid_country",
+                            "sms_countries",
+                            format!("{text:?} is not a country code like GB or US."),
+                        )
+                    })
+                })
+                .collect::<AppResult<Vec<_>>>()?;
+            codes.sort();
+            codes.dedup();
+            Ok::<_, AppError>(codes)
+        })
+        .transpose()?;
     Ok(OrganizationSettings {
         alternate_opt_in_template,
+        sms_countries,
         name,
         whatsapp_business_account_id,
         add_whatsapp_phone_number_ids,

@@ -139,7 +139,8 @@ pub async fn send_whatsapp(
     Ok(id)
 }
 
-/// Sends an SMS; refused after the contact sent STOP.
+/// Sends an SMS; refused after the contact sent STOP, and to a country the
+/// organization does not send SMS to.
 pub async fn send_sms(
     state: &AppState,
     advisor: &AdvisorIdentity,
@@ -160,6 +161,18 @@ pub async fn send_sms(
         });
     }
     let body = valid_text(&sms.body, MAX_SMS_CHARS).ok_or_else(|| invalid_text(MAX_SMS_CHARS))?;
+    // Toll-fraud guard: refused before anything is queued for the provider.
+    let (countries, sender) = state.store.sms_destinations(org).await?;
+    if !optin_core::phone::sms_destination_allowed(phone, countries.as_deref(), sender.as_deref()) {
+        return Err(AppError::Forbidden {
+            code: "sms_country_not_allowed",
+            message: format!(
+                "{} has a number in a country this organization does not send SMS to; \
+                 an admin can add the country to the organization's SMS countries.",
+                contact.name
+            ),
+        });
+    }
     let id = work
         .send(
             NewMessage {

@@ -277,6 +277,35 @@ impl Store {
         .map_err(Into::into)
     }
 
+    /// Like [`Store::evidence`], but row by row as the database yields them,
+    /// through a small buffer: memory stays flat however long the record.
+    /// The query stops when the receiver is dropped.
+    pub fn evidence_stream(
+        &self,
+        organization_id: i64,
+        phone: Option<String>,
+    ) -> tokio_stream::wrappers::ReceiverStream<StoreResult<EvidenceRow>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(32);
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            let sql = format!(
+                "{SELECT_EVENTS} WHERE organization_id = $1 AND ($2 IS NULL OR phone_e164 = $2) ORDER BY seq"
+            );
+            let mut rows = sqlx::query_as::<_, EvidenceRow>(&sql)
+                .bind(organization_id)
+                .bind(phone)
+                .fetch(&pool);
+            while let Some(row) = rows.next().await {
+                let failed = row.is_err();
+                if tx.send(row.map_err(Into::into)).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        tokio_stream::wrappers::ReceiverStream::new(rx)
+    }
+
     /// One event of the organization.
     pub async fn evidence_event(
         &self,
@@ -312,8 +341,20 @@ impl Store {
     }
 }
 
+/// The CSV export's header line.
+pub const CSV_HEADER: &str = "seq,received_at,provider_time,phone_e164,advisor_id,kind,cause,state_after,detail_json,signature_valid,raw_body,prev_hash,hash,mode\r\n";
+
 /// One CSV line per event (RFC 4180 quoting), with a header line first.
 pub fn to_csv(rows: &[EvidenceRow]) -> String {
+    let mut out = String::from(CSV_HEADER);
+    for row in rows {
+        out.push_str(&csv_line(row));
+    }
+    out
+}
+
+/// One event as a CSV line (RFC 4180 quoting), under [`CSV_HEADER`].
+pub fn csv_line(row: &EvidenceRow) -> String {
     fn field(out: &mut String, value: &str) {
         if value.contains([',', '"', '\n', '\r']) {
             out.push('"');
@@ -323,36 +364,32 @@ pub fn to_csv(rows: &[EvidenceRow]) -> String {
             out.push_str(value);
         }
     }
-    let mut out = String::from(
-        "seq,received_at,provider_time,phone_e164,advisor_id,kind,cause,state_after,detail_json,signature_valid,raw_body,prev_hash,hash,mode\r\n",
-    );
-    for row in rows {
-        let cells = [
-            row.seq.to_string(),
-            row.received_at.clone(),
-            row.provider_time.clone().unwrap_or_default(),
-            row.phone_e164.clone(),
-            row.advisor_id.map(|a| a.to_string()).unwrap_or_default(),
-            row.kind.clone(),
-            row.cause.clone(),
-            row.state_after.clone().unwrap_or_default(),
-            row.detail_json.clone(),
-            row.signature_valid
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
-            row.raw_body.clone().unwrap_or_default(),
-            row.prev_hash.clone(),
-            row.hash.clone(),
-            row.mode.clone().unwrap_or_default(),
-        ];
-        for (i, cell) in cells.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            field(&mut out, cell);
+    let mut out = String::new();
+    let cells = [
+        row.seq.to_string(),
+        row.received_at.clone(),
+        row.provider_time.clone().unwrap_or_default(),
+        row.phone_e164.clone(),
+        row.advisor_id.map(|a| a.to_string()).unwrap_or_default(),
+        row.kind.clone(),
+        row.cause.clone(),
+        row.state_after.clone().unwrap_or_default(),
+        row.detail_json.clone(),
+        row.signature_valid
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        row.raw_body.clone().unwrap_or_default(),
+        row.prev_hash.clone(),
+        row.hash.clone(),
+        row.mode.clone().unwrap_or_default(),
+    ];
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        out.push_str("\r\n");
+        field(&mut out, cell);
     }
+    out.push_str("\r\n");
     out
 }
 

@@ -23,6 +23,7 @@ struct OrganizationRow {
     default_language: String,
     alternate_opt_in_template: Option<String>,
     sms_help_text: Option<String>,
+    sms_countries: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -108,7 +109,7 @@ impl Store {
         let rows: Vec<OrganizationRow> = sqlx::query_as(
             "SELECT id, name, whatsapp_business_account_id, sms_number, frame_origins,
                     whatsapp_access_token_env, whatsapp_enabled, default_language,
-                    alternate_opt_in_template, sms_help_text
+                    alternate_opt_in_template, sms_help_text, sms_countries
              FROM organizations WHERE ($1 IS NULL OR id = $1) ORDER BY id",
         )
         .bind(only)
@@ -147,9 +148,30 @@ impl Store {
                     whatsapp_enabled: row.whatsapp_enabled,
                     alternate_opt_in_template: row.alternate_opt_in_template,
                     sms_help_text: row.sms_help_text,
+                    sms_countries: row
+                        .sms_countries
+                        .map(|countries| countries.split_whitespace().map(Into::into).collect()),
                 })
             })
             .collect()
+    }
+
+    /// Where an organization may send SMS: its allowed countries (none: its
+    /// sender number's country) and its SMS sender number.
+    pub async fn sms_destinations(
+        &self,
+        organization_id: i64,
+    ) -> StoreResult<(Option<Vec<String>>, Option<String>)> {
+        let row: Option<(Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT sms_countries, sms_number FROM organizations WHERE id = $1")
+                .bind(organization_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (countries, number) = row.unwrap_or_default();
+        Ok((
+            countries.map(|countries| countries.split_whitespace().map(Into::into).collect()),
+            number,
+        ))
     }
 
     /// Creates an organization named `name` with `settings` (already validated).
@@ -435,6 +457,13 @@ async fn apply_settings(
         sqlx::query("UPDATE organizations SET alternate_opt_in_template = $2 WHERE id = $1")
             .bind(id)
             .bind(template)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(countries) = &settings.sms_countries {
+        sqlx::query("UPDATE organizations SET sms_countries = $2 WHERE id = $1")
+            .bind(id)
+            .bind(countries.join(" "))
             .execute(&mut **tx)
             .await?;
     }

@@ -66,12 +66,13 @@ impl Store {
             return Ok(None);
         }
         let org: i64 = sqlx::query_scalar(
-            "INSERT INTO organizations (name, sms_number, whatsapp_business_account_id)
-             VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO organizations (name, sms_number, whatsapp_business_account_id, sms_countries)
+             VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(DEMO_ORGANIZATION)
         .bind(SANDBOX_SMS_NUMBER)
         .bind(SANDBOX_BUSINESS_ACCOUNT_ID)
+        .bind(demo_sms_countries())
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
@@ -220,6 +221,18 @@ fn demo_templates() -> Vec<(
     templates
 }
 
+/// The demo sends SMS to its contacts' countries, and no others.
+fn demo_sms_countries() -> String {
+    let mut countries: Vec<String> = JANE_CONTACTS
+        .iter()
+        .chain(SAM_CONTACTS.iter())
+        .filter_map(|(_, phone)| optin_core::phone::country(phone))
+        .collect();
+    countries.sort();
+    countries.dedup();
+    countries.join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +253,16 @@ mod tests {
                 "{language}: advisor and organization"
             );
         }
+    }
+
+    #[test]
+    fn the_migration_gives_older_demos_the_countries_a_new_one_gets() {
+        let migration = include_str!("../../migrations/0017_sms_countries.sql");
+        assert!(
+            migration.contains(&format!("'{}'", demo_sms_countries())),
+            "{}",
+            demo_sms_countries()
+        );
     }
 
     #[test]
