@@ -76,6 +76,10 @@ pub struct Config {
     /// one, there is no metrics endpoint.
     #[arg(long, env = "OPTIN_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// How long a database write waits for another's lock before the request
+    /// is answered 503 with `Retry-After`, in milliseconds.
+    #[arg(long, env = "OPTIN_DB_BUSY_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_busy_timeout_ms: u64,
 }
 
 /// Provider settings resolved at start: the configured ones, or the sandbox's.
@@ -129,6 +133,7 @@ impl Config {
             sms_account_sid: None,
             sms_auth_token: None,
             metrics_token: None,
+            db_busy_timeout_ms: 5000,
         }
     }
 

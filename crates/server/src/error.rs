@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use optin_core::api::ErrorBody;
 
+/// Seconds a client is asked to wait after a 503 (storage busy or full).
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -49,6 +52,13 @@ pub enum AppError {
     /// The body is not declared as JSON.
     #[error("Send the request body as JSON (Content-Type: application/json).")]
     UnsupportedMediaType,
+    /// Storage cannot serve now (busy beyond the timeout, disk full, I/O):
+    /// 503 with `Retry-After`; the transaction was rolled back, so nothing
+    /// is half-written and a provider delivers its webhook again.
+    #[error(
+        "The service cannot store this right now; nothing was changed. Please try again shortly."
+    )]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Anything unexpected: storage failures and bugs.
     #[error("Something went wrong on our side. Please try again.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -78,6 +88,7 @@ impl AppError {
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -94,8 +105,12 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if let Self::Internal(source) = &self {
-            tracing::error!(error = %source, "internal error");
+        match &self {
+            Self::Internal(source) => tracing::error!(error = %source, "internal error"),
+            Self::Unavailable(source) => {
+                tracing::error!(error = %source, "storage unavailable; answered 503")
+            }
+            _ => {}
         }
         let body = ErrorBody {
             code: code.to_owned(),
@@ -107,6 +122,11 @@ impl IntoResponse for AppError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -119,7 +139,11 @@ impl IntoResponse for AppError {
 
 impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::Internal(Box::new(e))
+        if e.is_unavailable() {
+            Self::Unavailable(Box::new(e))
+        } else {
+            Self::Internal(Box::new(e))
+        }
     }
 }
 

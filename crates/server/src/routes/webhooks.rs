@@ -89,6 +89,7 @@ fn unsigned() -> Response {
         (status = 200, description = "Applied (what is not understood is kept for review) and acknowledged."),
         (status = 401, description = "A bad or missing signature (`unauthorized`); nothing is stored.", body = optin_core::api::ErrorBody),
         (status = 500, description = "Not applied (`internal`); Meta delivers it again later.", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Storage is busy or full (`unavailable`, with `Retry-After`): nothing applied; Meta delivers it again later.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn whatsapp(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -117,6 +118,7 @@ async fn whatsapp(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         (status = 200, description = "Applied and acknowledged."),
         (status = 401, description = "A bad or missing signature, or a body that is not a form (`unauthorized`); nothing is stored.", body = optin_core::api::ErrorBody),
         (status = 500, description = "Not applied (`internal`); the provider delivers it again later.", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Storage is busy or full (`unavailable`, with `Retry-After`): nothing applied; the provider delivers it again later.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn sms(
