@@ -312,17 +312,9 @@ impl Store {
     }
 }
 
-/// One CSV line per event (RFC 4180 quoting), with a header line first.
+/// One CSV line per event (RFC 4180 quoting, formulas neutralised: see
+/// [`optin_core::csv`]), with a header line first.
 pub fn to_csv(rows: &[EvidenceRow]) -> String {
-    fn field(out: &mut String, value: &str) {
-        if value.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&value.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(value);
-        }
-    }
     let mut out = String::from(
         "seq,received_at,provider_time,phone_e164,advisor_id,kind,cause,state_after,detail_json,signature_valid,raw_body,prev_hash,hash,mode\r\n",
     );
@@ -349,7 +341,7 @@ pub fn to_csv(rows: &[EvidenceRow]) -> String {
             if i > 0 {
                 out.push(',');
             }
-            field(&mut out, cell);
+            out.push_str(&optin_core::csv::csv_cell(cell));
         }
         out.push_str("\r\n");
     }
