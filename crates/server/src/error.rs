@@ -1,7 +1,7 @@
 //! The one error type of the service, mapped to a status and a JSON
 //! `{code, message, field?}` body. 5xx details are logged, never sent.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -49,6 +49,9 @@ pub enum AppError {
     /// The body is larger than the route accepts.
     #[error("The request is too large.")]
     PayloadTooLarge,
+    /// The route exists but not with this method.
+    #[error("This address does not take that method.")]
+    MethodNotAllowed,
     /// The body is not declared as JSON.
     #[error("Send the request body as JSON (Content-Type: application/json).")]
     UnsupportedMediaType,
@@ -85,6 +88,7 @@ impl AppError {
             Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -160,6 +164,18 @@ impl From<JsonRejection> for AppError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
             _ => Self::MalformedBody(format!(
                 "The request body is not valid: {}",
+                rejection.body_text()
+            )),
+        }
+    }
+}
+
+impl From<BytesRejection> for AppError {
+    fn from(rejection: BytesRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            _ => Self::MalformedBody(format!(
+                "The request body could not be read: {}",
                 rejection.body_text()
             )),
         }

@@ -89,7 +89,8 @@ pub fn app(state: AppState) -> Router {
         .nest(optin_core::api::API_PREFIX, routes::api())
         .nest("/webhooks", routes::webhooks::router())
         .route("/embed/config", axum::routing::get(embed_config))
-        .route("/metrics", axum::routing::get(routes::metrics::serve));
+        .route("/metrics", axum::routing::get(routes::metrics::serve))
+        .method_not_allowed_fallback(|| async { error::AppError::MethodNotAllowed });
     #[cfg(feature = "sandbox")]
     if state.providers.settings.mode == Mode::Sandbox {
         router = router.merge(sandbox::routes(&state));
@@ -97,6 +98,9 @@ pub fn app(state: AppState) -> Router {
     if let Some(dir) = &state.config.static_dir {
         let index = dir.join("index.html");
         router = router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
+    } else {
+        // API only: an unknown address is refused in the error shape too.
+        router = router.fallback(|| async { error::AppError::NotFound("That address") });
     }
     let index_html = state
         .config
