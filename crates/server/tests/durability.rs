@@ -220,3 +220,32 @@ async fn receipts_deduplicate_within_the_retry_horizon_and_are_pruned_after_it()
     assert_eq!(received("wamid.YOUNG").await, 1, "still deduplicated");
     t.service.stop().await;
 }
+
+#[tokio::test]
+async fn a_full_disk_is_reported_as_unavailable_not_as_an_internal_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.db");
+    let mut conn =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+    sqlx::query("CREATE TABLE t (x TEXT)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // The database may not grow: SQLite answers SQLITE_FULL, as on a full disk.
+    sqlx::query("PRAGMA max_page_count = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let full = sqlx::query("INSERT INTO t VALUES (zeroblob(100000))")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    let error = optin_server::store::StoreError::from(full);
+    assert!(error.is_unavailable(), "{error}");
+    let response =
+        axum::response::IntoResponse::into_response(optin_server::error::AppError::from(error));
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+}
