@@ -576,7 +576,12 @@ async fn a_sender_that_is_not_a_number_or_a_bsuid_is_kept_for_review_and_the_res
         1,
         "the rest of the body is applied"
     );
-    for table in ["messages", "consent_events", "consents", "whatsapp_identities"] {
+    for table in [
+        "messages",
+        "consent_events",
+        "consents",
+        "whatsapp_identities",
+    ] {
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE phone_e164 NOT LIKE '+4479%'");
         assert_eq!(t.count(&sql).await, 0, "{table} holds only real numbers");
     }
