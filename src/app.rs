@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::Api;
+use crate::components::session_notice::SessionNotice;
 use crate::live::{Live, LiveIndicator};
 use crate::pages::compliance::{ComplianceFilters, CompliancePage};
 use crate::pages::compliance_number::ComplianceNumberPage;
@@ -22,10 +23,14 @@ pub fn App() -> impl IntoView {
     let router = Router::from_location();
     provide_context(router);
     // Moving between the advisor's screens keeps the shell (and its live connection).
-    match session::load_token() {
-        Some(token) => {
-            provide_context(Api::new(token));
-            view! { <Shell/> }.into_any()
+    match session::load_session() {
+        Some(session) => {
+            provide_context(Api::new(session.token));
+            let notice = session.unused_link.map(|link| {
+                let on_switch = Callback::new(|token: String| session::switch_to(&token));
+                view! { <SessionNotice link on_switch/> }
+            });
+            view! { {notice} <Shell/> }.into_any()
         }
         None if bridge::is_framed() => view! { <Embedded/> }.into_any(),
         None => view! { <SignedOut/> }.into_any(),

@@ -13,13 +13,14 @@ use optin_app::components::consent_badge::ConsentBadge;
 use optin_app::components::consent_banner::{ConsentBanner, NO_ANSWER_TEXT};
 use optin_app::components::contact_row::ContactRow;
 use optin_app::components::conversation::{delivery_mark, Conversation};
+use optin_app::components::session_notice::SessionNotice;
 use optin_app::live::Live;
 use optin_app::live::SseParser;
 use optin_app::pages::compliance::CompliancePage;
 use optin_app::pages::compliance_number::ComplianceNumberPage;
 use optin_app::pages::sms::sms_parts;
 use optin_app::route::{Route, Router};
-use optin_app::session::token_from_fragment;
+use optin_app::session::{choose, token_from_fragment, Session};
 use optin_app::time::{day_label, local_day_start, precise_stamp, stamp, until};
 use optin_core::api::{
     Cause, Channel, ConsentSnapshot, ConsentState, ConsentView, Contact, Direction, EvidenceKind,
@@ -236,6 +237,60 @@ fn service_errors_are_placed_next_to_their_field() {
     assert!(on_phone.name.is_none() && on_phone.form.is_none());
     let on_form = FormErrors::from_client_error(&ClientError::Offline);
     assert!(on_form.form.unwrap().contains("Can't reach the service"));
+}
+
+#[wasm_bindgen_test]
+fn a_link_token_does_not_replace_a_session_already_signed_in() {
+    let session = |token: &str, unused: Option<&str>| {
+        Some(Session {
+            token: token.to_owned(),
+            unused_link: unused.map(str::to_owned),
+        })
+    };
+    let s = |t: &str| Some(t.to_owned());
+    assert_eq!(
+        choose(s("new"), None),
+        session("new", None),
+        "first sign-in"
+    );
+    assert_eq!(choose(s("same"), s("same")), session("same", None));
+    assert_eq!(choose(None, s("kept")), session("kept", None), "a reload");
+    assert_eq!(
+        choose(s("other"), s("kept")),
+        session("kept", Some("other")),
+        "a different link is set aside, not used"
+    );
+    assert_eq!(choose(None, None), None);
+}
+
+#[wasm_bindgen_test]
+async fn the_session_notice_keeps_the_session_or_switches_on_request() {
+    let switched = RwSignal::new(None::<String>);
+    let on_switch = Callback::new(move |token: String| switched.set(Some(token)));
+    let host = mount(move || view! { <SessionNotice link="other".to_owned() on_switch/> });
+    let notice = host.query_selector("[role=status]").unwrap().unwrap();
+    assert!(notice
+        .text_content()
+        .unwrap()
+        .contains("still using your current session"));
+    let buttons = host.query_selector_all("button").unwrap();
+    assert_eq!(buttons.length(), 2);
+    buttons
+        .item(1)
+        .unwrap()
+        .unchecked_into::<HtmlButtonElement>()
+        .click();
+    assert_eq!(switched.get_untracked().as_deref(), Some("other"));
+    buttons
+        .item(0)
+        .unwrap()
+        .unchecked_into::<HtmlButtonElement>()
+        .click();
+    leptos::task::tick().await;
+    assert!(
+        host.query_selector("[role=status]").unwrap().is_none(),
+        "kept: the notice goes"
+    );
 }
 
 #[wasm_bindgen_test]

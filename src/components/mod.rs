@@ -14,3 +14,4 @@ pub mod evidence_timeline;
 pub mod icons;
 pub mod modal;
 pub mod revocation;
+pub mod session_notice;

@@ -189,7 +189,11 @@ pub struct RevokeToken {
     pub token: String,
 }
 
-/// Checks a contact name the same way on both sides; returns the trimmed name.
+/// Checks a name (of a contact, a person, an organization, an API key) the
+/// same way on both sides; returns the trimmed name. A name must show
+/// something (a zero-width space or a byte-order mark alone is no name) and
+/// must not reorder what is shown around it (`Ann\u{202e}gnp.exe` would read
+/// as `Annexe.png`).
 pub fn validate_name(name: &str) -> Result<&str, &'static str> {
     let name = name.trim();
     if name.is_empty() {
@@ -198,9 +202,57 @@ pub fn validate_name(name: &str) -> Result<&str, &'static str> {
         Err("That name is too long (at most 120 characters).")
     } else if name.chars().any(char::is_control) {
         Err("The name contains characters that cannot be shown.")
+    } else if name.chars().any(is_bidi_control) {
+        Err("The name contains characters that change the direction of the text around it.")
+    } else if name.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        Err("Enter a name with visible letters, digits or signs.")
     } else {
         Ok(name)
     }
+}
+
+/// Bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069): they reorder the text that follows them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing: Unicode's format characters (category Cf:
+/// zero-width space and joiners, the byte-order mark, direction marks, tags,
+/// ...), variation selectors and the blank "filler" letters. A plain list
+/// rather than a Unicode table: this crate ships in the web app.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+            | '\u{E0100}'..='\u{E01EF}'
+    )
 }
 
 /// Initials for a contact avatar: first letters of the first and last words.
@@ -225,6 +277,47 @@ mod tests {
         assert_eq!(validate_name("  Kerry Fisher ").unwrap(), "Kerry Fisher");
         assert!(validate_name(&"x".repeat(121)).is_err());
         assert!(validate_name("a\u{0007}b").is_err());
+    }
+
+    #[test]
+    fn names_that_show_nothing_are_refused() {
+        for invisible in [
+            "\u{200B}",
+            "\u{FEFF}",
+            " \u{2060} ",
+            "\u{200B}\u{200C}\u{200D}",
+            "\u{00AD}",
+            "\u{3164}",
+            "\u{E0041}",
+        ] {
+            assert_eq!(
+                validate_name(invisible),
+                Err("Enter a name with visible letters, digits or signs."),
+                "{invisible:?}"
+            );
+        }
+        // Joiners inside a real name are part of it (emoji, Persian names).
+        assert!(validate_name("Mehr\u{200C}dad").is_ok());
+        assert!(validate_name("Ann \u{1F469}\u{200D}\u{1F4BB}").is_ok());
+    }
+
+    #[test]
+    fn names_with_direction_overrides_or_isolates_are_refused() {
+        for name in [
+            "Ann\u{202E}gnp.exe",
+            "\u{202A}Ann",
+            "Ann\u{202D}",
+            "Ann\u{2066}x\u{2069}",
+            "\u{2067}Ann",
+            "\u{2068}Ann",
+        ] {
+            assert!(
+                validate_name(name).is_err_and(|e| e.contains("direction")),
+                "{name:?}"
+            );
+        }
+        // Right-to-left names are names.
+        assert_eq!(validate_name("محمد"), Ok("محمد"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod compliance;
 pub mod consent;
+pub mod csv;
 pub mod embed;
 pub mod keywords;
 pub mod language;

@@ -166,6 +166,14 @@ pub struct SmsInbound {
     pub body: String,
 }
 
+impl SmsInbound {
+    /// True when `From` is a phone number in E.164 (`+` and 7 to 15 digits,
+    /// no leading zero); a short code or a sender name is not stored as one.
+    pub fn from_is_e164(&self) -> bool {
+        self.from.starts_with('+') && crate::whatsapp::is_wa_id(&self.from)
+    }
+}
+
 /// Form of a status callback for an outbound SMS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -214,6 +222,28 @@ fn lenient_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_inbound_from_must_be_e164() {
+        let inbound = |from: &str| SmsInbound {
+            message_sid: "SM1".into(),
+            account_sid: String::new(),
+            from: from.into(),
+            to: "+15550001111".into(),
+            body: String::new(),
+        };
+        assert!(inbound("+447911123456").from_is_e164());
+        for not in [
+            "447911123456",
+            "+=1+1<script>",
+            "12345",
+            "ACME",
+            "+0123456789",
+            "",
+        ] {
+            assert!(!inbound(not).from_is_e164(), "{not}");
+        }
+    }
 
     #[test]
     fn send_form_uses_twilio_field_names() {

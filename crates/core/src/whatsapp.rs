@@ -706,11 +706,10 @@ pub struct WebhookContact {
 impl WebhookContact {
     /// The number and the BSUID, when the contact carries both (the pair a
     /// WhatsApp identity is learned from).
+    /// A pair that is not a number and a BSUID is not learned from.
     pub fn number_and_user_id(&self) -> Option<(String, &str)> {
-        Some((
-            present(&self.wa_id).map(e164_from_wa_id)?,
-            present(&self.user_id)?,
-        ))
+        let (number, user_id) = (present(&self.wa_id)?, present(&self.user_id)?);
+        (is_wa_id(number) && is_user_id(user_id)).then(|| (e164_from_wa_id(number), user_id))
     }
 }
 
@@ -993,6 +992,18 @@ impl InboundMessage {
         present(&self.from_user_id)
     }
 
+    /// Why the message's sender (or, for a system message, the number or
+    /// user ids it reports) may not be stored; `None` when every one present
+    /// is a WhatsApp number or a BSUID. Such a message is kept for review.
+    pub fn unusable_sender(&self) -> Option<String> {
+        unusable_sender(present(&self.from), present(&self.from_user_id)).or_else(|| {
+            let system = self.system.as_ref()?;
+            let number = present(&system.wa_id).or(present(&system.new_wa_id));
+            unusable_sender(number, system.new_user_id())
+                .or_else(|| unusable_sender(None, system.previous_user_id()))
+        })
+    }
+
     /// The typed text, for text messages.
     pub fn text_body(&self) -> Option<&str> {
         self.text.as_ref().map(|t| t.body.as_str())
@@ -1169,11 +1180,11 @@ pub struct StatusError {
 
 impl StatusUpdate {
     /// The recipient's number (E.164) and BSUID, when the status carries both.
+    /// A pair that is not a number and a BSUID is not learned from.
     pub fn recipient_number_and_user_id(&self) -> Option<(String, &str)> {
-        let number = Some(self.recipient_id.trim())
-            .filter(|n| !n.is_empty())
-            .map(e164_from_wa_id)?;
-        Some((number, present(&self.recipient_user_id)?))
+        let number = self.recipient_id.trim();
+        let user_id = present(&self.recipient_user_id)?;
+        (is_wa_id(number) && is_user_id(user_id)).then(|| (e164_from_wa_id(number), user_id))
     }
 
     /// When the status happened; `None` when the timestamp is malformed.
@@ -1227,6 +1238,45 @@ pub fn format_timestamp(at: DateTime<Utc>) -> String {
     at.timestamp().to_string()
 }
 
+/// True for a WhatsApp id as Meta sends it in `from` and `wa_id`: the
+/// number's 7 to 15 digits (E.164 without the `+`; one `+` is tolerated),
+/// no leading zero. Anything else is not stored as a number.
+pub fn is_wa_id(text: &str) -> bool {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+/// True for a business-scoped user id (BSUID) as Meta sends it: a
+/// two-letter country code, a dot and dot-separated letters and digits
+/// (`US.13491208655302741918`, a parent's `US.ENT.1349...`), at most 128
+/// characters.
+pub fn is_user_id(text: &str) -> bool {
+    let Some((country, rest)) = text.split_once('.') else {
+        return false;
+    };
+    text.len() <= 128
+        && country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_uppercase())
+        && rest
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Why a sender field may not be stored, `None` when it may: a present
+/// `from` must be a WhatsApp id, a present `from_user_id` a BSUID.
+fn unusable_sender(number: Option<&str>, user_id: Option<&str>) -> Option<String> {
+    if let Some(number) = number.filter(|n| !is_wa_id(n)) {
+        return Some(format!(
+            "the sender {number:?} is not a WhatsApp number (7 to 15 digits)"
+        ));
+    }
+    user_id
+        .filter(|u| !is_user_id(u))
+        .map(|user_id| format!("the sender's user id {user_id:?} is not a business-scoped user id"))
+}
+
 /// WhatsApp id (digits only) of an E.164 number: the `+` dropped.
 pub fn wa_id_from_e164(e164: &str) -> String {
     e164.trim().trim_start_matches('+').to_owned()
@@ -1241,6 +1291,70 @@ pub fn e164_from_wa_id(wa_id: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+
+    #[test]
+    fn senders_are_numbers_or_business_scoped_user_ids() {
+        for number in ["447911123456", "+447911123456", "1555123"] {
+            assert!(is_wa_id(number), "{number}");
+        }
+        for not in [
+            "+=1+1<script>",
+            "",
+            "123456",
+            "1234567890123456",
+            "0447911123456",
+            "44 7911 123456",
+            "++447911123456",
+        ] {
+            assert!(!is_wa_id(not), "{not}");
+        }
+        for id in [
+            "US.13491208655302741918",
+            "GB.ENT.9",
+            "ZZ.6543217",
+            "GB.NEWER",
+        ] {
+            assert!(is_user_id(id), "{id}");
+        }
+        for not in [
+            "13491208655302741918",
+            "us.1",
+            "GBR.1",
+            "GB.",
+            "GB..1",
+            "GB.1<x>",
+            "GB.1 2",
+            &format!("GB.{}", "1".repeat(130)),
+        ] {
+            assert!(!is_user_id(not), "{not}");
+        }
+        let message = |from: Option<&str>, user_id: Option<&str>| InboundMessage {
+            from: from.map(str::to_owned),
+            from_user_id: user_id.map(str::to_owned),
+            ..InboundMessage::default()
+        };
+        assert_eq!(
+            message(Some("447911123456"), Some("GB.1")).unusable_sender(),
+            None
+        );
+        assert_eq!(message(None, Some("GB.1")).unusable_sender(), None);
+        assert!(message(Some("+=1+1<script>"), None)
+            .unusable_sender()
+            .is_some());
+        assert!(message(Some("447911123456"), Some("<b>"))
+            .unusable_sender()
+            .is_some());
+        let contact = WebhookContact {
+            wa_id: Some("+=1".into()),
+            user_id: Some("GB.1".into()),
+            ..WebhookContact::default()
+        };
+        assert_eq!(
+            contact.number_and_user_id(),
+            None,
+            "an invalid pair is not learned"
+        );
+    }
 
     fn request_id() -> &'static str {
         "req-42"

@@ -79,6 +79,10 @@ pub struct Config {
     /// Timeouts, budgets and rate limits.
     #[command(flatten)]
     pub limits: crate::limits::LimitsConfig,
+    /// How long a database write waits for another's lock before the request
+    /// is answered 503 with `Retry-After`, in milliseconds.
+    #[arg(long, env = "OPTIN_DB_BUSY_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_busy_timeout_ms: u64,
 }
 
 /// Provider settings resolved at start: the configured ones, or the sandbox's.
@@ -133,6 +137,7 @@ impl Config {
             sms_auth_token: None,
             metrics_token: None,
             limits: Default::default(),
+            db_busy_timeout_ms: 5000,
         }
     }
 

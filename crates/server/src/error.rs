@@ -1,11 +1,14 @@
 //! The one error type of the service, mapped to a status and a JSON
 //! `{code, message, field?}` body. 5xx details are logged, never sent.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use optin_core::api::ErrorBody;
+
+/// Seconds a client is asked to wait after a 503 (storage busy or full).
+pub const RETRY_AFTER_SECONDS: u32 = 5;
 
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +49,9 @@ pub enum AppError {
     /// The body is larger than the route accepts.
     #[error("The request is too large.")]
     PayloadTooLarge,
+    /// The route exists but not with this method.
+    #[error("This address does not take that method.")]
+    MethodNotAllowed,
     /// The body is not declared as JSON.
     #[error("Send the request body as JSON (Content-Type: application/json).")]
     UnsupportedMediaType,
@@ -68,6 +74,13 @@ pub enum AppError {
     /// The request was not sent or answered within the request timeout.
     #[error("The request took too long and was stopped; please try again.")]
     RequestTimeout,
+    /// Storage cannot serve now (busy beyond the timeout, disk full, I/O):
+    /// 503 with `Retry-After`; the transaction was rolled back, so nothing
+    /// is half-written and a provider delivers its webhook again.
+    #[error(
+        "The service cannot store this right now; nothing was changed. Please try again shortly."
+    )]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Anything unexpected: storage failures and bugs.
     #[error("Something went wrong on our side. Please try again.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -94,12 +107,14 @@ impl AppError {
             Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             Self::Busy { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -116,8 +131,12 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if let Self::Internal(source) = &self {
-            tracing::error!(error = %source, "internal error");
+        match &self {
+            Self::Internal(source) => tracing::error!(error = %source, "internal error"),
+            Self::Unavailable(source) => {
+                tracing::error!(error = %source, "storage unavailable; answered 503")
+            }
+            _ => {}
         }
         let body = ErrorBody {
             code: code.to_owned(),
@@ -129,6 +148,11 @@ impl IntoResponse for AppError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -146,7 +170,11 @@ impl IntoResponse for AppError {
 
 impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::Internal(Box::new(e))
+        if e.is_unavailable() {
+            Self::Unavailable(Box::new(e))
+        } else {
+            Self::Internal(Box::new(e))
+        }
     }
 }
 
@@ -163,6 +191,18 @@ impl From<JsonRejection> for AppError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
             _ => Self::MalformedBody(format!(
                 "The request body is not valid: {}",
+                rejection.body_text()
+            )),
+        }
+    }
+}
+
+impl From<BytesRejection> for AppError {
+    fn from(rejection: BytesRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            _ => Self::MalformedBody(format!(
+                "The request body could not be read: {}",
                 rejection.body_text()
             )),
         }

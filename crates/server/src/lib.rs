@@ -12,6 +12,7 @@ pub mod demo_crm;
 pub mod error;
 pub mod limits;
 pub mod live;
+pub mod maintenance;
 pub mod openapi;
 pub mod outbox;
 pub mod providers;
@@ -99,7 +100,8 @@ pub fn app(state: AppState) -> Router {
             limits::limit_webhooks(routes::webhooks::router(), limit_config),
         )
         .route("/embed/config", axum::routing::get(embed_config))
-        .route("/metrics", axum::routing::get(routes::metrics::serve));
+        .route("/metrics", axum::routing::get(routes::metrics::serve))
+        .method_not_allowed_fallback(|| async { error::AppError::MethodNotAllowed });
     #[cfg(feature = "sandbox")]
     if state.providers.settings.mode == Mode::Sandbox {
         router = router.merge(sandbox::routes(&state));
@@ -107,6 +109,9 @@ pub fn app(state: AppState) -> Router {
     if let Some(dir) = &state.config.static_dir {
         let index = dir.join("index.html");
         router = router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
+    } else {
+        // API only: an unknown address is refused in the error shape too.
+        router = router.fallback(|| async { error::AppError::NotFound("That address") });
     }
     let index_html = state
         .config
@@ -158,6 +163,7 @@ pub struct Service {
     stop: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     worker: Option<tokio::task::JoinHandle<()>>,
+    maintenance: tokio::task::JoinHandle<()>,
 }
 
 /// Opens the store (seeding the demo on first start), binds, and starts the
@@ -193,7 +199,12 @@ async fn start(
         _ => None,
     };
     std::fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open(&config.database_path(), mode).await?;
+    let store = Store::open_with(
+        &config.database_path(),
+        mode,
+        std::time::Duration::from_millis(config.db_busy_timeout_ms),
+    )
+    .await?;
     // Demo people and their tokens exist in the sandbox only: a production
     // database starts empty and no token ever touches the disk.
     if mode == Mode::Sandbox {
@@ -234,6 +245,7 @@ async fn start(
         async move { limits::serve(listener, router, &config, stop).await }
     });
     let worker = outbox_worker.then(|| tokio::spawn(outbox::run(state.clone(), stop.clone())));
+    let maintenance = tokio::spawn(maintenance::run(state.clone(), stop.clone()));
     let mut demo_crm = None;
     if let Some(listener) = demo_crm_listener {
         demo_crm = Some(listener.local_addr()?);
@@ -267,17 +279,23 @@ async fn start(
         stop,
         server,
         worker,
+        maintenance,
         demo_crm,
     })
 }
 
 impl Service {
-    /// Stops accepting, ends streams, lets the worker finish its pass.
+    /// Stops accepting, ends streams, lets the worker finish its pass, then
+    /// checkpoints the write-ahead log so the database file is whole.
     pub async fn stop(self) {
         self.stop.cancel();
         if let Some(worker) = self.worker {
             let _ = worker.await;
         }
+        let _ = self.maintenance.await;
         let _ = self.server.await;
+        if let Err(e) = self.state.store.checkpoint().await {
+            tracing::warn!(error = %e, "checkpoint at shutdown failed");
+        }
     }
 }

@@ -312,3 +312,37 @@ async fn the_organization_export_is_exactly_the_organizations_rows() {
     assert_csv_rows(&body, &rows, "export csv");
     t.service.stop().await;
 }
+
+#[tokio::test]
+async fn csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised() {
+    let t = start_without_outbox_worker().await;
+    // A kept raw body that a spreadsheet would run (OWASP's CSV injection).
+    let formula = "=HYPERLINK(\"http://evil.example\",\"click\")";
+    let mut work = t.service.state.store.begin_write().await.unwrap();
+    let evidence = optin_server::store::evidence::NewEvidence::new(
+        1,
+        KERRY,
+        None,
+        EvidenceKind::MessageIn,
+        Cause::Contact,
+        json!({"text": "hello"}),
+        chrono::Utc::now(),
+    )
+    .from_webhook(formula, None);
+    work.append_evidence(evidence).await.unwrap();
+    work.commit().await.unwrap();
+
+    let (status, _, _, body) = download(&t, "/consent/export?format=csv").await;
+    assert_eq!(status, 200);
+    assert!(!body.contains(",=HYPERLINK"), "{body}");
+    let records = parse_csv(&body);
+    let header = &records[0];
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let row = records
+        .iter()
+        .find(|r| r[column("raw_body")].contains("HYPERLINK"))
+        .expect("the row is exported");
+    assert_eq!(row[column("raw_body")], format!("'{formula}"));
+    assert_eq!(row[column("phone_e164")], KERRY, "numbers stay as stored");
+    t.service.stop().await;
+}

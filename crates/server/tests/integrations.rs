@@ -169,3 +169,77 @@ async fn a_host_opens_a_contact_by_number_or_crm_id_creating_it_once() {
     assert_eq!((status, body["field"].as_str()), (422, Some("phone")));
     t.service.stop().await;
 }
+
+#[tokio::test]
+async fn an_api_key_stops_working_when_it_expires_or_is_revoked() {
+    let t = start().await;
+    let (admin_key, _) = t
+        .service
+        .state
+        .store
+        .create_api_key(
+            1,
+            "provisioning",
+            optin_core::admin::KeyScope::Admin,
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let mint = |key: String| {
+        let t = &t;
+        async move {
+            t.http
+                .post(format!("{}/api/v1/integrations/advisor-tokens", t.base))
+                .bearer_auth(key)
+                .json(&json!({"advisor_id": 1}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // A key that expires in an hour, by the service clock.
+    let in_an_hour = t.service.state.clock.now() + chrono::Duration::hours(1);
+    let (status, expiring) = t
+        .api(
+            "POST",
+            "/admin/api-keys",
+            &admin_key,
+            Some(json!({"name": "CRM staging", "scope": "integration", "expires_at": in_an_hour})),
+        )
+        .await;
+    assert_eq!(status, 201, "{expiring}");
+    let expiring_key = expiring["key"].as_str().unwrap().to_owned();
+    assert_eq!(mint(expiring_key.clone()).await, 201);
+    t.service.state.clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(mint(expiring_key).await, 401, "expired by time");
+
+    // A key expired now by the admin, and one revoked.
+    for action in ["expire", "revoke"] {
+        let (_, created) = t
+            .api(
+                "POST",
+                "/admin/api-keys",
+                &admin_key,
+                Some(json!({"name": format!("CRM {action}"), "scope": "integration"})),
+            )
+            .await;
+        let key = created["key"].as_str().unwrap().to_owned();
+        let id = created["view"]["id"].as_i64().unwrap();
+        assert_eq!(mint(key.clone()).await, 201);
+        let body = (action == "expire").then(|| json!({}));
+        let (status, view) = t
+            .api(
+                "POST",
+                &format!("/admin/api-keys/{id}/{action}"),
+                &admin_key,
+                body,
+            )
+            .await;
+        assert_eq!(status, 200, "{view}");
+        assert_eq!(mint(key).await, 401, "after {action}");
+    }
+    t.service.stop().await;
+}

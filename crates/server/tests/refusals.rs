@@ -234,3 +234,218 @@ async fn a_malformed_address_or_query_is_refused_in_the_error_shape() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_kind_of_refusal_answers_the_json_error_shape() {
+    let t = start().await;
+    let api = |path: &str| format!("{}/api/v1{path}", t.base);
+    let big = "x".repeat(2 * 1024 * 1024);
+    let contact = json!({"name": "Ann", "phone": "+447911123499", "note": "x".repeat(20 * 1024)});
+    let requests = vec![
+        (
+            "a JSON syntax error",
+            t.http
+                .post(api("/contacts"))
+                .bearer_auth(&t.jane)
+                .header("content-type", "application/json")
+                .body("{\"name\": "),
+            400,
+            "malformed_body",
+        ),
+        (
+            "a body that is not declared as JSON",
+            t.http
+                .post(api("/contacts"))
+                .bearer_auth(&t.jane)
+                .header("content-type", "text/plain")
+                .body("{}"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "an API body over the limit",
+            t.http
+                .post(api("/contacts"))
+                .bearer_auth(&t.jane)
+                .json(&contact),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "a WhatsApp webhook over the limit",
+            t.http
+                .post(format!("{}/webhooks/whatsapp", t.base))
+                .header("content-type", "application/json")
+                .header("X-Hub-Signature-256", "sha256=00")
+                .body(big.clone()),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "an SMS webhook over the limit",
+            t.http
+                .post(format!("{}/webhooks/sms", t.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("X-Twilio-Signature", "AA==")
+                .body(format!("Body={big}")),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "an unsigned webhook",
+            t.http
+                .post(format!("{}/webhooks/whatsapp", t.base))
+                .header("content-type", "application/json")
+                .body("{}"),
+            401,
+            "unauthorized",
+        ),
+        (
+            "a wrong verify token",
+            t.http.get(format!(
+                "{}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
+                t.base
+            )),
+            403,
+            "verification_failed",
+        ),
+        (
+            "a path value of the wrong type",
+            t.http.get(api("/contacts/seven")).bearer_auth(&t.jane),
+            422,
+            "invalid_path",
+        ),
+        (
+            "a query value of the wrong type",
+            t.http.get(api("/contacts?limit=many")).bearer_auth(&t.jane),
+            422,
+            "invalid_query",
+        ),
+        (
+            "a method an API route does not take",
+            t.http.delete(api("/contacts")).bearer_auth(&t.jane),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "a method a webhook does not take",
+            t.http.get(format!("{}/webhooks/sms", t.base)),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "an unknown API route",
+            t.http.get(api("/nothing/here")).bearer_auth(&t.jane),
+            404,
+            "not_found",
+        ),
+        (
+            "an unknown address outside the API",
+            t.http.get(format!("{}/nothing/here", t.base)),
+            404,
+            "not_found",
+        ),
+    ];
+    for (what, request, status, code) in requests {
+        let response = request.send().await.unwrap();
+        let got = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body: Value = serde_json::from_str(&response.text().await.unwrap())
+            .unwrap_or_else(|e| panic!("{what}: not JSON ({e})"));
+        assert_eq!(
+            (got, body["code"].as_str()),
+            (status, Some(code)),
+            "{what}: {body}"
+        );
+        assert_eq!(content_type, "application/json", "{what}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {body}"
+        );
+    }
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM contacts WHERE name = 'Ann'")
+            .await,
+        0
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM webhook_reviews").await, 0);
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn invisible_names_and_direction_overrides_are_refused_everywhere_a_name_is_given() {
+    let t = start().await;
+    let (admin_key, _) = t
+        .service
+        .state
+        .store
+        .create_api_key(
+            1,
+            "provisioning",
+            optin_core::admin::KeyScope::Admin,
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let before = (
+        t.count("SELECT COUNT(*) FROM contacts").await,
+        t.count("SELECT COUNT(*) FROM advisors").await,
+        t.count("SELECT COUNT(*) FROM api_keys").await,
+    );
+    for name in [
+        "\u{200B}",
+        "\u{FEFF}",
+        "\u{2060}\u{200D}",
+        "Ann\u{202E}gnp.exe",
+        "\u{2066}Ann\u{2069}",
+    ] {
+        for (token, method, path, body) in [
+            (
+                &t.jane,
+                "POST",
+                "/contacts",
+                json!({"name": name, "phone": "+447911123499"}),
+            ),
+            (
+                &admin_key,
+                "POST",
+                "/admin/advisors",
+                json!({"name": name, "role": "advisor"}),
+            ),
+            (
+                &admin_key,
+                "POST",
+                "/admin/api-keys",
+                json!({"name": name, "scope": "integration"}),
+            ),
+            (
+                &admin_key,
+                "PATCH",
+                "/admin/organization",
+                json!({"name": name}),
+            ),
+        ] {
+            let reply = t.api(method, path, token, Some(body)).await;
+            assert_refused(&reply, 422, "invalid_name");
+            assert_eq!(reply.1["field"], "name", "{path} {name:?}");
+        }
+    }
+    let after = (
+        t.count("SELECT COUNT(*) FROM contacts").await,
+        t.count("SELECT COUNT(*) FROM advisors").await,
+        t.count("SELECT COUNT(*) FROM api_keys").await,
+    );
+    assert_eq!(before, after, "nothing stored");
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM organizations WHERE name LIKE 'Acme%'")
+            .await,
+        1,
+        "the organization keeps its name"
+    );
+    t.service.stop().await;
+}

@@ -546,3 +546,85 @@ async fn help_or_info_by_sms_is_answered_with_the_organizations_help_text() {
     assert_eq!(replies().await.len(), 2);
     t.service.stop().await;
 }
+
+#[tokio::test]
+async fn a_sender_that_is_not_a_number_or_a_bsuid_is_kept_for_review_and_the_rest_applied() {
+    let t = start_without_outbox_worker().await;
+    let body = envelope(json!({
+        "contacts": [{"profile": {"name": "Mallory"}, "wa_id": "+=1+1<script>", "user_id": "GB.1"}],
+        "messages": [
+            {"from": "+=1+1<script>", "id": "wamid.EVIL1", "timestamp": "1764080000", "type": "text", "text": {"body": "STOP"}},
+            {"from": "447911123456", "from_user_id": "<img src=x>", "id": "wamid.EVIL2", "timestamp": "1764080000", "type": "text", "text": {"body": "STOP"}},
+            {"from": "447911123456", "id": "wamid.GOOD", "timestamp": "1764080001", "type": "text", "text": {"body": "hello"}}
+        ]
+    }));
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    let reviews = t.service.state.store.open_reviews(10).await.unwrap();
+    let reasons: Vec<&str> = reviews.iter().map(|r| r.reason.as_str()).collect();
+    assert_eq!(reviews.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].contains("is not a WhatsApp number"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("is not a business-scoped user id"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM messages WHERE provider_message_id = 'wamid.GOOD'")
+            .await,
+        1,
+        "the rest of the body is applied"
+    );
+    for table in [
+        "messages",
+        "consent_events",
+        "consents",
+        "whatsapp_identities",
+    ] {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE phone_e164 NOT LIKE '+4479%'");
+        assert_eq!(t.count(&sql).await, 0, "{table} holds only real numbers");
+    }
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'keyword_opt_out'")
+            .await,
+        0
+    );
+
+    let to = optin_server::store::seed::SANDBOX_SMS_NUMBER.to_owned();
+    let form = |sid: &str, from: &str| {
+        vec![
+            ("MessageSid".to_owned(), sid.to_owned()),
+            ("From".to_owned(), from.to_owned()),
+            ("To".to_owned(), to.clone()),
+            ("Body".to_owned(), "STOP".to_owned()),
+        ]
+    };
+    assert_eq!(
+        signed_sms_form(&t, &form("SMEVIL", "+=1+1<script>")).await,
+        200
+    );
+    assert_eq!(signed_sms_form(&t, &form("SMSHORT", "ACME")).await, 200);
+    let reviews = t.service.state.store.open_reviews(10).await.unwrap();
+    assert_eq!(reviews.len(), 4);
+    assert!(reviews[2..]
+        .iter()
+        .all(|r| r.provider == "sms" && r.reason.contains("is not a phone number in E.164")));
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM messages WHERE channel = 'sms'")
+            .await,
+        0,
+        "nothing stored from them"
+    );
+    assert_eq!(
+        signed_sms_form(&t, &form("SMGOOD", "+447911123456")).await,
+        200
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM messages WHERE channel = 'sms' AND direction = 'in'")
+            .await,
+        1,
+        "the valid sender's STOP is stored (its confirmation goes out besides)"
+    );
+    t.service.stop().await;
+}

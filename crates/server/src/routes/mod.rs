@@ -37,5 +37,6 @@ pub fn api() -> Router<AppState> {
         .merge(admin::router())
         .route("/openapi.json", get(crate::openapi::serve))
         .fallback(|| async { AppError::NotFound("That API route") })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -9,6 +9,7 @@
 //! kept raw for review with the reason, and then it is acknowledged.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/whatsapp", get(handshake).post(whatsapp))
         .route("/sms", post(sms))
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
 }
 
@@ -52,7 +54,7 @@ struct Handshake {
     params(Handshake),
     responses(
         (status = 200, description = "The verify token matches: the challenge, echoed.", content_type = "text/plain", body = String),
-        (status = 403, description = "Wrong mode or verify token, or no challenge (empty body)."),
+        (status = 403, description = "Wrong mode or verify token, or no challenge (`verification_failed`).", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn handshake(
@@ -66,7 +68,11 @@ async fn handshake(
         .is_some_and(|token| constant_time_eq(token.as_bytes(), expected.as_bytes()));
     match (query.mode.as_deref(), token_ok, query.challenge) {
         (Some("subscribe"), true, Some(challenge)) => (StatusCode::OK, challenge).into_response(),
-        _ => StatusCode::FORBIDDEN.into_response(),
+        _ => AppError::Forbidden {
+            code: "verification_failed",
+            message: "The verification request does not match this service's verify token.".into(),
+        }
+        .into_response(),
     }
 }
 
@@ -88,10 +94,21 @@ fn unsigned() -> Response {
     responses(
         (status = 200, description = "Applied (what is not understood is kept for review) and acknowledged."),
         (status = 401, description = "A bad or missing signature (`unauthorized`); nothing is stored.", body = optin_core::api::ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`); nothing is stored.", body = optin_core::api::ErrorBody),
         (status = 500, description = "Not applied (`internal`); Meta delivers it again later.", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Storage is busy or full (`unavailable`, with `Retry-After`): nothing applied; Meta delivers it again later.", body = optin_core::api::ErrorBody),
     ),
 )]
-async fn whatsapp(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn whatsapp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // Too large (413) or unreadable: refused in the error shape, before the signature.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return AppError::from(rejection).into_response(),
+    };
     let signature = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
@@ -116,15 +133,21 @@ async fn whatsapp(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     responses(
         (status = 200, description = "Applied and acknowledged."),
         (status = 401, description = "A bad or missing signature, or a body that is not a form (`unauthorized`); nothing is stored.", body = optin_core::api::ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`); nothing is stored.", body = optin_core::api::ErrorBody),
         (status = 500, description = "Not applied (`internal`); the provider delivers it again later.", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Storage is busy or full (`unavailable`, with `Retry-After`): nothing applied; the provider delivers it again later.", body = optin_core::api::ErrorBody),
     ),
 )]
 async fn sms(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return AppError::from(rejection).into_response(),
+    };
     // The signature covers every posted pair; a body that is not even a
     // form cannot carry a valid one.
     let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {

@@ -127,7 +127,10 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
                 raw_body: raw,
                 provider_time: message.sent_at(),
             };
-            let applied = if message.kind == InboundKind::System {
+            // A sender that is not a number or a BSUID is never stored as one.
+            let applied = if let Some(reason) = message.unusable_sender() {
+                Err(reason)
+            } else if message.kind == InboundKind::System {
                 identities::apply_system(&mut work, org, message, &source).await?
             } else {
                 match identities::sender(&mut work, org, message).await? {
@@ -368,6 +371,15 @@ pub async fn apply_sms(state: &AppState, body: &[u8]) -> AppResult<()> {
         Ok((SmsWebhook::Inbound(inbound), _)) => {
             let key = format!("sms:msg:{}", inbound.message_sid);
             match work.store.organization_by_sms_number(&inbound.to).await? {
+                // A sender that is not a phone number is never stored as one.
+                Some(org) if !inbound.from_is_e164() => {
+                    let reason = format!(
+                        "the sender {:?} is not a phone number in E.164 form",
+                        inbound.from
+                    );
+                    keep_for_review(&mut work, Channel::Sms, Some(org), None, &reason, raw, raw)
+                        .await?;
+                }
                 Some(org) => {
                     if work.store.first_receipt(&key, work.now).await? {
                         apply_sms_inbound(&mut work, org, &inbound, raw).await?;

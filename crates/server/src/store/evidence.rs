@@ -344,7 +344,7 @@ impl Store {
 /// The CSV export's header line.
 pub const CSV_HEADER: &str = "seq,received_at,provider_time,phone_e164,advisor_id,kind,cause,state_after,detail_json,signature_valid,raw_body,prev_hash,hash,mode\r\n";
 
-/// One CSV line per event (RFC 4180 quoting), with a header line first.
+/// One CSV line per event, with a header line first.
 pub fn to_csv(rows: &[EvidenceRow]) -> String {
     let mut out = String::from(CSV_HEADER);
     for row in rows {
@@ -353,17 +353,9 @@ pub fn to_csv(rows: &[EvidenceRow]) -> String {
     out
 }
 
-/// One event as a CSV line (RFC 4180 quoting), under [`CSV_HEADER`].
+/// One event as a CSV line under [`CSV_HEADER`]: RFC 4180 quoting, and
+/// formulas neutralised (see [`optin_core::csv`]).
 pub fn csv_line(row: &EvidenceRow) -> String {
-    fn field(out: &mut String, value: &str) {
-        if value.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&value.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(value);
-        }
-    }
     let mut out = String::new();
     let cells = [
         row.seq.to_string(),
@@ -387,7 +379,7 @@ pub fn csv_line(row: &EvidenceRow) -> String {
         if i > 0 {
             out.push(',');
         }
-        field(&mut out, cell);
+        out.push_str(&optin_core::csv::csv_cell(cell));
     }
     out.push_str("\r\n");
     out

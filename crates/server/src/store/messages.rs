@@ -474,3 +474,15 @@ async fn message_by_id<'e>(
     .await?;
     row.map(StoredMessageRow::read).transpose()
 }
+
+impl Store {
+    /// Forgets webhook receipts first seen before `before` (beyond the
+    /// providers' retry horizon, no re-delivery can come); returns how many.
+    pub async fn prune_receipts(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM webhook_receipts WHERE received_at < $1")
+            .bind(timestamp(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

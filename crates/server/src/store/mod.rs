@@ -69,11 +69,52 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when storage cannot serve now but may soon: the database is busy
+    /// beyond the busy timeout or locked, the disk is full or read-only, an
+    /// I/O error, no connection free. Such a request is answered 503 with
+    /// `Retry-After` (a provider retries its webhook), never as done.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Database(db) => {
+                // sqlx gives SQLite's extended code; its low byte is the primary code.
+                let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+                matches!(
+                    code & 0xff,
+                    SQLITE_BUSY
+                        | SQLITE_LOCKED
+                        | SQLITE_NOMEM
+                        | SQLITE_READONLY
+                        | SQLITE_IOERR
+                        | SQLITE_FULL
+                        | SQLITE_CANTOPEN
+                )
+            }
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+            _ => false,
+        }
+    }
+
     /// True when the write lost a race with a unique constraint.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
     }
 }
+
+// SQLite's primary result codes (https://sqlite.org/rescode.html).
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_NOMEM: i32 = 7;
+const SQLITE_READONLY: i32 = 8;
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_FULL: i32 = 13;
+const SQLITE_CANTOPEN: i32 = 14;
+
+/// How long a statement waits for another connection's write lock before it
+/// fails busy (and the request is answered 503).
+pub const DEFAULT_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -96,12 +137,21 @@ impl Store {
     /// Opens (creating if missing) the database file, applies migrations and
     /// checks that it was created in `mode` (a new database remembers it).
     pub async fn open(path: &Path, mode: Mode) -> StoreResult<Self> {
+        Self::open_with(path, mode, DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    /// [`Store::open`] with another busy timeout.
+    pub async fn open_with(
+        path: &Path,
+        mode: Mode,
+        busy_timeout: std::time::Duration,
+    ) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(5));
+            .busy_timeout(busy_timeout);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -150,6 +200,18 @@ impl Store {
             tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
             mode: self.mode,
         })
+    }
+}
+
+impl Store {
+    /// Copies the write-ahead log into the database file and truncates it,
+    /// so the log does not grow without bound and a restart replays little.
+    /// Readers still in the log leave part of it for the next checkpoint.
+    pub async fn checkpoint(&self) -> StoreResult<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 
