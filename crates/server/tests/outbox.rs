@@ -204,7 +204,7 @@ async fn a_job_left_pending_by_a_stopped_process_is_sent_once_after_the_restart(
             .fetch_one(&pool)
             .await
             .unwrap();
-        if row.0 == "pending" {
+        if row.0 != "done" {
             Err(format!("{row:?}"))
         } else {
             Ok(row)
