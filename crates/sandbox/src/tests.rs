@@ -434,7 +434,10 @@ async fn every_status_returns_the_send_s_callback_data_as_meta_does() {
     assert_eq!(status, 202);
     let read = h.next_status().await;
     assert_eq!(read.status, DeliveryStatus::Read);
-    assert_eq!(read.biz_opaque_callback_data.as_deref(), Some("optin-msg-1-k"));
+    assert_eq!(
+        read.biz_opaque_callback_data.as_deref(),
+        Some("optin-msg-1-k")
+    );
     // The same key again: the same message, nothing emitted twice.
     assert_eq!(client.send(&keyed, "job-1").await.unwrap(), accepted);
     // A send without callback data gets statuses without it.

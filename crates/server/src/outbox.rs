@@ -334,16 +334,21 @@ async fn accept(state: &AppState, claimed: &Claimed, provider_id: &str) -> AppRe
         .end_claim(job.id, attempt, JobEnd::Done, None)
         .await?
     {
-        delivery::provider_accepted(&mut work, &message, provider_id, attempt, Acceptance::Answer)
-            .await?;
+        delivery::provider_accepted(
+            &mut work,
+            &message,
+            provider_id,
+            attempt,
+            Acceptance::Answer,
+        )
+        .await?;
     } else if let Some(recorded) = message
         .provider_message_id
         .as_deref()
         .filter(|recorded| *recorded != provider_id)
     {
         // A status proved an earlier attempt meanwhile: this one sent it again.
-        delivery::duplicate_sent(&mut work, &message, recorded, provider_id, attempt, None)
-            .await?;
+        delivery::duplicate_sent(&mut work, &message, recorded, provider_id, attempt, None).await?;
     }
     work.commit(state).await
 }
