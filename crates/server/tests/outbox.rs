@@ -644,3 +644,53 @@ async fn an_accepted_send_whose_recording_fails_is_not_sent_again_while_the_faul
     assert_eq!(drain(&t.state).await.unwrap(), 0);
     assert_eq!(t.provider.calls().len(), 1, "never sent twice");
 }
+
+#[tokio::test]
+async fn an_sms_with_an_unknown_outcome_goes_again_after_the_grace_period_under_the_same_key() {
+    // SMS statuses carry no callback data: the provider's idempotency
+    // guard on the key is what makes the repeat safe.
+    let t = impatient().await;
+    t.provider
+        .hang_then_accept(std::time::Duration::from_millis(600));
+    let kerry = t.jane_contact("Kerry").await;
+    let response = t
+        .http
+        .post(format!("{}/api/v1/contacts/{kerry}/sms", t.base))
+        .bearer_auth(&t.jane)
+        .json(&json!({"body": "Your documents are ready."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    assert_eq!(drain(&t.state).await.unwrap(), 1);
+    let (state, attempts, _, _, key) = the_job(&t.state).await;
+    assert_eq!((state.as_str(), attempts), ("unknown", 1));
+
+    t.state.clock.advance(Duration::seconds(60));
+    assert_eq!(
+        drain(&t.state).await.unwrap(),
+        0,
+        "still in the grace period"
+    );
+    t.state.clock.advance(Duration::seconds(61));
+    assert_eq!(drain(&t.state).await.unwrap(), 1);
+    let (state, attempts, ..) = the_job(&t.state).await;
+    assert_eq!((state.as_str(), attempts), ("done", 2));
+    let calls = t.provider.calls();
+    assert_eq!(calls.len(), 2);
+    for call in &calls {
+        assert!(call.path.ends_with("/Messages.json"), "{}", call.path);
+        assert_eq!(call.idempotency_key.as_deref(), Some(key.as_str()));
+        assert!(!call.body.contains("biz_opaque_callback_data"));
+    }
+    assert_eq!(
+        evidence_with(&t, "send_repeated", "$.channel", json!("sms")).await,
+        1
+    );
+    let sid: Option<String> =
+        sqlx::query_scalar("SELECT provider_message_id FROM messages WHERE channel = 'sms'")
+            .fetch_one(t.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(sid.as_deref(), Some("SMFAKE2"));
+}
