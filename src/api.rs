@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use gloo_net::http::{Request, RequestBuilder, Response};
 use optin_core::api::{
     Cause, ConsentSnapshot, ConsentState, ConsentView, Contact, ContactPage, ErrorBody,
-    EvidenceKind, Me, MessageView, NewContact, OutgoingMessage, OutgoingSms, Purpose, TemplateView,
-    API_PREFIX,
+    EvidenceKind, Me, MessageView, NewContact, NewRevocation, OutgoingMessage, OutgoingSms,
+    Purpose, ResolveStopFlag, StopFlag, TemplateView, API_PREFIX,
 };
 use optin_core::compliance::{
-    AdvisorSummary, ChainStatus, NumberPage, NumberTimeline, RawEvidence,
+    AdvisorSummary, ChainStatus, NumberPage, NumberTimeline, RawEvidence, WebhookReview,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -224,6 +224,25 @@ pub fn consent_param(state: ConsentView) -> &'static str {
     }
 }
 
+/// Whose number a revocation or a decision is about: an advisor's contact,
+/// or (compliance) a number of the organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// One of the advisor's contacts, by id.
+    Contact(i64),
+    /// A number of the organization (E.164), for compliance.
+    Number(String),
+}
+
+impl Subject {
+    fn path(&self) -> String {
+        match self {
+            Subject::Contact(id) => format!("/contacts/{id}"),
+            Subject::Number(e164) => format!("/compliance/numbers/{}", encode_phone(e164)),
+        }
+    }
+}
+
 /// One step of a contact's consent record (the fields the history shows).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct RecordEvent {
@@ -307,6 +326,10 @@ impl Api {
         self.authorized(Request::post(&format!("{API_PREFIX}{path}")))
     }
 
+    fn patch(&self, path: &str) -> RequestBuilder {
+        self.authorized(Request::patch(&format!("{API_PREFIX}{path}")))
+    }
+
     /// Who the token belongs to.
     pub async fn me(&self) -> Result<Me, ClientError> {
         decode(self.get("/me").send().await).await
@@ -337,6 +360,33 @@ impl Api {
     pub async fn add_contact(&self, contact: &NewContact) -> Result<Contact, ClientError> {
         let request = self.post("/contacts").json(contact).map_err(unexpected)?;
         decode(request.send().await).await
+    }
+
+    /// Changes a contact (its language).
+    pub async fn update_contact(
+        &self,
+        id: i64,
+        change: &optin_core::api::ContactUpdate,
+    ) -> Result<Contact, ClientError> {
+        let request = self
+            .patch(&format!("/contacts/{id}"))
+            .json(change)
+            .map_err(unexpected)?;
+        decode(request.send().await).await
+    }
+
+    /// The opt-in request exactly as the contact would receive it now,
+    /// rendered by the service in the contact's language.
+    pub async fn opt_in_preview(
+        &self,
+        id: i64,
+    ) -> Result<optin_core::api::OptInPreview, ClientError> {
+        decode(
+            self.get(&format!("/contacts/{id}/opt-in/preview"))
+                .send()
+                .await,
+        )
+        .await
     }
 
     /// Finds a contact by number or CRM id, creating it when name and number are given.
@@ -500,6 +550,43 @@ impl Api {
     /// The organization's advisors (for the advisor filter).
     pub async fn compliance_advisors(&self) -> Result<Vec<AdvisorSummary>, ClientError> {
         decode(self.get("/compliance/advisors").send().await).await
+    }
+
+    /// Messages of the organization flagged as possible requests to stop (compliance).
+    pub async fn compliance_stop_flags(&self) -> Result<Vec<StopFlag>, ClientError> {
+        decode(self.get("/compliance/stop-flags").send().await).await
+    }
+
+    /// Parts of the organization's webhooks kept for review (compliance).
+    pub async fn compliance_reviews(&self) -> Result<Vec<WebhookReview>, ClientError> {
+        decode(self.get("/compliance/reviews").send().await).await
+    }
+
+    /// Records a revocation the contact gave by other means: for one of the
+    /// advisor's contacts, or (compliance) for a number of the organization.
+    pub async fn record_revocation(
+        &self,
+        on: Subject,
+        revocation: &NewRevocation,
+    ) -> Result<ConsentSnapshot, ClientError> {
+        let request = self
+            .post(&format!("{}/revocations", on.path()))
+            .json(revocation)
+            .map_err(unexpected)?;
+        decode(request.send().await).await
+    }
+
+    /// Decides a message flagged as a possible request to stop.
+    pub async fn resolve_stop_flag(
+        &self,
+        on: Subject,
+        resolve: &ResolveStopFlag,
+    ) -> Result<ConsentSnapshot, ClientError> {
+        let request = self
+            .post(&format!("{}/stop-flags/resolve", on.path()))
+            .json(resolve)
+            .map_err(unexpected)?;
+        decode(request.send().await).await
     }
 
     /// The organization's approved message templates.

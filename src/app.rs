@@ -200,7 +200,11 @@ fn screen_for(role: Role, route: Route) -> AnyView {
         // Read-only and organization-wide: the compliance view is their home.
         Role::Compliance | Role::Admin => match route {
             Route::Contacts | Route::Compliance => view! { <CompliancePage/> }.into_any(),
-            Route::ComplianceNumber(phone) => view! { <ComplianceNumberPage phone/> }.into_any(),
+            Route::ComplianceNumber(phone) => {
+                // Compliance records revocations and decides flags; admins only read.
+                let can_act = role == Role::Compliance;
+                view! { <ComplianceNumberPage phone can_act/> }.into_any()
+            }
             Route::Contact(_) | Route::Sms(_) | Route::Phone(_) | Route::NotFound => {
                 view! { <NotFound home=Route::Compliance/> }.into_any()
             }

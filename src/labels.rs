@@ -2,7 +2,10 @@
 //! one place each. The matches are exhaustive: a new variant does not compile
 //! until it has its words here.
 
-use optin_core::api::{Cause, ConsentState, EvidenceKind, MessageStatus, Mode, Purpose, Role};
+use optin_core::api::{
+    Cause, Channel, ConsentState, EvidenceKind, MessageStatus, Mode, Purpose, RevocationChannel,
+    Role,
+};
 
 /// Words for a consent-record kind, as an advisor reads them.
 pub fn evidence(kind: EvidenceKind) -> &'static str {
@@ -35,6 +38,32 @@ pub fn evidence(kind: EvidenceKind) -> &'static str {
         K::UserIdChanged => "WhatsApp changed the contact's user id",
         K::SendRepeated => "No answer from the provider; sent again",
         K::DuplicateSent => "The first send went out too: sent twice",
+        K::RevocationRecorded => "Revocation recorded",
+        K::StopRequestFlagged => "Message flagged as a possible stop request",
+        K::StopRequestApplied => "Flagged message applied as a revocation",
+        K::StopRequestDismissed => "Flagged message judged not a revocation",
+        K::SmsOptOutConfirmation => "Opt-out confirmation SMS queued",
+    }
+}
+
+/// How a contact gave a revocation, after "by" / "in".
+pub fn revocation_channel(channel: RevocationChannel) -> &'static str {
+    match channel {
+        RevocationChannel::Phone => "phone call",
+        RevocationChannel::Email => "e-mail",
+        RevocationChannel::InPerson => "in person",
+        RevocationChannel::Letter => "letter",
+        RevocationChannel::WhatsappMessage => "WhatsApp message",
+        RevocationChannel::SmsMessage => "SMS",
+        RevocationChannel::Other => "other means",
+    }
+}
+
+/// The channel a message came on.
+pub fn channel(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Whatsapp => "WhatsApp",
+        Channel::Sms => "SMS",
     }
 }
 

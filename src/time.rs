@@ -106,6 +106,43 @@ pub fn local_day_start(value: &str, days_after: i32) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(date.get_time() as i64)
 }
 
+/// The local time a `datetime-local` input gives (`2026-03-10T09:56`), as UTC.
+pub fn from_local_input(value: &str) -> Option<DateTime<Utc>> {
+    let (date, time) = value.trim().split_once('T')?;
+    let mut day = date.splitn(3, '-').map(str::parse::<i32>);
+    let mut clock = time
+        .splitn(3, ':')
+        .map(|p| p.split('.').next().unwrap_or(p).parse::<i32>());
+    let (year, month, day) = (day.next()?.ok()?, day.next()?.ok()?, day.next()?.ok()?);
+    let (hours, minutes) = (clock.next()?.ok()?, clock.next()?.ok()?);
+    let seconds = clock.next().and_then(Result::ok).unwrap_or(0);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || year < 1970 {
+        return None;
+    }
+    let date = Date::new_with_year_month_day_hr_min_sec(
+        year as u32,
+        month - 1,
+        day,
+        hours,
+        minutes,
+        seconds,
+    );
+    DateTime::from_timestamp_millis(date.get_time() as i64)
+}
+
+/// An instant as a `datetime-local` input shows it, in the local time zone.
+pub fn to_local_input(at: DateTime<Utc>) -> String {
+    let date = local(at);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date(),
+        date.get_hours(),
+        date.get_minutes()
+    )
+}
+
 /// The browser's clock now, as UTC.
 pub fn local_now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(Date::now() as i64).unwrap_or_default()

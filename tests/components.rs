@@ -23,7 +23,7 @@ use optin_app::session::token_from_fragment;
 use optin_app::time::{day_label, local_day_start, precise_stamp, stamp, until};
 use optin_core::api::{
     Cause, Channel, ConsentSnapshot, ConsentState, ConsentView, Contact, Direction, EvidenceKind,
-    MessageStatus, MessageView, Mode, Purpose, Role, TemplateView,
+    Language, MessageStatus, MessageView, Mode, OptInPreview, Purpose, Role, TemplateView,
 };
 use optin_core::compliance::{
     AdvisorSummary, ChainStatus, NumberHolder, NumberPage, NumberSummary, NumberTimeline,
@@ -126,6 +126,8 @@ async fn contact_row_shows_initials_name_number_badge_and_named_channel_buttons(
         id: 7,
         name: "Kerry Ann Fisher".into(),
         phone: "+447911123456".into(),
+        display_phone: "+44 7911 123456".into(),
+        language: Language::En,
         consent: ConsentView::None,
     };
     let host = mount(move || row(contact));
@@ -146,7 +148,8 @@ async fn contact_row_shows_initials_name_number_badge_and_named_channel_buttons(
         find::<HtmlElement>(&host, ".contact__phone")
             .text_content()
             .unwrap(),
-        "+447911123456"
+        "+44 7911 123456",
+        "the service's international format, never bare E.164"
     );
     assert_eq!(
         find::<HtmlElement>(&host, ".badge").text_content().unwrap(),
@@ -171,6 +174,8 @@ async fn contact_names_are_shown_as_text_never_as_markup() {
         id: 1,
         name: "<img src=x onerror=alert(1)>".into(),
         phone: "+1".into(),
+        display_phone: "+1".into(),
+        language: Language::En,
         consent: ConsentView::None,
     };
     let host = mount(move || row(contact));
@@ -285,6 +290,8 @@ fn confirm_dialog() -> HtmlElement {
             id: 7,
             name: "Kerry Fisher".into(),
             phone: "+447911123456".into(),
+            display_phone: "+44 7911 123456".into(),
+            language: Language::En,
             consent: ConsentView::None,
         };
         view! {
@@ -385,6 +392,52 @@ async fn confirming_says_sending_at_once_and_disables_the_button() {
     assert_eq!(confirm.text_content().as_deref(), Some("Sending…"));
     assert_eq!(text(&host, ".modal__status"), "Sending opt-in request…");
     find::<HtmlDialogElement>(&host, "dialog").close();
+}
+
+#[wasm_bindgen_test]
+async fn the_confirm_dialog_shows_the_request_the_service_renders_in_the_contacts_language() {
+    let spanish = OptInPreview {
+        language: Language::Es,
+        template: "advisor_opt_in".into(),
+        template_language: "es".into(),
+        text: "¡Hola! Jane Smith, de Acme Wealth, desea contactarle por WhatsApp <b>sobre</b> sus cuentas.".into(),
+        buttons: vec!["Sí".into(), "No".into()],
+    };
+    stub_fetch(&[("/contacts/7/opt-in/preview", json(&spanish))]);
+    let host = confirm_dialog();
+    leptos::task::tick().await;
+    find::<HtmlElement>(&host, "#opener").click();
+    eventually("the preview arrives", || {
+        host.query_selector(".request-preview__text")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    assert_eq!(
+        text(&host, ".request-preview__text"),
+        spanish.text,
+        "exactly the service's text, as text (never markup)"
+    );
+    assert!(host.query_selector(".request-preview b").unwrap().is_none());
+    assert_eq!(
+        find::<HtmlElement>(&host, ".request-preview")
+            .get_attribute("lang")
+            .as_deref(),
+        Some("es"),
+        "screen readers read it as Spanish"
+    );
+    assert_eq!(texts(&host, ".request-preview__button"), ["Sí", "No"]);
+    let described = text(&host, "#confirm-opt-in-text");
+    assert!(
+        described.contains("They'll get this WhatsApp message, in Español:"),
+        "{described}"
+    );
+    assert!(described.contains("once they tap \"Sí\""), "{described}");
+    assert!(asked()
+        .iter()
+        .any(|url| url.ends_with("/api/v1/contacts/7/opt-in/preview")));
+    find::<HtmlDialogElement>(&host, "dialog").close();
+    unstub_fetch();
 }
 
 /// Mounts the banner for `snapshot` of "Kerry Fisher".
@@ -838,6 +891,8 @@ async fn with_whatsapp_turned_off_a_row_offers_sms_only() {
         id: 3,
         name: "Kerry Fisher".into(),
         phone: "+447911123456".into(),
+        display_phone: "+44 7911 123456".into(),
+        language: Language::En,
         consent: ConsentView::None,
     };
     let host = mount(move || {

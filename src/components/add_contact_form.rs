@@ -57,6 +57,8 @@ pub fn AddContactForm(
         let new = NewContact {
             name: name.get_untracked(),
             phone: phone.get_untracked(),
+            // Follows the number's country; changed on the contact's screen.
+            language: None,
         };
         if let Err(message) = validate_name(&new.name) {
             errors.set(FormErrors {
@@ -74,8 +76,10 @@ pub fn AddContactForm(
             let _ = saving.try_set(false);
             match result {
                 Ok(contact) => {
-                    let _ = confirmation
-                        .try_set(Some(format!("Added {} ({}).", contact.name, contact.phone)));
+                    let _ = confirmation.try_set(Some(format!(
+                        "Added {} ({}).",
+                        contact.name, contact.display_phone
+                    )));
                     let _ = name.try_set(String::new());
                     let _ = phone.try_set(String::new());
                     on_added.run(contact);

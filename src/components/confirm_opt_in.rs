@@ -1,5 +1,7 @@
 //! "Send <name> an opt-in request?": the confirmation before the first
-//! WhatsApp message to a contact, and the request itself.
+//! WhatsApp message to a contact, and the request itself. The dialog shows
+//! the exact message the contact will receive, in their language, as the
+//! service renders it (the app never composes it itself).
 //!
 //! Exactly one request per confirmation: each opening of the dialog gets its
 //! own random `Idempotency-Key`, so a double click, a retry after a network
@@ -8,7 +10,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use optin_core::api::{ConsentSnapshot, Contact};
+use optin_core::api::{ConsentSnapshot, Contact, OptInPreview};
 
 use crate::api::{Api, ClientError};
 use crate::components::modal::Modal;
@@ -54,6 +56,21 @@ pub fn ConfirmOptIn(
     });
 
     let name = move || target.with(|t| t.as_ref().map(|c| c.name.clone()).unwrap_or_default());
+    // The request as the service would send it now, fetched for each contact shown.
+    let contact_id = Memo::new(move |_| target.with(|t| t.as_ref().map(|c| c.id)));
+    let preview = LocalResource::new({
+        let api = api.clone();
+        move || {
+            let id = contact_id.get();
+            let api = api.clone();
+            async move {
+                match id {
+                    Some(id) => Some(api.opt_in_preview(id).await),
+                    None => None,
+                }
+            }
+        }
+    });
 
     let confirm = move |_| {
         let Some(contact) = target.get_untracked() else {
@@ -97,9 +114,16 @@ pub fn ConfirmOptIn(
             described_by="confirm-opt-in-text"
         >
             <h2 id="confirm-opt-in-title" class="modal__title">"Send " {name} " an opt-in request?"</h2>
-            <p id="confirm-opt-in-text" class="modal__text">
-                "They'll get a WhatsApp message asking whether they agree to receive messages from you. You can message them once they tap Yes."
-            </p>
+            <div id="confirm-opt-in-text" class="modal__text">
+                {move || match preview.get().flatten() {
+                    None => view! { <p class="muted">"Loading the message they will receive…"</p> }.into_any(),
+                    Some(Ok(p)) => view! { <RequestPreview preview=p/> }.into_any(),
+                    Some(Err(e)) => view! {
+                        <p>"They'll get a WhatsApp message asking whether they agree to receive messages from you."</p>
+                        <p class="error">{refusal_text(&e)}</p>
+                    }.into_any(),
+                }}
+            </div>
             <p class="modal__status" role="status">
                 {move || sending.get().then_some("Sending opt-in request…")}
             </p>
@@ -117,6 +141,27 @@ pub fn ConfirmOptIn(
                 </button>
             </div>
         </Modal>
+    }
+}
+
+/// The message the contact will receive: its language, its text and its
+/// buttons, marked with its language so screen readers pronounce it right.
+#[component]
+fn RequestPreview(
+    /// The request as the service renders it.
+    preview: OptInPreview,
+) -> impl IntoView {
+    let lang = preview.language.as_str();
+    let yes = preview.buttons.first().cloned().unwrap_or_default();
+    view! {
+        <p>{format!("They'll get this WhatsApp message, in {}:", preview.language.name())}</p>
+        <figure class="request-preview" lang=lang>
+            <blockquote class="request-preview__text">{preview.text}</blockquote>
+            <figcaption class="request-preview__buttons">
+                {preview.buttons.into_iter().map(|b| view! { <span class="request-preview__button">{b}</span> }).collect_view()}
+            </figcaption>
+        </figure>
+        <p>{format!("You can message them once they tap \"{yes}\".")}</p>
     }
 }
 

@@ -11,6 +11,7 @@ use optin_core::api::{ConsentSnapshot, ConsentView};
 
 use crate::api::Api;
 use crate::components::confirm_opt_in::new_idempotency_key;
+use crate::components::revocation::RevocationNotice;
 use crate::time::{stamp, until};
 
 /// The exact words of the "no answer" banner (from the advisors' help page).
@@ -113,6 +114,11 @@ fn state_text(
                 Some(at) => format!("{name} opted in to WhatsApp messages {at}. You can message them now."),
                 None => format!("{name} opted in to WhatsApp messages. You can message them now."),
             },
+            None,
+        ),
+        ConsentView::OptedOut if snapshot.revocation.is_some() => (
+            "Consent revoked".to_owned(),
+            format!("{name} revoked consent to messages. Nothing can be sent to them on WhatsApp or SMS until they opt in again themselves (by replying \"yes\")."),
             None,
         ),
         ConsentView::OptedOut => (
@@ -233,6 +239,7 @@ pub fn ConsentBanner(
                     {move || text.with(|(title, _, _)| title.clone())}
                 </h3>
                 <p class="banner__text">{move || text.with(|(_, text, _)| text.clone())}</p>
+                {move || snapshot.with(|s| s.revocation.clone()).map(|revocation| view! { <RevocationNotice revocation now/> })}
             </div>
             <p class="error" role="alert">{move || error.get()}</p>
             <div class="banner__actions">{actions}</div>

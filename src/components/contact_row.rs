@@ -26,7 +26,10 @@ pub fn ContactRow(
     };
     let (for_whatsapp, for_sms) = (contact.clone(), contact.clone());
     let Contact {
-        id, name, phone, ..
+        id,
+        name,
+        display_phone,
+        ..
     } = contact;
     let (whatsapp_label, sms_label) = (format!("WhatsApp {name}"), format!("SMS {name}"));
     view! {
@@ -34,7 +37,7 @@ pub fn ContactRow(
             <span class="avatar" aria-hidden="true">{initials(&name)}</span>
             <span class="contact__text">
                 <Link to=Route::Contact(id) class="contact__name">{name.clone()}</Link>
-                <span class="contact__phone">{phone}</span>
+                <span class="contact__phone">{display_phone}</span>
             </span>
             <ConsentBadge state=state/>
             <span class="contact__actions">

@@ -13,3 +13,4 @@ pub mod download;
 pub mod evidence_timeline;
 pub mod icons;
 pub mod modal;
+pub mod revocation;

@@ -12,6 +12,7 @@ use crate::api::{consent_param, Api, ClientError, NumberFilter, CONSENT_STATES};
 use crate::components::chain_status::{grouped, ChainBanner};
 use crate::components::consent_badge::{consent_label, ConsentBadge};
 use crate::components::download::DownloadButtons;
+use crate::labels;
 use crate::live::Live;
 use crate::route::{Link, Route};
 use crate::time::{local_day_start, local_now, stamp, ServerClock};
@@ -203,6 +204,7 @@ pub fn CompliancePage() -> impl IntoView {
                     }/>
                 </section>
             </div>
+            <OpenStopFlags now=now/>
             <section class="contacts numbers" aria-labelledby="numbers-heading">
                 <div class="contacts__head">
                     <h2 id="numbers-heading" tabindex="-1" data-page-title>"Numbers"</h2>
@@ -218,7 +220,109 @@ pub fn CompliancePage() -> impl IntoView {
                     </ul>
                 </Show>
             </section>
+            <WebhookReviews now=now/>
         </div>
+    }
+}
+
+/// Messages flagged as possible requests to stop, organization-wide: each
+/// links to its number, where compliance decides.
+#[component]
+pub fn OpenStopFlags(
+    /// The server's clock.
+    #[prop(into)]
+    now: Signal<DateTime<Utc>>,
+) -> impl IntoView {
+    let api = expect_context::<Api>();
+    let live = expect_context::<Live>();
+    let flags = LocalResource::new(move || {
+        live.revision();
+        let api = api.clone();
+        async move { api.compliance_stop_flags().await }
+    });
+    let list = move || {
+        match flags.get() {
+        None => None,
+        Some(Err(e)) => Some(view! { <p class="error">{e.to_string()}</p> }.into_any()),
+        Some(Ok(flags)) if flags.is_empty() => None,
+        Some(Ok(flags)) => Some(
+            view! {
+                <section class="card flags" aria-labelledby="open-flags-title">
+                    <h3 id="open-flags-title" class="flags__title">{format!("Possible requests to stop ({})", flags.len())}</h3>
+                    <p class="flags__intro">"Messages that read as a request to stop, waiting for a decision. Open the number to apply or dismiss each."</p>
+                    <ul class="flags__list">
+                        {flags.into_iter().map(|flag| {
+                            let at = flag.flagged_at;
+                            view! {
+                                <li class="flag">
+                                    <p class="flag__meta">
+                                        <Link to=Route::ComplianceNumber(flag.phone.clone()) class="flag__number">{flag.phone.clone()}</Link>
+                                        {format!(" · {} message · ", labels::channel(flag.channel))}
+                                        <time datetime=at.to_rfc3339()>{move || stamp(at, now.get())}</time>
+                                    </p>
+                                    <blockquote class="flag__text">{flag.text}</blockquote>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                </section>
+            }
+            .into_any(),
+        ),
+    }
+    };
+    view! { {list} }
+}
+
+/// Parts of the organization's webhooks that were not understood: kept raw
+/// with the reason, the raw part collapsed.
+#[component]
+pub fn WebhookReviews(
+    /// The server's clock.
+    #[prop(into)]
+    now: Signal<DateTime<Utc>>,
+) -> impl IntoView {
+    let api = expect_context::<Api>();
+    let reviews = LocalResource::new(move || {
+        let api = api.clone();
+        async move { api.compliance_reviews().await }
+    });
+    let body = move || match reviews.get() {
+        None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+        Some(Err(e)) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+        Some(Ok(reviews)) if reviews.is_empty() => {
+            view! { <p class="muted">"Every webhook was understood."</p> }.into_any()
+        }
+        Some(Ok(reviews)) => view! {
+            <ul class="reviews__list">
+                {reviews.into_iter().map(|review| {
+                    let at = review.received_at;
+                    let open = review.reviewed_at.is_none();
+                    view! {
+                        <li class="review">
+                            <p class="review__reason">{review.reason}</p>
+                            <p class="review__meta">
+                                {format!("{} · received ", labels::channel(review.provider))}
+                                <time datetime=at.to_rfc3339()>{move || stamp(at, now.get())}</time>
+                                {(!open).then_some(" · reviewed")}
+                            </p>
+                            <details>
+                                <summary>"Show the raw part"</summary>
+                                <pre tabindex="0">{review.item}</pre>
+                            </details>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+        .into_any(),
+    };
+    view! {
+        <section class="card reviews" aria-labelledby="reviews-title">
+            <h3 id="reviews-title" class="card__title">"Webhook parts kept for review"</h3>
+            <p class="muted card__intro">"Parts of provider messages the service could not understand. They were acknowledged and kept as received; nothing else in the same message was lost."</p>
+            {body}
+        </section>
     }
 }
 

@@ -7,11 +7,12 @@ use leptos::prelude::*;
 use optin_core::api::ConsentView;
 use optin_core::compliance::NumberTimeline;
 
-use crate::api::{Api, ClientError};
+use crate::api::{Api, ClientError, Subject};
 use crate::components::consent_badge::ConsentBadge;
 use crate::components::conversation::Conversation;
 use crate::components::download::DownloadButtons;
 use crate::components::evidence_timeline::EvidenceTimeline;
+use crate::components::revocation::{RecordRevocation, RevocationNotice, StopFlags};
 use crate::live::Live;
 use crate::route::{Link, Route};
 use crate::time::{local_now, ServerClock};
@@ -28,14 +29,22 @@ fn load_error_text(error: &ClientError) -> String {
 
 /// The timeline screen of `phone` (E.164).
 #[component]
-pub fn ComplianceNumberPage(phone: String) -> impl IntoView {
+pub fn ComplianceNumberPage(
+    /// The number, E.164.
+    phone: String,
+    /// The person is compliance: may record a revocation and decide flagged messages.
+    #[prop(optional)]
+    can_act: bool,
+) -> impl IntoView {
     let api = expect_context::<Api>();
     let live = expect_context::<Live>();
+    let refresh = RwSignal::new(0u64);
     let timeline = LocalResource::new({
         let api = api.clone();
         let phone = phone.clone();
         move || {
             live.revision_of(&phone);
+            refresh.track();
             let (api, phone) = (api.clone(), phone.clone());
             async move { api.compliance_number(&phone).await }
         }
@@ -137,11 +146,29 @@ pub fn ComplianceNumberPage(phone: String) -> impl IntoView {
                             }.into_any()
                         }
                     }}
-                    {move || shown.with(|s| s.as_ref().is_some_and(|(t, _)| t.summary.sms_opted_out)).then(|| view! {
+                    {move || shown.with(|s| s.as_ref().is_some_and(|(t, _)| t.summary.sms_opted_out && t.snapshot.revocation.is_none())).then(|| view! {
                         <p class="holders__note">"The contact sent STOP by SMS: no SMS may be sent."</p>
+                    })}
+                    {move || shown.with(|s| s.as_ref().and_then(|(t, _)| t.snapshot.revocation.clone())).map(|revocation| view! {
+                        <div class="holders__note">
+                            <p>"Consent revoked: no advisor may message this number."</p>
+                            <RevocationNotice revocation now/>
+                        </div>
                     })}
                     <DownloadButtons prefix="Download record" fetch=downloads.clone()/>
                 </section>
+                {can_act.then(|| {
+                    let changed = Callback::new(move |_| refresh.update(|n| *n += 1));
+                    view! {
+                        <StopFlags
+                            subject=Subject::Number(phone.clone())
+                            flags=Signal::derive(move || shown.with(|s| s.as_ref().map(|(t, _)| t.snapshot.stop_flags.clone()).unwrap_or_default()))
+                            now=now
+                            on_changed=changed
+                        />
+                        <RecordRevocation subject=Subject::Number(phone.clone()) now=now on_recorded=changed/>
+                    }
+                })}
                 <section class="card timeline-card" aria-labelledby="timeline-title">
                     <h3 id="timeline-title" class="card__title">"Evidence timeline"</h3>
                     <p class="muted card__intro">"Every step of the consent record, oldest first, as the hash chain keeps it."</p>

@@ -1,9 +1,9 @@
 //! A contact's WhatsApp screen: consent banner, conversation, composer.
 
 use leptos::prelude::*;
-use optin_core::api::{initials, ConsentView, Contact};
+use optin_core::api::{initials, ConsentView, Contact, ContactUpdate, Language};
 
-use crate::api::{Api, ClientError};
+use crate::api::{Api, ClientError, Subject};
 use crate::components::composer::Composer;
 use crate::components::confirm_opt_in::ConfirmOptIn;
 use crate::components::consent_banner::{focus_banner, ConsentBanner};
@@ -11,6 +11,7 @@ use crate::components::consent_history::ConsentHistory;
 use crate::components::conversation::Conversation;
 use crate::components::icons::{SmsIcon, WhatsAppIcon};
 use crate::components::modal::Modal;
+use crate::components::revocation::{RecordRevocation, StopFlags};
 use crate::pages::contact_data::ContactData;
 use crate::pages::SandboxMode;
 use crate::route::{use_router, Link, Route};
@@ -66,6 +67,12 @@ pub fn ContactPage(id: i64) -> impl IntoView {
                     on_sms=Callback::new(move |_| router.go(Route::Sms(id)))
                     on_changed=Callback::new(move |s| { data.show(s); data.refresh(); })
                 />
+                <StopFlags
+                    subject=Subject::Contact(id)
+                    flags=Signal::derive(move || snapshot.with(|s| s.stop_flags.clone()))
+                    now=now
+                    on_changed=Callback::new(move |s| { data.show(s); data.refresh(); focus_banner(); })
+                />
                 <section class="card thread" aria-labelledby="thread-title">
                     <h3 id="thread-title" class="thread__title">"WhatsApp conversation"</h3>
                     <Conversation
@@ -83,6 +90,11 @@ pub fn ContactPage(id: i64) -> impl IntoView {
                         on_sent=Callback::new(move |_| data.refresh())
                     />
                 </section>
+                <RecordRevocation
+                    subject=Subject::Contact(id)
+                    now=now
+                    on_recorded=Callback::new(move |s| { data.show(s); data.refresh(); focus_banner(); })
+                />
                 <ConsentHistory contact_id=id revision=history_revision now=now/>
             </Show>
         </article>
@@ -144,7 +156,14 @@ pub fn ScreenHeader(data: ContactData, channel: Channel) -> impl IntoView {
             <span class="avatar" aria-hidden="true">{move || contact().map(|c| initials(&c.name))}</span>
             <div class="screen-head__text">
                 <h2 id="screen-title" tabindex="-1" data-page-title>{title}</h2>
-                <span class="screen-head__phone">{move || contact().map(|c| c.phone)}</span>
+                <span class="screen-head__phone">{move || contact().map(|c| c.display_phone)}</span>
+                {move || contact().map(|c| view! {
+                    <LanguageSelect
+                        contact_id=c.id
+                        language=c.language
+                        on_changed=Callback::new(move |_| data.contact.refetch())
+                    />
+                })}
             </div>
             <nav class="screen-head__channels" aria-label="Channels">
                 {move || contact().map(|c| match channel {
@@ -171,5 +190,51 @@ pub fn ScreenHeader(data: ContactData, channel: Channel) -> impl IntoView {
                 }
             })).flatten()}
         </header>
+    }
+}
+
+/// The language the contact is written to in (the opt-in request, the
+/// confirmation): the service's default comes from the number's country;
+/// the advisor changes it here.
+#[component]
+fn LanguageSelect(
+    /// Whose language.
+    contact_id: i64,
+    /// The language now.
+    language: Language,
+    /// Called with the contact once the service took the change.
+    on_changed: Callback<Contact>,
+) -> impl IntoView {
+    let api = expect_context::<Api>();
+    let error = RwSignal::new(None::<String>);
+    let id = format!("contact-language-{contact_id}");
+    let change = move |ev: leptos::ev::Event| {
+        let Some(language) = Language::parse(&event_target_value(&ev)) else {
+            return;
+        };
+        let api = api.clone();
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let change = ContactUpdate {
+                language: Some(language),
+            };
+            match api.update_contact(contact_id, &change).await {
+                Ok(contact) => on_changed.run(contact),
+                Err(e) => {
+                    let _ = error.try_set(Some(e.to_string()));
+                }
+            }
+        });
+    };
+    view! {
+        <span class="language-select">
+            <label for=id.clone()>"Language"</label>
+            <select id=id on:change=change>
+                {Language::ALL.iter().map(|l| view! {
+                    <option value=l.as_str() selected=*l == language>{l.name()}</option>
+                }).collect_view()}
+            </select>
+            <span class="error" role="alert">{move || error.get()}</span>
+        </span>
     }
 }

@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use optin_core::api::{valid_text, OutgoingSms, MAX_SMS_CHARS};
 
-use crate::api::Api;
+use crate::api::{Api, Subject};
 use crate::components::conversation::Conversation;
+use crate::components::revocation::StopFlags;
 use crate::pages::contact::{not_found_text, Channel, ScreenHeader};
 use crate::pages::contact_data::ContactData;
 
@@ -71,12 +72,18 @@ pub fn SmsPage(id: i64) -> impl IntoView {
         });
     };
     let banner = move || {
-        blocked.get().then(|| {
-            format!(
-                "{} replied STOP to your SMS, so no SMS can be sent until they reply START.",
-                name.get()
-            )
-        })
+        blocked
+            .get()
+            .then(|| match snapshot.with(|s| s.revocation.is_some()) {
+                true => format!(
+                    "{} revoked consent to messages, so no SMS can be sent until they reply START.",
+                    name.get()
+                ),
+                false => format!(
+                    "{} replied STOP to your SMS, so no SMS can be sent until they reply START.",
+                    name.get()
+                ),
+            })
     };
     // Next to the disabled field, short: the banner above has the full sentence.
     let reason = move || {
@@ -109,6 +116,12 @@ pub fn SmsPage(id: i64) -> impl IntoView {
                         </section>
                     })}
                 </div>
+                <StopFlags
+                    subject=Subject::Contact(id)
+                    flags=Signal::derive(move || snapshot.with(|s| s.stop_flags.clone()))
+                    now=data.now
+                    on_changed=Callback::new(move |s| { data.show(s); data.refresh(); })
+                />
                 <section class="card thread" aria-labelledby="thread-title">
                     <h3 id="thread-title" class="thread__title">"SMS conversation"</h3>
                     <Conversation

@@ -11,7 +11,8 @@ test("the signed-in advisor's contacts are listed, and no one else's", async ({ 
   const list = page.getByRole('list', { name: 'Contacts' });
   // One of the seeded demo contacts, with its number and its WhatsApp button.
   await expect(list.getByText('Kerry Fisher')).toBeVisible();
-  await expect(list.getByText('+447911123456')).toBeVisible();
+  // Numbers as people read them, formatted by the service.
+  await expect(list.getByText('+44 7911 123456')).toBeVisible();
   await expect(page.getByRole('button', { name: 'WhatsApp Kerry Fisher' })).toBeVisible();
   await expect(page.getByText('Jane Smith · Acme Wealth')).toBeVisible();
   await expect(page, 'the token leaves the address bar').not.toHaveURL(/token=/);
@@ -19,7 +20,7 @@ test("the signed-in advisor's contacts are listed, and no one else's", async ({ 
 
   const search = page.getByRole('searchbox', { name: 'Search contacts' });
   await search.fill(hers.name);
-  await expect(list.getByRole('listitem')).toHaveText([new RegExp(`${hers.name}.*\\${hers.phone}`)]);
+  await expect(list.getByRole('listitem')).toHaveText([new RegExp(`${hers.name}.*\\${hers.display_phone}`)]);
   // Another advisor's contact is not found, by name or by number.
   await search.fill(his.name);
   await expect(page.getByText('No contact matches')).toBeVisible();
@@ -54,11 +55,11 @@ test('a contact added through the form is still there after a reload', async ({ 
   await page.getByLabel('Name').fill(name);
   await page.getByLabel('Phone number').fill(phone.typed);
   await page.getByRole('button', { name: 'Add contact' }).click();
-  await expect(page.getByRole('status').filter({ hasText: `Added ${name} (${phone.e164}).` })).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: `Added ${name} (${phone.typed}).` })).toBeVisible();
   await page.reload();
   await page.getByRole('searchbox', { name: 'Search contacts' }).fill(name);
   const list = page.getByRole('list', { name: 'Contacts' });
-  await expect(list.getByRole('listitem')).toHaveText([new RegExp(`${name}.*\\${phone.e164}`)]);
+  await expect(list.getByRole('listitem')).toHaveText([new RegExp(`${name}.*\\${phone.typed}`)]);
 });
 
 test('a bad phone number is explained next to the phone field', async ({ page, jane }) => {

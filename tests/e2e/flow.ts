@@ -5,7 +5,8 @@ import { APIRequestContext, BrowserContext, Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { expect, DemoAdvisor, openApp } from './fixtures';
 
-export type Contact = { id: number; name: string; phone: string };
+/** A contact as the API answers it: `display_phone` is how the app shows the number. */
+export type Contact = { id: number; name: string; phone: string; display_phone: string; language: string };
 
 /** A few random lowercase letters (no digits, so a name search never matches a number). */
 export function nonce(): string {
@@ -42,7 +43,8 @@ export async function newContact(request: APIRequestContext, advisor: DemoAdviso
 export async function findContact(page: Page, advisor: DemoAdvisor, contact: Contact) {
   await openApp(page, advisor);
   await page.getByRole('searchbox', { name: 'Search contacts' }).fill(contact.phone);
-  const row = page.getByRole('list', { name: 'Contacts' }).getByRole('listitem').filter({ hasText: contact.phone });
+  // Rows show the number as people read it (`+44 7700 100123`), never bare E.164.
+  const row = page.getByRole('list', { name: 'Contacts' }).getByRole('listitem').filter({ hasText: contact.display_phone });
   await expect(row).toHaveCount(1);
   return row;
 }

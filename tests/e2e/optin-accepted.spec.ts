@@ -88,6 +88,6 @@ test('an accepted opt-in shows live, then templates and free text can be sent', 
   // The list shows the new state too.
   await page.getByRole('link', { name: 'Back to contacts' }).click();
   await page.getByRole('searchbox', { name: 'Search contacts' }).fill(contact.phone);
-  await expect(page.getByRole('listitem').filter({ hasText: contact.phone }).getByText('Opted in')).toBeVisible();
+  await expect(page.getByRole('listitem').filter({ hasText: contact.display_phone }).getByText('Opted in')).toBeVisible();
   expect(problems, 'no errors on the phone page').toEqual([]);
 });

@@ -19,7 +19,7 @@ test('a number without WhatsApp is offered SMS, and the SMS is sent', async ({ p
 
   await page.getByRole('link', { name: 'Back to contacts' }).click();
   await page.getByRole('searchbox', { name: 'Search contacts' }).fill(contact.phone);
-  await page.getByRole('listitem').filter({ hasText: contact.phone }).getByRole('button', { name: `WhatsApp ${contact.name}` }).click();
+  await page.getByRole('listitem').filter({ hasText: contact.display_phone }).getByRole('button', { name: `WhatsApp ${contact.name}` }).click();
   await page.getByRole('dialog', { name: `Send ${contact.name} an opt-in request?` }).getByRole('button', { name: 'Confirm' }).click();
 
   const question = page.getByRole('alertdialog', { name: `${contact.name} is not a WhatsApp user. Send an SMS instead?` });
@@ -29,7 +29,7 @@ test('a number without WhatsApp is offered SMS, and the SMS is sent', async ({ p
   await question.getByRole('button', { name: 'No' }).click();
   await expect(page.getByRole('heading', { name: 'Contacts' })).toBeVisible();
   await page.getByRole('searchbox', { name: 'Search contacts' }).fill(contact.phone);
-  const listed = page.getByRole('listitem').filter({ hasText: contact.phone });
+  const listed = page.getByRole('listitem').filter({ hasText: contact.display_phone });
   await expect(listed.getByText('Not on WhatsApp')).toBeVisible();
 
   await listed.getByRole('button', { name: `WhatsApp ${contact.name}` }).click();

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::language::Language;
 use crate::vocab::Role;
 
 /// An organization as provisioned.
@@ -29,10 +30,16 @@ pub struct OrganizationView {
     /// service-wide token.
     pub whatsapp_access_token_env: Option<String>,
     pub whatsapp_enabled: bool,
+    /// The language requests fall back to when the organization has no
+    /// opt-in template in the contact's language.
+    pub default_language: Language,
     /// The opt-in template (by name) used when the primary cannot be sent
     /// (paused, disabled, or recategorized as marketing for a US number).
     #[serde(default)]
     pub alternate_opt_in_template: Option<String>,
+    /// What HELP / INFO by SMS is answered with; none uses the standard text.
+    #[serde(default)]
+    pub sms_help_text: Option<String>,
 }
 
 /// What an organization is created or changed with; absent fields stay as they are.
@@ -55,10 +62,37 @@ pub struct OrganizationSettings {
     /// organization's own Cloud API token in the service's environment.
     #[serde(default)]
     pub whatsapp_access_token_env: Option<String>,
+    /// The language requests fall back to (it should have an opt-in template).
+    #[serde(default)]
+    pub default_language: Option<Language>,
     /// Names the alternate opt-in template (one of the organization's
     /// opt-in templates).
     #[serde(default)]
     pub alternate_opt_in_template: Option<String>,
+    /// The answer to HELP / INFO by SMS (carriers require one naming the
+    /// business and how to opt out, so it must mention STOP); an empty text
+    /// goes back to the standard answer.
+    #[serde(default)]
+    pub sms_help_text: Option<String>,
+}
+
+/// Longest HELP answer accepted, in characters (two SMS segments).
+pub const MAX_SMS_HELP_CHARS: usize = 306;
+
+/// Checks an SMS HELP answer: `Ok(None)` goes back to the standard text.
+pub fn validate_sms_help_text(text: &str) -> Result<Option<&str>, &'static str> {
+    let text = text.trim();
+    if text.is_empty() {
+        Ok(None)
+    } else if text.chars().count() > MAX_SMS_HELP_CHARS {
+        Err("The help text is too long (at most 306 characters, two SMS).")
+    } else if !text.to_uppercase().contains("STOP") {
+        Err("The help text must say how to opt out (mention STOP).")
+    } else if text.chars().any(char::is_control) {
+        Err("The help text contains characters that cannot be sent.")
+    } else {
+        Ok(Some(text))
+    }
 }
 
 /// `POST /api/v1/admin/advisors`.
@@ -75,6 +109,29 @@ pub struct NewAdvisor {
 
 fn advisor() -> Role {
     Role::Advisor
+}
+
+/// `POST /api/v1/admin/templates`: a template the organization had approved
+/// by Meta, added or (same name and language) replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewTemplate {
+    /// Name as approved in WhatsApp Manager (lowercase letters, digits, `_`).
+    pub name: String,
+    /// Meta's language code, e.g. `en_US`, `es`, `pt_BR`; an opt-in template
+    /// is used for the contacts of its language.
+    pub language: String,
+    /// Meta's category: `UTILITY`, `MARKETING` or `AUTHENTICATION`.
+    #[serde(default = "utility")]
+    pub category: String,
+    /// `opt_in` (the request itself) or `message`.
+    pub purpose: String,
+    /// Body with `{{1}}`, `{{2}}` placeholders, exactly as approved.
+    pub body: String,
+}
+
+fn utility() -> String {
+    "UTILITY".to_owned()
 }
 
 /// What an API key may do.
@@ -166,4 +223,24 @@ pub struct ReplayReport {
     pub replayed: u64,
     /// Kept webhooks of this organization's numbers still not applied.
     pub still_unrouted: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_sms_help_text_must_say_how_to_opt_out_and_fit_two_segments() {
+        assert_eq!(validate_sms_help_text("  "), Ok(None));
+        assert_eq!(
+            validate_sms_help_text(" Acme Wealth: call 0800 000 000. Reply stop to opt out. "),
+            Ok(Some(
+                "Acme Wealth: call 0800 000 000. Reply stop to opt out."
+            ))
+        );
+        assert!(validate_sms_help_text("Acme Wealth: call us.").is_err());
+        let long = format!("STOP {}", "x".repeat(MAX_SMS_HELP_CHARS));
+        assert!(validate_sms_help_text(&long).is_err());
+        assert!(validate_sms_help_text("Reply STOP\u{0007}").is_err());
+    }
 }

@@ -37,6 +37,12 @@ pub struct Contact {
     pub name: String,
     /// Phone number in E.164, e.g. `+447911123456`.
     pub phone: String,
+    /// The number as people read it, in international format
+    /// (`+44 7911 123456`), formatted by the service from the phone metadata.
+    pub display_phone: String,
+    /// The language the contact is written to in: set on the contact, or
+    /// else the language of their number's country.
+    pub language: Language,
     /// Where WhatsApp consent for this number stands (organization-wide).
     #[serde(default = "no_consent")]
     pub consent: crate::consent::ConsentView,
@@ -54,6 +60,39 @@ pub struct NewContact {
     pub name: String,
     /// Phone number as typed; the server parses it to E.164.
     pub phone: String,
+    /// The language to write to the contact in; absent follows the
+    /// country of the number.
+    #[serde(default)]
+    pub language: Option<Language>,
+}
+
+/// Body of `PATCH /api/v1/contacts/{id}`: what to change; absent fields stay.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ContactUpdate {
+    /// The language to write to the contact in.
+    #[serde(default)]
+    pub language: Option<Language>,
+}
+
+/// `GET /api/v1/contacts/{id}/opt-in/preview`: the opt-in request exactly as
+/// the contact would receive it if the advisor confirmed now, rendered by the
+/// service (the app shows it, never re-derives it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OptInPreview {
+    /// The language the request is written in: the contact's, or the
+    /// organization's default when it has no template in the contact's.
+    pub language: Language,
+    /// The approved template sent.
+    pub template: String,
+    /// Meta's code of the template's language (`es`, `pt_BR`, ...).
+    pub template_language: String,
+    /// The text the contact reads.
+    pub text: String,
+    /// The quick-reply buttons under it: yes, then no.
+    pub buttons: Vec<String>,
 }
 
 /// Body of `POST /api/v1/contacts/open`: find a contact by number or CRM id,
@@ -211,9 +250,10 @@ mod tests {
 }
 
 pub use crate::consent::{ConsentState, ConsentView};
+pub use crate::language::Language;
 pub use crate::vocab::{
-    Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Mode, Purpose, Role,
-    MAX_SMS_CHARS,
+    Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Mode, Purpose,
+    RevocationChannel, Role, StopFlagDecision, MAX_SMS_CHARS,
 };
 use crate::window::{saturating_add, RESEND_INTERVAL};
 
@@ -246,6 +286,103 @@ pub struct ConsentSnapshot {
     pub marketing_stopped_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The server's clock when this was computed.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// The revocation that opted the number out, when a person recorded one
+    /// (given by phone, e-mail, in person, ...) and the contact has not opted
+    /// in since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<Revocation>,
+    /// Messages from the contact that read as a request to stop, waiting
+    /// for a person to decide.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop_flags: Vec<StopFlag>,
+}
+
+/// Longest note kept with a recorded revocation, in characters.
+pub const MAX_REVOCATION_NOTE_CHARS: usize = 1000;
+
+/// Body of `POST /api/v1/contacts/{id}/revocations` (and of the compliance
+/// route naming a number): a revocation the contact gave by other means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewRevocation {
+    /// How the contact said it.
+    pub channel: RevocationChannel,
+    /// When the contact said it (not in the future).
+    pub given_at: chrono::DateTime<chrono::Utc>,
+    /// What was said, by whom, any reference (at most 1000 characters).
+    #[serde(default)]
+    pub note: String,
+}
+
+impl NewRevocation {
+    /// The trimmed note, or why the revocation cannot be recorded at `now`
+    /// as `(field, sentence)`; the app and the service check alike.
+    pub fn validate(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<&str, (&'static str, &'static str)> {
+        // A minute of slack: the person's clock may run a little ahead of ours.
+        if self.given_at > now + chrono::Duration::minutes(1) {
+            return Err((
+                "given_at",
+                "A revocation cannot be given in the future: enter when the contact said it.",
+            ));
+        }
+        let note = self.note.trim();
+        if note.chars().count() > MAX_REVOCATION_NOTE_CHARS {
+            return Err(("note", "The note is too long (at most 1000 characters)."));
+        }
+        if note
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
+            return Err(("note", "The note contains characters that cannot be shown."));
+        }
+        Ok(note)
+    }
+}
+
+/// A recorded revocation, as the contact's screen and the record show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Revocation {
+    pub channel: RevocationChannel,
+    /// When the contact gave it.
+    pub given_at: chrono::DateTime<chrono::Utc>,
+    pub note: String,
+    /// The person who recorded it.
+    pub recorded_by: String,
+    /// Their role (an advisor, or compliance).
+    pub recorded_by_role: Role,
+    /// When it was recorded (and took effect).
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A message from the contact that reads as a request to stop, flagged for
+/// a person to decide (never applied or ignored silently).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StopFlag {
+    pub id: i64,
+    /// The contact's number (E.164).
+    pub phone: String,
+    /// Where the message came.
+    pub channel: Channel,
+    /// The message exactly as received.
+    pub text: String,
+    /// When it was flagged.
+    pub flagged_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Body of `POST /api/v1/contacts/{id}/stop-flags/resolve` (and of the
+/// compliance route naming a number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResolveStopFlag {
+    pub flag_id: i64,
+    pub decision: StopFlagDecision,
 }
 
 /// The rules of the 24-hour clock, asked by the app and the service alike.
@@ -268,6 +405,8 @@ impl ConsentSnapshot {
             sms_opted_out: false,
             marketing_stopped_at: None,
             now,
+            revocation: None,
+            stop_flags: Vec::new(),
         }
     }
 
@@ -488,6 +627,53 @@ mod template_tests {
             ..snapshot(ConsentView::Expired)
         };
         assert_eq!(expired.expires_at(), Some(now - hour));
+    }
+
+    #[test]
+    fn a_revocation_is_refused_in_the_future_or_with_a_long_note() {
+        let now = snapshot(ConsentView::OptedIn).now;
+        let revocation = |minutes: i64, note: &str| NewRevocation {
+            channel: RevocationChannel::Phone,
+            given_at: now + chrono::Duration::minutes(minutes),
+            note: note.to_owned(),
+        };
+        assert_eq!(
+            revocation(-90, "  Called at 9  ").validate(now),
+            Ok("Called at 9")
+        );
+        assert_eq!(
+            revocation(1, "").validate(now),
+            Ok(""),
+            "a minute of clock skew"
+        );
+        assert_eq!(revocation(2, "").validate(now).unwrap_err().0, "given_at");
+        let long = "x".repeat(MAX_REVOCATION_NOTE_CHARS + 1);
+        assert_eq!(revocation(0, &long).validate(now).unwrap_err().0, "note");
+        assert!(revocation(0, &"é".repeat(MAX_REVOCATION_NOTE_CHARS))
+            .validate(now)
+            .is_ok());
+        assert_eq!(
+            revocation(0, "a\u{0007}b").validate(now).unwrap_err().0,
+            "note"
+        );
+        assert!(revocation(0, "line one\nline two").validate(now).is_ok());
+    }
+
+    #[test]
+    fn a_new_revocation_reads_its_wire_names_and_refuses_unknown_fields() {
+        let parsed: NewRevocation = serde_json::from_str(
+            r#"{"channel":"in_person","given_at":"2026-03-10T09:00:00Z","note":"At the office"}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.channel, RevocationChannel::InPerson);
+        assert!(serde_json::from_str::<NewRevocation>(
+            r#"{"channel":"pigeon","given_at":"2026-03-10T09:00:00Z"}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<NewRevocation>(
+            r#"{"channel":"phone","given_at":"2026-03-10T09:00:00Z","who":"x"}"#
+        )
+        .is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{ConsentSnapshot, MessageView};
 use crate::consent::{ConsentState, ConsentView};
-use crate::vocab::{Cause, EvidenceKind, Mode, Role};
+use crate::vocab::{Cause, Channel, EvidenceKind, Mode, Role};
 
 /// An advisor who holds a number in their contacts, and under which name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,4 +136,22 @@ pub struct AdvisorSummary {
     pub external_id: Option<String>,
     /// When the advisor was disabled; a disabled advisor's tokens stop working.
     pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// A part of a validly signed webhook the service could not understand:
+/// acknowledged to the provider, kept raw with the reason for a person to
+/// review (`GET /api/v1/compliance/reviews`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookReview {
+    pub id: i64,
+    /// Which provider sent it.
+    pub provider: Channel,
+    /// Why it was not understood.
+    pub reason: String,
+    /// The part itself, as received (JSON, or the form).
+    pub item: String,
+    pub received_at: DateTime<Utc>,
+    /// When it was reviewed (or replayed), if it was.
+    pub reviewed_at: Option<DateTime<Utc>>,
 }

@@ -28,6 +28,10 @@
 //!   the view shows as `failed`; the advisor may request again once the 24 h
 //!   interval has passed (which also honours "do not retry at once" for
 //!   131049/131050).
+//! - **Revocation by any reasonable means.**
+//!   [`ConsentEvent::RevokedByOtherMeans`] (given by phone, e-mail, in person,
+//!   or a flagged message a reviewer applied) opts out from every state, like
+//!   "stop": it is the contact's decision, a person only records it.
 //! - **Provider events that do not fit** (duplicates, late or out-of-order
 //!   statuses, a failure for an older request) are accepted and change
 //!   nothing, so webhook re-delivery is harmless. Only advisor actions are
@@ -234,6 +238,9 @@ pub enum ConsentEvent {
     KeywordOptOut,
     /// Contact typed a decline ("no").
     KeywordDecline,
+    /// Contact revoked consent by other means (phone, e-mail, in person, a
+    /// plain-words message), recorded by a person of the organization.
+    RevokedByOtherMeans,
 }
 
 impl ConsentEvent {
@@ -248,7 +255,8 @@ impl ConsentEvent {
             | ConsentEvent::TappedNo
             | ConsentEvent::KeywordOptIn
             | ConsentEvent::KeywordOptOut
-            | ConsentEvent::KeywordDecline => Cause::Contact,
+            | ConsentEvent::KeywordDecline
+            | ConsentEvent::RevokedByOtherMeans => Cause::Contact,
         }
     }
 
@@ -377,7 +385,9 @@ pub fn apply(
                 next.answered_at = Some(now);
             }
         }
-        ConsentEvent::TappedNo | ConsentEvent::KeywordOptOut => {
+        ConsentEvent::TappedNo
+        | ConsentEvent::KeywordOptOut
+        | ConsentEvent::RevokedByOtherMeans => {
             if status.state != S::OptedOut {
                 next.state = S::OptedOut;
                 next.answered_at = Some(now);
@@ -731,6 +741,43 @@ mod tests {
         );
         assert_eq!(ConsentEvent::from_keyword(Keyword::Help), None);
         assert_eq!(ConsentEvent::KeywordDecline.cause(), Cause::Contact);
+    }
+
+    #[test]
+    fn a_revocation_by_other_means_opts_out_from_every_state() {
+        let opted_in = step(&pending(), ConsentEvent::TappedYes, hours(1));
+        let sending = step(&ConsentStatus::default(), ConsentEvent::Requested, t0());
+        let failed = step(&pending(), failed(Some("wamid.1"), 131049), hours(1));
+        for status in [
+            ConsentStatus::default(),
+            sending,
+            pending(),
+            failed,
+            opted_in,
+        ] {
+            let t = apply(&status, &ConsentEvent::RevokedByOtherMeans, hours(2)).unwrap();
+            assert_eq!(t.status.state, ConsentState::OptedOut, "from {status:?}");
+            assert_eq!(t.status.answered_at, Some(hours(2)));
+            assert_eq!(t.cause, Cause::Contact);
+            assert!(!t.status.may_message());
+        }
+    }
+
+    #[test]
+    fn after_a_revocation_only_the_contact_can_opt_back_in() {
+        let s = step(&pending(), ConsentEvent::RevokedByOtherMeans, hours(1));
+        for event in [ConsentEvent::Requested, ConsentEvent::Resent] {
+            assert_eq!(
+                apply(&s, &event, hours(100)),
+                Err(IllegalTransition::ContactOptedOut)
+            );
+        }
+        // Recorded twice (phone, then e-mail): the second changes nothing.
+        let again = apply(&s, &ConsentEvent::RevokedByOtherMeans, hours(2)).unwrap();
+        assert!(!again.state_changed());
+        assert_eq!(again.status, s);
+        let back = step(&s, ConsentEvent::KeywordOptIn, hours(3));
+        assert_eq!(back.state, ConsentState::OptedIn);
     }
 
     #[test]

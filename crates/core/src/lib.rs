@@ -7,11 +7,13 @@ pub mod compliance;
 pub mod consent;
 pub mod embed;
 pub mod keywords;
+pub mod language;
 pub mod meta_signals;
 #[cfg(feature = "phone")]
 pub mod phone;
 pub mod sandbox;
 pub mod sms;
+pub mod stop_request;
 pub mod templates;
 pub mod vocab;
 pub mod whatsapp;

@@ -63,6 +63,7 @@ macro_rules! wire_enum {
     };
 }
 
+// Other modules of core name their wire enums the same way.
 pub(crate) use wire_enum;
 
 /// A stored or received name that is not part of the vocabulary.
@@ -256,6 +257,17 @@ wire_enum! {
         /// A status proved that a repeated send had also gone out the first
         /// time: the contact received the message twice.
         DuplicateSent = "duplicate_sent",
+        /// A person of the organization recorded a revocation the contact
+        /// gave by other means (phone, e-mail, in person, ...).
+        RevocationRecorded = "revocation_recorded",
+        /// A message from the contact reads as a request to stop: flagged for review.
+        StopRequestFlagged = "stop_request_flagged",
+        /// A reviewer applied a flagged message as a revocation.
+        StopRequestApplied = "stop_request_applied",
+        /// A reviewer decided a flagged message is not a revocation.
+        StopRequestDismissed = "stop_request_dismissed",
+        /// The one confirmation SMS after STOP was queued (no marketing).
+        SmsOptOutConfirmation = "sms_opt_out_confirmation",
     }
 }
 
@@ -276,6 +288,46 @@ wire_enum! {
         Failed = "failed",
         /// It was no longer wanted and never sent.
         Cancelled = "cancelled",
+    }
+}
+
+wire_enum! {
+    /// How a contact gave a revocation that a person records.
+    pub enum RevocationChannel {
+        /// On a phone call.
+        Phone = "phone",
+        /// By e-mail.
+        Email = "email",
+        /// Face to face.
+        InPerson = "in_person",
+        /// By letter.
+        Letter = "letter",
+        /// In a WhatsApp message that was not a keyword.
+        WhatsappMessage = "whatsapp_message",
+        /// In an SMS that was not a keyword.
+        SmsMessage = "sms_message",
+        /// Any other reasonable means.
+        Other = "other",
+    }
+}
+
+impl RevocationChannel {
+    /// The channel of a flagged message applied as a revocation.
+    pub fn of_message(channel: Channel) -> RevocationChannel {
+        match channel {
+            Channel::Whatsapp => RevocationChannel::WhatsappMessage,
+            Channel::Sms => RevocationChannel::SmsMessage,
+        }
+    }
+}
+
+wire_enum! {
+    /// A reviewer's decision on a message flagged as a possible stop request.
+    pub enum StopFlagDecision {
+        /// It is a revocation: apply it (opted out, firm-wide).
+        Revocation = "revocation",
+        /// It is not: nothing changes.
+        NotARevocation = "not_a_revocation",
     }
 }
 
@@ -434,6 +486,12 @@ pub const KNOWN_ERRORS: &[(ErrorCode, ErrorEffect, &str)] = &[
         ErrorEffect::Final,
         "Message filtered by the carrier",
     ),
+    // The recipient blocked the sender or unsubscribed at the carrier: as 21610.
+    (
+        ErrorCode(30004),
+        ErrorEffect::SmsUnsubscribed,
+        "Message blocked (the recipient blocked or unsubscribed at the carrier)",
+    ),
 ];
 
 impl ErrorCode {
@@ -451,6 +509,8 @@ impl ErrorCode {
     pub const TEMPLATE_MISSING: ErrorCode = ErrorCode(132001);
     /// SMS: the recipient unsubscribed at the carrier.
     pub const SMS_UNSUBSCRIBED: ErrorCode = ErrorCode(21610);
+    /// SMS: the message was blocked (carrier opt-out or the recipient blocked us).
+    pub const SMS_BLOCKED: ErrorCode = ErrorCode(30004);
 
     fn known(self) -> Option<&'static (ErrorCode, ErrorEffect, &'static str)> {
         KNOWN_ERRORS.iter().find(|(code, _, _)| *code == self)
@@ -520,6 +580,16 @@ mod tests {
         round_trips(EvidenceKind::ALL, EvidenceKind::as_str, EvidenceKind::parse);
         round_trips(Role::ALL, Role::as_str, Role::parse);
         round_trips(Mode::ALL, Mode::as_str, Mode::parse);
+        round_trips(
+            RevocationChannel::ALL,
+            RevocationChannel::as_str,
+            RevocationChannel::parse,
+        );
+        round_trips(
+            StopFlagDecision::ALL,
+            StopFlagDecision::as_str,
+            StopFlagDecision::parse,
+        );
     }
 
     #[test]
@@ -578,6 +648,7 @@ mod tests {
         }
         assert_eq!(ErrorCode(131026).effect(), ErrorEffect::NotOnWhatsapp);
         assert_eq!(ErrorCode(21610).effect(), ErrorEffect::SmsUnsubscribed);
+        assert_eq!(ErrorCode(30004).effect(), ErrorEffect::SmsUnsubscribed);
         assert_eq!(ErrorCode(999_999).effect(), ErrorEffect::Final);
         assert_eq!(ErrorCode::from_provider(-1), None);
         assert_eq!(serde_json::to_string(&ErrorCode(131026)).unwrap(), "131026");

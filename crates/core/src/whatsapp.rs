@@ -357,9 +357,15 @@ pub enum OptInAnswer {
 impl OptInAnswer {
     /// Label of the template button, as WhatsApp echoes it in `button.text`.
     pub fn button_text(self) -> &'static str {
+        self.button_text_in(crate::language::Language::En)
+    }
+
+    /// Label of the button in a template of `language` ("Sí", "Non", ...).
+    pub fn button_text_in(self, language: crate::language::Language) -> &'static str {
+        let (yes, no) = language.yes_no();
         match self {
-            OptInAnswer::Yes => "Yes",
-            OptInAnswer::No => "No",
+            OptInAnswer::Yes => yes,
+            OptInAnswer::No => no,
         }
     }
 

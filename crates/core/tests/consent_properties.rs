@@ -34,6 +34,7 @@ fn event() -> impl Strategy<Value = ConsentEvent> {
         1 => Just(ConsentEvent::KeywordOptIn),
         1 => Just(ConsentEvent::KeywordOptOut),
         1 => Just(ConsentEvent::KeywordDecline),
+        1 => Just(ConsentEvent::RevokedByOtherMeans),
     ]
 }
 

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use optin_core::language::Language;
 use optin_core::sandbox::{
     sandbox_user_id, sandbox_user_id_number, Channel, Direction, PhoneButton, TemplateView,
 };
@@ -238,6 +239,7 @@ async fn accept(
 /// Name, language and body parameters of a template, and its quick replies
 /// labelled as the contact sees them.
 fn template_view(template: &Template) -> (TemplateView, Vec<PhoneButton>) {
+    let language = Language::of_template(&template.language.code).unwrap_or_default();
     let view = TemplateView {
         name: template.name.clone(),
         language: template.language.code.clone(),
@@ -251,8 +253,9 @@ fn template_view(template: &Template) -> (TemplateView, Vec<PhoneButton>) {
         .quick_replies()
         .into_iter()
         .map(|reply| PhoneButton {
+            // The approved template's buttons are in its language.
             text: OptInPayload::parse(&reply.payload)
-                .map(|p| p.answer.button_text().to_owned())
+                .map(|p| p.answer.button_text_in(language).to_owned())
                 .unwrap_or_else(|| reply.payload.clone()),
             payload: reply.payload,
         })
@@ -308,6 +311,18 @@ mod tests {
             "[advisor_opt_in] Jane | Acme"
         );
         assert_eq!(render(None, &view(&[])), "[advisor_opt_in]");
+    }
+
+    #[test]
+    fn opt_in_buttons_are_labelled_in_the_templates_language() {
+        let message = SendMessage::opt_in_request("+34612345678", "t", "es", vec![], "r1");
+        let (_, buttons) = template_view(message.as_template().unwrap());
+        let labels: Vec<_> = buttons.iter().map(|b| b.text.as_str()).collect();
+        assert_eq!(labels, ["Sí", "No"]);
+        let message = SendMessage::opt_in_request("+5511912345678", "t", "pt_BR", vec![], "r2");
+        let (_, buttons) = template_view(message.as_template().unwrap());
+        let labels: Vec<_> = buttons.iter().map(|b| b.text.as_str()).collect();
+        assert_eq!(labels, ["Sim", "Não"]);
     }
 
     #[test]

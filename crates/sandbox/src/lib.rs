@@ -28,7 +28,7 @@
 //! on WhatsApp is accepted and then fails asynchronously with 131026 (there is
 //! no lookup API); free-form text outside the 24-hour window fails with
 //! 131047; after the contact texts STOP by SMS, SMS sends fail with 21610
-//! until they text START; the same `Idempotency-Key` on a channel returns the
+//! until they text START (but for one confirmation within 5 minutes); the same `Idempotency-Key` on a channel returns the
 //! earlier message (whatever the new payload) and emits nothing again (Meta
 //! has no such key; it is what makes our outbox safe).
 //!

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use optin_core::keywords::{classify, Keyword};
 use optin_core::sandbox::{Channel, Direction};
 use optin_core::sms::{SmsErrorBody, SmsMessageResource, SmsStatus};
@@ -119,7 +120,7 @@ pub(super) async fn send(
             "The 'From' phone number provided is not a valid message-capable phone number for this account.",
         );
     }
-    match unsubscribed(&state, &to).await {
+    match unsubscribed(&state, &to, state.clock.now()).await {
         Ok(false) => {}
         Ok(true) => {
             return sms_error(
@@ -206,17 +207,33 @@ pub(super) async fn send(
     }
 }
 
+/// How long after STOP the one confirmation may go (CTIA, FCC 24-18).
+const CONFIRMATION_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+
 /// True when the contact's latest opt-out or opt-in keyword on SMS is an
 /// opt-out: like the real provider, the sandbox then refuses every send to
-/// the number (21610) until the contact texts START or YES.
-async fn unsubscribed(state: &SandboxState, phone: &str) -> Result<bool, sqlx::Error> {
-    let texts = store::written_texts(&state.db, phone, Channel::Sms).await?;
-    Ok(texts
-        .iter()
-        .find_map(|text| match classify(text) {
-            Some(Keyword::OptOut) => Some(true),
-            Some(Keyword::OptIn) => Some(false),
-            _ => None,
-        })
-        .unwrap_or(false))
+/// the number (21610) until the contact texts START or YES; except the one
+/// confirmation the rules allow within 5 minutes of the STOP.
+async fn unsubscribed(
+    state: &SandboxState,
+    phone: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let history = store::sms_history(&state.db, phone).await?;
+    let mut received_since = 0;
+    for (direction, text, at) in &history {
+        if direction == Direction::In.as_str() {
+            received_since += 1;
+            continue;
+        }
+        match classify(text) {
+            Some(Keyword::OptOut) => {
+                let confirmation = received_since == 0 && now - *at <= CONFIRMATION_WINDOW;
+                return Ok(!confirmation);
+            }
+            Some(Keyword::OptIn) => return Ok(false),
+            _ => {}
+        }
+    }
+    Ok(false)
 }

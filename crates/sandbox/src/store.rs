@@ -308,19 +308,17 @@ pub(super) async fn last_written_at(
     .await
 }
 
-/// Texts the contact wrote on `channel`, newest first.
-pub(super) async fn written_texts(
+/// Every SMS of a number both ways, newest first: (direction, text, when).
+pub(super) async fn sms_history(
     db: &Db,
     phone: &str,
-    channel: Channel,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT text FROM sandbox_messages
-         WHERE phone_e164 = $1 AND channel = $2 AND direction = 'out'
+) -> Result<Vec<(String, String, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT direction, text, created_at FROM sandbox_messages
+         WHERE phone_e164 = $1 AND channel = 'sms'
          ORDER BY seq DESC",
     )
     .bind(phone)
-    .bind(channel.as_str())
     .fetch_all(db.pool().await?)
     .await
 }

@@ -732,6 +732,11 @@ async fn after_stop_by_sms_sends_are_refused_until_start() {
     h.post(&format!("/phones/{CONTACT}/reply"), reply("Stop"))
         .await;
     h.next_sms().await;
+    // The one confirmation the rules allow goes; nothing after it.
+    h.sms(None)
+        .send(CONTACT, "You are unsubscribed.", "confirmation")
+        .await
+        .unwrap();
     let e = h.sms(None).send(CONTACT, "x", "job-1").await.unwrap_err();
     assert_eq!((e.status(), e.code()), (Some(400), Some(ErrorCode(21610))));
     assert!(!e.is_retryable());

@@ -8,6 +8,8 @@
 //!   changes contacts (compliance is read-only, admins provision);
 //! - [`Supervisor`]: `compliance` or `admin`: organization-wide reads, exports
 //!   and chain checks;
+//! - [`ComplianceOfficer`]: `compliance` only: the few compliance writes
+//!   (recording a revocation, deciding a flagged message);
 //! - [`Admin`]: an admin-scoped organization API key, or a person with the
 //!   `admin` role: provisioning of their own organization;
 //! - [`Integration`]: an integration-scoped organization API key.
@@ -30,6 +32,10 @@ pub struct Sender(pub AdvisorIdentity);
 
 /// A person with the `compliance` or `admin` role: reads the whole organization.
 pub struct Supervisor(pub AdvisorIdentity);
+
+/// A person with the `compliance` role: may record revocations and decide
+/// flagged messages for any number of the organization.
+pub struct ComplianceOfficer(pub AdvisorIdentity);
 
 /// Provisioning rights over one organization.
 pub struct Admin {
@@ -117,6 +123,20 @@ impl FromRequestParts<AppState> for Supervisor {
             (_, Role::Advisor) => Err(forbidden(
                 "compliance_role_required",
                 "Only compliance can read the whole organization's record.",
+            )),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ComplianceOfficer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        match person(parts, state).await? {
+            (identity, Role::Compliance) => Ok(ComplianceOfficer(identity)),
+            (_, Role::Advisor | Role::Admin) => Err(forbidden(
+                "compliance_role_required",
+                "Only compliance can act on any number of the organization.",
             )),
         }
     }

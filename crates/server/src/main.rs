@@ -114,7 +114,8 @@ enum Command {
         /// Template name as approved in WhatsApp Manager (lowercase, digits, `_`).
         #[arg(long)]
         name: String,
-        /// Language code, e.g. `en_US`.
+        /// Meta's language code, e.g. `en_US`, `es`, `pt_BR`: an opt-in
+        /// template is sent to the contacts of its language.
         #[arg(long)]
         language: String,
         /// Meta's category.
@@ -163,10 +164,18 @@ struct OrganizationArgs {
     /// stored: the service reads it from there).
     #[arg(long)]
     whatsapp_access_token_env: Option<String>,
+    /// The language requests fall back to when the organization has no
+    /// opt-in template in the contact's language (`en`, `es`, `fr`, `de`, `pt`, `it`).
+    #[arg(long)]
+    default_language: Option<optin_core::language::Language>,
     /// The opt-in template (by name) used when the primary cannot be sent:
     /// paused or disabled by Meta, or recategorized as marketing for a US number.
     #[arg(long)]
     alternate_opt_in_template: Option<String>,
+    /// The answer to HELP / INFO by SMS (must mention STOP); "" goes back to
+    /// the standard answer.
+    #[arg(long)]
+    sms_help_text: Option<String>,
 }
 
 impl OrganizationArgs {
@@ -178,7 +187,9 @@ impl OrganizationArgs {
             sms_number: self.sms_number,
             frame_origins: (!self.frame_origins.is_empty()).then_some(self.frame_origins),
             whatsapp_access_token_env: self.whatsapp_access_token_env,
+            default_language: self.default_language,
             alternate_opt_in_template: self.alternate_opt_in_template,
+            sms_help_text: self.sms_help_text,
         })
     }
 }

@@ -37,7 +37,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, compliance, consent, contacts, events, integrations, me, messages, webhooks,
+    admin, compliance, consent, contacts, events, integrations, me, messages, revocations, webhooks,
 };
 
 /// The whole document.
@@ -56,9 +56,11 @@ use crate::routes::{
         contacts::list,
         contacts::create,
         contacts::one,
+        contacts::update,
         contacts::open,
         consent::request,
         consent::resend,
+        consent::preview,
         consent::consent,
         consent::record,
         consent::export,
@@ -75,6 +77,12 @@ use crate::routes::{
         compliance::raw,
         compliance::chain,
         compliance::advisors,
+        compliance::reviews,
+        revocations::record_for_contact,
+        revocations::resolve_for_contact,
+        revocations::record_for_number,
+        revocations::resolve_for_number,
+        revocations::open_flags,
         admin::organization,
         admin::update,
         admin::advisors,
@@ -86,6 +94,7 @@ use crate::routes::{
         admin::revoke_api_key,
         admin::unrouted,
         admin::replay,
+        admin::put_template,
         webhooks::handshake,
         webhooks::whatsapp,
         webhooks::sms,

@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use optin_core::consent::ConsentState;
-use optin_core::vocab::{MessageStatus, OutboxState, Purpose};
+use optin_core::vocab::{Channel, MessageStatus, OutboxState, Purpose};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -212,16 +212,22 @@ async fn claim(state: &AppState, job: OutboxJob) -> AppResult<Option<Claimed>> {
 }
 
 /// An opt-in request whose consent moved on while queued (the contact said
-/// STOP, say) must not go out.
+/// STOP, say) must not go out; nor may an advisor's message queued before an
+/// opt-out or a revocation (binding at once). The service's own notices
+/// (confirmations, help replies) always go.
 async fn still_wanted(work: &mut Work, message: &StoredMessage) -> AppResult<bool> {
-    if message.purpose != Purpose::OptIn {
+    if !matches!(message.purpose, Purpose::OptIn | Purpose::Message) {
         return Ok(true);
     }
     let record = work
         .store
         .consent(message.organization_id, &message.phone_e164)
         .await?;
-    Ok(record.status.state == ConsentState::Sending)
+    Ok(match (message.purpose, message.channel) {
+        (Purpose::OptIn, _) => record.status.state == ConsentState::Sending,
+        (_, Channel::Whatsapp) => record.status.may_message(),
+        (_, Channel::Sms) => !record.sms_opted_out,
+    })
 }
 
 /// Makes the claimed call, bounded by the provider timeout, and records

@@ -40,7 +40,8 @@
 //! - the routes that send or change contacts: the compliance officer
 //!   (`read_only_role`) and an admin person (`advisor_role_required`);
 //! - `/consent/export` and the compliance routes: an advisor
-//!   (`compliance_role_required`);
+//!   (`compliance_role_required`); the compliance writes (a revocation, a
+//!   decision on a flagged message) also an admin person;
 //! - the admin routes: an advisor and the compliance officer
 //!   (`admin_role_required`), an integration-scoped key
 //!   (`admin_scope_required`);
@@ -89,6 +90,9 @@ enum Auth {
     Sender,
     /// A person with the `compliance` or `admin` role (`Supervisor`).
     Supervisor,
+    /// A person with the `compliance` role (`ComplianceOfficer`): the few
+    /// compliance writes (a revocation, a decision on a flagged message).
+    Compliance,
     /// An admin-scoped key or a person with the `admin` role (`Admin`).
     Admin,
     /// An integration-scoped key (`Integration`).
@@ -135,6 +139,10 @@ fn wrong_roles(auth: Auth) -> &'static [(Caller, &'static str)] {
             (Caller::AdminPerson, "advisor_role_required"),
         ],
         Auth::Supervisor => &[(Caller::Advisor, "compliance_role_required")],
+        Auth::Compliance => &[
+            (Caller::Advisor, "compliance_role_required"),
+            (Caller::AdminPerson, "compliance_role_required"),
+        ],
         Auth::Admin => &[
             (Caller::Advisor, "admin_role_required"),
             (Caller::Compliance, "admin_role_required"),
@@ -174,6 +182,13 @@ fn routes() -> Vec<Route> {
         ),
         route("GET", "/contacts/{id}", AnyRole, Contact, None),
         route(
+            "PATCH",
+            "/contacts/{id}",
+            Sender,
+            Contact,
+            Some(json!({"language": "es"})),
+        ),
+        route(
             "POST",
             "/contacts/open",
             Sender,
@@ -185,6 +200,13 @@ fn routes() -> Vec<Route> {
             "POST",
             "/contacts/{id}/opt-in/resend",
             Sender,
+            Contact,
+            None,
+        ),
+        route(
+            "GET",
+            "/contacts/{id}/opt-in/preview",
+            AnyRole,
             Contact,
             None,
         ),
@@ -252,6 +274,36 @@ fn routes() -> Vec<Route> {
         ),
         route("GET", "/compliance/chain", Supervisor, Own, None),
         route("GET", "/compliance/advisors", Supervisor, Own, None),
+        route("GET", "/compliance/reviews", Supervisor, Own, None),
+        route("GET", "/compliance/stop-flags", Supervisor, Own, None),
+        route(
+            "POST",
+            "/contacts/{id}/revocations",
+            Sender,
+            Contact,
+            Some(json!({"channel": "phone", "given_at": "2026-01-01T00:00:00Z"})),
+        ),
+        route(
+            "POST",
+            "/contacts/{id}/stop-flags/resolve",
+            Sender,
+            Contact,
+            Some(json!({"flag_id": 1, "decision": "not_a_revocation"})),
+        ),
+        route(
+            "POST",
+            "/compliance/numbers/{phone}/revocations",
+            Compliance,
+            Number,
+            Some(json!({"channel": "email", "given_at": "2026-01-01T00:00:00Z"})),
+        ),
+        route(
+            "POST",
+            "/compliance/numbers/{phone}/stop-flags/resolve",
+            Compliance,
+            Number,
+            Some(json!({"flag_id": 1, "decision": "not_a_revocation"})),
+        ),
         route("GET", "/admin/organization", Admin, Own, None),
         route(
             "PATCH",
@@ -287,6 +339,16 @@ fn routes() -> Vec<Route> {
         route("POST", "/admin/api-keys/{id}/revoke", Admin, Key, None),
         route("GET", "/admin/unrouted", Admin, Own, None),
         route("POST", "/admin/unrouted/replay", Admin, Own, None),
+        route(
+            "POST",
+            "/admin/templates",
+            Admin,
+            Own,
+            Some(
+                json!({"name": "advisor_opt_in", "language": "fr", "purpose": "opt_in",
+                        "body": "Bonjour ! {{1}} de {{2}} souhaite vous écrire. D'accord ?"}),
+            ),
+        ),
     ]
 }
 
@@ -298,6 +360,7 @@ fn declared_routes() -> Vec<(String, String)> {
         "contacts.rs",
         "consent.rs",
         "messages.rs",
+        "revocations.rs",
         "events.rs",
         "integrations.rs",
         "compliance.rs",
@@ -467,6 +530,17 @@ async fn world(t: &TestService) -> World {
         assert_eq!(status, 201, "{contact}");
         contact["id"].as_i64().unwrap()
     };
+    // A flagged message on Kerry's number (the resolve routes' flag 1).
+    let flag: i64 = sqlx::query_scalar(
+        "INSERT INTO stop_flags (organization_id, phone_e164, channel, text, flagged_at)
+         VALUES (1, $1, 'whatsapp', 'please stop texting me', '2026-01-01T00:00:00.000Z')
+         RETURNING id",
+    )
+    .bind(JANES)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(flag, 1);
     // A step of Jane's organization's record: her opt-in request to another contact.
     let amara = t.contact_id(&t.jane, "Amara").await;
     let (status, body) = t
@@ -520,6 +594,7 @@ fn rightful(t: &TestService, w: &World, auth: Auth) -> Vec<String> {
     match auth {
         Auth::AnyRole | Auth::Sender => vec![t.jane.clone()],
         Auth::Supervisor => vec![t.compliance.clone(), w.admin_token.clone()],
+        Auth::Compliance => vec![t.compliance.clone()],
         Auth::Admin => vec![w.admin_key.clone(), w.admin_token.clone()],
         Auth::Integration => vec![w.api_key.clone()],
     }
@@ -582,7 +657,7 @@ fn cells(t: &TestService, w: &World, route: &Route, case: Case) -> Vec<Cell> {
     let unauthorized = (401, "unauthorized");
     let (expired, revoked) = match route.auth {
         Auth::AnyRole | Auth::Sender => (&w.expired, &w.revoked),
-        Auth::Supervisor => (&w.compliance_expired, &w.compliance_revoked),
+        Auth::Supervisor | Auth::Compliance => (&w.compliance_expired, &w.compliance_revoked),
         Auth::Admin => (&w.admin_expired_key, &w.admin_revoked),
         Auth::Integration => (&w.expired_key, &w.revoked_key),
     };
@@ -658,7 +733,9 @@ async fn call(
 async fn stored(t: &TestService) -> Vec<(&'static str, Option<String>)> {
     let mut state = Vec::new();
     for sql in [
-        "SELECT group_concat(id || ':' || IFNULL(crm_id, ''), ',') FROM contacts",
+        "SELECT group_concat(id || ':' || IFNULL(crm_id, '') || ':' || IFNULL(language, ''), ',')
+         FROM contacts",
+        "SELECT COUNT(*) || '' FROM templates",
         "SELECT COUNT(*) || '' FROM outbox",
         "SELECT COUNT(*) || '' FROM messages",
         "SELECT COUNT(*) || '' FROM consent_events",
@@ -672,6 +749,8 @@ async fn stored(t: &TestService) -> Vec<(&'static str, Option<String>)> {
          FROM organizations",
         "SELECT COUNT(*) || '' FROM whatsapp_numbers",
         "SELECT COUNT(replayed_at) || '' FROM webhook_reviews",
+        "SELECT COUNT(*) || '/' || COUNT(decided_at) FROM stop_flags",
+        "SELECT COUNT(*) || '' FROM revocations",
     ] {
         let value: Option<String> = sqlx::query_scalar(sql)
             .fetch_one(t.service.state.store.pool())
@@ -726,20 +805,22 @@ async fn every_api_route_refuses_bad_tokens_others_resources_and_wrong_roles() {
         "refusals not as expected:\n{}",
         wrong.join("\n")
     );
-    // Any person: 4 routes without an id × 3, 4 on a contact × 5.
-    // Sending: POST /contacts × (3 + 2 roles), the open route and 4 on a contact × (5 + 2).
-    // Compliance (and the export): 4 without an id × (3 + 1), 2 on a number and the
-    // raw event × (3 + 1 + 1). Admin: 8 without an id × (3 + 3), 1 on a person and
-    // 2 on a key × (3 + 1 + 3). Integration: 2 × (3 + 1 + 1).
+    // Any person: 4 routes without an id × 3, 5 on a contact × 5.
+    // Sending: POST /contacts × (3 + 2 roles), the open route and 7 on a contact × (5 + 2).
+    // Compliance (and the export): 6 without an id × (3 + 1), 2 on a number and the
+    // raw event × (3 + 1 + 1); its writes, 2 on a number × (3 + 1 + 2). Admin: 9
+    // without an id × (3 + 3), 1 on a person and 2 on a key × (3 + 1 + 3).
+    // Integration: 2 × (3 + 1 + 1).
     assert_eq!(
         cells_called,
         4 * 3
-            + 4 * 5
+            + 5 * 5
             + (3 + 2)
-            + 5 * (5 + 2)
-            + 4 * (3 + 1)
+            + 8 * (5 + 2)
+            + 6 * (3 + 1)
             + 3 * (3 + 1 + 1)
-            + 8 * (3 + 3)
+            + 2 * (3 + 1 + 2)
+            + 9 * (3 + 3)
             + 3 * (3 + 1 + 3)
             + 2 * (3 + 1 + 1)
     );

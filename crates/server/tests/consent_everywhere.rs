@@ -123,8 +123,15 @@ async fn an_sms_stop_on_janes_contact_blocks_sms_by_every_advisor_until_start() 
     assert_eq!(t.consent(&t.sam, sams).await["sms_opted_out"], false);
     assert_eq!(t.sms_as(&t.sam, sams, "Welcome back, Kerry").await.0, 202);
     assert_eq!(t.sms_as(&t.jane, janes, "Hello again").await.0, 202);
-    let inbox = t.wait_inbox(KERRY, "sms", 3).await;
-    assert_eq!(inbox[1]["text"], "Welcome back, Kerry");
-    assert_eq!(inbox[2]["text"], "Hello again");
+    // Sam's hello, the one confirmation of the STOP, then the two after START.
+    let inbox = t.wait_inbox(KERRY, "sms", 4).await;
+    assert!(
+        inbox[1]["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("unsubscribed")),
+        "{inbox:?}"
+    );
+    assert_eq!(inbox[2]["text"], "Welcome back, Kerry");
+    assert_eq!(inbox[3]["text"], "Hello again");
     t.service.stop().await;
 }

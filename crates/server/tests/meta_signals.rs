@@ -14,19 +14,7 @@ use support::extra::{the_job, QuietService};
 
 /// Posts `body` to the WhatsApp webhook, signed as Meta signs it.
 async fn signed(t: &QuietService, body: &Value) -> u16 {
-    let body = body.to_string();
-    let signature =
-        optin_server::providers::signature::meta_signature("fake-app-secret", body.as_bytes());
-    t.http
-        .post(format!("{}/webhooks/whatsapp", t.base))
-        .header("content-type", "application/json")
-        .header("X-Hub-Signature-256", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    support::post_signed_whatsapp(&t.http, &t.base, "fake-app-secret", body.to_string()).await
 }
 
 /// A change of the demo account, as Meta wraps it.

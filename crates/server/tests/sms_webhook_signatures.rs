@@ -84,13 +84,14 @@ async fn unsigned_and_wrongly_signed_sms_webhooks_are_refused_and_nothing_is_sto
     assert_eq!(post(&t, &params, Some(signature)).await, 200);
     assert_eq!(t.consent(&t.jane, kerry).await["sms_opted_out"], true);
     let after = stored(&t).await;
+    // The STOP and its one confirmation SMS, each a message and an event; one receipt.
     assert_eq!(
         [
             after[0] - before[0],
             after[1] - before[1],
             after[2] - before[2]
         ],
-        [1, 1, 1]
+        [2, 2, 1]
     );
     t.service.stop().await;
 }

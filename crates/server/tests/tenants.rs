@@ -9,7 +9,7 @@ mod support;
 
 use optin_core::admin::{KeyScope, OrganizationSettings};
 use optin_core::vocab::Role;
-use optin_server::providers::signature::{meta_signature, twilio_signature};
+use optin_server::providers::signature::twilio_signature;
 use optin_server::services::provisioning;
 use optin_server::{launch, Config, Service};
 use serde_json::{json, Value};
@@ -121,19 +121,7 @@ impl Tenants {
             "entry": [{"id": "4000", "changes": [{"field": "messages", "value": value}]}]})
         .to_string();
         let secret = &self.service.state.providers.settings.app_secret;
-        self.http
-            .post(format!("{}/webhooks/whatsapp", self.base))
-            .header("content-type", "application/json")
-            .header(
-                "X-Hub-Signature-256",
-                meta_signature(secret, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+        support::post_signed_whatsapp(&self.http, &self.base, secret, body).await
     }
 
     /// Posts a signed inbound SMS to one business number.

@@ -5,7 +5,9 @@
 //! - `GET /admin/api-keys`, `POST /admin/api-keys`, `POST /admin/api-keys/{id}/expire`,
 //!   `POST /admin/api-keys/{id}/revoke`;
 //! - `GET /admin/unrouted`, `POST /admin/unrouted/replay`: webhooks that arrived
-//!   for its numbers before they were provisioned, and applying them.
+//!   for its numbers before they were provisioned, and applying them;
+//! - `POST /admin/templates`: add (or replace) a template Meta approved, in
+//!   one language (an opt-in template per language the contacts speak).
 //!
 //! Creating organizations is the operator's (`optin-server create-organization`).
 
@@ -14,8 +16,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use optin_core::admin::{
-    ApiKeyView, ExpireApiKey, IssuedApiKey, NewAdvisor, NewApiKey, OrganizationSettings,
-    OrganizationView, ReplayReport, UnroutedWebhook,
+    ApiKeyView, ExpireApiKey, IssuedApiKey, NewAdvisor, NewApiKey, NewTemplate,
+    OrganizationSettings, OrganizationView, ReplayReport, UnroutedWebhook,
 };
 use optin_core::compliance::AdvisorSummary;
 
@@ -35,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api-keys/{id}/revoke", post(revoke_api_key))
         .route("/admin/unrouted", get(unrouted))
         .route("/admin/unrouted/replay", post(replay))
+        .route("/admin/templates", post(put_template))
 }
 
 #[utoipa::path(
@@ -68,7 +71,7 @@ async fn organization(
     responses(
         (status = 200, description = "The organization as changed; absent fields stay as they were, WhatsApp phone number ids are added.", body = optin_core::admin::OrganizationView),
         (status = 409, description = "A WhatsApp phone number id or SMS number of another organization, or another organization's name (`number_taken`, `name_taken`); `field` names which.", body = optin_core::api::ErrorBody),
-        (status = 422, description = "An invalid name, Meta id, SMS number, frame origin or access token (`invalid_name`, `invalid_meta_id`, `invalid_phone`, `invalid_origin`, `invalid_token`); `field` names which.", body = optin_core::api::ErrorBody),
+        (status = 422, description = "An invalid name, Meta id, SMS number, frame origin, access token or SMS help text (`invalid_name`, `invalid_meta_id`, `invalid_phone`, `invalid_origin`, `invalid_token`, `invalid_sms_help_text`); `field` names which.", body = optin_core::api::ErrorBody),
         (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
     ),
 )]
@@ -316,4 +319,35 @@ async fn replay(State(state): State<AppState>, admin: Admin) -> AppResult<Json<R
     Ok(Json(
         provisioning::replay_unrouted(&state, admin.organization_id).await?,
     ))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/templates",
+    tag = "admin",
+    security(("api_key" = []), ("bearer" = [])),
+    request_body = optin_core::admin::NewTemplate,
+    responses(
+        (status = 201, description = "The template is ready (a template of the same name and language is replaced). An opt-in template is sent to the contacts of its language.", body = optin_core::api::TemplateView),
+        (status = 422, description = "An invalid name, language code, category, purpose or an empty body (`invalid_template_name`, `invalid_language`, `invalid_category`, `invalid_purpose`, `invalid_body`); `field` names which.", body = optin_core::api::ErrorBody),
+        (status = 403, description = "Neither an admin-scoped organization API key nor a person with the `admin` role: an integration-scoped key (`admin_scope_required`), an advisor or compliance officer (`admin_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
+async fn put_template(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(new): ApiJson<NewTemplate>,
+) -> AppResult<(StatusCode, Json<optin_core::api::TemplateView>)> {
+    let template = provisioning::checked_template(
+        new.name,
+        new.language,
+        new.category,
+        new.purpose,
+        new.body,
+    )?;
+    state
+        .store
+        .put_template(admin.organization_id, &template)
+        .await?;
+    Ok((StatusCode::CREATED, Json(template.into())))
 }

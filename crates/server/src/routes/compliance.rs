@@ -5,7 +5,8 @@
 //! - `GET /compliance/numbers/{e164}/record?format=jsonl|csv|json`: its consent record;
 //! - `GET /compliance/events/{id}/raw`: one event's raw evidence;
 //! - `GET /compliance/chain`: the hash chain, verified now;
-//! - `GET /compliance/advisors`: the organization's people.
+//! - `GET /compliance/advisors`: the organization's people;
+//! - `GET /compliance/reviews`: parts of the organization's webhooks kept for review.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use optin_core::api::{ConsentView, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use optin_core::compliance::{
     AdvisorSummary, ChainStatus, NumberPage, NumberSummary, NumberTimeline, RawEvidence,
-    TimelineEvent,
+    TimelineEvent, WebhookReview,
 };
 use optin_core::vocab::Mode;
 use serde::Deserialize;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/compliance/events/{id}/raw", get(raw))
         .route("/compliance/chain", get(chain))
         .route("/compliance/advisors", get(advisors))
+        .route("/compliance/reviews", get(reviews))
 }
 
 #[derive(Deserialize)]
@@ -248,9 +250,11 @@ async fn timeline(
         .store
         .conversation(me.organization_id, &phone, ConversationOf::Everyone)
         .await?;
+    let mut snapshot = snapshot(&phone, &number.consent, now);
+    crate::services::revocation::annotate(&state, me.organization_id, &mut snapshot).await?;
     Ok(Json(NumberTimeline {
         summary: summary(&number, now),
-        snapshot: snapshot(&phone, &number.consent, now),
+        snapshot,
         events,
         messages,
     }))
@@ -370,4 +374,29 @@ async fn advisors(
     Supervisor(me): Supervisor,
 ) -> AppResult<Json<Vec<AdvisorSummary>>> {
     Ok(Json(state.store.advisors(me.organization_id).await?))
+}
+
+/// Most kept parts listed at once.
+const MAX_REVIEWS: u32 = 200;
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/reviews",
+    tag = "compliance",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Parts of the organization's validly signed webhooks that were not understood (acknowledged, kept raw with the reason): open ones first, newest first, at most 200. Parts whose organization could not be told are the operator's (CLI).", body = Vec<optin_core::compliance::WebhookReview>),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
+async fn reviews(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+) -> AppResult<Json<Vec<WebhookReview>>> {
+    Ok(Json(
+        state
+            .store
+            .organization_reviews(me.organization_id, MAX_REVIEWS)
+            .await?,
+    ))
 }

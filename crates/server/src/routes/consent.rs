@@ -1,6 +1,7 @@
 //! Consent of a contact's number:
 //! - `POST /contacts/{id}/opt-in`: send the opt-in request (`Idempotency-Key` honoured);
 //! - `POST /contacts/{id}/opt-in/resend`: resend after 24 h without an answer (409 before);
+//! - `GET /contacts/{id}/opt-in/preview`: the request exactly as the contact would receive it;
 //! - `GET /contacts/{id}/consent`: the state, `resend_allowed_at` and the server's now;
 //! - `GET /contacts/{id}/consent/record?format=jsonl|csv|json`: the contact's consent record;
 //! - `GET /consent/export?format=jsonl|csv`: the organization's whole record (compliance and admins only).
@@ -10,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use optin_core::api::ConsentSnapshot;
+use optin_core::api::{ConsentSnapshot, OptInPreview};
 use serde::Deserialize;
 
 use crate::auth::{Advisor, Sender, Supervisor};
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/contacts/{id}/opt-in", post(request))
         .route("/contacts/{id}/opt-in/resend", post(resend))
+        .route("/contacts/{id}/opt-in/preview", get(preview))
         .route("/contacts/{id}/consent", get(consent))
         .route("/contacts/{id}/consent/record", get(record))
         .route("/consent/export", get(export))
@@ -97,6 +99,27 @@ async fn resend(
     headers: HeaderMap,
 ) -> AppResult<(StatusCode, Json<ConsentSnapshot>)> {
     send(&state, &advisor, id, &headers, RequestKind::Resend).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/contacts/{id}/opt-in/preview",
+    description = "The opt-in request as the contact would receive it if the advisor confirmed now: the organization's opt-in template in the contact's language (else in the organization's default language), rendered with the advisor's and the organization's names. The confirm dialog shows this text.",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Contact id.")),
+    responses(
+        (status = 200, description = "The rendered request, its language and template.", body = optin_core::api::OptInPreview),
+        (status = 404, description = "No such contact of this advisor (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 409, description = "The organization has no opt-in template (`no_opt_in_template`), or neither the template in the contact's language nor the alternate may be sent now (`template_unavailable`).", body = optin_core::api::ErrorBody),
+    ),
+)]
+async fn preview(
+    State(state): State<AppState>,
+    Advisor(advisor): Advisor,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<OptInPreview>> {
+    Ok(Json(optin::preview_opt_in(&state, &advisor, id).await?))
 }
 
 async fn send(

@@ -1,14 +1,15 @@
 //! Contacts of the signed-in advisor:
 //! - `GET /contacts?q=&offset=&limit=`: search by name or number, paged;
-//! - `POST /contacts`: add one (name, phone as typed);
+//! - `POST /contacts`: add one (name, phone as typed, language);
 //! - `GET /contacts/{id}`: one contact (404 for another advisor's);
+//! - `PATCH /contacts/{id}`: change one (its language);
 //! - `POST /contacts/open`: find by number or CRM id, or create (deep links from a CRM).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use optin_core::api::{self, Contact, ContactPage, NewContact, OpenContact};
+use optin_core::api::{self, Contact, ContactPage, ContactUpdate, NewContact, OpenContact};
 use optin_core::phone::to_e164;
 use serde::Deserialize;
 
@@ -20,7 +21,7 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/contacts", get(list).post(create))
-        .route("/contacts/{id}", get(one))
+        .route("/contacts/{id}", get(one).patch(update))
         .route("/contacts/open", post(open))
 }
 
@@ -89,6 +90,42 @@ async fn one(
     Advisor(advisor): Advisor,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<Contact>> {
+    let contact = state
+        .store
+        .contact(advisor.advisor_id, id, state.clock.now())
+        .await?;
+    contact.map(Json).ok_or(AppError::NotFound("That contact"))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/v1/contacts/{id}",
+    tag = "advisor",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Contact id.")),
+    request_body = optin_core::api::ContactUpdate,
+    responses(
+        (status = 200, description = "The contact as changed; absent fields stay as they were.", body = optin_core::api::Contact),
+        (status = 403, description = "The person is not an advisor: a compliance officer, who only reads (`read_only_role`), or an admin, who provisions (`advisor_role_required`).", body = optin_core::api::ErrorBody),
+        (status = 404, description = "No such contact of this advisor (`not_found`), also for another advisor's.", body = optin_core::api::ErrorBody),
+        (status = 400, description = "A language the service does not write in, or an unknown field (`malformed_body`).", body = optin_core::api::ErrorBody),
+    ),
+)]
+async fn update(
+    State(state): State<AppState>,
+    Sender(advisor): Sender,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(change): ApiJson<ContactUpdate>,
+) -> AppResult<Json<Contact>> {
+    if let Some(language) = change.language {
+        let found = state
+            .store
+            .set_contact_language(advisor.advisor_id, id, language)
+            .await?;
+        if !found {
+            return Err(AppError::NotFound("That contact"));
+        }
+    }
     let contact = state
         .store
         .contact(advisor.advisor_id, id, state.clock.now())
@@ -172,7 +209,7 @@ async fn open(
     let name = parse_name(name)?;
     match state
         .store
-        .insert_contact(advisor.advisor_id, name, &phone, state.clock.now())
+        .insert_contact(advisor.advisor_id, name, &phone, None, state.clock.now())
         .await?
     {
         Inserted::Created(contact) => {
@@ -198,6 +235,7 @@ async fn open(
         (status = 201, description = "The contact was added.", body = optin_core::api::Contact),
         (status = 403, description = "The person is not an advisor: a compliance officer, who only reads (`read_only_role`), or an admin, who provisions (`advisor_role_required`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The advisor already has a contact with this number (`duplicate_phone`).", body = optin_core::api::ErrorBody),
+        (status = 400, description = "A language the service does not write in (`malformed_body`).", body = optin_core::api::ErrorBody),
         (status = 422, description = "An invalid name or number (`invalid_name`, `invalid_phone`).", body = optin_core::api::ErrorBody),
     ),
 )]
@@ -210,7 +248,13 @@ async fn create(
     let phone = parse_phone(&state, &new.phone)?;
     match state
         .store
-        .insert_contact(advisor.advisor_id, name, &phone, state.clock.now())
+        .insert_contact(
+            advisor.advisor_id,
+            name,
+            &phone,
+            new.language,
+            state.clock.now(),
+        )
         .await?
     {
         Inserted::Created(contact) => Ok((StatusCode::CREATED, Json(contact))),

@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use super::webhooks::constant_time_eq;
 use crate::error::{AppError, AppResult};
+use crate::store::metrics::ReviewCount;
 use crate::AppState;
 
 #[utoipa::path(
@@ -35,30 +36,31 @@ pub async fn serve(State(state): State<AppState>, headers: HeaderMap) -> AppResu
     }
     let mut text = String::new();
     let counts = state.store.review_counts().await?;
-    let _ = writeln!(
-        text,
-        "# HELP optin_webhook_reviews_open Parts of signed webhooks kept unread for review, not reviewed yet.\n\
-         # TYPE optin_webhook_reviews_open gauge"
+    let per_provider = |text: &mut String, name, kind, help, value: fn(&ReviewCount) -> i64| {
+        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for count in &counts {
+            let _ = writeln!(
+                text,
+                "{name}{{provider=\"{}\"}} {}",
+                count.provider,
+                value(count)
+            );
+        }
+    };
+    per_provider(
+        &mut text,
+        "optin_webhook_reviews_open",
+        "gauge",
+        "Parts of signed webhooks kept unread for review, not reviewed yet.",
+        |c| c.open,
     );
-    for count in &counts {
-        let _ = writeln!(
-            text,
-            "optin_webhook_reviews_open{{provider=\"{}\"}} {}",
-            count.provider, count.open
-        );
-    }
-    let _ = writeln!(
-        text,
-        "# HELP optin_webhook_reviews_total Parts of signed webhooks kept unread for review, ever.\n\
-         # TYPE optin_webhook_reviews_total counter"
+    per_provider(
+        &mut text,
+        "optin_webhook_reviews_total",
+        "counter",
+        "Parts of signed webhooks kept unread for review, ever.",
+        |c| c.total,
     );
-    for count in &counts {
-        let _ = writeln!(
-            text,
-            "optin_webhook_reviews_total{{provider=\"{}\"}} {}",
-            count.provider, count.total
-        );
-    }
     Ok((
         [(
             header::CONTENT_TYPE,

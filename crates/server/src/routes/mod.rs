@@ -10,6 +10,7 @@ pub(crate) mod integrations;
 pub(crate) mod me;
 pub(crate) mod messages;
 pub(crate) mod metrics;
+pub(crate) mod revocations;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
@@ -32,6 +33,7 @@ pub fn api() -> Router<AppState> {
         .merge(events::router())
         .merge(integrations::router())
         .merge(compliance::router())
+        .merge(revocations::router())
         .merge(admin::router())
         .route("/openapi.json", get(crate::openapi::serve))
         .fallback(|| async { AppError::NotFound("That API route") })

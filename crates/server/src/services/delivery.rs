@@ -324,8 +324,8 @@ async fn retry_failed_send(
 }
 
 /// What a provider error code means beyond the message itself (core's
-/// table): an SMS recipient unsubscribed at the carrier (21610) is opted
-/// out of SMS for the whole organization; a contact who stopped marketing
+/// table): an SMS recipient unsubscribed or blocked at the carrier (21610,
+/// 30004) is opted out of SMS for the whole organization; a contact who stopped marketing
 /// messages (131050) is marked so; a template Meta will not send (132001,
 /// 132015, 132016) is marked so, and the next request uses the alternate.
 async fn apply_consent_effect(

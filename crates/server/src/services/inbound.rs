@@ -3,11 +3,14 @@
 //! routed to the organization that owns the business number.
 //!
 //! From contacts: Yes/No taps (attributed to the request they answer), the
-//! keywords of [`optin_core::keywords`], and SMS STOP/START. A consent change
-//! is confirmed to the contact with the texts of [`super::texts`].
+//! keywords of [`optin_core::keywords`] in every supported language, and
+//! SMS STOP/START (the provider's lists). A consent change is confirmed to
+//! the contact with the texts of [`super::texts`], in the contact's language
+//! (by SMS, once per STOP). Text without a keyword that reads as a request
+//! to stop is flagged for a person ([`super::revocation`]), never applied here.
 
 use optin_core::consent::{ConsentEvent, ConsentState};
-use optin_core::keywords::{classify, Keyword};
+use optin_core::keywords::{classify, classify_sms, Keyword};
 use optin_core::sms::{SmsInbound, SmsStatusCallback};
 use optin_core::vocab::{
     Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose,
@@ -19,6 +22,7 @@ use serde_json::json;
 
 use super::delivery::{self, StatusReport};
 use super::identities;
+use super::revocation::{self, FlaggedMessage};
 use super::{texts, transition, ConsentStep, OutboundPayload, WebhookSource, Work};
 use crate::error::AppResult;
 use crate::providers::sms::SmsWebhook;
@@ -34,11 +38,17 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
     let raw = raw.as_ref();
     let items = WebhookItems::read(body);
     let mut work = Work::begin(state).await?;
+    // When the body names one business number, its unreadable parts are that
+    // organization's (its compliance reviews them); otherwise the operator's.
+    let owner = match only_business_number(&items) {
+        Some(number) => work.store.organization_by_whatsapp_number(number).await?,
+        None => None,
+    };
     for part in &items.unreadable {
         keep_for_review(
             &mut work,
             Channel::Whatsapp,
-            None,
+            owner,
             None,
             &part.reason,
             &part.item.to_string(),
@@ -146,6 +156,17 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
     work.commit(state).await
 }
 
+/// The business number (phone number id) of every readable change of a
+/// body, when they all name the same one.
+fn only_business_number(items: &WebhookItems) -> Option<&str> {
+    let mut numbers = items
+        .changes
+        .iter()
+        .map(|change| change.metadata.phone_number_id.as_str());
+    let first = numbers.next()?;
+    numbers.all(|number| number == first).then_some(first)
+}
+
 /// Keeps a part of a signed webhook that was not understood, once (the
 /// provider retries whole bodies), and says so in the log.
 pub(super) async fn keep_for_review(
@@ -219,7 +240,8 @@ async fn apply_whatsapp_message(
         Some((_, advisor)) => Some(advisor),
         None => work.store.last_requesting_advisor(org, &phone).await?,
     };
-    work.store
+    let message_id = work
+        .store
         .insert_message(
             NewMessage {
                 organization_id: org,
@@ -270,6 +292,18 @@ async fn apply_whatsapp_message(
             work.now,
         );
         work.record(source.mark(evidence)).await?;
+        // Plain words may still ask to stop: flagged for a person, never applied here.
+        if payload.is_none() {
+            let message = FlaggedMessage {
+                organization_id: org,
+                phone: &phone,
+                channel: Channel::Whatsapp,
+                message_id,
+                text: words,
+                advisor_id,
+            };
+            revocation::flag_if_stop_request(work, message, source).await?;
+        }
         return Ok(());
     };
     let t = transition(
@@ -288,12 +322,16 @@ async fn apply_whatsapp_message(
     .await?;
     if t.state_changed() {
         let (org_name, advisor_name) = work.store.sender_names(org, advisor_id).await?;
+        let language = work.store.number_language(org, &phone, advisor_id).await?;
         let (purpose, body) = match t.status.state {
             ConsentState::OptedIn => (
                 Purpose::Confirmation,
-                texts::opt_in_confirmation(&org_name, advisor_name.as_deref()),
+                texts::opt_in_confirmation(language, &org_name, advisor_name.as_deref()),
             ),
-            ConsentState::OptedOut => (Purpose::OptOutNotice, texts::opt_out_notice(&org_name)),
+            ConsentState::OptedOut => (
+                Purpose::OptOutNotice,
+                texts::opt_out_notice(language, &org_name),
+            ),
             _ => return Ok(()),
         };
         work.send(
@@ -344,7 +382,16 @@ pub async fn apply_sms(state: &AppState, body: &[u8]) -> AppResult<()> {
         }
         Err(e) => {
             let reason = format!("not an SMS webhook: {e}");
-            keep_for_review(&mut work, Channel::Sms, None, None, &reason, raw, raw).await?;
+            // Sent to an organization's number: its compliance reviews it.
+            let to = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+                .ok()
+                .and_then(|pairs| pairs.into_iter().find(|(name, _)| name == "To"))
+                .map(|(_, to)| to);
+            let owner = match to {
+                Some(to) => work.store.organization_by_sms_number(&to).await?,
+                None => None,
+            };
+            keep_for_review(&mut work, Channel::Sms, owner, None, &reason, raw, raw).await?;
         }
     }
     work.commit(state).await
@@ -384,7 +431,7 @@ async fn apply_sms_status(work: &mut Work, status: &SmsStatusCallback, raw: &str
     Ok(())
 }
 
-/// Inbound SMS: STOP and START (the carriers' reserved keywords) switch SMS off and on.
+/// Inbound SMS: the provider's opt-out and opt-in keywords switch SMS off and on.
 async fn apply_sms_inbound(
     work: &mut Work,
     org: i64,
@@ -393,7 +440,9 @@ async fn apply_sms_inbound(
 ) -> AppResult<()> {
     let phone = inbound.from.as_str();
     let mut record = work.store.consent(org, phone).await?;
-    let keyword = classify(&inbound.body);
+    let was_opted_out = record.sms_opted_out;
+    // Twilio's keyword lists, not WhatsApp's: see `classify_sms`.
+    let keyword = classify_sms(&inbound.body);
     let kind = match keyword {
         Some(Keyword::OptOut) => {
             record.sms_opted_out = true;
@@ -408,7 +457,8 @@ async fn apply_sms_inbound(
     work.store
         .save_consent(org, phone, &record, work.now)
         .await?;
-    work.store
+    let message_id = work
+        .store
         .insert_message(
             NewMessage {
                 organization_id: org,
@@ -429,9 +479,73 @@ async fn apply_sms_inbound(
     let detail = json!({"provider_message_id": inbound.message_sid, "text": inbound.body, "sms_opted_out": record.sms_opted_out});
     let evidence = NewEvidence::new(org, phone, None, kind, Cause::Contact, detail, work.now);
     work.record(evidence.from_webhook(raw, None)).await?;
-    if keyword == Some(Keyword::Help) && !record.sms_opted_out {
-        send_sms_help(work, org, phone).await?;
+    match keyword {
+        Some(Keyword::Help) if !record.sms_opted_out => send_sms_help(work, org, phone).await?,
+        // One confirmation, only when STOP changed something (not on a repeat).
+        Some(Keyword::OptOut) if !was_opted_out => {
+            send_sms_opt_out_confirmation(work, org, phone, raw).await?
+        }
+        None => {
+            let source = WebhookSource {
+                raw_body: raw,
+                provider_time: None,
+            };
+            let message = FlaggedMessage {
+                organization_id: org,
+                phone,
+                channel: Channel::Sms,
+                message_id,
+                text: &inbound.body,
+                advisor_id: None,
+            };
+            revocation::flag_if_stop_request(work, message, &source).await?;
+        }
+        _ => {}
     }
+    Ok(())
+}
+
+/// The one confirmation SMS after STOP (no marketing: who, and how to come
+/// back), recorded as evidence. Carriers allow it within 5 minutes.
+async fn send_sms_opt_out_confirmation(
+    work: &mut Work,
+    org: i64,
+    phone: &str,
+    raw: &str,
+) -> AppResult<()> {
+    let body = texts::sms_opt_out_confirmation(&work.store.sender_names(org, None).await?.0);
+    let id = work
+        .send(
+            NewMessage {
+                organization_id: org,
+                phone,
+                channel: Channel::Sms,
+                direction: Direction::Out,
+                purpose: Purpose::OptOutNotice,
+                advisor_id: None,
+                opt_in_request_id: None,
+                template: None,
+                body: &body,
+                provider_message_id: None,
+                status: MessageStatus::Queued,
+            },
+            OutboundPayload::Sms {
+                to: phone.to_owned(),
+                body: body.clone(),
+            },
+        )
+        .await?;
+    let detail = json!({"message_id": id, "channel": Channel::Sms, "purpose": Purpose::OptOutNotice, "rendered_text": body});
+    let evidence = NewEvidence::new(
+        org,
+        phone,
+        None,
+        EvidenceKind::SmsOptOutConfirmation,
+        Cause::Contact,
+        detail,
+        work.now,
+    );
+    work.record(evidence.from_webhook(raw, None)).await?;
     Ok(())
 }
 

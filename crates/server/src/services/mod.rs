@@ -9,6 +9,7 @@ pub mod identities;
 pub mod inbound;
 pub mod optin;
 pub mod provisioning;
+pub mod revocation;
 pub mod sending;
 pub mod signals;
 pub mod templates;
@@ -253,5 +254,8 @@ pub fn snapshot(phone: &str, record: &ConsentRecord, now: DateTime<Utc>) -> Cons
         sms_opted_out: record.sms_opted_out,
         marketing_stopped_at: record.marketing_stopped_at,
         now,
+        // Filled by `revocation::annotate` where the screens need them.
+        revocation: None,
+        stop_flags: Vec::new(),
     }
 }

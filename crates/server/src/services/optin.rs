@@ -1,8 +1,11 @@
-//! The opt-in request: sent (or resent) by the advisor, refused by core's
-//! rules when it may not go out, and read back as a snapshot.
+//! The opt-in request: sent (or resent) by the advisor in the contact's
+//! language, refused by core's rules when it may not go out, previewed
+//! exactly as it will be sent, and read back as a snapshot.
 
-use optin_core::api::{render_template, ConsentSnapshot};
+use optin_core::api::{render_template, ConsentSnapshot, OptInPreview};
 use optin_core::consent::ConsentEvent;
+use optin_core::language::Language;
+use optin_core::templates::TemplateBlock;
 use optin_core::vocab::{Channel, Direction, EvidenceKind, MessageStatus, Purpose};
 use optin_core::whatsapp::SendMessage;
 use serde_json::json;
@@ -10,9 +13,9 @@ use serde_json::json;
 use super::{snapshot, templates, transition, ConsentStep, OutboundPayload, Work};
 use crate::error::{AppError, AppResult};
 use crate::store::auth::AdvisorIdentity;
-use crate::store::consent::NewOptInRequest;
+use crate::store::consent::{ConsentRecord, NewOptInRequest};
 use crate::store::messages::NewMessage;
-use crate::store::organizations::TemplateKind;
+use crate::store::organizations::TemplateRow;
 use crate::AppState;
 
 /// Which request the advisor asks for.
@@ -63,37 +66,22 @@ pub async fn request_opt_in(
             return Ok(snapshot(phone, &record, work.now));
         }
     }
-    let primary = work
-        .store
-        .template(org, TemplateKind::OptIn)
-        .await?
-        .ok_or_else(|| AppError::Refused {
-            code: "no_opt_in_template",
-            message: "Your organization has no opt-in template yet: ask its admin to add one."
-                .into(),
-            allowed_at: None,
-        })?;
     let mut record = work.store.consent(org, phone).await?;
-    let chosen = templates::opt_in_template(
-        &mut work,
-        org,
-        primary,
-        templates::recipient(phone, &record),
-    )
-    .await?;
-    let template = chosen.template;
+    let Rendered {
+        template,
+        language,
+        parameters,
+        text: rendered,
+        instead_of,
+    } = choose(&mut work, advisor, contact.language()?, phone, &record).await?;
     let request_id = uuid::Uuid::new_v4().to_string();
-    let parameters = vec![
-        advisor.advisor_name.clone(),
-        advisor.organization_name.clone(),
-    ];
-    let rendered = render_template(&template.body, &parameters);
     let (event, kind) = request.kind.event();
+    let (yes, no) = language.yes_no();
     let detail = json!({
         "request_id": request_id, "contact_name": contact.name, "channel": Channel::Whatsapp,
         "template": template.name, "language": template.language, "rendered_text": rendered,
-        "buttons": ["Yes", "No"],
-        "instead_of": chosen.instead_of.map(|(name, why)| json!({"template": name, "reason": why.reason()})),
+        "contact_language": language, "buttons": [yes, no],
+        "instead_of": instead_of.map(|(name, why)| json!({"template": name, "reason": why.reason()})),
     });
     transition(
         &mut work,
@@ -151,6 +139,84 @@ pub async fn request_opt_in(
     Ok(snap)
 }
 
+/// The opt-in request as it goes out to a contact now.
+struct Rendered {
+    template: TemplateRow,
+    /// The language it is written in.
+    language: Language,
+    /// The template's parameters: the advisor's and the organization's names.
+    parameters: Vec<String>,
+    /// The text the contact reads.
+    text: String,
+    /// The template it replaces (Meta would not send that one now), and why.
+    instead_of: Option<(String, TemplateBlock)>,
+}
+
+/// The request a contact gets now: the organization's opt-in template in
+/// their language, else in its default language (core picks), replaced by
+/// the alternate when Meta would not send it, rendered.
+async fn choose(
+    work: &mut Work,
+    advisor: &AdvisorIdentity,
+    contact_language: Language,
+    phone: &str,
+    record: &ConsentRecord,
+) -> AppResult<Rendered> {
+    let org = advisor.organization_id;
+    let available = work.store.opt_in_templates(org).await?;
+    let primary = contact_language
+        .pick(&available.templates, available.default_language, |t| {
+            &t.language
+        })
+        .cloned()
+        .ok_or_else(|| AppError::Refused {
+            code: "no_opt_in_template",
+            message: "Your organization has no opt-in template yet: ask its admin to add one."
+                .into(),
+            allowed_at: None,
+        })?;
+    let chosen =
+        templates::opt_in_template(work, org, primary, templates::recipient(phone, record)).await?;
+    let template = chosen.template;
+    let parameters = vec![
+        advisor.advisor_name.clone(),
+        advisor.organization_name.clone(),
+    ];
+    // A template in a language the service does not write in is read as
+    // the default's (it was picked as the fallback or the only one).
+    let language = Language::of_template(&template.language).unwrap_or(available.default_language);
+    Ok(Rendered {
+        text: render_template(&template.body, &parameters),
+        template,
+        language,
+        parameters,
+        instead_of: chosen.instead_of,
+    })
+}
+
+/// The request one of the advisor's contacts would receive if the advisor
+/// confirmed now, exactly as it would be sent: chosen by the same code in a
+/// unit of work that is never committed.
+pub async fn preview_opt_in(
+    state: &AppState,
+    advisor: &AdvisorIdentity,
+    contact_id: i64,
+) -> AppResult<OptInPreview> {
+    let mut work = Work::begin(state).await?;
+    let contact = work.contact_of(advisor, contact_id).await?;
+    let phone = contact.phone_e164.as_str();
+    let record = work.store.consent(advisor.organization_id, phone).await?;
+    let rendered = choose(&mut work, advisor, contact.language()?, phone, &record).await?;
+    let (yes, no) = rendered.language.yes_no();
+    Ok(OptInPreview {
+        language: rendered.language,
+        template: rendered.template.name,
+        template_language: rendered.template.language,
+        text: rendered.text,
+        buttons: vec![yes.to_owned(), no.to_owned()],
+    })
+}
+
 /// A number's consent for one of the advisor's contacts, at the service clock's now.
 pub async fn contact_consent(
     state: &AppState,
@@ -167,5 +233,7 @@ pub async fn contact_consent(
         .store
         .consent(advisor.organization_id, &contact.phone)
         .await?;
-    Ok(snapshot(&contact.phone, &record, now))
+    let mut snapshot = snapshot(&contact.phone, &record, now);
+    super::revocation::annotate(state, advisor.organization_id, &mut snapshot).await?;
+    Ok(snapshot)
 }

@@ -102,6 +102,17 @@ pub fn checked_settings(
             }
         })
         .transpose()?;
+    let sms_help_text = settings
+        .sms_help_text
+        .as_deref()
+        .map(|text| {
+            optin_core::admin::validate_sms_help_text(text)
+                .map(|text| text.unwrap_or_default().to_owned())
+                .map_err(|message| {
+                    AppError::invalid("invalid_sms_help_text", "sms_help_text", message)
+                })
+        })
+        .transpose()?;
     let alternate_opt_in_template = settings
         .alternate_opt_in_template
         .as_deref()
@@ -115,6 +126,8 @@ pub fn checked_settings(
         sms_number,
         frame_origins,
         whatsapp_access_token_env,
+        default_language: settings.default_language,
+        sms_help_text,
     })
 }
 
@@ -209,7 +222,8 @@ pub async fn create_advisor(
 }
 
 /// Checks a template as Meta names them: `name` of lowercase letters, digits
-/// and `_`; a language code like `en` or `en_US`; a body that is not blank.
+/// and `_`; a language code like `en` or `en_US`; Meta's category; our
+/// purpose; a body that is not blank.
 pub fn checked_template(
     name: String,
     language: String,
@@ -237,6 +251,20 @@ pub fn checked_template(
             "invalid_language",
             "language",
             format!("{language:?} is not a language code like en or en_US."),
+        ));
+    }
+    if !["UTILITY", "MARKETING", "AUTHENTICATION"].contains(&category.as_str()) {
+        return Err(AppError::invalid(
+            "invalid_category",
+            "category",
+            format!("{category:?} is not a Meta category (UTILITY, MARKETING or AUTHENTICATION)."),
+        ));
+    }
+    if !["opt_in", "message"].contains(&purpose.as_str()) {
+        return Err(AppError::invalid(
+            "invalid_purpose",
+            "purpose",
+            format!("{purpose:?} is not a purpose (opt_in or message)."),
         ));
     }
     if body.trim().is_empty() {

@@ -153,7 +153,7 @@ pub async fn send_sms(
         return Err(AppError::Refused {
             code: "sms_opted_out",
             message: format!(
-                "{} replied STOP to SMS, so no SMS can be sent until they reply START.",
+                "{} opted out of SMS (replied STOP, or revoked consent), so no SMS can be sent until they reply START.",
                 contact.name
             ),
             allowed_at: None,

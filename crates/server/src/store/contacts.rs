@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use optin_core::api::Contact;
+use optin_core::language::Language;
 
 use super::consent::{ConsentRow, CONSENT_COLUMNS};
-use super::{Store, StoreResult};
+use super::{parse_name, Store, StoreResult};
 
 /// Outcome of inserting a contact.
 pub enum Inserted {
@@ -31,17 +32,28 @@ struct ContactRow {
     id: i64,
     name: String,
     phone_e164: String,
+    language: Option<String>,
     #[sqlx(flatten)]
     consent: ConsentRow,
+}
+
+/// A stored contact language (`None`: it follows the number).
+fn read_language(id: i64, language: Option<&str>) -> StoreResult<Option<Language>> {
+    language
+        .map(|l| parse_name(&format!("contact {id}"), l))
+        .transpose()
 }
 
 impl ContactRow {
     /// The contact with its number's consent as seen at `now` (the service clock).
     fn into_contact(self, now: DateTime<Utc>) -> StoreResult<Contact> {
         let record = self.consent.into_record(&self.phone_e164)?;
+        let language = read_language(self.id, self.language.as_deref())?;
         Ok(Contact {
             id: self.id,
             name: self.name,
+            display_phone: optin_core::phone::international(&self.phone_e164),
+            language: Language::of_contact(language, &self.phone_e164),
             phone: self.phone_e164,
             consent: record.status.view(now),
         })
@@ -51,7 +63,7 @@ impl ContactRow {
 /// Contact columns with the number's consent, joined through the advisor's organization.
 fn contact_select() -> String {
     format!(
-        "SELECT c.id, c.name, c.phone_e164, {CONSENT_COLUMNS}
+        "SELECT c.id, c.name, c.phone_e164, c.language, {CONSENT_COLUMNS}
     FROM contacts c
     JOIN advisors a ON a.id = c.advisor_id
     LEFT JOIN consents k ON k.organization_id = a.organization_id AND k.phone_e164 = c.phone_e164"
@@ -166,20 +178,42 @@ impl Store {
         Ok(())
     }
 
-    /// Adds a contact with an already validated name and E.164 number.
+    /// Sets the language a contact is written to in; false when the advisor
+    /// has no such contact.
+    pub async fn set_contact_language(
+        &self,
+        advisor_id: i64,
+        id: i64,
+        language: Language,
+    ) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE contacts SET language = $3 WHERE advisor_id = $1 AND id = $2")
+                .bind(advisor_id)
+                .bind(id)
+                .bind(language.as_str())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Adds a contact with an already validated name and E.164 number, and
+    /// its language when one was chosen (else it follows the number).
     pub async fn insert_contact(
         &self,
         advisor_id: i64,
         name: &str,
         phone_e164: &str,
+        language: Option<Language>,
         now: DateTime<Utc>,
     ) -> StoreResult<Inserted> {
         let result: Result<i64, sqlx::Error> = sqlx::query_scalar(
-            "INSERT INTO contacts (advisor_id, name, phone_e164) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO contacts (advisor_id, name, phone_e164, language) VALUES ($1, $2, $3, $4)
+             RETURNING id",
         )
         .bind(advisor_id)
         .bind(name)
         .bind(phone_e164)
+        .bind(language.map(Language::as_str))
         .fetch_one(&self.pool)
         .await;
         match result {
@@ -210,12 +244,21 @@ mod tests {
     }
 }
 
-/// A contact as the flow needs it: who, and at which number.
+/// A contact as the flow needs it: who, at which number, in which language.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ContactRef {
     pub id: i64,
     pub name: String,
     pub phone_e164: String,
+    language: Option<String>,
+}
+
+impl ContactRef {
+    /// The language the contact is written to in.
+    pub fn language(&self) -> StoreResult<Language> {
+        let set = read_language(self.id, self.language.as_deref())?;
+        Ok(Language::of_contact(set, &self.phone_e164))
+    }
 }
 
 impl super::UnitOfWork {
@@ -226,11 +269,38 @@ impl super::UnitOfWork {
         id: i64,
     ) -> StoreResult<Option<ContactRef>> {
         Ok(sqlx::query_as(
-            "SELECT id, name, phone_e164 FROM contacts WHERE advisor_id = $1 AND id = $2",
+            "SELECT id, name, phone_e164, language FROM contacts WHERE advisor_id = $1 AND id = $2",
         )
         .bind(advisor_id)
         .bind(id)
         .fetch_optional(&mut *self.tx)
         .await?)
+    }
+
+    /// The language to write to a number of the organization in, when no
+    /// request says: the one set on the advisor's contact with that number
+    /// (the advisor who asked), else on any contact of the organization
+    /// with it, else the number's country's.
+    pub async fn number_language(
+        &mut self,
+        organization_id: i64,
+        phone_e164: &str,
+        advisor_id: Option<i64>,
+    ) -> StoreResult<Language> {
+        let set: Option<(i64, String)> = sqlx::query_as(
+            "SELECT c.id, c.language FROM contacts c JOIN advisors a ON a.id = c.advisor_id
+             WHERE a.organization_id = $1 AND c.phone_e164 = $2 AND c.language IS NOT NULL
+             ORDER BY (c.advisor_id = $3) DESC, c.id LIMIT 1",
+        )
+        .bind(organization_id)
+        .bind(phone_e164)
+        .bind(advisor_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let set = match set {
+            Some((id, language)) => read_language(id, Some(&language))?,
+            None => None,
+        };
+        Ok(Language::of_contact(set, phone_e164))
     }
 }

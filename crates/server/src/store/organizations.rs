@@ -3,10 +3,11 @@
 //! a provider number belongs to.
 
 use optin_core::api::TemplateView;
+use optin_core::language::Language;
 
 use crate::providers::WhatsAppSender;
 
-use super::{Store, StoreResult, UnitOfWork};
+use super::{parse_name, Store, StoreResult, UnitOfWork};
 
 /// An approved template.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -34,10 +35,45 @@ impl From<TemplateRow> for TemplateView {
 /// Which template a query is after.
 #[derive(Debug, Clone, Copy)]
 pub enum TemplateKind<'a> {
-    /// The organization's opt-in request (the first one configured).
+    /// The organization's first opt-in template, whatever its language (the
+    /// request itself picks by language: [`UnitOfWork::opt_in_templates`]).
     OptIn,
     /// An approved message template by name and language.
     Message { name: &'a str, language: &'a str },
+}
+
+/// The organization's opt-in templates (each language it had approved, in
+/// the order added) and the language it falls back to.
+#[derive(Debug, Clone)]
+pub struct OptInTemplates {
+    pub templates: Vec<TemplateRow>,
+    pub default_language: Language,
+}
+
+/// Reads [`OptInTemplates`] through a transaction or the pool alike.
+async fn read_opt_in_templates(
+    conn: &mut sqlx::SqliteConnection,
+    organization_id: i64,
+) -> StoreResult<OptInTemplates> {
+    let templates = sqlx::query_as(
+        "SELECT name, language, category, purpose, body FROM templates
+         WHERE organization_id = $1 AND purpose = 'opt_in' ORDER BY id",
+    )
+    .bind(organization_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let default_language: String =
+        sqlx::query_scalar("SELECT default_language FROM organizations WHERE id = $1")
+            .bind(organization_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(OptInTemplates {
+        templates,
+        default_language: parse_name(
+            &format!("organization {organization_id}"),
+            &default_language,
+        )?,
+    })
 }
 
 impl UnitOfWork {
@@ -107,6 +143,11 @@ impl UnitOfWork {
         Ok(query.fetch_optional(&mut *self.tx).await?)
     }
 
+    /// The organization's opt-in templates and fallback language.
+    pub async fn opt_in_templates(&mut self, organization_id: i64) -> StoreResult<OptInTemplates> {
+        read_opt_in_templates(&mut self.tx, organization_id).await
+    }
+
     /// The organization that sends from this WhatsApp phone number id.
     pub async fn organization_by_whatsapp_number(
         &mut self,
@@ -146,6 +187,12 @@ impl Store {
         .bind(language)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// The organization's opt-in templates and fallback language.
+    pub async fn opt_in_templates(&self, organization_id: i64) -> StoreResult<OptInTemplates> {
+        let mut conn = self.pool.acquire().await?;
+        read_opt_in_templates(&mut conn, organization_id).await
     }
 
     /// The organization's approved templates.

@@ -20,7 +20,9 @@ struct OrganizationRow {
     frame_origins: String,
     whatsapp_access_token_env: Option<String>,
     whatsapp_enabled: bool,
+    default_language: String,
     alternate_opt_in_template: Option<String>,
+    sms_help_text: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -105,7 +107,8 @@ impl Store {
     async fn organization_views(&self, only: Option<i64>) -> StoreResult<Vec<OrganizationView>> {
         let rows: Vec<OrganizationRow> = sqlx::query_as(
             "SELECT id, name, whatsapp_business_account_id, sms_number, frame_origins,
-                    whatsapp_access_token_env, whatsapp_enabled, alternate_opt_in_template
+                    whatsapp_access_token_env, whatsapp_enabled, default_language,
+                    alternate_opt_in_template, sms_help_text
              FROM organizations WHERE ($1 IS NULL OR id = $1) ORDER BY id",
         )
         .bind(only)
@@ -119,28 +122,34 @@ impl Store {
         .bind(only)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| OrganizationView {
-                whatsapp_phone_number_ids: numbers
-                    .iter()
-                    .filter(|(organization, _)| *organization == row.id)
-                    .map(|(_, number)| number.clone())
-                    .collect(),
-                id: row.id,
-                name: row.name,
-                whatsapp_business_account_id: row.whatsapp_business_account_id,
-                sms_number: row.sms_number,
-                frame_origins: row
-                    .frame_origins
-                    .split_whitespace()
-                    .map(Into::into)
-                    .collect(),
-                whatsapp_access_token_env: row.whatsapp_access_token_env,
-                whatsapp_enabled: row.whatsapp_enabled,
-                alternate_opt_in_template: row.alternate_opt_in_template,
+        rows.into_iter()
+            .map(|row| {
+                Ok(OrganizationView {
+                    default_language: parse_name(
+                        &format!("organization {}", row.id),
+                        &row.default_language,
+                    )?,
+                    whatsapp_phone_number_ids: numbers
+                        .iter()
+                        .filter(|(organization, _)| *organization == row.id)
+                        .map(|(_, number)| number.clone())
+                        .collect(),
+                    id: row.id,
+                    name: row.name,
+                    whatsapp_business_account_id: row.whatsapp_business_account_id,
+                    sms_number: row.sms_number,
+                    frame_origins: row
+                        .frame_origins
+                        .split_whitespace()
+                        .map(Into::into)
+                        .collect(),
+                    whatsapp_access_token_env: row.whatsapp_access_token_env,
+                    whatsapp_enabled: row.whatsapp_enabled,
+                    alternate_opt_in_template: row.alternate_opt_in_template,
+                    sms_help_text: row.sms_help_text,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Creates an organization named `name` with `settings` (already validated).
@@ -404,6 +413,21 @@ async fn apply_settings(
         sqlx::query("UPDATE organizations SET whatsapp_access_token_env = $2 WHERE id = $1")
             .bind(id)
             .bind(token)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(text) = &settings.sms_help_text {
+        // Checked before: empty means the standard answer.
+        sqlx::query("UPDATE organizations SET sms_help_text = NULLIF($2, '') WHERE id = $1")
+            .bind(id)
+            .bind(text)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(language) = settings.default_language {
+        sqlx::query("UPDATE organizations SET default_language = $2 WHERE id = $1")
+            .bind(id)
+            .bind(language.as_str())
             .execute(&mut **tx)
             .await?;
     }

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use optin_core::vocab::Channel;
 
-use super::{timestamp, Store, StoreResult, UnitOfWork};
+use super::{
+    parse_name, parse_optional_timestamp, parse_timestamp, timestamp, Store, StoreResult,
+    UnitOfWork,
+};
 
 /// A part of a webhook kept for review.
 pub struct NewReview<'a> {
@@ -110,5 +113,50 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ReviewRow {
+    id: i64,
+    provider: String,
+    reason: String,
+    item: String,
+    received_at: String,
+    reviewed_at: Option<String>,
+}
+
+impl Store {
+    /// An organization's kept parts, open ones first, newest first within
+    /// each; parts no organization could be told for are the operator's.
+    pub async fn organization_reviews(
+        &self,
+        organization_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<optin_core::compliance::WebhookReview>> {
+        let rows: Vec<ReviewRow> = sqlx::query_as(
+            "SELECT id, provider, reason, item, received_at, reviewed_at FROM webhook_reviews
+             WHERE organization_id = $1
+             ORDER BY reviewed_at IS NOT NULL, id DESC LIMIT $2",
+        )
+        .bind(organization_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(
+                |row| -> StoreResult<optin_core::compliance::WebhookReview> {
+                    let what = format!("webhook review {}", row.id);
+                    Ok(optin_core::compliance::WebhookReview {
+                        id: row.id,
+                        provider: parse_name(&what, &row.provider)?,
+                        received_at: parse_timestamp(&what, &row.received_at)?,
+                        reviewed_at: parse_optional_timestamp(&what, row.reviewed_at.as_deref())?,
+                        reason: row.reason,
+                        item: row.item,
+                    })
+                },
+            )
+            .collect()
     }
 }

@@ -81,7 +81,7 @@ impl Store {
         .bind(org)
         .execute(&mut *tx)
         .await?;
-        for (name, language, category, purpose, body) in DEMO_TEMPLATES {
+        for (name, language, category, purpose, body) in demo_templates() {
             sqlx::query(
                 "INSERT INTO templates (organization_id, name, language, category, purpose, body)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -155,28 +155,92 @@ pub const STANDARD_OPT_IN_TEMPLATE: (&str, &str, &str, &str, &str) = (
      Do you agree to receive WhatsApp messages from {{2}}? You can opt out at any time by replying STOP.",
 );
 
-/// The demo organization's approved templates: (name, language, category, purpose, body).
-const DEMO_TEMPLATES: [(&str, &str, &str, &str, &str); 3] = [
-    STANDARD_OPT_IN_TEMPLATE,
+/// The standard opt-in request in the other languages (Meta's language
+/// code, body), under the same name: the demo has them all approved; a
+/// firm submits those it needs and adds them with `add-template`.
+pub const STANDARD_OPT_IN_TRANSLATIONS: [(&str, &str); 5] = [
     (
-        "meeting_reminder",
-        "en_US",
-        "UTILITY",
-        "message",
-        "Hello {{1}}, this is a reminder of our meeting on {{2}}. Reply here if you need to change it.",
+        "es",
+        "¡Hola! {{1}}, de {{2}}, desea contactarle por WhatsApp sobre sus cuentas. \
+         ¿Acepta recibir mensajes de WhatsApp de {{2}}? Puede darse de baja en cualquier momento respondiendo BAJA.",
     ),
     (
-        "portfolio_review",
-        "en_US",
-        "UTILITY",
-        "message",
-        "Hello {{1}}, your quarterly portfolio review is ready. Would you like to arrange a call?",
+        "fr",
+        "Bonjour ! {{1}}, de {{2}}, souhaite vous contacter sur WhatsApp au sujet de vos comptes. \
+         Acceptez-vous de recevoir des messages WhatsApp de {{2}} ? Vous pouvez vous désinscrire à tout moment en répondant STOP.",
+    ),
+    (
+        "de",
+        "Hallo! {{1}} von {{2}} möchte Sie über WhatsApp zu Ihren Konten kontaktieren. \
+         Sind Sie einverstanden, WhatsApp-Nachrichten von {{2}} zu erhalten? Sie können sich jederzeit abmelden, indem Sie STOPP antworten.",
+    ),
+    (
+        "pt_BR",
+        "Olá! {{1}}, de {{2}}, gostaria de falar com você pelo WhatsApp sobre suas contas. \
+         Você aceita receber mensagens de WhatsApp de {{2}}? Você pode cancelar a qualquer momento respondendo SAIR.",
+    ),
+    (
+        "it",
+        "Salve! {{1}} di {{2}} vorrebbe contattarla su WhatsApp riguardo ai suoi conti. \
+         Accetta di ricevere messaggi WhatsApp da {{2}}? Può annullare l'iscrizione in qualsiasi momento rispondendo STOP.",
     ),
 ];
+
+/// The demo organization's approved templates: (name, language, category, purpose, body).
+fn demo_templates() -> Vec<(
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+)> {
+    let (name, _, category, purpose, _) = STANDARD_OPT_IN_TEMPLATE;
+    let mut templates = vec![STANDARD_OPT_IN_TEMPLATE];
+    templates.extend(
+        STANDARD_OPT_IN_TRANSLATIONS
+            .iter()
+            .map(|(language, body)| (name, *language, category, purpose, *body)),
+    );
+    templates.extend([
+        (
+            "meeting_reminder",
+            "en_US",
+            "UTILITY",
+            "message",
+            "Hello {{1}}, this is a reminder of our meeting on {{2}}. Reply here if you need to change it.",
+        ),
+        (
+            "portfolio_review",
+            "en_US",
+            "UTILITY",
+            "message",
+            "Hello {{1}}, your quarterly portfolio review is ready. Would you like to arrange a call?",
+        ),
+    ]);
+    templates
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_has_the_opt_in_request_in_every_language() {
+        use optin_core::language::Language;
+        let templates = demo_templates();
+        for language in Language::ALL {
+            let found: Vec<_> = templates
+                .iter()
+                .filter(|t| t.3 == "opt_in" && Language::of_template(t.1) == Some(*language))
+                .collect();
+            assert_eq!(found.len(), 1, "{language}");
+            assert_eq!(
+                optin_core::api::template_parameters(found[0].4),
+                2,
+                "{language}: advisor and organization"
+            );
+        }
+    }
 
     #[test]
     fn seeded_numbers_are_valid_e164() {

@@ -97,6 +97,26 @@ impl TestService {
     }
 }
 
+/// Posts `body` to `{base}/webhooks/whatsapp`, signed with `secret` as Meta
+/// signs it; the answer's status.
+pub async fn post_signed_whatsapp(
+    http: &reqwest::Client,
+    base: &str,
+    secret: &str,
+    body: String,
+) -> u16 {
+    let signature = optin_server::providers::signature::meta_signature(secret, body.as_bytes());
+    http.post(format!("{base}/webhooks/whatsapp"))
+        .header("content-type", "application/json")
+        .header("X-Hub-Signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Calls `{base}/api/v1{path}` with a bearer token; returns status and JSON
 /// body (Null when empty).
 pub async fn call_api(
