@@ -20,6 +20,7 @@
 //! refusals end the job and become visible states. Jobs go out concurrently,
 //! so one hung call never holds up another.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use optin_core::consent::ConsentState;
@@ -134,9 +135,10 @@ async fn claim_due(state: &AppState, room: usize) -> AppResult<Vec<Claimed>> {
         .due_jobs(now, now - state.config.outbox_grace(), room)
         .await?;
     let mut claimed = Vec::with_capacity(due.len());
+    let mut recipients = HashSet::new();
     for job in due {
         let id = job.id;
-        match claim(state, job).await {
+        match claim(state, job, &mut recipients).await {
             Ok(Some(job)) => claimed.push(job),
             Ok(None) => {}
             Err(e) => tracing::error!(job = id, error = %e, "could not claim an outbox job"),
@@ -146,14 +148,22 @@ async fn claim_due(state: &AppState, room: usize) -> AppResult<Vec<Claimed>> {
 }
 
 /// Claims one job; `None` when it is not to be sent (no longer wanted, out
-/// of attempts, or claimed by someone else meanwhile).
-async fn claim(state: &AppState, job: OutboxJob) -> AppResult<Option<Claimed>> {
+/// of attempts, claimed by someone else meanwhile), or not yet: one call per
+/// recipient in `recipients` at a time, so their messages keep their order.
+async fn claim(
+    state: &AppState,
+    job: OutboxJob,
+    recipients: &mut HashSet<(i64, String)>,
+) -> AppResult<Option<Claimed>> {
     let mut work = Work::begin(state).await?;
     let message = work
         .store
         .message(job.message_id)
         .await?
         .ok_or("outbox job without its message")?;
+    if !recipients.insert((message.organization_id, message.phone_e164.clone())) {
+        return Ok(None);
+    }
     if !still_wanted(&mut work, &message).await? {
         work.store.end_job(job.id, JobEnd::Cancelled, None).await?;
         work.store

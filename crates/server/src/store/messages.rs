@@ -578,17 +578,26 @@ impl Store {
 
     /// Outbox jobs to claim, oldest first: pending ones due at `now`, and
     /// those whose outcome has been unknown since before `unknown_before`
-    /// (a lease that ran out with no answer recorded counts from its end).
+    /// (a lease that ran out with no answer recorded counts from its end);
+    /// none behind an older call in flight to the same number.
     pub async fn due_jobs(
         &self,
         now: DateTime<Utc>,
         unknown_before: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<OutboxJob>> {
+        // A recipient's messages go out in order: none while an older one
+        // to the same number is in flight.
         let rows: Vec<OutboxJobRow> = sqlx::query_as(&format!(
-            "SELECT {JOB_COLUMNS} FROM outbox
-             WHERE (state = 'pending' AND next_attempt_at <= $1)
-                OR (state IN ('claimed', 'unknown') AND lease_until <= $2)
+            "SELECT {JOB_COLUMNS} FROM outbox o
+             WHERE ((state = 'pending' AND next_attempt_at <= $1)
+                OR (state IN ('claimed', 'unknown') AND lease_until <= $2))
+               AND NOT EXISTS (
+                 SELECT 1 FROM outbox f
+                 JOIN messages fm ON fm.id = f.message_id
+                 JOIN messages om ON om.id = o.message_id
+                 WHERE f.state = 'claimed' AND f.lease_until > $1 AND f.id < o.id
+                   AND fm.organization_id = om.organization_id AND fm.phone_e164 = om.phone_e164)
              ORDER BY id LIMIT $3"
         ))
         .bind(timestamp(now))
