@@ -161,9 +161,6 @@ async fn claim(
         .message(job.message_id)
         .await?
         .ok_or("outbox job without its message")?;
-    if !recipients.insert((message.organization_id, message.phone_e164.clone())) {
-        return Ok(None);
-    }
     if !still_wanted(&mut work, &message).await? {
         work.store.end_job(job.id, JobEnd::Cancelled, None).await?;
         work.store
@@ -187,6 +184,9 @@ async fn claim(
             .await?;
         delivery::provider_refused(&mut work, &message, &error, job.attempts).await?;
         work.commit(state).await?;
+        return Ok(None);
+    }
+    if !recipients.insert((message.organization_id, message.phone_e164.clone())) {
         return Ok(None);
     }
     let lease_until = work.now + lease(state);
