@@ -36,6 +36,8 @@ pub fn evidence(kind: EvidenceKind) -> &'static str {
         K::RetryScheduled => "WhatsApp asked us to wait; sending again shortly",
         K::NumberChanged => "Contact changed their WhatsApp number",
         K::UserIdChanged => "WhatsApp changed the contact's user id",
+        K::SendRepeated => "No answer from the provider; sent again",
+        K::DuplicateSent => "The first send went out too: sent twice",
         K::RevocationRecorded => "Revocation recorded",
         K::StopRequestFlagged => "Message flagged as a possible stop request",
         K::StopRequestApplied => "Flagged message applied as a revocation",

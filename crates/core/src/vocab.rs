@@ -250,6 +250,13 @@ wire_enum! {
         NumberChanged = "number_changed",
         /// WhatsApp replaced the contact's business-scoped user id.
         UserIdChanged = "user_id_changed",
+        /// A send's outcome stayed unknown (no answer, and no status proved
+        /// it within the grace period): the outbox sent it again, so the
+        /// contact may receive it twice.
+        SendRepeated = "send_repeated",
+        /// A status proved that a repeated send had also gone out the first
+        /// time: the contact received the message twice.
+        DuplicateSent = "duplicate_sent",
         /// A person of the organization recorded a revocation the contact
         /// gave by other means (phone, e-mail, in person, ...).
         RevocationRecorded = "revocation_recorded",
@@ -261,6 +268,26 @@ wire_enum! {
         StopRequestDismissed = "stop_request_dismissed",
         /// The one confirmation SMS after STOP was queued (no marketing).
         SmsOptOutConfirmation = "sms_opt_out_confirmation",
+    }
+}
+
+wire_enum! {
+    /// Where an outbox job stands.
+    pub enum OutboxState {
+        /// Waiting for its next attempt (`next_attempt_at`).
+        Pending = "pending",
+        /// A worker holds it until `lease_until` and is calling the provider.
+        Claimed = "claimed",
+        /// The provider was called and never answered (or the answer could
+        /// not be recorded): it may have sent the message. It waits for a
+        /// status carrying its key, then for the grace period.
+        Unknown = "unknown",
+        /// The provider accepted the message.
+        Done = "done",
+        /// The provider refused it for good.
+        Failed = "failed",
+        /// It was no longer wanted and never sent.
+        Cancelled = "cancelled",
     }
 }
 

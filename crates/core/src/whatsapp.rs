@@ -46,10 +46,18 @@ pub struct SendMessage {
     /// not known. Meta gives `to` precedence when both are present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient: Option<String>,
+    /// Any text (at most [`MAX_CALLBACK_DATA_CHARS`] characters) that Meta
+    /// returns on every status webhook of this message: the outbox puts its
+    /// job's key here, so a status proves a send whose answer was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub biz_opaque_callback_data: Option<String>,
     /// `type` and the matching `template` or `text` object.
     #[serde(flatten)]
     pub content: MessageContent,
 }
+
+/// Longest `biz_opaque_callback_data` the Cloud API accepts.
+pub const MAX_CALLBACK_DATA_CHARS: usize = 512;
 
 /// What is sent: the `type` tag plus its object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +203,16 @@ impl SendMessage {
         self
     }
 
+    /// The same message carrying `data` back on its status webhooks; `None`
+    /// when `data` is longer than Meta accepts.
+    pub fn with_callback_data(mut self, data: &str) -> Option<Self> {
+        if data.chars().count() > MAX_CALLBACK_DATA_CHARS {
+            return None;
+        }
+        self.biz_opaque_callback_data = Some(data.to_owned());
+        Some(self)
+    }
+
     /// A template message to `to` (E.164, with or without the `+`).
     pub fn template(
         to: &str,
@@ -206,6 +224,7 @@ impl SendMessage {
             messaging_product: MESSAGING_PRODUCT.to_owned(),
             to: Some(wa_id_from_e164(to)),
             recipient: None,
+            biz_opaque_callback_data: None,
             content: MessageContent::Template {
                 template: Template {
                     name: name.into(),
@@ -224,6 +243,7 @@ impl SendMessage {
             messaging_product: MESSAGING_PRODUCT.to_owned(),
             to: Some(wa_id_from_e164(to)),
             recipient: None,
+            biz_opaque_callback_data: None,
             content: MessageContent::Text {
                 text: TextBody { body: body.into() },
             },
@@ -1117,6 +1137,9 @@ pub struct StatusUpdate {
     /// Why it failed (for `failed`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<StatusError>,
+    /// The send's `biz_opaque_callback_data`, returned as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub biz_opaque_callback_data: Option<String>,
 }
 
 /// Status of an outbound message. Arrives out of order and repeatedly;
@@ -1514,6 +1537,7 @@ mod tests {
                "errors":[{"code":131026,"title":"Message undeliverable","message":"Message undeliverable",
                  "error_data":{"details":"Message Undeliverable."},"href":"https://developers.facebook.com/"}]},
               {"id":"wamid.A","status":"read","timestamp":"1700000005","recipient_id":"15551234567",
+               "biz_opaque_callback_data":"optin-msg-7-k",
                "conversation":{"id":"c","origin":{"type":"marketing"}},
                "pricing":{"billable":true,"pricing_model":"CBP","category":"marketing"}},
               {"id":"wamid.A","status":"deleted","timestamp":"1700000009","recipient_id":"15551234567"}]}));
@@ -1527,7 +1551,33 @@ mod tests {
         );
         assert_eq!(statuses[1].status, DeliveryStatus::Read);
         assert_eq!(statuses[1].at().unwrap().timestamp(), 1_700_000_005);
+        assert_eq!(
+            statuses[1].biz_opaque_callback_data.as_deref(),
+            Some("optin-msg-7-k")
+        );
+        assert_eq!(statuses[0].biz_opaque_callback_data, None);
         assert_eq!(statuses[2].status, DeliveryStatus::Other);
+    }
+
+    #[test]
+    fn sends_carry_callback_data_at_the_top_level_up_to_meta_s_limit() {
+        let plain = serde_json::to_value(SendMessage::text("+15551234567", "hi")).unwrap();
+        assert!(plain.get("biz_opaque_callback_data").is_none(), "{plain}");
+        let keyed = SendMessage::text("+15551234567", "hi")
+            .with_callback_data("optin-msg-7-k")
+            .unwrap();
+        let json = serde_json::to_value(&keyed).unwrap();
+        assert_eq!(json["biz_opaque_callback_data"], "optin-msg-7-k");
+        assert_eq!(json["text"]["body"], "hi");
+        let back: SendMessage = serde_json::from_value(json).unwrap();
+        assert_eq!(back, keyed);
+        let longest = "k".repeat(MAX_CALLBACK_DATA_CHARS);
+        assert!(SendMessage::text("+15551234567", "hi")
+            .with_callback_data(&longest)
+            .is_some());
+        assert!(SendMessage::text("+15551234567", "hi")
+            .with_callback_data(&format!("{longest}k"))
+            .is_none());
     }
 
     #[test]
@@ -1566,6 +1616,7 @@ mod tests {
                 recipient_id: "15551234567".into(),
                 recipient_user_id: None,
                 errors: vec![],
+                biz_opaque_callback_data: None,
             }],
             ..Default::default()
         };

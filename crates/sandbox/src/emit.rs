@@ -57,7 +57,8 @@ fn value(state: &SandboxState) -> ChangeValue {
     }
 }
 
-/// One status webhook for `message_id`, stamped with the sandbox clock.
+/// One status webhook for `message_id`, stamped with the sandbox clock and
+/// carrying the send's callback data, as Meta's do.
 async fn whatsapp_status(
     state: &SandboxState,
     message_id: &str,
@@ -76,6 +77,12 @@ async fn whatsapp_status(
     {
         tracing::warn!(error = %e, "sandbox could not record a status");
     }
+    let callback_data = store::callback_data(&state.db, message_id)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "sandbox could not read a send's callback data");
+            None
+        });
     let update = StatusUpdate {
         id: message_id.to_owned(),
         status,
@@ -93,6 +100,7 @@ async fn whatsapp_status(
             })
             .into_iter()
             .collect(),
+        biz_opaque_callback_data: callback_data,
     };
     let value = ChangeValue {
         statuses: vec![update],

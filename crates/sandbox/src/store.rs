@@ -248,6 +248,18 @@ pub(super) async fn message(db: &Db, id: &str) -> Result<Option<Stored>, sqlx::E
     .await
 }
 
+/// The `biz_opaque_callback_data` a WhatsApp send carried, which every
+/// status of it returns.
+pub(super) async fn callback_data(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
+    let raw: Option<String> = sqlx::query_scalar("SELECT raw FROM sandbox_messages WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool().await?)
+        .await?;
+    Ok(raw
+        .and_then(|raw| serde_json::from_str::<serde_json::Value>(&raw).ok())
+        .and_then(|send| send["biz_opaque_callback_data"].as_str().map(str::to_owned)))
+}
+
 /// Every message of a phone, oldest first.
 pub(super) async fn messages(db: &Db, phone: &str) -> Result<Vec<Stored>, sqlx::Error> {
     sqlx::query_as(&format!(

@@ -411,6 +411,43 @@ async fn a_repeated_idempotency_key_returns_the_same_id_and_emits_nothing_again(
 }
 
 #[tokio::test]
+async fn every_status_returns_the_send_s_callback_data_as_meta_does() {
+    let mut h = harness(0).await;
+    let client = h.whatsapp();
+    let keyed = opt_in("r1").with_callback_data("optin-msg-1-k").unwrap();
+    let accepted = client.send(&keyed, "job-1").await.unwrap();
+    let sent = h.next_status().await;
+    let delivered = h.next_status().await;
+    for update in [&sent, &delivered] {
+        assert_eq!(update.id, accepted.message_id);
+        assert_eq!(
+            update.biz_opaque_callback_data.as_deref(),
+            Some("optin-msg-1-k")
+        );
+    }
+    let (status, _) = h
+        .post(
+            &format!("/phones/{CONTACT}/read"),
+            json!({"message_id": accepted.message_id}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let read = h.next_status().await;
+    assert_eq!(read.status, DeliveryStatus::Read);
+    assert_eq!(
+        read.biz_opaque_callback_data.as_deref(),
+        Some("optin-msg-1-k")
+    );
+    // The same key again: the same message, nothing emitted twice.
+    assert_eq!(client.send(&keyed, "job-1").await.unwrap(), accepted);
+    // A send without callback data gets statuses without it.
+    client.send(&opt_in("r2"), "job-2").await.unwrap();
+    assert_eq!(h.next_status().await.biz_opaque_callback_data, None);
+    assert_eq!(h.next_status().await.biz_opaque_callback_data, None);
+    h.quiet().await;
+}
+
+#[tokio::test]
 async fn bad_tokens_unknown_numbers_and_invalid_payloads_get_graph_errors() {
     let mut h = harness(0).await;
     let mut config = h.whatsapp_config();

@@ -83,6 +83,14 @@ pub struct Config {
     /// is answered 503 with `Retry-After`, in milliseconds.
     #[arg(long, env = "OPTIN_DB_BUSY_TIMEOUT_MS", default_value_t = 5000)]
     pub db_busy_timeout_ms: u64,
+    /// How long one provider call (a send) may take before its outcome
+    /// counts as unknown, in milliseconds.
+    #[arg(long, env = "OPTIN_PROVIDER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub provider_timeout_ms: u64,
+    /// How long a send whose outcome is unknown waits for a status carrying
+    /// its key (proof that it went out) before it is sent again, in seconds.
+    #[arg(long, env = "OPTIN_OUTBOX_GRACE_SECONDS", default_value_t = 120)]
+    pub outbox_grace_seconds: u64,
 }
 
 /// Provider settings resolved at start: the configured ones, or the sandbox's.
@@ -138,7 +146,19 @@ impl Config {
             metrics_token: None,
             limits: Default::default(),
             db_busy_timeout_ms: 5000,
+            provider_timeout_ms: 10_000,
+            outbox_grace_seconds: 120,
         }
+    }
+
+    /// How long one provider call may take.
+    pub fn provider_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.provider_timeout_ms)
+    }
+
+    /// How long an unknown outcome waits for its proof before a re-send.
+    pub fn outbox_grace(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.outbox_grace_seconds).unwrap_or(i64::MAX))
     }
 
     /// The mode asked for: production unless `--sandbox`.
@@ -263,6 +283,9 @@ impl Config {
             }
         }
         self.limits.validate()?;
+        if self.provider_timeout_ms == 0 {
+            return Err("OPTIN_PROVIDER_TIMEOUT_MS must be at least 1".to_owned());
+        }
         for origin in &self.frame_ancestors {
             if !is_origin(origin) {
                 return Err(format!(

@@ -65,8 +65,10 @@ impl AppState {
     /// State for a service listening at `bound`.
     pub fn new(store: Store, config: Config, bound: SocketAddr) -> Result<Self, String> {
         let settings = config.providers(bound)?;
+        // Every provider call ends within the timeout, well inside the
+        // outbox's lease on the job it sends.
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
+            .timeout(config.provider_timeout())
             .build()
             .map_err(|e| e.to_string())?;
         let providers = Providers {

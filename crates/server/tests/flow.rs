@@ -47,7 +47,8 @@ impl TestService {
     /// Waits until no outbox job is pending: every provider call the service
     /// will make for what was committed so far has been made and recorded.
     async fn outbox_settled(&self) {
-        let pending = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'";
+        let pending =
+            "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'claimed', 'unknown')";
         for _ in 0..100 {
             if self.count(pending).await == 0 {
                 return;

@@ -1,13 +1,25 @@
 //! The outbox against a provider that misbehaves: back-off, the maximum
-//! number of attempts, throttling then success, a permanent refusal, and a
-//! job left pending by a process that ended. The worker is not running (the
-//! test drains the outbox itself, at times it sets), except after the restart.
+//! number of attempts, throttling then success, a permanent refusal, a job
+//! left pending by a process that ended; and, against a provider that has
+//! no idempotency guard (like Meta), never a second send of an accepted
+//! message: a call answered after the timeout, a process killed during the
+//! call, an answer that cannot be recorded, each settled by the status that
+//! carries the job's key; a re-send only after the grace period, and one
+//! hung call holding up no other. The worker is not running (the test
+//! drains the outbox itself, at times it sets) unless a test starts it.
 
 mod support;
 
+use std::time::Instant;
+
 use chrono::Duration;
-use optin_server::outbox::{backoff, drain, MAX_ATTEMPTS};
-use support::extra::{eventually, graph_error, parse_time, the_job, FakeProvider, QuietService};
+use optin_server::outbox::{backoff, drain, run, MAX_ATTEMPTS};
+use optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID;
+use serde_json::{json, Value};
+use support::extra::{
+    eventually, graph_error, parse_time, signed_whatsapp, the_job, FakeProvider, ProviderCall,
+    QuietService,
+};
 
 /// Jane asks Kerry to opt in: one job, not sent yet.
 async fn queue_request(t: &QuietService) {
@@ -204,7 +216,7 @@ async fn a_job_left_pending_by_a_stopped_process_is_sent_once_after_the_restart(
             .fetch_one(&pool)
             .await
             .unwrap();
-        if row.0 == "pending" {
+        if row.0 != "done" {
             Err(format!("{row:?}"))
         } else {
             Ok(row)
@@ -232,4 +244,453 @@ async fn a_job_left_pending_by_a_stopped_process_is_sent_once_after_the_restart(
         .unwrap();
     assert_eq!(consent["state"], "pending", "{consent}");
     service.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Never twice: unknown outcomes, proof by callback data, the grace period
+// ---------------------------------------------------------------------------
+
+/// Provider calls time out after 300 ms (the default grace period, 120 s).
+async fn impatient() -> QuietService {
+    QuietService::start_with(|config| config.provider_timeout_ms = 300).await
+}
+
+/// A status webhook of Kerry's message `wamid`, carrying the send's
+/// callback data, as Meta posts it.
+fn status_carrying(wamid: &str, status: &str, key: &str) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "messages",
+        "value": {"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550001111", "phone_number_id": SANDBOX_PHONE_NUMBER_ID},
+            "statuses": [{"id": wamid, "status": status, "timestamp": "1764080002",
+                "recipient_id": "447911123456", "biz_opaque_callback_data": key}]}}]}]})
+}
+
+/// The `biz_opaque_callback_data` a call to the Graph API carried.
+fn callback_data(call: &ProviderCall) -> String {
+    let body: Value = serde_json::from_str(&call.body).unwrap();
+    body["biz_opaque_callback_data"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no callback data in {}", call.body))
+        .to_owned()
+}
+
+/// The opt-in message's status and provider id.
+async fn request_message(t: &QuietService) -> (String, Option<String>) {
+    sqlx::query_as("SELECT status, provider_message_id FROM messages WHERE purpose = 'opt_in'")
+        .fetch_one(t.state.store.pool())
+        .await
+        .unwrap()
+}
+
+/// How many records of `kind` there are whose detail has `path` = `value`.
+async fn evidence_with(t: &QuietService, kind: &str, path: &str, value: Value) -> i64 {
+    let value = match value {
+        Value::String(text) => format!("'{text}'"),
+        other => other.to_string(),
+    };
+    t.count(&format!(
+        "SELECT COUNT(*) FROM consent_events WHERE kind = '{kind}' AND json_extract(detail_json, '{path}') = {value}"
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn a_provider_that_accepts_after_the_timeout_is_proved_by_its_status_and_never_called_again()
+{
+    let t = impatient().await;
+    t.provider
+        .hang_then_accept(std::time::Duration::from_millis(1200));
+    queue_request(&t).await;
+
+    let started = Instant::now();
+    assert_eq!(drain(&t.state).await.unwrap(), 1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1000),
+        "the call is cut off at the timeout, took {:?}",
+        started.elapsed()
+    );
+    let (state, attempts, _, last_error, key) = the_job(&t.state).await;
+    assert_eq!((state.as_str(), attempts), ("unknown", 1), "{last_error:?}");
+    let calls = t.provider.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].idempotency_key.as_deref(), Some(key.as_str()));
+    assert_eq!(
+        callback_data(&calls[0]),
+        key,
+        "the send carries the job's key"
+    );
+    assert_eq!(request_message(&t).await, ("queued".to_owned(), None));
+    // The provider goes on and sends it.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+
+    // While the grace period runs, no pass sends it again.
+    for _ in 0..3 {
+        t.state.clock.advance(Duration::seconds(35));
+        assert_eq!(drain(&t.state).await.unwrap(), 0);
+    }
+    assert_eq!(consent_state(&t).await, "sending");
+
+    // Meta's status carries the key back: it proves the send.
+    assert_eq!(
+        t.signed_whatsapp(&status_carrying("wamid.FAKE1", "sent", &key))
+            .await,
+        200
+    );
+    let (state, attempts, ..) = the_job(&t.state).await;
+    assert_eq!((state.as_str(), attempts), ("done", 1));
+    assert_eq!(
+        request_message(&t).await,
+        ("sent".to_owned(), Some("wamid.FAKE1".to_owned()))
+    );
+    assert_eq!(consent_state(&t).await, "pending");
+    assert_eq!(
+        evidence_with(
+            &t,
+            "provider_accepted",
+            "$.proved_by",
+            json!("status_callback")
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        evidence_with(&t, "provider_accepted", "$.attempt", json!(1)).await,
+        1
+    );
+    assert_eq!(
+        evidence_with(&t, "sent", "$.provider_message_id", json!("wamid.FAKE1")).await,
+        1
+    );
+    // Later statuses find the message by its id.
+    assert_eq!(
+        t.signed_whatsapp(&status_carrying("wamid.FAKE1", "delivered", &key))
+            .await,
+        200
+    );
+    assert_eq!(request_message(&t).await.0, "delivered");
+
+    t.state.clock.advance(Duration::hours(1));
+    assert_eq!(drain(&t.state).await.unwrap(), 0);
+    assert_eq!(t.provider.calls().len(), 1, "never sent twice");
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM consent_events WHERE kind IN ('send_repeated', 'duplicate_sent')"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_service_killed_during_the_call_is_settled_by_the_status_after_its_restart() {
+    let t = QuietService::start().await;
+    t.provider
+        .hang_then_accept(std::time::Duration::from_millis(500));
+    queue_request(&t).await;
+    // A pass claims the job and calls; the process dies before the answer.
+    let pass = tokio::spawn({
+        let state = t.state.clone();
+        async move { drain(&state).await }
+    });
+    eventually("the provider is called", || async {
+        match t.provider.calls().len() {
+            1 => Ok(()),
+            n => Err(format!("{n} calls")),
+        }
+    })
+    .await;
+    pass.abort();
+    assert!(pass.await.unwrap_err().is_cancelled());
+    let (state, attempts, _, _, key) = the_job(&t.state).await;
+    assert_eq!(
+        (state.as_str(), attempts),
+        ("claimed", 1),
+        "the claim and its attempt were committed before the call"
+    );
+    assert_eq!(request_message(&t).await.1, None);
+    // The provider sends it anyway.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let (config, provider, _dir, _) = t.stop().await;
+
+    // A new process on the same data, with its worker.
+    let service = optin_server::launch(config).await.unwrap();
+    let base = format!("http://{}", service.addr);
+    let http = reqwest::Client::new();
+    assert_eq!(
+        signed_whatsapp(&http, &base, &status_carrying("wamid.FAKE1", "sent", &key)).await,
+        200
+    );
+    let pool = service.state.store.pool().clone();
+    let job: (String, i64) = sqlx::query_as("SELECT state, attempts FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((job.0.as_str(), job.1), ("done", 1));
+    let linked: Option<String> =
+        sqlx::query_scalar("SELECT provider_message_id FROM messages WHERE purpose = 'opt_in'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(linked.as_deref(), Some("wamid.FAKE1"));
+    // Long after the lease and the grace period, the worker has sent nothing more.
+    service.state.clock.advance(Duration::hours(1));
+    service.state.outbox_wake.notify_one();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(provider.calls().len(), 1, "{:?}", provider.calls());
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn with_no_status_in_the_grace_period_the_job_is_sent_again_once_and_the_record_says_so() {
+    let t = impatient().await;
+    t.provider
+        .hang_then_accept(std::time::Duration::from_millis(600));
+    queue_request(&t).await;
+    assert_eq!(drain(&t.state).await.unwrap(), 1);
+    let (state, _, _, _, key) = the_job(&t.state).await;
+    assert_eq!(state, "unknown");
+
+    t.state.clock.advance(Duration::seconds(119));
+    assert_eq!(
+        drain(&t.state).await.unwrap(),
+        0,
+        "still in the grace period"
+    );
+    t.state.clock.advance(Duration::seconds(2));
+    assert_eq!(drain(&t.state).await.unwrap(), 1, "sent again");
+    let (state, attempts, _, _, again) = the_job(&t.state).await;
+    assert_eq!((state.as_str(), attempts), ("done", 2));
+    assert_eq!(again, key, "the same key");
+    let calls = t.provider.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].idempotency_key.as_deref(), Some(key.as_str()));
+    assert_eq!(callback_data(&calls[1]), key);
+    assert_eq!(
+        request_message(&t).await,
+        ("accepted".to_owned(), Some("wamid.FAKE2".to_owned()))
+    );
+    assert_eq!(consent_state(&t).await, "pending");
+    // The record shows the repeat before the call, and which attempt was accepted.
+    assert_eq!(
+        evidence_with(&t, "send_repeated", "$.attempt", json!(2)).await,
+        1
+    );
+    assert_eq!(
+        evidence_with(&t, "provider_accepted", "$.attempt", json!(2)).await,
+        1
+    );
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM consent_events ORDER BY id")
+        .fetch_all(t.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["requested", "send_repeated", "provider_accepted"]);
+
+    t.state.clock.advance(Duration::hours(1));
+    assert_eq!(drain(&t.state).await.unwrap(), 0);
+    assert_eq!(t.provider.calls().len(), 2, "exactly once more");
+
+    // The first send's status arrives late: it had gone out too, and the
+    // record says the contact got the message twice (once, however many
+    // statuses follow).
+    for status in ["sent", "delivered"] {
+        assert_eq!(
+            t.signed_whatsapp(&status_carrying("wamid.FAKE1", status, &key))
+                .await,
+            200
+        );
+    }
+    assert_eq!(
+        evidence_with(
+            &t,
+            "duplicate_sent",
+            "$.duplicate_provider_message_id",
+            json!("wamid.FAKE1")
+        )
+        .await,
+        1
+    );
+    assert_eq!(request_message(&t).await.1.as_deref(), Some("wamid.FAKE2"));
+}
+
+#[tokio::test]
+async fn one_hung_call_does_not_hold_up_another_contact_s_request() {
+    let t = QuietService::start_with(|config| config.provider_timeout_ms = 5_000).await;
+    t.provider
+        .hang_then_accept(std::time::Duration::from_secs(3));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(run(t.state.clone(), stop.clone()));
+
+    let kerry = t.jane_contact("Kerry").await;
+    let (status, body) = t
+        .api(
+            "POST",
+            &format!("/contacts/{kerry}/opt-in"),
+            &t.jane,
+            &[("Idempotency-Key", "k")],
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    eventually("Kerry's call is in flight", || async {
+        match t.provider.calls().len() {
+            1 => Ok(()),
+            n => Err(format!("{n} calls")),
+        }
+    })
+    .await;
+
+    let amara = t.jane_contact("Amara").await;
+    let started = Instant::now();
+    let (status, body) = t
+        .api(
+            "POST",
+            &format!("/contacts/{amara}/opt-in"),
+            &t.jane,
+            &[("Idempotency-Key", "a")],
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let job_of = |phone: &'static str| {
+        let pool = t.state.store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT o.state FROM outbox o JOIN messages m ON m.id = o.message_id
+                 WHERE m.phone_e164 = $1",
+            )
+            .bind(phone)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    eventually("Amara's request goes out", || async {
+        match job_of("+447700123456").await.as_str() {
+            "done" => Ok(()),
+            other => Err(other.to_owned()),
+        }
+    })
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "Amara's request waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        job_of("+447911123456").await,
+        "claimed",
+        "Kerry's call still hangs"
+    );
+
+    eventually("Kerry's request goes out too", || async {
+        match job_of("+447911123456").await.as_str() {
+            "done" => Ok(()),
+            other => Err(other.to_owned()),
+        }
+    })
+    .await;
+    assert_eq!(t.provider.calls().len(), 2, "one call each");
+    stop.cancel();
+    worker.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_accepted_send_whose_recording_fails_is_not_sent_again_while_the_fault_lasts() {
+    let t = QuietService::start().await;
+    queue_request(&t).await;
+    // Storage refuses to record any provider id (a full disk, say).
+    sqlx::query(
+        "CREATE TRIGGER full_disk BEFORE UPDATE OF provider_message_id ON messages
+         WHEN NEW.provider_message_id IS NOT NULL
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    )
+    .execute(t.state.store.pool())
+    .await
+    .unwrap();
+
+    assert_eq!(drain(&t.state).await.unwrap(), 1);
+    let (state, attempts, ..) = the_job(&t.state).await;
+    assert_eq!(
+        (state.as_str(), attempts),
+        ("claimed", 1),
+        "the claim stands: the outcome is unknown, not failed"
+    );
+    assert_eq!(request_message(&t).await.1, None);
+    // Pass after pass while the fault lasts (lease and grace not over): no re-send.
+    for _ in 0..6 {
+        t.state.clock.advance(Duration::seconds(20));
+        assert_eq!(drain(&t.state).await.unwrap(), 0);
+    }
+    assert_eq!(t.provider.calls().len(), 1);
+
+    // The fault clears; Meta's status carrying the key settles the job.
+    sqlx::query("DROP TRIGGER full_disk")
+        .execute(t.state.store.pool())
+        .await
+        .unwrap();
+    let key = callback_data(&t.provider.calls()[0]);
+    assert_eq!(
+        t.signed_whatsapp(&status_carrying("wamid.FAKE1", "delivered", &key))
+            .await,
+        200
+    );
+    let (state, attempts, ..) = the_job(&t.state).await;
+    assert_eq!((state.as_str(), attempts), ("done", 1));
+    assert_eq!(
+        request_message(&t).await,
+        ("delivered".to_owned(), Some("wamid.FAKE1".to_owned()))
+    );
+    assert_eq!(consent_state(&t).await, "pending");
+    t.state.clock.advance(Duration::hours(1));
+    assert_eq!(drain(&t.state).await.unwrap(), 0);
+    assert_eq!(t.provider.calls().len(), 1, "never sent twice");
+}
+
+#[tokio::test]
+async fn an_sms_with_an_unknown_outcome_goes_again_after_the_grace_period_under_the_same_key() {
+    // SMS statuses carry no callback data: the provider's idempotency
+    // guard on the key is what makes the repeat safe.
+    let t = impatient().await;
+    t.provider
+        .hang_then_accept(std::time::Duration::from_millis(600));
+    let kerry = t.jane_contact("Kerry").await;
+    let response = t
+        .http
+        .post(format!("{}/api/v1/contacts/{kerry}/sms", t.base))
+        .bearer_auth(&t.jane)
+        .json(&json!({"body": "Your documents are ready."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    assert_eq!(drain(&t.state).await.unwrap(), 1);
+    let (state, attempts, _, _, key) = the_job(&t.state).await;
+    assert_eq!((state.as_str(), attempts), ("unknown", 1));
+
+    t.state.clock.advance(Duration::seconds(60));
+    assert_eq!(
+        drain(&t.state).await.unwrap(),
+        0,
+        "still in the grace period"
+    );
+    t.state.clock.advance(Duration::seconds(61));
+    assert_eq!(drain(&t.state).await.unwrap(), 1);
+    let (state, attempts, ..) = the_job(&t.state).await;
+    assert_eq!((state.as_str(), attempts), ("done", 2));
+    let calls = t.provider.calls();
+    assert_eq!(calls.len(), 2);
+    for call in &calls {
+        assert!(call.path.ends_with("/Messages.json"), "{}", call.path);
+        assert_eq!(call.idempotency_key.as_deref(), Some(key.as_str()));
+        assert!(!call.body.contains("biz_opaque_callback_data"));
+    }
+    assert_eq!(
+        evidence_with(&t, "send_repeated", "$.channel", json!("sms")).await,
+        1
+    );
+    let sid: Option<String> =
+        sqlx::query_scalar("SELECT provider_message_id FROM messages WHERE channel = 'sms'")
+            .fetch_one(t.state.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(sid.as_deref(), Some("SMFAKE2"));
 }

@@ -289,6 +289,24 @@ async fn a_stop_to_one_firms_number_changes_only_that_firm_and_nothing_crosses()
         a["messages"]
     );
 
+    // The STOP confirmation SMS goes out first (its acceptance is recorded
+    // asynchronously, and would otherwise land between the exports and the count).
+    let pool = t.service.state.store.pool().clone();
+    eventually("the outbox settles", || async {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'claimed', 'unknown')",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if open == 0 {
+            Ok(())
+        } else {
+            Err(format!("{open} jobs open"))
+        }
+    })
+    .await;
+
     // Each firm's export is its own events only.
     let (a_export, b_export) = (t.export(&t.a).await, t.export(&t.b).await);
     let a_org = a_export[0]["organization_id"].clone();

@@ -3,15 +3,15 @@
 //! platforms and to the local sandbox; only the base URL and credentials
 //! differ.
 //!
-//! Every send carries an `Idempotency-Key` header. Meta and Twilio ignore
-//! it; the sandbox honours it, which lets the outbox retry a send after a
-//! crash without the contact receiving it twice.
+//! Every send carries an `Idempotency-Key` header. Meta ignores it (a
+//! WhatsApp send carries the same key as `biz_opaque_callback_data`, which
+//! Meta returns on its statuses); the SMS provider and the sandbox honour it,
+//! which lets the outbox repeat a send whose outcome is unknown without the
+//! contact receiving it twice.
 
 pub mod signature;
 pub mod sms;
 pub mod whatsapp;
-
-use std::time::Duration;
 
 use optin_core::sms::SmsErrorBody;
 use optin_core::vocab::ErrorCode;
@@ -22,9 +22,6 @@ pub use whatsapp::{SendAccepted, WhatsAppClient, WhatsAppConfig, WhatsAppSender}
 
 /// Header naming a send so a retry of it is recognised as the same send.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
-
-/// How long one provider call may take, connection included.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a send did not go through.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +47,14 @@ pub enum ProviderError {
         /// Provider's explanation or the transport error.
         message: String,
     },
+    /// No answer arrived (the call timed out, or the connection broke once
+    /// the request was out): the provider may have sent the message. The
+    /// outbox does not repeat it blindly; it waits for proof first.
+    #[error("no answer from the provider: {message}")]
+    Unanswered {
+        /// What happened to the call.
+        message: String,
+    },
     /// Never handed to the provider: the organization cannot send this
     /// (no number provisioned). Final until an admin fixes it.
     #[error("not sent: {message}")]
@@ -63,6 +68,18 @@ impl ProviderError {
     /// True when the same send should be tried again later.
     pub fn is_retryable(&self) -> bool {
         matches!(self, ProviderError::Retryable { .. })
+    }
+
+    /// True when the provider may have sent the message after all.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, ProviderError::Unanswered { .. })
+    }
+
+    /// A call that got no answer within `timeout`.
+    pub fn timed_out(timeout: std::time::Duration) -> Self {
+        ProviderError::Unanswered {
+            message: format!("no answer within {} ms", timeout.as_millis()),
+        }
     }
 
     /// A send that cannot be handed to the provider at all.
@@ -85,7 +102,7 @@ impl ProviderError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ProviderError::Permanent { code, .. } | ProviderError::Retryable { code, .. } => *code,
-            ProviderError::Unsent { .. } => None,
+            ProviderError::Unanswered { .. } | ProviderError::Unsent { .. } => None,
         }
     }
 
@@ -94,7 +111,7 @@ impl ProviderError {
         match self {
             ProviderError::Permanent { status, .. } => Some(*status),
             ProviderError::Retryable { status, .. } => *status,
-            ProviderError::Unsent { .. } => None,
+            ProviderError::Unanswered { .. } | ProviderError::Unsent { .. } => None,
         }
     }
 
@@ -103,6 +120,7 @@ impl ProviderError {
         match self {
             ProviderError::Permanent { message, .. }
             | ProviderError::Retryable { message, .. }
+            | ProviderError::Unanswered { message }
             | ProviderError::Unsent { message } => message,
         }
     }
@@ -138,19 +156,23 @@ impl ProviderError {
         }
     }
 
-    /// Classifies a transport failure (no usable answer): always retryable,
-    /// since the idempotency key makes a repeat harmless.
+    /// Classifies a transport failure (no usable answer): retryable when
+    /// the request never left (no connection), otherwise unanswered, since
+    /// the provider may have acted on it.
     pub fn from_transport(error: &reqwest::Error) -> Self {
+        if error.is_connect() || error.is_builder() {
+            return ProviderError::Retryable {
+                status: None,
+                code: None,
+                message: format!("could not connect: {error}"),
+            };
+        }
         let kind = if error.is_timeout() {
             "timed out"
-        } else if error.is_connect() {
-            "could not connect"
         } else {
             "request failed"
         };
-        ProviderError::Retryable {
-            status: error.status().map(|s| s.as_u16()),
-            code: None,
+        ProviderError::Unanswered {
             message: format!("{kind}: {error}"),
         }
     }
@@ -170,11 +192,10 @@ fn excerpt(body: &[u8]) -> String {
     }
 }
 
-/// Sends a prepared request; the status and body of a 2xx answer, or the
-/// classified error.
+/// Sends a prepared request (bounded by the client's timeout); the status
+/// and body of a 2xx answer, or the classified error.
 async fn execute(request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), ProviderError> {
     let response = request
-        .timeout(REQUEST_TIMEOUT)
         .send()
         .await
         .map_err(|e| ProviderError::from_transport(&e))?;

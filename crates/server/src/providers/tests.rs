@@ -258,7 +258,29 @@ async fn no_connection_is_retryable() {
         .await
         .unwrap_err();
     assert!(e.is_retryable(), "{e}");
+    assert!(!e.outcome_unknown(), "nothing reached the provider: {e}");
     assert_eq!(e.status(), None);
+}
+
+#[tokio::test]
+async fn no_answer_within_the_timeout_is_an_unknown_outcome_not_a_retry() {
+    // The provider got the request and may act on it; it just answers late.
+    let app = Router::new().fallback(|| async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        "late"
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let client = WhatsAppClient::new(whatsapp(&format!("http://{addr}")).config().clone(), http);
+    let e = client.send(&sender(), &opt_in(), "k").await.unwrap_err();
+    assert!(e.outcome_unknown(), "{e}");
+    assert!(!e.is_retryable(), "{e}");
+    assert_eq!((e.status(), e.code()), (None, None));
 }
 
 #[tokio::test]

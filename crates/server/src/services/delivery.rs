@@ -27,6 +27,39 @@ pub struct StatusReport<'a> {
     pub provider_message_id: &'a str,
     pub status: MessageStatus,
     pub error: Option<MessageError<'a>>,
+    /// The send's `biz_opaque_callback_data` (WhatsApp): the key of the
+    /// outbox job that sent it.
+    pub callback_data: Option<&'a str>,
+}
+
+/// How the outbox learnt that the provider accepted a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acceptance {
+    /// From the provider's answer to the call.
+    Answer,
+    /// From a status carrying the job's key: the answer was lost or never
+    /// recorded.
+    StatusCallback,
+}
+
+impl Acceptance {
+    fn as_str(self) -> &'static str {
+        match self {
+            Acceptance::Answer => "answer",
+            Acceptance::StatusCallback => "status_callback",
+        }
+    }
+}
+
+/// What a status's callback data says about a provider id we do not know.
+enum Proof {
+    /// It proved the send of a job that had no provider id: the message.
+    Linked(StoredMessage),
+    /// It belongs to a job whose message went out under another id: a
+    /// repeat sent the message twice (recorded).
+    Duplicate,
+    /// Nothing (no such job, or it ended otherwise).
+    Nothing,
 }
 
 /// Records a provider event about `message`: a consent transition for an
@@ -94,12 +127,20 @@ pub async fn apply_status(
     report: StatusReport<'_>,
     source: &WebhookSource<'_>,
 ) -> AppResult<bool> {
-    let Some(message) = work
+    let message = match work
         .store
         .message_by_provider_id(report.provider_message_id)
         .await?
-    else {
-        return Ok(false);
+    {
+        Some(message) => message,
+        None => match report.callback_data {
+            Some(key) => match prove_send(work, key, report.provider_message_id, source).await? {
+                Proof::Linked(message) => message,
+                Proof::Duplicate => return Ok(true),
+                Proof::Nothing => return Ok(false),
+            },
+            None => return Ok(false),
+        },
     };
     let Some(kind) = EvidenceKind::of_delivery(report.channel, report.status) else {
         return Ok(true);
@@ -137,6 +178,109 @@ pub async fn apply_status(
         apply_consent_effect(work, &message, code, Some(source)).await?;
     }
     Ok(true)
+}
+
+/// A status for a provider id we have not recorded, carrying a job's key.
+/// When that job has no provider id yet (its answer timed out, the process
+/// died, or recording the answer failed), the status proves the send: the id
+/// is linked and the job is done, so it is never sent again.
+async fn prove_send(
+    work: &mut Work,
+    key: &str,
+    provider_id: &str,
+    source: &WebhookSource<'_>,
+) -> AppResult<Proof> {
+    let Some(job) = work.store.job_by_key(key).await? else {
+        return Ok(Proof::Nothing);
+    };
+    let Some(message) = work.store.message(job.message_id).await? else {
+        return Ok(Proof::Nothing);
+    };
+    match message.provider_message_id.as_deref() {
+        None if work.store.prove_job(job.id).await? => {
+            tracing::info!(
+                job = job.id,
+                was = %job.state,
+                "a status carrying the job's key proved its send"
+            );
+            provider_accepted(
+                work,
+                &message,
+                provider_id,
+                job.attempts,
+                Acceptance::StatusCallback,
+            )
+            .await?;
+            Box::pin(apply_parked(work, provider_id)).await?;
+            let linked = work.store.message(message.id).await?;
+            Ok(linked.map_or(Proof::Nothing, Proof::Linked))
+        }
+        Some(recorded) if recorded != provider_id => {
+            duplicate_sent(
+                work,
+                &message,
+                recorded,
+                provider_id,
+                job.attempts,
+                Some(source),
+            )
+            .await?;
+            Ok(Proof::Duplicate)
+        }
+        _ => Ok(Proof::Nothing),
+    }
+}
+
+/// Two provider ids for one message: a send repeated after its outcome was
+/// unknown had gone out the first time too. Recorded once per extra id, so
+/// the record never hides that the contact received it twice.
+pub async fn duplicate_sent(
+    work: &mut Work,
+    message: &StoredMessage,
+    recorded: &str,
+    duplicate: &str,
+    attempts: i64,
+    source: Option<&WebhookSource<'_>>,
+) -> AppResult<()> {
+    if !work
+        .store
+        .first_receipt(&format!("outbox:duplicate:{duplicate}"), work.now)
+        .await?
+    {
+        return Ok(());
+    }
+    tracing::error!(
+        message = message.id,
+        recorded,
+        duplicate,
+        "the provider sent a message twice"
+    );
+    let detail = json!({
+        "message_id": message.id, "provider_message_id": recorded,
+        "duplicate_provider_message_id": duplicate, "channel": message.channel,
+        "purpose": message.purpose, "attempts": attempts,
+    });
+    record_provider_step(work, message, EvidenceKind::DuplicateSent, detail, source).await
+}
+
+/// The outbox sends a message again because its previous attempt's outcome
+/// stayed unknown for the whole grace period: recorded before the call, so
+/// a duplicate can never be invisible.
+pub async fn send_repeated(
+    work: &mut Work,
+    message: &StoredMessage,
+    attempt: i64,
+    previous_error: Option<&str>,
+    grace_seconds: u64,
+) -> AppResult<()> {
+    let detail = json!({
+        "message_id": message.id, "channel": message.channel, "purpose": message.purpose,
+        "attempt": attempt, "previous_attempt": attempt - 1,
+        "previous_outcome": "unknown",
+        "previous_error": previous_error.unwrap_or("the service stopped during the call"),
+        "grace_seconds": grace_seconds,
+    });
+    record_provider_step(work, message, EvidenceKind::SendRepeated, detail, None).await
 }
 
 /// WhatsApp failed a message it had accepted, for a reason that passes
@@ -263,21 +407,25 @@ pub fn whatsapp_report(update: &StatusUpdate) -> Option<StatusReport<'_>> {
             code: ErrorCode::from_provider(e.code),
             title: &e.title,
         }),
+        callback_data: update.biz_opaque_callback_data.as_deref(),
     })
 }
 
-/// The provider accepted a send: the message gets its provider id, the
-/// request moves to `pending`, and statuses that arrived early are applied.
+/// The provider accepted a send (attempt `attempt`): the message gets its
+/// provider id and the request moves to `pending`. Statuses that arrived
+/// early are applied apart ([`apply_parked`]), so that nothing they do can
+/// undo the record of the acceptance.
 pub async fn provider_accepted(
     work: &mut Work,
     message: &StoredMessage,
     provider_id: &str,
     attempt: i64,
+    how: Acceptance,
 ) -> AppResult<()> {
     work.store
         .set_message_accepted(message.id, provider_id, work.now)
         .await?;
-    let detail = json!({"message_id": message.id, "provider_message_id": provider_id, "channel": message.channel, "purpose": message.purpose, "attempt": attempt});
+    let detail = json!({"message_id": message.id, "provider_message_id": provider_id, "channel": message.channel, "purpose": message.purpose, "attempt": attempt, "proved_by": how.as_str()});
     let event = ConsentEvent::ProviderAccepted {
         message_id: provider_id.to_owned(),
     };
@@ -289,8 +437,7 @@ pub async fn provider_accepted(
         detail,
         None,
     )
-    .await?;
-    apply_parked(work, provider_id).await
+    .await
 }
 
 /// The provider refused a send for good.
@@ -330,7 +477,7 @@ pub async fn provider_refused(
 }
 
 /// Applies statuses that arrived before the message id was known.
-async fn apply_parked(work: &mut Work, provider_id: &str) -> AppResult<()> {
+pub async fn apply_parked(work: &mut Work, provider_id: &str) -> AppResult<()> {
     for parked in work.store.take_parked_statuses(provider_id).await? {
         let Ok(update) = serde_json::from_str::<StatusUpdate>(&parked.status_json) else {
             tracing::error!(

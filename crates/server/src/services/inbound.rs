@@ -432,6 +432,7 @@ async fn apply_sms_status(work: &mut Work, status: &SmsStatusCallback, raw: &str
                 .and_then(ErrorCode::title)
                 .unwrap_or("SMS not delivered"),
         }),
+        callback_data: None,
     };
     let source = WebhookSource {
         raw_body: raw,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use optin_core::api::MessageView;
-use optin_core::vocab::{Channel, Direction, ErrorCode, MessageStatus, Purpose};
+use optin_core::vocab::{Channel, Direction, ErrorCode, MessageStatus, OutboxState, Purpose};
 
 use super::{
     parse_error_code, parse_name, parse_timestamp, timestamp, Store, StoreResult, UnitOfWork,
@@ -37,6 +37,8 @@ pub struct StoredMessage {
     pub status: MessageStatus,
     /// Template name and language, for template messages.
     pub template: Option<(String, String)>,
+    /// The provider's id, once it accepted the message.
+    pub provider_message_id: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -50,6 +52,7 @@ struct StoredMessageRow {
     status: String,
     template_name: Option<String>,
     template_language: Option<String>,
+    provider_message_id: Option<String>,
 }
 
 impl StoredMessageRow {
@@ -64,13 +67,14 @@ impl StoredMessageRow {
             phone_e164: self.phone_e164,
             advisor_id: self.advisor_id,
             template: self.template_name.zip(self.template_language),
+            provider_message_id: self.provider_message_id,
         })
     }
 }
 
 const STORED_COLUMNS: &str =
     "id, organization_id, phone_e164, channel, purpose, advisor_id, status,
-    template_name, template_language";
+    template_name, template_language, provider_message_id";
 
 /// A fresh idempotency key for a provider call sending message `message_id`.
 fn job_key(message_id: i64) -> String {
@@ -84,15 +88,46 @@ pub struct MessageError<'a> {
     pub title: &'a str,
 }
 
-/// A due outbox job.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// An outbox job.
+#[derive(Debug, Clone)]
 pub struct OutboxJob {
     pub id: i64,
     pub message_id: i64,
     pub payload_json: String,
     pub idempotency_key: String,
+    pub state: OutboxState,
+    /// Provider calls claimed so far (each claim counts one).
     pub attempts: i64,
+    pub last_error: Option<String>,
 }
+
+#[derive(sqlx::FromRow)]
+struct OutboxJobRow {
+    id: i64,
+    message_id: i64,
+    payload_json: String,
+    idempotency_key: String,
+    state: String,
+    attempts: i64,
+    last_error: Option<String>,
+}
+
+impl OutboxJobRow {
+    fn read(self) -> StoreResult<OutboxJob> {
+        Ok(OutboxJob {
+            state: parse_name(&format!("outbox job {}", self.id), &self.state)?,
+            id: self.id,
+            message_id: self.message_id,
+            payload_json: self.payload_json,
+            idempotency_key: self.idempotency_key,
+            attempts: self.attempts,
+            last_error: self.last_error,
+        })
+    }
+}
+
+const JOB_COLUMNS: &str =
+    "id, message_id, payload_json, idempotency_key, state, attempts, last_error";
 
 /// A status that arrived before its message's provider id was known.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -225,23 +260,139 @@ impl UnitOfWork {
         Ok(())
     }
 
-    /// The job went out (or was cancelled, or failed for good): no more attempts.
-    pub async fn finish_job(
+    /// Claims a job for one provider call: its attempt is counted and it is
+    /// held until `lease_until`. False when the job moved since it was read
+    /// (`attempts` is what was read: every claim changes it).
+    pub async fn claim_job(
+        &mut self,
+        job_id: i64,
+        attempts: i64,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let claimed = sqlx::query(
+            "UPDATE outbox SET state = 'claimed', attempts = attempts + 1, lease_until = $3
+             WHERE id = $1 AND attempts = $2 AND state IN ('pending', 'claimed', 'unknown')",
+        )
+        .bind(job_id)
+        .bind(attempts)
+        .bind(timestamp(lease_until))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    /// Ends the claim of attempt `attempt` as `outcome`. False when that
+    /// claim is no longer held (a status carrying the key proved the send
+    /// meanwhile, say): nothing is changed then.
+    pub async fn end_claim(
+        &mut self,
+        job_id: i64,
+        attempt: i64,
+        outcome: JobEnd,
+        error: Option<&str>,
+    ) -> StoreResult<bool> {
+        let ended = sqlx::query(
+            "UPDATE outbox SET state = $3, lease_until = NULL, last_error = $4
+             WHERE id = $1 AND attempts = $2 AND state = 'claimed'",
+        )
+        .bind(job_id)
+        .bind(attempt)
+        .bind(outcome.state().as_str())
+        .bind(error)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(ended.rows_affected() == 1)
+    }
+
+    /// Attempt `attempt` failed but a later one may succeed: try again at
+    /// `next`. False when the claim is no longer held.
+    pub async fn retry_claim(
+        &mut self,
+        job_id: i64,
+        attempt: i64,
+        next: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<bool> {
+        let retried = sqlx::query(
+            "UPDATE outbox SET state = 'pending', lease_until = NULL, next_attempt_at = $3,
+               last_error = $4
+             WHERE id = $1 AND attempts = $2 AND state = 'claimed'",
+        )
+        .bind(job_id)
+        .bind(attempt)
+        .bind(timestamp(next))
+        .bind(error)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(retried.rows_affected() == 1)
+    }
+
+    /// Attempt `attempt` got no answer: the provider may have sent the
+    /// message. The grace period runs from `since`. False when the claim is
+    /// no longer held.
+    pub async fn outcome_unknown(
+        &mut self,
+        job_id: i64,
+        attempt: i64,
+        since: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<bool> {
+        let marked = sqlx::query(
+            "UPDATE outbox SET state = 'unknown', lease_until = $3, last_error = $4
+             WHERE id = $1 AND attempts = $2 AND state = 'claimed'",
+        )
+        .bind(job_id)
+        .bind(attempt)
+        .bind(timestamp(since))
+        .bind(error)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(marked.rows_affected() == 1)
+    }
+
+    /// Ends a job that is not (or no longer) worth a provider call: not
+    /// wanted any more, or never answered in its every attempt.
+    pub async fn end_job(
         &mut self,
         job_id: i64,
         outcome: JobEnd,
         error: Option<&str>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE outbox SET state = $2, attempts = attempts + $3, last_error = $4 WHERE id = $1",
+            "UPDATE outbox SET state = $2, lease_until = NULL, last_error = COALESCE($3, last_error)
+             WHERE id = $1",
         )
         .bind(job_id)
-        .bind(outcome.state())
-        .bind(i64::from(outcome != JobEnd::Cancelled))
+        .bind(outcome.state().as_str())
         .bind(error)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// A status carrying the job's key proved that the provider accepted
+    /// it: the job is done, whatever attempt was in flight. False when the
+    /// job had already ended.
+    pub async fn prove_job(&mut self, job_id: i64) -> StoreResult<bool> {
+        let proved = sqlx::query(
+            "UPDATE outbox SET state = 'done', lease_until = NULL
+             WHERE id = $1 AND state IN ('pending', 'claimed', 'unknown')",
+        )
+        .bind(job_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(proved.rows_affected() == 1)
+    }
+
+    /// The job holding an idempotency key (a status's callback data).
+    pub async fn job_by_key(&mut self, key: &str) -> StoreResult<Option<OutboxJob>> {
+        let row: Option<OutboxJobRow> = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM outbox WHERE idempotency_key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(OutboxJobRow::read).transpose()
     }
 
     /// How many provider calls the job of a sent message has made, when it
@@ -268,7 +419,7 @@ impl UnitOfWork {
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE outbox SET state = 'pending', next_attempt_at = $2, last_error = $3,
-               idempotency_key = $4 WHERE message_id = $1",
+               idempotency_key = $4, lease_until = NULL WHERE message_id = $1",
         )
         .bind(message_id)
         .bind(timestamp(next))
@@ -282,24 +433,6 @@ impl UnitOfWork {
         .bind(message_id)
         .bind(MessageStatus::Queued.as_str())
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
-    /// The attempt failed but may succeed later: try again at `next`.
-    pub async fn retry_job(
-        &mut self,
-        job_id: i64,
-        next: DateTime<Utc>,
-        error: &str,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1",
-        )
-        .bind(job_id)
-        .bind(timestamp(next))
-        .bind(error)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -357,11 +490,11 @@ pub enum JobEnd {
 }
 
 impl JobEnd {
-    fn state(self) -> &'static str {
+    fn state(self) -> OutboxState {
         match self {
-            JobEnd::Done => "done",
-            JobEnd::Failed => "failed",
-            JobEnd::Cancelled => "cancelled",
+            JobEnd::Done => OutboxState::Done,
+            JobEnd::Failed => OutboxState::Failed,
+            JobEnd::Cancelled => OutboxState::Cancelled,
         }
     }
 }
@@ -443,13 +576,45 @@ impl Store {
         rows.into_iter().map(MessageRow::read).collect()
     }
 
-    /// Outbox jobs due at `now`, oldest first.
-    pub async fn due_jobs(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<OutboxJob>> {
-        Ok(sqlx::query_as(
-            "SELECT id, message_id, payload_json, idempotency_key, attempts FROM outbox
-             WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
-        )
+    /// Outbox jobs to claim, oldest first: pending ones due at `now`, and
+    /// those whose outcome has been unknown since before `unknown_before`
+    /// (a lease that ran out with no answer recorded counts from its end);
+    /// none behind an older call in flight to the same number.
+    pub async fn due_jobs(
+        &self,
+        now: DateTime<Utc>,
+        unknown_before: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        // A recipient's messages go out in order: none while an older one
+        // to the same number is in flight.
+        let rows: Vec<OutboxJobRow> = sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM outbox o
+             WHERE ((state = 'pending' AND next_attempt_at <= $1)
+                OR (state IN ('claimed', 'unknown') AND lease_until <= $2))
+               AND NOT EXISTS (
+                 SELECT 1 FROM outbox f
+                 JOIN messages fm ON fm.id = f.message_id
+                 JOIN messages om ON om.id = o.message_id
+                 WHERE f.state = 'claimed' AND f.lease_until > $1 AND f.id < o.id
+                   AND fm.organization_id = om.organization_id AND fm.phone_e164 = om.phone_e164)
+             ORDER BY id LIMIT $3"
+        ))
         .bind(timestamp(now))
+        .bind(timestamp(unknown_before))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(OutboxJobRow::read).collect()
+    }
+
+    /// Provider ids with parked statuses whose message is now known (its
+    /// send was recorded, or proved by a status carrying the job's key).
+    pub async fn parked_for_known_messages(&self, limit: u32) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT p.provider_message_id FROM parked_statuses p
+             JOIN messages m ON m.provider_message_id = p.provider_message_id LIMIT $1",
+        )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?)

@@ -197,9 +197,16 @@ impl Store {
     /// deadlocks in SQLite).
     pub async fn begin_write(&self) -> StoreResult<UnitOfWork> {
         Ok(UnitOfWork {
-            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            tx: self.write_transaction().await?,
             mode: self.mode,
         })
+    }
+
+    /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`):
+    /// it waits out another writer for the busy timeout, where a deferred
+    /// one that read first would fail at once when upgrading to write.
+    pub(crate) async fn write_transaction(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 

@@ -180,7 +180,7 @@ impl Store {
         name: &str,
         settings: &OrganizationSettings,
     ) -> StoreResult<Provisioned<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let created =
             sqlx::query_scalar("INSERT INTO organizations (name) VALUES ($1) RETURNING id")
                 .bind(name)
@@ -206,7 +206,7 @@ impl Store {
         id: i64,
         settings: &OrganizationSettings,
     ) -> StoreResult<Option<Provisioned<()>>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM organizations WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -402,7 +402,7 @@ impl Store {
         organization_id: i64,
         template: &super::organizations::TemplateRow,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         insert_template(
             &mut tx,
             organization_id,

@@ -58,7 +58,7 @@ impl Store {
     /// Seeds the demo when the database holds no organization yet and returns
     /// the new advisors' tokens; returns `None` when it was seeded before.
     pub async fn seed_demo(&self) -> StoreResult<Option<Vec<DemoAdvisor>>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
             .fetch_one(&mut *tx)
             .await?;

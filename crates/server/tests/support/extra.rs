@@ -260,15 +260,23 @@ pub struct ProviderCall {
     pub body: String,
 }
 
+/// One scripted answer: after `delay`, the given status and body, or the
+/// usual acceptance when `answer` is `None`.
+struct Scripted {
+    answer: Option<(u16, Value)>,
+    delay: Duration,
+}
+
 #[derive(Default)]
 struct FakeState {
-    /// Answers to give, in order; once empty, every call is accepted.
-    script: VecDeque<(u16, Value)>,
+    /// Answers to give, in order; once empty, every call is accepted at once.
+    script: VecDeque<Scripted>,
     calls: Vec<ProviderCall>,
 }
 
 /// A stand-in for the Graph API and the SMS API on a local socket: answers
-/// from a script (Graph error bodies, say), then accepts every send.
+/// from a script (Graph error bodies, say, or an acceptance that takes its
+/// time), then accepts every send. It has no idempotency guard, like Meta.
 #[derive(Clone)]
 pub struct FakeProvider {
     pub addr: SocketAddr,
@@ -293,7 +301,23 @@ impl FakeProvider {
 
     /// Queues answers for the next calls.
     pub fn script(&self, answers: impl IntoIterator<Item = (u16, Value)>) {
-        self.state.lock().unwrap().script.extend(answers);
+        self.state
+            .lock()
+            .unwrap()
+            .script
+            .extend(answers.into_iter().map(|answer| Scripted {
+                answer: Some(answer),
+                delay: Duration::ZERO,
+            }));
+    }
+
+    /// The next call hangs for `delay`, then is accepted (the message is
+    /// sent, whether or not the caller still listens).
+    pub fn hang_then_accept(&self, delay: Duration) {
+        self.state.lock().unwrap().script.push_back(Scripted {
+            answer: None,
+            delay,
+        });
     }
 
     pub fn calls(&self) -> Vec<ProviderCall> {
@@ -325,17 +349,21 @@ async fn fake_answer(
     headers: HeaderMap,
     body: String,
 ) -> axum::response::Response {
-    let mut state = state.lock().unwrap();
-    let n = state.calls.len() + 1;
-    state.calls.push(ProviderCall {
-        path: uri.path().to_owned(),
-        idempotency_key: headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        body,
-    });
-    let (status, answer) = state.script.pop_front().unwrap_or_else(|| {
+    let (n, scripted) = {
+        let mut state = state.lock().unwrap();
+        state.calls.push(ProviderCall {
+            path: uri.path().to_owned(),
+            idempotency_key: headers
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body,
+        });
+        (state.calls.len(), state.script.pop_front())
+    };
+    let (answer, delay) = scripted.map_or((None, Duration::ZERO), |s| (s.answer, s.delay));
+    tokio::time::sleep(delay).await;
+    let (status, answer) = answer.unwrap_or_else(|| {
         if uri.path().ends_with("/Messages.json") {
             (
                 201,
@@ -375,10 +403,16 @@ pub struct QuietService {
 
 impl QuietService {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with `configure` applied after the fake provider's settings.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let provider = FakeProvider::start().await;
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_tests(dir.path().to_path_buf());
         provider.configure(&mut config);
+        configure(&mut config);
         std::fs::create_dir_all(&config.data_dir).unwrap();
         let store = optin_server::store::Store::open(&config.database_path(), config.mode())
             .await
@@ -463,6 +497,28 @@ impl QuietService {
             .await
             .unwrap()
     }
+
+    /// Posts `body` to the WhatsApp webhook, signed as Meta signs it.
+    pub async fn signed_whatsapp(&self, body: &Value) -> u16 {
+        signed_whatsapp(&self.http, &self.base, body).await
+    }
+}
+
+/// Posts `body` to `{base}/webhooks/whatsapp`, signed with the fake
+/// provider's app secret as Meta signs it.
+pub async fn signed_whatsapp(http: &reqwest::Client, base: &str, body: &Value) -> u16 {
+    let body = body.to_string();
+    let signature =
+        optin_server::providers::signature::meta_signature("fake-app-secret", body.as_bytes());
+    http.post(format!("{base}/webhooks/whatsapp"))
+        .header("content-type", "application/json")
+        .header("X-Hub-Signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// The only outbox row: (state, attempts, next_attempt_at, last_error, idempotency_key).
