@@ -122,5 +122,13 @@ export async function tapOnPhone(request: APIRequestContext, phone: string, butt
 /** Opens the app as the compliance officer `person`; ends on the list of numbers. */
 export async function openCompliance(page: Page, person: DemoAdvisor) {
   await page.goto(`/compliance#token=${person.token}`);
-  await expect(page.getByRole('heading', { level: 2, name: 'Numbers' })).toBeVisible();
+  const numbers = page.getByRole('heading', { level: 2, name: 'Numbers' });
+  // Someone else already signed in on this page: a link's token never replaces
+  // their session silently; the person chooses to switch.
+  const switchSession = page.getByRole('button', { name: "Use the link's session" });
+  await expect(numbers.or(switchSession)).toBeVisible();
+  if (await switchSession.isVisible()) {
+    await switchSession.click();
+  }
+  await expect(numbers).toBeVisible();
 }
