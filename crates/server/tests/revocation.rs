@@ -278,46 +278,18 @@ fn whatsapp_text(id: &str, text: &str) -> String {
     }))
 }
 
-/// Posts a form to the SMS webhook, signed as the SMS provider signs.
-async fn signed_sms_form(t: &TestService, params: &[(&str, &str)]) -> u16 {
-    let params: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let settings = &t.service.state.providers.settings;
-    let url = format!("{}/webhooks/sms", settings.public_url);
-    let signature = optin_server::providers::signature::twilio_signature(
-        &settings.sms.auth_token,
-        &url,
-        &params,
-    );
-    t.http
-        .post(format!("{}/webhooks/sms", t.base))
-        .header("X-Twilio-Signature", signature)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(&params).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 async fn sms_from_kerry(t: &TestService, sid: &str, body: &str) -> u16 {
     let to = optin_server::store::seed::SANDBOX_SMS_NUMBER;
-    signed_sms_form(
-        t,
-        &[
-            ("MessageSid", sid),
-            (
-                "AccountSid",
-                t.service.state.providers.settings.sms.account_sid.as_str(),
-            ),
-            ("From", KERRY),
-            ("To", to),
-            ("Body", body),
-        ],
-    )
+    t.signed_sms_form(&[
+        ("MessageSid", sid),
+        (
+            "AccountSid",
+            t.service.state.providers.settings.sms.account_sid.as_str(),
+        ),
+        ("From", KERRY),
+        ("To", to),
+        ("Body", body),
+    ])
     .await
 }
 
@@ -472,7 +444,8 @@ async fn compliance_sees_its_organizations_webhook_reviews_only() {
     // An SMS form of neither kind (no sender) to the organization's number: the same.
     let to = optin_server::store::seed::SANDBOX_SMS_NUMBER;
     assert_eq!(
-        signed_sms_form(&t, &[("To", to), ("Body", "no sender")]).await,
+        t.signed_sms_form(&[("To", to), ("Body", "no sender")])
+            .await,
         200
     );
     let (status, reviews) = t

@@ -25,31 +25,6 @@ const OPT_OUT: [&str; 8] = [
 const OPT_IN: [&str; 3] = ["START", "YES", "UNSTOP"];
 const HELP: [&str; 2] = ["HELP", "INFO"];
 
-/// Posts a form to the SMS webhook, signed as the SMS provider signs.
-async fn signed_sms_form(t: &TestService, params: &[(&str, &str)]) -> u16 {
-    let params: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let settings = &t.service.state.providers.settings;
-    let url = format!("{}/webhooks/sms", settings.public_url);
-    let signature = optin_server::providers::signature::twilio_signature(
-        &settings.sms.auth_token,
-        &url,
-        &params,
-    );
-    t.http
-        .post(format!("{}/webhooks/sms", t.base))
-        .header("X-Twilio-Signature", signature)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(&params).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 /// Kerry texts `body` to the organization's SMS number.
 async fn kerry_texts(t: &TestService, sid: &str, body: &str) {
     let account = t.service.state.providers.settings.sms.account_sid.clone();
@@ -61,7 +36,7 @@ async fn kerry_texts(t: &TestService, sid: &str, body: &str) {
         ("To", to),
         ("Body", body),
     ];
-    assert_eq!(signed_sms_form(t, &params).await, 200, "{body}");
+    assert_eq!(t.signed_sms_form(&params).await, 200, "{body}");
 }
 
 async fn sms_opted_out(t: &TestService) -> bool {
@@ -257,7 +232,7 @@ async fn carrier_opt_outs_21610_and_30004_switch_sms_off_with_evidence() {
             ("MessageStatus", "undelivered"),
             ("ErrorCode", code),
         ];
-        assert_eq!(signed_sms_form(&t, &params).await, 200);
+        assert_eq!(t.signed_sms_form(&params).await, 200);
         assert!(sms_opted_out(&t).await, "{code}");
         let evidence = t.count(
             &format!("SELECT COUNT(*) FROM consent_events WHERE kind = 'sms_opt_out' AND cause = 'provider' AND detail_json LIKE '%\"error_code\":{code}%'"),

@@ -263,29 +263,7 @@ async fn signed_sms_status(
     if let Some(code) = code {
         params.push(("ErrorCode".to_owned(), code.to_owned()));
     }
-    signed_sms_form(t, &params).await
-}
-
-/// Posts a form to the SMS webhook, signed as the SMS provider signs.
-async fn signed_sms_form(t: &support::TestService, params: &[(String, String)]) -> u16 {
-    let params = params.to_vec();
-    let settings = &t.service.state.providers.settings;
-    let url = format!("{}/webhooks/sms", settings.public_url);
-    let signature = optin_server::providers::signature::twilio_signature(
-        &settings.sms.auth_token,
-        &url,
-        &params,
-    );
-    t.http
-        .post(format!("{}/webhooks/sms", t.base))
-        .header("X-Twilio-Signature", signature)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(&params).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    t.signed_sms_form(&params).await
 }
 
 #[tokio::test]
@@ -394,7 +372,7 @@ async fn signed_bodies_that_are_not_understood_are_kept_for_review_not_refused()
     );
 
     let form = vec![("Unexpected".to_owned(), "form".to_owned())];
-    assert_eq!(signed_sms_form(&t, &form).await, 200);
+    assert_eq!(t.signed_sms_form(&form).await, 200);
     let reviews = t.service.state.store.open_reviews(10).await.unwrap();
     assert_eq!(reviews.len(), 4);
     assert_eq!(reviews[3].provider, "sms");
@@ -511,7 +489,7 @@ async fn help_or_info_by_sms_is_answered_with_the_organizations_help_text() {
         .await
         .unwrap()
     };
-    assert_eq!(signed_sms_form(&t, &inbound("SMHELP1", "HELP")).await, 200);
+    assert_eq!(t.signed_sms_form(&inbound("SMHELP1", "HELP")).await, 200);
     let first = replies().await;
     assert_eq!(first.len(), 1, "{first:?}");
     assert!(
@@ -524,10 +502,7 @@ async fn help_or_info_by_sms_is_answered_with_the_organizations_help_text() {
         .execute(t.service.state.store.pool())
         .await
         .unwrap();
-    assert_eq!(
-        signed_sms_form(&t, &inbound("SMHELP2", " info ")).await,
-        200
-    );
+    assert_eq!(t.signed_sms_form(&inbound("SMHELP2", " info ")).await, 200);
     assert_eq!(
         replies().await.last().map(String::as_str),
         Some("Acme Wealth advisors. Call 0800 000 000. Reply STOP to opt out.")
@@ -538,11 +513,8 @@ async fn help_or_info_by_sms_is_answered_with_the_organizations_help_text() {
         "each answer goes out through the outbox"
     );
     // A retried webhook is not answered twice; an ordinary text is not answered.
-    assert_eq!(
-        signed_sms_form(&t, &inbound("SMHELP2", " info ")).await,
-        200
-    );
-    assert_eq!(signed_sms_form(&t, &inbound("SMHELLO", "hello")).await, 200);
+    assert_eq!(t.signed_sms_form(&inbound("SMHELP2", " info ")).await, 200);
+    assert_eq!(t.signed_sms_form(&inbound("SMHELLO", "hello")).await, 200);
     assert_eq!(replies().await.len(), 2);
     t.service.stop().await;
 }
@@ -601,10 +573,10 @@ async fn a_sender_that_is_not_a_number_or_a_bsuid_is_kept_for_review_and_the_res
         ]
     };
     assert_eq!(
-        signed_sms_form(&t, &form("SMEVIL", "+=1+1<script>")).await,
+        t.signed_sms_form(&form("SMEVIL", "+=1+1<script>")).await,
         200
     );
-    assert_eq!(signed_sms_form(&t, &form("SMSHORT", "ACME")).await, 200);
+    assert_eq!(t.signed_sms_form(&form("SMSHORT", "ACME")).await, 200);
     let reviews = t.service.state.store.open_reviews(10).await.unwrap();
     assert_eq!(reviews.len(), 4);
     assert!(reviews[2..]
@@ -617,7 +589,7 @@ async fn a_sender_that_is_not_a_number_or_a_bsuid_is_kept_for_review_and_the_res
         "nothing stored from them"
     );
     assert_eq!(
-        signed_sms_form(&t, &form("SMGOOD", "+447911123456")).await,
+        t.signed_sms_form(&form("SMGOOD", "+447911123456")).await,
         200
     );
     assert_eq!(

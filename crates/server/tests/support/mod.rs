@@ -82,6 +82,31 @@ impl TestService {
         request.send().await.unwrap().status().as_u16()
     }
 
+    /// Posts a form to the SMS webhook, signed as the SMS provider signs.
+    pub async fn signed_sms_form<K: AsRef<str>, V: AsRef<str>>(&self, params: &[(K, V)]) -> u16 {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+            .collect();
+        let settings = &self.service.state.providers.settings;
+        let url = format!("{}/webhooks/sms", settings.public_url);
+        let signature = optin_server::providers::signature::twilio_signature(
+            &settings.sms.auth_token,
+            &url,
+            &params,
+        );
+        self.http
+            .post(format!("{}/webhooks/sms", self.base))
+            .header("X-Twilio-Signature", signature)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(&params).unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// Posts a correctly signed WhatsApp webhook.
     pub async fn signed_whatsapp_webhook(&self, body: &str) -> u16 {
         let secret = &self.service.state.providers.settings.app_secret;
