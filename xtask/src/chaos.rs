@@ -45,6 +45,12 @@ const KILLS: usize = 12;
 const KILL9_SECONDS: u64 = 40;
 const STORAGE_SECONDS: u64 = 26;
 
+/// The outbox's grace period in provider scenarios (the service's default is
+/// 120 s): short enough that a job whose first call had an unknown outcome
+/// waits it out and goes out again inside the scenario, so "lost" counts only
+/// what was never sent, not what was still waiting.
+const GRACE_SECONDS: u64 = 10;
+
 /// The provider faults, as `optin-loadgen provider-faults --fault` names them.
 const FAULTS: [&str; 5] = [
     "server-error",
@@ -408,7 +414,8 @@ impl Service {
                     .env("OPTIN_WA_GRAPH_BASE", &provider)
                     .env("OPTIN_SMS_BASE", &provider)
                     .env("OPTIN_SMS_ACCOUNT_SID", "ACchaos")
-                    .env("OPTIN_SMS_AUTH_TOKEN", "chaos-sms-token");
+                    .env("OPTIN_SMS_AUTH_TOKEN", "chaos-sms-token")
+                    .env("OPTIN_OUTBOX_GRACE_SECONDS", GRACE_SECONDS.to_string());
             }
         }
         command
@@ -709,11 +716,9 @@ impl Chaos {
             &self.scratch.join(format!("provider-{fault}")),
         )?;
         let crm_key = Self::provision(&service)?;
-        let seconds = if fault.contains("hang") || fault == "timeout" {
-            40
-        } else {
-            20
-        };
+        // Past an unknown outcome: the claim's lease (the 10 s call timeout
+        // and 10 s of margin), then the grace period and the next pass.
+        let seconds = 25 + 2 * GRACE_SECONDS;
         let mut stand_in = self.spawn_loadgen(
             &[
                 "provider-faults",
@@ -787,6 +792,7 @@ impl Chaos {
         let result = crate::fuzz::schemathesis(
             &service.base(),
             &service.data_dir.join("demo-advisors.json"),
+            &service.database(),
             &self.scratch,
         );
         service.stop();

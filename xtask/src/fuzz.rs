@@ -9,7 +9,8 @@
 //! - schemathesis (PyPI, in a virtualenv under `target/chaos`) against the
 //!   running sandbox service's OpenAPI document, as the demo advisor, with
 //!   the checks named in [`SCHEMATHESIS_CHECKS`] and ours in
-//!   `fuzz/schemathesis/optin_checks.py` (every refusal in the JSON error shape).
+//!   `fuzz/schemathesis/optin_checks.py` (every refusal in the JSON error
+//!   shape; a refused request stores nothing).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -29,7 +30,7 @@ const TARGETS: [&str; 3] = ["whatsapp_webhook", "sms_webhook", "embed_message"];
 
 const SCHEMATHESIS_VERSION: &str = "4.32.5";
 const SCHEMATHESIS_SECONDS: u64 = 90;
-const SCHEMATHESIS_CHECKS: &str = "not_a_server_error,response_schema_conformance,content_type_conformance,refusal_in_json_error_shape";
+const SCHEMATHESIS_CHECKS: &str = "not_a_server_error,response_schema_conformance,content_type_conformance,refusal_in_json_error_shape,refusal_stores_nothing";
 
 /// `cargo fuzz` in the workspace root (it finds `fuzz/`).
 fn cargo_fuzz(args: &[&str]) -> Command {
@@ -193,14 +194,22 @@ fn ensure_schemathesis() -> Result<std::path::PathBuf> {
 
 /// Runs schemathesis for a bounded time against `base`'s OpenAPI document
 /// as the first demo advisor; reports operations tested and failures.
-pub(crate) fn schemathesis(base: &str, tokens_file: &Path, scratch: &Path) -> Result<Value> {
+/// `database` is the service's SQLite file: our check reads it before and
+/// after each request, so requests go one at a time (one worker).
+pub(crate) fn schemathesis(
+    base: &str,
+    tokens_file: &Path,
+    database: &Path,
+    scratch: &Path,
+) -> Result<Value> {
     let bin = ensure_schemathesis()?;
     let tokens: Value = serde_json::from_slice(
         &std::fs::read(tokens_file).map_err(|e| format!("{}: {e}", tokens_file.display()))?,
     )
     .map_err(|e| e.to_string())?;
     let token = tokens[0]["token"].as_str().ok_or("no demo token")?;
-    let report_dir = scratch.join("schemathesis");
+    // Not `scratch/schemathesis`: that is the service's data folder.
+    let report_dir = scratch.join("schemathesis-report");
     let log = scratch.join("schemathesis.log");
     let status = Command::new(&bin)
         .arg("run")
@@ -208,13 +217,14 @@ pub(crate) fn schemathesis(base: &str, tokens_file: &Path, scratch: &Path) -> Re
         .args(["-H", &format!("Authorization: Bearer {token}")])
         .args(["--checks", SCHEMATHESIS_CHECKS])
         .args(["--max-time", &SCHEMATHESIS_SECONDS.to_string()])
-        .args(["--max-examples", "20", "--workers", "2", "--no-color"])
+        .args(["--max-examples", "20", "--workers", "1", "--no-color"])
         .args(["--report", "json", "--report-dir"])
         .arg(&report_dir)
         // Its example database (`.schemathesis/`) goes to the scratch folder.
         .current_dir(scratch)
         .env("PYTHONPATH", project_root().join("fuzz/schemathesis"))
         .env("SCHEMATHESIS_HOOKS", "optin_checks")
+        .env("OPTIN_CHAOS_DATABASE", database)
         .stdout(std::fs::File::create(&log).map_err(|e| e.to_string())?)
         .stderr(Stdio::inherit())
         .status()
