@@ -3,6 +3,7 @@
 
 mod bench;
 mod chaos;
+mod compress;
 mod fuzz;
 mod tally;
 mod tools;
@@ -110,7 +111,12 @@ fn build_web_app(tools: &Tools) -> Result<()> {
             "/sandbox/phone-app/",
         ])
         .current_dir(project_root())
-        .status_ok()
+        .status_ok()?;
+    // Brotli and gzip once here, not per request: the service sends them.
+    for dist in ["dist", PHONE_DIST] {
+        compress::precompress(&project_root().join(dist))?;
+    }
+    Ok(())
 }
 
 /// Every check; ends with `N passed, N failed`.

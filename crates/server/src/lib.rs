@@ -20,6 +20,7 @@ pub mod routes;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod services;
+mod static_files;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -30,7 +31,6 @@ use axum::Router;
 use optin_core::vocab::Mode;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::{Config, ProviderSettings};
@@ -109,8 +109,7 @@ pub fn app(state: AppState) -> Router {
         router = router.merge(sandbox::routes(&state));
     }
     if let Some(dir) = &state.config.static_dir {
-        let index = dir.join("index.html");
-        router = router.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)));
+        router = router.fallback_service(static_files::service(dir));
     } else {
         // API only: an unknown address is refused in the error shape too.
         router = router.fallback(|| async { error::AppError::NotFound("That address") });
