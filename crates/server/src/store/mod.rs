@@ -133,6 +133,19 @@ pub struct UnitOfWork {
     pub(crate) mode: Mode,
 }
 
+/// Whether a connection going back to the pool can serve again. When a
+/// COMMIT fails on a full disk, SQLite rolls the transaction back by itself;
+/// sqlx's rollback on drop then finds none and keeps counting one open, so
+/// every later `BEGIN IMMEDIATE` on that connection would fail (seen under
+/// `cargo xtask chaos`: a 500 for each, long after the disk had room again).
+/// Such a connection is closed; the pool opens a fresh one.
+async fn still_usable(connection: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    // The ping runs after any rollback queued on drop, so the count is settled.
+    connection.ping().await?;
+    Ok(!connection.is_in_transaction())
+}
+
 impl Store {
     /// Opens (creating if missing) the database file, applies migrations and
     /// checks that it was created in `mode` (a new database remembers it).
@@ -154,6 +167,7 @@ impl Store {
             .busy_timeout(busy_timeout);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .after_release(|connection, _| Box::pin(still_usable(connection)))
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
@@ -278,4 +292,46 @@ pub(crate) fn parse_error_code(
             })
     })
     .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transaction that SQLite ended by itself (as on a full disk) while
+    /// sqlx still counts it open.
+    async fn end_behind_sqlx_back(store: &Store) {
+        let mut tx = store.write_transaction().await.unwrap();
+        sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+        drop(tx);
+    }
+
+    #[tokio::test]
+    async fn a_connection_left_counting_a_transaction_is_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("optin.sqlite3"), Mode::Sandbox)
+            .await
+            .unwrap();
+        end_behind_sqlx_back(&store).await;
+        // Every connection of the pool serves a write transaction again.
+        for _ in 0..20 {
+            let work = store.begin_write().await.expect("a write transaction");
+            work.commit().await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_release_check_tells_a_desynchronised_connection() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("check.sqlite3");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        assert!(still_usable(&mut connection).await.unwrap());
+        {
+            let mut tx = connection.begin_with("BEGIN IMMEDIATE").await.unwrap();
+            sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+        }
+        assert!(!still_usable(&mut connection).await.unwrap());
+    }
 }
