@@ -6,7 +6,8 @@
 //! 1. `kill9`: signed webhook load (each redelivered until acknowledged, as
 //!    Meta does) while the service is killed with SIGKILL and restarted;
 //! 2. `storage`: the same load while another process holds the database's
-//!    write lock past the service's busy timeout;
+//!    write lock past the service's busy timeout, and on a data folder in a
+//!    small tmpfs that is filled up for 10 s (disk full; needs root);
 //! 3. provider faults: the service in production mode against a stand-in
 //!    Graph API and Twilio (`optin-loadgen provider-faults`) answering the
 //!    first attempt of some sends with a 5xx, a 429, no answer in time, a
@@ -44,6 +45,10 @@ const ADVISOR_CRM_ID: &str = "chaos-advisor";
 const KILLS: usize = 12;
 const KILL9_SECONDS: u64 = 40;
 const STORAGE_SECONDS: u64 = 26;
+
+/// The disk-full scenario's file system: room for the service's files and
+/// the load's rows, small enough to fill in a moment.
+const DISK_FULL_TMPFS_MIB: u64 = 256;
 
 /// The outbox's grace period in provider scenarios (the service's default is
 /// 120 s): short enough that a job whose first call had an unknown outcome
@@ -149,6 +154,8 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
     if wants("storage") {
         println!("\n[chaos] database write lock held past the busy timeout during webhook load");
         record("storage", chaos.storage());
+        println!("\n[chaos] disk full during webhook load (a filled tmpfs, then space freed)");
+        record("disk full", chaos.disk_full());
     }
     if wants("provider") {
         for fault in FAULTS {
@@ -545,6 +552,59 @@ impl Drop for Background {
     }
 }
 
+/// A tmpfs mounted for one scenario, unmounted when dropped (needs root, as
+/// `cargo xtask test` and CI have).
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(path: &Path, mib: u64) -> Result<Self> {
+        std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(path)
+            .status_ok()
+            .map_err(|e| {
+                format!(
+                    "cannot mount a tmpfs at {} (root needed): {e}",
+                    path.display()
+                )
+            })?;
+        Ok(Self {
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("--lazy")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// Writes `path` until the file system is full; returns the MiB written.
+fn fill(path: &Path) -> u64 {
+    use std::io::Write as _;
+    let Ok(mut file) = File::create(path) else {
+        return 0;
+    };
+    let chunk = vec![0u8; 64 * 1024];
+    let mut written: u64 = 0;
+    while file.write_all(&chunk).is_ok() {
+        written += chunk.len() as u64;
+    }
+    // What is left is smaller than a chunk: take it byte by byte.
+    while file.write_all(&[0]).is_ok() {
+        written += 1;
+    }
+    let _ = file.sync_all();
+    written / (1024 * 1024)
+}
+
 struct Chaos {
     server: PathBuf,
     loadgen: PathBuf,
@@ -666,6 +726,33 @@ impl Chaos {
         let chain = service.chain_intact();
         Ok(Self::webhook_scenario(
             "database locked (busy) during load",
+            0,
+            &result,
+            chain,
+        ))
+    }
+
+    /// Signed webhook load on a data folder in a small tmpfs of its own: at
+    /// 4 s a filler file takes every free byte (SQLite answers "disk full"),
+    /// at 14 s it is removed. Refused webhooks are redelivered, as Meta does.
+    fn disk_full(&self) -> Result<Scenario> {
+        let mount = Tmpfs::mount(&self.scratch.join("disk-full"), DISK_FULL_TMPFS_MIB)?;
+        let mut service = Service::new(&self.server, Mode::Sandbox, &mount.path.join("data"))?;
+        service.start()?;
+        let load = self.webhook_load(&service, STORAGE_SECONDS, &[])?;
+        std::thread::sleep(Duration::from_secs(4));
+        let filler = mount.path.join("filler");
+        let filled = fill(&filler);
+        println!("[chaos] disk full: {filled} MiB of filler written");
+        std::thread::sleep(Duration::from_secs(10));
+        std::fs::remove_file(&filler).map_err(|e| format!("{}: {e}", filler.display()))?;
+        println!("[chaos] disk full: filler removed");
+        let mut result = Self::loadgen_report(load)?;
+        result["filler_mib"] = json!(filled);
+        let chain = service.chain_intact();
+        service.stop();
+        Ok(Self::webhook_scenario(
+            "disk full during load",
             0,
             &result,
             chain,
