@@ -608,7 +608,8 @@ impl Bench<'_> {
     }
 
     /// `tests/bench/live.mjs` against the release service with the release
-    /// app; send limits raised, as every run asks a new contact to opt in.
+    /// app; send and API limits raised, as every run adds a contact, asks it
+    /// to opt in and has the page load it (about 8 requests a second).
     fn live(&self) -> Result<Value> {
         let dist = project_root().join("dist");
         let server = Server::start(
@@ -620,6 +621,10 @@ impl Bench<'_> {
                 "--sends-per-minute",
                 "100000",
                 "--org-sends-per-minute",
+                "100000",
+                "--api-per-minute",
+                "100000",
+                "--org-api-per-minute",
                 "100000",
             ],
         )?;
