@@ -49,6 +49,8 @@ async fn store_with_three_events() -> (optin_server::store::Store, tempfile::Tem
             detail: json!({ "step": i }),
             raw_body: None,
             signature_valid: None,
+            signature_header: None,
+            signed_url: None,
         })
         .await
         .unwrap();
