@@ -1,7 +1,9 @@
 //! Everything needed to re-verify the record outside the service: each
 //! webhook's step keeps the signature header exactly as received (and, for
 //! SMS, the URL that was signed), so that anyone holding the provider's
-//! secret checks it again from the export alone.
+//! secret checks it again from the export alone; the opt-in request keeps
+//! the template, its language and category, and the exact text the contact
+//! saw.
 
 mod support;
 
@@ -126,5 +128,56 @@ async fn an_sms_webhook_keeps_its_signature_and_the_url_that_was_signed() {
         .find(|line| line["detail_json"].as_str().unwrap().contains("SMKEPT1"))
         .unwrap();
     assert_eq!(line["signed_url"], url.as_str());
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn the_opt_in_request_keeps_its_template_language_category_and_rendered_text() {
+    let t = start().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    let (status, preview) = t
+        .api(
+            "GET",
+            &format!("/contacts/{kerry}/opt-in/preview"),
+            &t.jane,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(t.opt_in_as(&t.jane, kerry, "kept").await.0, 202);
+
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail_json FROM consent_events WHERE kind = 'requested' AND phone_e164 = $1",
+    )
+    .bind(KERRY)
+    .fetch_one(t.service.state.store.pool())
+    .await
+    .unwrap();
+    let detail: Value = serde_json::from_str(&detail).unwrap();
+    let (template, language) = (
+        preview["template"].as_str().unwrap(),
+        preview["template_language"].as_str().unwrap(),
+    );
+    let category: String = sqlx::query_scalar(
+        "SELECT category FROM templates WHERE organization_id = 1 AND name = $1 AND language = $2",
+    )
+    .bind(template)
+    .bind(language)
+    .fetch_one(t.service.state.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(detail["template"], template);
+    assert_eq!(detail["language"], language);
+    assert_eq!(detail["category"], category.as_str());
+    assert_eq!(detail["rendered_text"], preview["text"]);
+    // The very text that went out to the contact.
+    let sent: String = sqlx::query_scalar(
+        "SELECT body FROM messages WHERE phone_e164 = $1 AND purpose = 'opt_in'",
+    )
+    .bind(KERRY)
+    .fetch_one(t.service.state.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(detail["rendered_text"], sent.as_str());
     t.service.stop().await;
 }
