@@ -85,7 +85,14 @@ async fn a_whatsapp_webhook_keeps_its_signature_header_exactly_as_received() {
         .unwrap();
     assert_eq!(line["signature_header"], header.as_str());
     assert_eq!(line["hash_form"], 2);
-    assert!(t.service.state.store.verify_chain(1).await.unwrap().is_ok());
+    assert!(t
+        .service
+        .state
+        .store
+        .verify_chain(1, &[])
+        .await
+        .unwrap()
+        .is_ok());
     t.service.stop().await;
 }
 

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub use super::timestamp;
 use super::{Store, StoreResult, UnitOfWork};
+use crate::checkpoints::Checkpoint;
 
 /// `prev_hash` of an organization's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -291,12 +292,64 @@ impl EvidenceRow {
 
 /// Where and why a chain stops being trustworthy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the consent record of organization {organization_id} is broken at event #{seq}: {reason}")]
+#[error("the consent record of organization {organization_id} is broken at event #{seq}: {fault}")]
 pub struct BrokenLink {
     pub organization_id: i64,
     /// Sequence number of the first event that does not verify.
     pub seq: i64,
-    pub reason: String,
+    pub fault: Fault,
+}
+
+/// What is wrong at a [`BrokenLink`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    /// Sequence numbers jump: the events in between were deleted.
+    #[error("{}: a gap in the sequence", missing(*.from, *.to))]
+    Gap { from: i64, to: i64 },
+    /// An event sits where an earlier number belongs.
+    #[error("event #{expected} is out of order (found #{found} in its place)")]
+    OutOfOrder { expected: i64, found: i64 },
+    /// The event does not name its predecessor's hash.
+    #[error("it does not link to the event before it")]
+    Unlinked,
+    /// The event's hash is not the hash of its content.
+    #[error("its content was changed after it was recorded")]
+    Changed,
+    /// The chain verifies on its own, but a signed checkpoint names another
+    /// head: events were rewritten and the later hashes recomputed. The
+    /// first rewritten event is after the last checkpoint that agrees.
+    #[error(
+        "the record was rewritten: the checkpoint signed at {signed_at} names head {signed} for \
+         event #{checkpoint_seq}, the record gives {recorded}; the first event that may differ is \
+         #{from} (the last checkpoint that agrees covers #{agrees_to})"
+    )]
+    Rewritten {
+        from: i64,
+        agrees_to: i64,
+        checkpoint_seq: i64,
+        signed: String,
+        recorded: String,
+        signed_at: String,
+    },
+    /// A signed checkpoint covers events the record no longer has.
+    #[error(
+        "{}: the record was truncated (a checkpoint signed at {signed_at} covers #{to})",
+        missing(*.from, *.to)
+    )]
+    Truncated {
+        from: i64,
+        to: i64,
+        signed_at: String,
+    },
+}
+
+/// "event #3 is missing", "events #3..#5 are missing".
+fn missing(from: i64, to: i64) -> String {
+    if from == to {
+        format!("event #{from} is missing")
+    } else {
+        format!("events #{from}..#{to} are missing")
+    }
 }
 
 const SELECT_EVENTS: &str = "SELECT id, organization_id, seq, phone_e164, advisor_id, kind, cause,
@@ -317,44 +370,95 @@ async fn head<'e>(
 }
 
 impl Store {
-    /// Checks an organization's whole chain; returns how many events verified.
-    pub async fn verify_chain(&self, organization_id: i64) -> StoreResult<Result<u64, BrokenLink>> {
+    /// Checks an organization's whole chain, and that it agrees with the
+    /// signed `checkpoints` (already verified); returns how many events
+    /// verified, or the first event that does not.
+    pub async fn verify_chain(
+        &self,
+        organization_id: i64,
+        checkpoints: &[Checkpoint],
+    ) -> StoreResult<Result<u64, BrokenLink>> {
         let rows: Vec<EvidenceRow> = sqlx::query_as(&format!(
             "{SELECT_EVENTS} WHERE organization_id = $1 ORDER BY id"
         ))
         .bind(organization_id)
         .fetch_all(&self.pool)
         .await?;
-        let broken = |seq: i64, reason: String| {
+        let broken = |seq: i64, fault: Fault| {
             Ok(Err(BrokenLink {
                 organization_id,
                 seq,
-                reason,
+                fault,
             }))
         };
+        let mut signed: Vec<&Checkpoint> = checkpoints.iter().collect();
+        signed.sort_by_key(|c| c.seq);
+        let mut signed = signed.into_iter().peekable();
+        // The last event a checkpoint agrees with: a rewrite starts after it.
+        let mut agrees_to = 0;
         let mut prev_hash = GENESIS.to_owned();
         for (expected_seq, row) in (1..).zip(&rows) {
-            if row.seq != expected_seq {
-                return broken(
-                    expected_seq,
-                    format!(
-                        "event #{expected_seq} is missing or out of order (found #{})",
-                        row.seq
-                    ),
-                );
+            if row.seq > expected_seq {
+                let (from, to) = (expected_seq, row.seq - 1);
+                return broken(from, Fault::Gap { from, to });
+            }
+            if row.seq < expected_seq {
+                let (expected, found) = (expected_seq, row.seq);
+                return broken(expected, Fault::OutOfOrder { expected, found });
             }
             if row.prev_hash != prev_hash {
-                return broken(row.seq, "it does not link to the event before it".into());
+                return broken(row.seq, Fault::Unlinked);
             }
             if chain_hash(row) != row.hash {
-                return broken(
-                    row.seq,
-                    "its content was changed after it was recorded".into(),
-                );
+                return broken(row.seq, Fault::Changed);
+            }
+            while let Some(checkpoint) = signed.next_if(|c| c.seq <= row.seq) {
+                if checkpoint.head != row.hash {
+                    let from = agrees_to + 1;
+                    return broken(
+                        from,
+                        Fault::Rewritten {
+                            from,
+                            agrees_to,
+                            checkpoint_seq: checkpoint.seq,
+                            signed: checkpoint.head.clone(),
+                            recorded: row.hash.clone(),
+                            signed_at: timestamp(checkpoint.at),
+                        },
+                    );
+                }
+                agrees_to = row.seq;
             }
             prev_hash = row.hash.clone();
         }
+        if let Some(beyond) = signed.max_by_key(|c| c.seq) {
+            let from = rows.last().map_or(1, |row| row.seq + 1);
+            return broken(
+                from,
+                Fault::Truncated {
+                    from,
+                    to: beyond.seq,
+                    signed_at: timestamp(beyond.at),
+                },
+            );
+        }
         Ok(Ok(rows.len() as u64))
+    }
+
+    /// The organization's last event (sequence number and hash), if any.
+    pub async fn chain_head(&self, organization_id: i64) -> StoreResult<Option<(i64, String)>> {
+        head(&self.pool, organization_id).await
+    }
+
+    /// The hash recorded for one event of the organization.
+    pub async fn event_hash(&self, organization_id: i64, seq: i64) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT hash FROM consent_events WHERE organization_id = $1 AND seq = $2",
+        )
+        .bind(organization_id)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// An organization's events, optionally for one number, in order.
