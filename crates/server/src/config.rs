@@ -91,6 +91,26 @@ pub struct Config {
     /// its key (proof that it went out) before it is sent again, in seconds.
     #[arg(long, env = "OPTIN_OUTBOX_GRACE_SECONDS", default_value_t = 120)]
     pub outbox_grace_seconds: u64,
+    /// Ed25519 private key (PEM, PKCS#8, as `openssl genpkey -algorithm
+    /// ed25519` writes it) that signs the consent record's checkpoints;
+    /// never stored in the database. Sandbox: `<data-dir>/checkpoint-key.pem`,
+    /// made on first start.
+    #[arg(long, env = "OPTIN_CHECKPOINT_KEY_FILE")]
+    pub checkpoint_key_file: Option<PathBuf>,
+    /// The same key as PEM text, instead of a file.
+    #[arg(long, env = "OPTIN_CHECKPOINT_KEY", hide_env_values = true)]
+    pub checkpoint_key: Option<String>,
+    /// Folder the signed checkpoints are appended to, outside the database:
+    /// another disk or host (a write-once mount). Sandbox: `<data-dir>/witness`.
+    #[arg(long, env = "OPTIN_WITNESS_DIR")]
+    pub witness_dir: Option<PathBuf>,
+    /// A checkpoint once this many events were recorded since the last one.
+    #[arg(long, env = "OPTIN_CHECKPOINT_EVENTS", default_value_t = 1000)]
+    pub checkpoint_events: u64,
+    /// A checkpoint once this many minutes passed since the last one, when
+    /// events were recorded meanwhile.
+    #[arg(long, env = "OPTIN_CHECKPOINT_MINUTES", default_value_t = 5)]
+    pub checkpoint_minutes: u64,
 }
 
 /// Provider settings resolved at start: the configured ones, or the sandbox's.
@@ -148,6 +168,35 @@ impl Config {
             db_busy_timeout_ms: 5000,
             provider_timeout_ms: 10_000,
             outbox_grace_seconds: 120,
+            checkpoint_key_file: None,
+            checkpoint_key: None,
+            witness_dir: None,
+            checkpoint_events: 1000,
+            checkpoint_minutes: 5,
+        }
+    }
+
+    /// Where the checkpoints' signing key comes from: the configured one,
+    /// else in the sandbox its own file in the data folder.
+    pub fn checkpoint_key_source(&self) -> Option<crate::checkpoints::KeySource> {
+        use crate::checkpoints::KeySource;
+        let pem = self
+            .checkpoint_key
+            .as_ref()
+            .filter(|k| !k.trim().is_empty());
+        match (pem, &self.checkpoint_key_file) {
+            (Some(pem), _) => Some(KeySource::Pem(pem.clone())),
+            (None, Some(path)) => Some(KeySource::File(path.clone())),
+            (None, None) => (self.mode() == Mode::Sandbox)
+                .then(|| KeySource::Sandbox(self.data_dir.join("checkpoint-key.pem"))),
+        }
+    }
+
+    /// The witness folder: the configured one, else in the sandbox `<data-dir>/witness`.
+    pub fn witness_dir(&self) -> Option<PathBuf> {
+        match &self.witness_dir {
+            Some(dir) => Some(dir.clone()),
+            None => (self.mode() == Mode::Sandbox).then(|| self.data_dir.join("witness")),
         }
     }
 
@@ -236,6 +285,12 @@ impl Config {
         .into_iter()
         .filter(|(_, value)| value.as_deref().is_none_or(|v| v.trim().is_empty()))
         .map(|(name, _)| name)
+        .chain(
+            self.checkpoint_key_source()
+                .is_none()
+                .then_some("OPTIN_CHECKPOINT_KEY_FILE (or OPTIN_CHECKPOINT_KEY)"),
+        )
+        .chain(self.witness_dir().is_none().then_some("OPTIN_WITNESS_DIR"))
         .collect()
     }
 
@@ -251,7 +306,8 @@ impl Config {
     }
 
     /// Refuses settings that cannot work, before anything starts: production
-    /// without every provider setting, a sandbox that is not compiled in or
+    /// without every provider setting (or without the checkpoints' key and
+    /// witness), a sandbox that is not compiled in or
     /// listens beyond loopback, origins that are not origins.
     pub fn validate(&self) -> Result<(), String> {
         match self.mode() {
@@ -285,6 +341,18 @@ impl Config {
         self.limits.validate()?;
         if self.provider_timeout_ms == 0 {
             return Err("OPTIN_PROVIDER_TIMEOUT_MS must be at least 1".to_owned());
+        }
+        if self.checkpoint_events == 0 || self.checkpoint_minutes == 0 {
+            return Err(
+                "OPTIN_CHECKPOINT_EVENTS and OPTIN_CHECKPOINT_MINUTES must be at least 1"
+                    .to_owned(),
+            );
+        }
+        if self.checkpoint_key.is_some() && self.checkpoint_key_file.is_some() {
+            return Err(
+                "set one of OPTIN_CHECKPOINT_KEY_FILE and OPTIN_CHECKPOINT_KEY, not both"
+                    .to_owned(),
+            );
         }
         for origin in &self.frame_ancestors {
             if !is_origin(origin) {

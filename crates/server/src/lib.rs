@@ -5,6 +5,7 @@
 //! `launch()` runs it with its outbox worker on a real socket.
 
 pub mod auth;
+pub mod checkpoints;
 pub mod clock;
 pub mod config;
 pub mod csp;
@@ -59,11 +60,24 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Rate limiters and budgets.
     pub limits: Arc<limits::Limits>,
+    /// Signs the consent record's checkpoints into the witness.
+    pub checkpoints: Arc<checkpoints::Checkpoints>,
 }
 
 impl AppState {
     /// State for a service listening at `bound`.
     pub fn new(store: Store, config: Config, bound: SocketAddr) -> Result<Self, String> {
+        let checkpoints = checkpoints::Checkpoints::open(&config, chrono::Utc::now())?;
+        Self::with_checkpoints(store, config, bound, checkpoints)
+    }
+
+    /// [`AppState::new`] with a signer opened already.
+    pub fn with_checkpoints(
+        store: Store,
+        config: Config,
+        bound: SocketAddr,
+        checkpoints: checkpoints::Checkpoints,
+    ) -> Result<Self, String> {
         let settings = config.providers(bound)?;
         // Every provider call ends within the timeout, well inside the
         // outbox's lease on the job it sends.
@@ -85,6 +99,7 @@ impl AppState {
             live: live::Live::default(),
             outbox_wake: Arc::new(Notify::new()),
             shutdown: CancellationToken::new(),
+            checkpoints: Arc::new(checkpoints),
         })
     }
 }
@@ -165,6 +180,7 @@ pub struct Service {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     worker: Option<tokio::task::JoinHandle<()>>,
     maintenance: tokio::task::JoinHandle<()>,
+    checkpointer: tokio::task::JoinHandle<()>,
 }
 
 /// Opens the store (seeding the demo on first start), binds, and starts the
@@ -188,6 +204,9 @@ async fn start(
     outbox_worker: bool,
 ) -> Result<Service, Box<dyn std::error::Error + Send + Sync>> {
     config.validate()?;
+    // The key is read (or, in the sandbox, made) before anything else is
+    // touched: a service that cannot sign its record does not start.
+    let checkpoints = checkpoints::Checkpoints::open(&config, chrono::Utc::now())?;
     let mode = config.mode();
     let demo_crm_listener = match config.demo_crm_addr {
         Some(addr) if mode == Mode::Sandbox => {
@@ -237,7 +256,7 @@ async fn start(
     }
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(store, config, addr)?;
+    let state = AppState::with_checkpoints(store, config, addr, checkpoints)?;
     let stop = state.shutdown.clone();
     let server = tokio::spawn({
         let router = app(state.clone());
@@ -247,6 +266,7 @@ async fn start(
     });
     let worker = outbox_worker.then(|| tokio::spawn(outbox::run(state.clone(), stop.clone())));
     let maintenance = tokio::spawn(maintenance::run(state.clone(), stop.clone()));
+    let checkpointer = tokio::spawn(checkpoints::run(state.clone(), stop.clone()));
     let mut demo_crm = None;
     if let Some(listener) = demo_crm_listener {
         demo_crm = Some(listener.local_addr()?);
@@ -281,20 +301,31 @@ async fn start(
         server,
         worker,
         maintenance,
+        checkpointer,
         demo_crm,
     })
 }
 
 impl Service {
-    /// Stops accepting, ends streams, lets the worker finish its pass, then
-    /// checkpoints the write-ahead log so the database file is whole.
+    /// Stops accepting, ends streams, lets the worker finish its pass, signs
+    /// a checkpoint of every record that moved, then checkpoints the
+    /// write-ahead log so the database file is whole.
     pub async fn stop(self) {
         self.stop.cancel();
         if let Some(worker) = self.worker {
             let _ = worker.await;
         }
         let _ = self.maintenance.await;
+        let _ = self.checkpointer.await;
         let _ = self.server.await;
+        let state = &self.state;
+        if let Err(e) = state
+            .checkpoints
+            .pass(&state.store, state.clock.now(), checkpoints::Due::Now)
+            .await
+        {
+            tracing::error!(error = %e, "the checkpoint at shutdown failed");
+        }
         if let Err(e) = self.state.store.checkpoint().await {
             tracing::warn!(error = %e, "checkpoint at shutdown failed");
         }

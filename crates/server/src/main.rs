@@ -1,5 +1,5 @@
 //! `optin-server`: runs the service (`serve`, the default), checks the
-//! consent record (`verify-chain`), and provisions organizations, their
+//! consent record against its signed checkpoints (`verify-chain`), and provisions organizations, their
 //! numbers, people and API keys without SQL.
 
 use std::process::ExitCode;
@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use optin_core::admin::{KeyScope, OrganizationSettings};
 use optin_core::vocab::{Mode, Role};
+use optin_server::checkpoints::{self, Verdict};
 use optin_server::error::AppError;
 use optin_server::services::provisioning;
 use optin_server::store::seed::DemoAdvisor;
@@ -26,11 +27,18 @@ struct Cli {
 enum Command {
     /// Start the service (the default).
     Serve,
-    /// Verify the hash chain of an organization's consent record; names the first broken link.
+    /// Verify the hash chain of an organization's consent record against the
+    /// signed checkpoints in the witness folder; names the first bad event
+    /// (truncation, rewritten events, gaps, edits) and exits non-zero.
     VerifyChain {
         /// Organization id (every organization when absent).
         #[arg(long)]
         organization: Option<i64>,
+        /// The public key (PEM, SPKI) to check the checkpoints with, e.g. as
+        /// served at /api/v1/evidence/public-key; by default the one of the
+        /// configured signing key.
+        #[arg(long)]
+        public_key: Option<std::path::PathBuf>,
     },
     /// Create an organization with its numbers (prints its id).
     CreateOrganization {
@@ -264,7 +272,10 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
     let now = chrono::Utc::now();
     match command {
         Command::Serve => unreachable!("serve is not an administration command"),
-        Command::VerifyChain { organization } => return verify_chain(&store, organization).await,
+        Command::VerifyChain {
+            organization,
+            public_key,
+        } => return verify_chain(&config, &store, organization, public_key.as_deref()).await,
         Command::CreateOrganization { settings } => {
             let id = provisioning::create_organization(&store, &settings.settings()?, region)
                 .await
@@ -416,17 +427,57 @@ async fn known(store: &Store, organization: i64) -> Result<(), Error> {
     }
 }
 
-async fn verify_chain(store: &Store, organization: Option<i64>) -> Result<ExitCode, Error> {
+async fn verify_chain(
+    config: &Config,
+    store: &Store,
+    organization: Option<i64>,
+    public_key: Option<&std::path::Path>,
+) -> Result<ExitCode, Error> {
+    let witness = config.witness_dir().ok_or(
+        "verify-chain needs OPTIN_WITNESS_DIR: the folder of signed checkpoints to check the record against",
+    )?;
+    let witness = checkpoints::Witness::new(witness);
+    let key = match public_key {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| format!("--public-key {}: {e}", path.display()))?;
+            Some(
+                checkpoints::read_public_key_pem(&pem)
+                    .map_err(|e| format!("--public-key {}: {e}", path.display()))?,
+            )
+        }
+        None => match config.checkpoint_key_source() {
+            Some(source) => source.verifying_key()?,
+            None => None,
+        },
+    };
     let organizations = match organization {
         Some(id) => vec![id],
         None => store.organization_ids().await?,
     };
     let mut intact = true;
     for id in organizations {
-        match store.verify_chain(id).await? {
-            Ok(count) => println!("organization {id}: {count} events, chain intact"),
-            Err(broken) => {
+        match checkpoints::verify(store, &witness, key.as_ref(), id).await? {
+            Verdict::Intact {
+                events,
+                checkpoints,
+                covered_to,
+            } => {
+                let anchored = match covered_to {
+                    None => "no signed checkpoint yet".to_owned(),
+                    Some(seq) if seq < events as i64 => format!(
+                        "agrees with {checkpoints} signed checkpoints (events after #{seq} are not covered yet)"
+                    ),
+                    Some(_) => format!("agrees with {checkpoints} signed checkpoints"),
+                };
+                println!("organization {id}: {events} events, chain intact; {anchored}");
+            }
+            Verdict::Broken(broken) => {
                 println!("{broken}");
+                intact = false;
+            }
+            Verdict::Witness(fault) => {
+                println!("organization {id}: a checkpoint cannot be trusted: {fault}");
                 intact = false;
             }
         }

@@ -37,7 +37,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, compliance, consent, contacts, events, integrations, me, messages, revocations, webhooks,
+    admin, compliance, consent, contacts, events, evidence, integrations, me, messages,
+    revocations, webhooks,
 };
 
 /// The whole document.
@@ -78,6 +79,7 @@ use crate::routes::{
         compliance::chain,
         compliance::advisors,
         compliance::reviews,
+        evidence::public_key,
         revocations::record_for_contact,
         revocations::resolve_for_contact,
         revocations::record_for_number,

@@ -52,30 +52,36 @@ async fn record_events(t: &TestService) {
     work.commit().await.unwrap();
 }
 
-type Row = (
-    i64,
-    i64,
-    i64,
-    String,
-    Option<i64>,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-    Option<i64>,
-    String,
-    String,
-    Option<String>,
-);
+/// A row of `consent_events`, read with SQL of the test's own.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    organization_id: i64,
+    seq: i64,
+    phone_e164: String,
+    advisor_id: Option<i64>,
+    kind: String,
+    cause: String,
+    state_after: Option<String>,
+    provider_time: Option<String>,
+    received_at: String,
+    detail_json: String,
+    raw_body: Option<String>,
+    signature_valid: Option<i64>,
+    prev_hash: String,
+    hash: String,
+    mode: Option<String>,
+    signature_header: Option<String>,
+    signed_url: Option<String>,
+    hash_form: i64,
+}
 
 /// The table's rows for the demo organization (one number, or all), by seq.
 async fn table(t: &TestService, phone: Option<&str>) -> Vec<Row> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, organization_id, seq, phone_e164, advisor_id, kind, cause, state_after,
-                provider_time, received_at, detail_json, raw_body, signature_valid, prev_hash, hash, mode
+                provider_time, received_at, detail_json, raw_body, signature_valid, prev_hash, hash, mode,
+                signature_header, signed_url, hash_form
          FROM consent_events WHERE organization_id = 1 AND ($1 IS NULL OR phone_e164 = $1) ORDER BY seq",
     )
     .bind(phone)
@@ -88,15 +94,17 @@ async fn table(t: &TestService, phone: Option<&str>) -> Vec<Row> {
 
 fn as_json(row: &Row) -> Value {
     json!({
-        "id": row.0, "organization_id": row.1, "seq": row.2, "phone_e164": row.3,
-        "advisor_id": row.4, "kind": row.5, "cause": row.6, "state_after": row.7,
-        "provider_time": row.8, "received_at": row.9, "detail_json": row.10,
-        "raw_body": row.11, "signature_valid": row.12.map(|v| v != 0),
-        "prev_hash": row.13, "hash": row.14, "mode": row.15,
+        "id": row.id, "organization_id": row.organization_id, "seq": row.seq,
+        "phone_e164": row.phone_e164, "advisor_id": row.advisor_id, "kind": row.kind,
+        "cause": row.cause, "state_after": row.state_after, "provider_time": row.provider_time,
+        "received_at": row.received_at, "detail_json": row.detail_json, "raw_body": row.raw_body,
+        "signature_valid": row.signature_valid.map(|v| v != 0), "prev_hash": row.prev_hash,
+        "hash": row.hash, "mode": row.mode, "signature_header": row.signature_header,
+        "signed_url": row.signed_url, "hash_form": row.hash_form,
     })
 }
 
-const CSV_HEADER: [&str; 14] = [
+const CSV_HEADER: [&str; 17] = [
     "seq",
     "received_at",
     "provider_time",
@@ -111,24 +119,32 @@ const CSV_HEADER: [&str; 14] = [
     "prev_hash",
     "hash",
     "mode",
+    "signature_header",
+    "signed_url",
+    "hash_form",
 ];
 
 fn as_csv(row: &Row) -> Vec<String> {
     vec![
-        row.2.to_string(),
-        row.9.clone(),
-        row.8.clone().unwrap_or_default(),
-        row.3.clone(),
-        row.4.map(|a| a.to_string()).unwrap_or_default(),
-        row.5.clone(),
-        row.6.clone(),
-        row.7.clone().unwrap_or_default(),
-        row.10.clone(),
-        row.12.map(|v| (v != 0).to_string()).unwrap_or_default(),
-        row.11.clone().unwrap_or_default(),
-        row.13.clone(),
-        row.14.clone(),
-        row.15.clone().unwrap_or_default(),
+        row.seq.to_string(),
+        row.received_at.clone(),
+        row.provider_time.clone().unwrap_or_default(),
+        row.phone_e164.clone(),
+        row.advisor_id.map(|a| a.to_string()).unwrap_or_default(),
+        row.kind.clone(),
+        row.cause.clone(),
+        row.state_after.clone().unwrap_or_default(),
+        row.detail_json.clone(),
+        row.signature_valid
+            .map(|v| (v != 0).to_string())
+            .unwrap_or_default(),
+        row.raw_body.clone().unwrap_or_default(),
+        row.prev_hash.clone(),
+        row.hash.clone(),
+        row.mode.clone().unwrap_or_default(),
+        row.signature_header.clone().unwrap_or_default(),
+        row.signed_url.clone().unwrap_or_default(),
+        row.hash_form.to_string(),
     ]
 }
 
@@ -200,7 +216,7 @@ async fn download(t: &TestService, path: &str) -> (u16, String, String, String) 
 fn assert_json_rows(got: &[Value], rows: &[Row], what: &str) {
     assert_eq!(got.len(), rows.len(), "{what}: number of rows");
     for (got, row) in got.iter().zip(rows) {
-        assert_eq!(got, &as_json(row), "{what}: event {}", row.0);
+        assert_eq!(got, &as_json(row), "{what}: event {}", row.id);
     }
 }
 
@@ -210,7 +226,7 @@ fn assert_csv_rows(body: &str, rows: &[Row], what: &str) {
     assert_eq!(records[0], CSV_HEADER, "{what}: header");
     assert_eq!(records.len() - 1, rows.len(), "{what}: number of rows");
     for (got, row) in records[1..].iter().zip(rows) {
-        assert_eq!(got, &as_csv(row), "{what}: event {}", row.0);
+        assert_eq!(got, &as_csv(row), "{what}: event {}", row.id);
     }
 }
 
@@ -223,7 +239,7 @@ async fn a_contacts_record_in_each_format_is_exactly_that_numbers_rows() {
     let rows = table(&t, Some(KERRY)).await;
     assert!(
         rows.iter()
-            .any(|r| r.11.as_deref().is_some_and(|raw| raw.contains('\n'))),
+            .any(|r| r.raw_body.as_deref().is_some_and(|raw| raw.contains('\n'))),
         "a raw body with line breaks is among them"
     );
     let path = format!("/contacts/{kerry}/consent/record");
@@ -281,7 +297,7 @@ async fn the_organization_export_is_exactly_the_organizations_rows() {
     let rows = table(&t, None).await;
     assert!(
         rows.iter()
-            .map(|r| &r.3)
+            .map(|r| &r.phone_e164)
             .collect::<std::collections::HashSet<_>>()
             .len()
             >= 3,
@@ -328,7 +344,13 @@ async fn csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised() {
         json!({"text": "hello"}),
         chrono::Utc::now(),
     )
-    .from_webhook(formula, None);
+    .from_webhook(
+        &optin_server::store::evidence::ReceivedWebhook {
+            body: formula.into(),
+            ..Default::default()
+        },
+        None,
+    );
     work.append_evidence(evidence).await.unwrap();
     work.commit().await.unwrap();
 

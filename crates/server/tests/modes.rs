@@ -6,43 +6,10 @@
 
 mod support;
 
-use std::process::{Command, Output};
-
 use optin_core::vocab::Mode;
 use optin_server::store::{Store, StoreError};
 use optin_server::{launch, Config};
-use support::extra::FakeProvider;
-
-/// Every production provider setting, as environment variables.
-const PRODUCTION: [(&str, &str); 6] = [
-    ("OPTIN_PUBLIC_URL", "https://optin.example.com"),
-    ("OPTIN_WA_ACCESS_TOKEN", "token"),
-    ("OPTIN_WA_APP_SECRET", "secret"),
-    ("OPTIN_WA_VERIFY_TOKEN", "verify"),
-    ("OPTIN_SMS_ACCOUNT_SID", "ACx"),
-    ("OPTIN_SMS_AUTH_TOKEN", "sms-secret"),
-];
-
-/// Runs `optin-server` with only the given OPTIN_* variables.
-fn run(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_optin-server"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OPTIN_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("OPTIN_DATA_DIR", dir)
-        .env("OPTIN_ADDR", "127.0.0.1:0")
-        .envs(env.iter().copied())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use support::extra::{run_binary as run, stderr, FakeProvider, PRODUCTION};
 
 #[test]
 fn production_without_a_provider_setting_refuses_to_start_naming_it() {

@@ -16,8 +16,11 @@ const METHODS: [&str; 8] = [
 ];
 
 /// Routes that cannot refuse a request: no 4xx to document.
-const CANNOT_REFUSE: [(&str, &str); 2] =
-    [("GET", "/api/v1/openapi.json"), ("GET", "/embed/config")];
+const CANNOT_REFUSE: [(&str, &str); 3] = [
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/evidence/public-key"),
+    ("GET", "/embed/config"),
+];
 /// Routes whose refusal has no body (Meta's verification handshake: a bare 403).
 const BARE_REFUSAL: [(&str, &str); 1] = [("GET", "/webhooks/whatsapp")];
 

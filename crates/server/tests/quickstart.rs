@@ -30,9 +30,17 @@ fn quickstart_block() -> String {
         .join("\n")
 }
 
-/// The production settings, pointed at the stand-in provider.
+/// The production settings, pointed at the stand-in provider, with a
+/// checkpoint key made for the test.
 fn environment(dir: &std::path::Path, provider: &FakeProvider) -> Vec<(&'static str, String)> {
+    let key = dir.join("keys").join("checkpoint-key.pem");
+    optin_server::checkpoints::generate_key_file(&key).unwrap();
     vec![
+        ("OPTIN_CHECKPOINT_KEY_FILE", key.display().to_string()),
+        (
+            "OPTIN_WITNESS_DIR",
+            dir.join("witness").display().to_string(),
+        ),
         ("OPTIN_DATA_DIR", dir.display().to_string()),
         ("OPTIN_ADDR", "127.0.0.1:0".into()),
         ("OPTIN_PUBLIC_URL", "https://optin.example.com".into()),

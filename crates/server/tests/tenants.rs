@@ -383,6 +383,19 @@ async fn a_webhook_for_an_unprovisioned_number_is_kept_then_replayed_into_its_ne
         b["snapshot"]["state"], "opted_out",
         "the client's STOP was not lost"
     );
+    // The replayed step keeps the signature the webhook came with: it still re-verifies.
+    let (raw_body, signature): (String, Option<String>) = sqlx::query_as(
+        "SELECT raw_body, signature_header FROM consent_events WHERE kind = 'keyword_opt_out'",
+    )
+    .fetch_one(t.service.state.store.pool())
+    .await
+    .unwrap();
+    let secret = &t.service.state.providers.settings.app_secret;
+    assert!(optin_server::providers::signature::verify_meta_signature(
+        secret,
+        raw_body.as_bytes(),
+        signature.as_deref()
+    ));
 
     // Replaying again, or Meta retrying the same body, applies nothing twice.
     let (_, again) = t

@@ -4,7 +4,7 @@
 //! - `GET /compliance/numbers/{e164}`: a number's summary, consent, events and every message;
 //! - `GET /compliance/numbers/{e164}/record?format=jsonl|csv|json`: its consent record;
 //! - `GET /compliance/events/{id}/raw`: one event's raw evidence;
-//! - `GET /compliance/chain`: the hash chain, verified now;
+//! - `GET /compliance/chain`: the hash chain, verified now against the signed checkpoints;
 //! - `GET /compliance/advisors`: the organization's people;
 //! - `GET /compliance/reviews`: parts of the organization's webhooks kept for review.
 
@@ -22,6 +22,7 @@ use optin_core::vocab::Mode;
 use serde::Deserialize;
 
 use crate::auth::Supervisor;
+use crate::checkpoints::{self, Verdict};
 use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::routes::consent::{record_download, RecordQuery};
 use crate::services::snapshot;
@@ -340,20 +341,39 @@ async fn chain(
     Supervisor(me): Supervisor,
 ) -> AppResult<Json<ChainStatus>> {
     let checked_at = state.clock.now();
-    let status = match state.store.verify_chain(me.organization_id).await? {
-        Ok(events) => ChainStatus {
+    let signer = &state.checkpoints;
+    let verdict = checkpoints::verify(
+        &state.store,
+        signer.witness(),
+        Some(&signer.public_key()),
+        me.organization_id,
+    )
+    .await
+    .map_err(|e| match e {
+        checkpoints::VerifyError::Store(e) => AppError::from(e),
+        other => AppError::Internal(other.into()),
+    })?;
+    let status = match verdict {
+        Verdict::Intact { events, .. } => ChainStatus {
             intact: true,
             events,
             checked_at,
             broken_at_seq: None,
             reason: None,
         },
-        Err(broken) => ChainStatus {
+        Verdict::Broken(broken) => ChainStatus {
             intact: false,
             events: u64::try_from(broken.seq - 1).unwrap_or(0),
             checked_at,
             broken_at_seq: Some(broken.seq),
-            reason: Some(broken.reason),
+            reason: Some(broken.fault.to_string()),
+        },
+        Verdict::Witness(fault) => ChainStatus {
+            intact: false,
+            events: 0,
+            checked_at,
+            broken_at_seq: None,
+            reason: Some(format!("a checkpoint cannot be trusted: {fault}")),
         },
     };
     Ok(Json(status))

@@ -6,6 +6,7 @@ pub(crate) mod compliance;
 pub(crate) mod consent;
 pub(crate) mod contacts;
 pub(crate) mod events;
+pub(crate) mod evidence;
 pub(crate) mod integrations;
 pub(crate) mod me;
 pub(crate) mod messages;
@@ -33,6 +34,7 @@ pub fn api() -> Router<AppState> {
         .merge(events::router())
         .merge(integrations::router())
         .merge(compliance::router())
+        .merge(evidence::router())
         .merge(revocations::router())
         .merge(admin::router())
         .route("/openapi.json", get(crate::openapi::serve))

@@ -4,7 +4,9 @@
 //! - `POST /webhooks/sms`: inbound SMS and status callbacks, `X-Twilio-Signature` verified.
 //!
 //! A bad or missing signature gets 401 and nothing is stored. A verified
-//! webhook is never refused: it is applied in one transaction, each item once
+//! webhook is kept with its signature header exactly as received (and, for
+//! SMS, the URL that was signed), so anyone with the provider's secret can
+//! check it again; it is never refused: it is applied in one transaction, each item once
 //! (re-deliveries are acknowledged and skipped), what is not understood is
 //! kept raw for review with the reason, and then it is acknowledged.
 
@@ -20,6 +22,7 @@ use serde::Deserialize;
 use crate::error::{ApiQuery, AppError};
 use crate::providers::signature::{verify_meta_signature, verify_twilio_signature};
 use crate::services::inbound;
+use crate::store::evidence::ReceivedWebhook;
 use crate::AppState;
 
 /// Largest webhook body read (Meta batches are small; this bounds abuse).
@@ -115,9 +118,14 @@ async fn whatsapp(
     if !verify_meta_signature(&state.providers.settings.app_secret, &body, signature) {
         return unsigned();
     }
+    let webhook = ReceivedWebhook {
+        body: String::from_utf8_lossy(&body).into_owned(),
+        signature: signature.map(str::to_owned),
+        signed_url: None,
+    };
     // Signed by Meta: acknowledged whatever it holds (what is not understood
     // is kept for review), or Meta would retry it for days.
-    match inbound::apply_whatsapp(&state, &body).await {
+    match inbound::apply_whatsapp(&state, &webhook).await {
         Ok(()) => StatusCode::OK.into_response(),
         // Not acknowledged, so the provider delivers it again later.
         Err(e) => e.into_response(),
@@ -168,7 +176,12 @@ async fn sms(
     if !verify_twilio_signature(&settings.sms.auth_token, &url, &params, signature) {
         return unsigned();
     }
-    match inbound::apply_sms(&state, &body).await {
+    let webhook = ReceivedWebhook {
+        body: String::from_utf8_lossy(&body).into_owned(),
+        signature: signature.map(str::to_owned),
+        signed_url: Some(url),
+    };
+    match inbound::apply_sms(&state, &webhook).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
     }

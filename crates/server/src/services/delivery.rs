@@ -387,7 +387,7 @@ async fn apply_consent_effect(
                 name,
                 language,
                 detail: json!({"status": status.as_str(), "error_code": code, "message_id": message.id}),
-                raw_body: source.map_or("", |s| s.raw_body),
+                raw_body: source.map_or("", |s| &s.webhook.body),
             };
             tracing::warn!(template = %name, %language, status = status.as_str(), "a send proved the template unavailable");
             Ok(work.store.record_template_update(update, work.now).await?)
@@ -486,8 +486,9 @@ pub async fn apply_parked(work: &mut Work, provider_id: &str) -> AppResult<()> {
             );
             continue;
         };
+        let webhook = parked.webhook();
         let source = WebhookSource {
-            raw_body: &parked.raw_body,
+            webhook: &webhook,
             provider_time: update.at(),
         };
         if let Some(report) = whatsapp_report(&update) {

@@ -26,17 +26,15 @@ use super::revocation::{self, FlaggedMessage};
 use super::{texts, transition, ConsentStep, OutboundPayload, WebhookSource, Work};
 use crate::error::AppResult;
 use crate::providers::sms::SmsWebhook;
-use crate::store::evidence::NewEvidence;
+use crate::store::evidence::{NewEvidence, ReceivedWebhook};
 use crate::store::messages::{MessageError, NewMessage};
 use crate::store::reviews::NewReview;
 use crate::AppState;
 
 /// Applies a verified WhatsApp webhook body. Never refuses it: what cannot
 /// be read is kept for review (with the reason) and the rest is applied.
-pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
-    let raw = String::from_utf8_lossy(body);
-    let raw = raw.as_ref();
-    let items = WebhookItems::read(body);
+pub async fn apply_whatsapp(state: &AppState, webhook: &ReceivedWebhook) -> AppResult<()> {
+    let items = WebhookItems::read(webhook.body.as_bytes());
     let mut work = Work::begin(state).await?;
     // When the body names one business number, its unreadable parts are that
     // organization's (its compliance reviews them); otherwise the operator's.
@@ -52,12 +50,12 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
             None,
             &part.reason,
             &part.item.to_string(),
-            raw,
+            webhook,
         )
         .await?;
     }
     for signal in &items.signals {
-        super::signals::apply(&mut work, signal, raw).await?;
+        super::signals::apply(&mut work, signal, webhook).await?;
     }
     for change in &items.changes {
         let phone_number_id = &change.metadata.phone_number_id;
@@ -78,7 +76,7 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
                 Some(phone_number_id),
                 &reason,
                 &item.to_string(),
-                raw,
+                webhook,
             )
             .await?;
             continue;
@@ -104,7 +102,7 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
                 continue;
             }
             let source = WebhookSource {
-                raw_body: raw,
+                webhook,
                 provider_time: status.at(),
             };
             let known = match delivery::whatsapp_report(status) {
@@ -114,7 +112,7 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
             if !known {
                 let json = serde_json::to_string(status).expect("statuses serialize");
                 work.store
-                    .park_status(&status.id, &json, raw, work.now)
+                    .park_status(&status.id, &json, webhook, work.now)
                     .await?;
             }
         }
@@ -124,7 +122,7 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
                 continue;
             }
             let source = WebhookSource {
-                raw_body: raw,
+                webhook,
                 provider_time: message.sent_at(),
             };
             // A sender that is not a number or a BSUID is never stored as one.
@@ -150,7 +148,7 @@ pub async fn apply_whatsapp(state: &AppState, body: &[u8]) -> AppResult<()> {
                     None,
                     &reason,
                     &item,
-                    raw,
+                    webhook,
                 )
                 .await?;
             }
@@ -179,7 +177,7 @@ pub(super) async fn keep_for_review(
     business_number: Option<&str>,
     reason: &str,
     item: &str,
-    raw_body: &str,
+    webhook: &ReceivedWebhook,
 ) -> AppResult<()> {
     use sha2::{Digest, Sha256};
     let key = format!(
@@ -198,7 +196,7 @@ pub(super) async fn keep_for_review(
                 reason,
                 business_number,
                 item,
-                raw_body,
+                webhook,
             },
             work.now,
         )
@@ -362,12 +360,13 @@ async fn apply_whatsapp_message(
 
 /// Applies a verified SMS webhook (a status callback or an inbound SMS);
 /// a form that is neither is kept for review, never refused.
-pub async fn apply_sms(state: &AppState, body: &[u8]) -> AppResult<()> {
-    let raw = String::from_utf8_lossy(body);
-    let raw = raw.as_ref();
+pub async fn apply_sms(state: &AppState, webhook: &ReceivedWebhook) -> AppResult<()> {
+    let body = webhook.body.as_bytes();
     let mut work = Work::begin(state).await?;
     match SmsWebhook::parse(body) {
-        Ok((SmsWebhook::Status(status), _)) => apply_sms_status(&mut work, &status, raw).await?,
+        Ok((SmsWebhook::Status(status), _)) => {
+            apply_sms_status(&mut work, &status, webhook).await?
+        }
         Ok((SmsWebhook::Inbound(inbound), _)) => {
             let key = format!("sms:msg:{}", inbound.message_sid);
             match work.store.organization_by_sms_number(&inbound.to).await? {
@@ -377,18 +376,35 @@ pub async fn apply_sms(state: &AppState, body: &[u8]) -> AppResult<()> {
                         "the sender {:?} is not a phone number in E.164 form",
                         inbound.from
                     );
-                    keep_for_review(&mut work, Channel::Sms, Some(org), None, &reason, raw, raw)
-                        .await?;
+                    keep_for_review(
+                        &mut work,
+                        Channel::Sms,
+                        Some(org),
+                        None,
+                        &reason,
+                        &webhook.body,
+                        webhook,
+                    )
+                    .await?;
                 }
                 Some(org) => {
                     if work.store.first_receipt(&key, work.now).await? {
-                        apply_sms_inbound(&mut work, org, &inbound, raw).await?;
+                        apply_sms_inbound(&mut work, org, &inbound, webhook).await?;
                     }
                 }
                 None => {
                     let reason = format!("the number {} belongs to no organization", inbound.to);
                     let to = Some(inbound.to.as_str());
-                    keep_for_review(&mut work, Channel::Sms, None, to, &reason, raw, raw).await?;
+                    keep_for_review(
+                        &mut work,
+                        Channel::Sms,
+                        None,
+                        to,
+                        &reason,
+                        &webhook.body,
+                        webhook,
+                    )
+                    .await?;
                 }
             }
         }
@@ -403,13 +419,26 @@ pub async fn apply_sms(state: &AppState, body: &[u8]) -> AppResult<()> {
                 Some(to) => work.store.organization_by_sms_number(&to).await?,
                 None => None,
             };
-            keep_for_review(&mut work, Channel::Sms, owner, None, &reason, raw, raw).await?;
+            keep_for_review(
+                &mut work,
+                Channel::Sms,
+                owner,
+                None,
+                &reason,
+                &webhook.body,
+                webhook,
+            )
+            .await?;
         }
     }
     work.commit(state).await
 }
 
-async fn apply_sms_status(work: &mut Work, status: &SmsStatusCallback, raw: &str) -> AppResult<()> {
+async fn apply_sms_status(
+    work: &mut Work,
+    status: &SmsStatusCallback,
+    webhook: &ReceivedWebhook,
+) -> AppResult<()> {
     let key = format!(
         "sms:status:{}:{}",
         status.message_sid,
@@ -435,7 +464,7 @@ async fn apply_sms_status(work: &mut Work, status: &SmsStatusCallback, raw: &str
         callback_data: None,
     };
     let source = WebhookSource {
-        raw_body: raw,
+        webhook,
         provider_time: None,
     };
     // An unknown SMS id is not parked: SMS answers the send before any status.
@@ -448,7 +477,7 @@ async fn apply_sms_inbound(
     work: &mut Work,
     org: i64,
     inbound: &SmsInbound,
-    raw: &str,
+    webhook: &ReceivedWebhook,
 ) -> AppResult<()> {
     let phone = inbound.from.as_str();
     let mut record = work.store.consent(org, phone).await?;
@@ -490,16 +519,16 @@ async fn apply_sms_inbound(
         .await?;
     let detail = json!({"provider_message_id": inbound.message_sid, "text": inbound.body, "sms_opted_out": record.sms_opted_out});
     let evidence = NewEvidence::new(org, phone, None, kind, Cause::Contact, detail, work.now);
-    work.record(evidence.from_webhook(raw, None)).await?;
+    work.record(evidence.from_webhook(webhook, None)).await?;
     match keyword {
         Some(Keyword::Help) if !record.sms_opted_out => send_sms_help(work, org, phone).await?,
         // One confirmation, only when STOP changed something (not on a repeat).
         Some(Keyword::OptOut) if !was_opted_out => {
-            send_sms_opt_out_confirmation(work, org, phone, raw).await?
+            send_sms_opt_out_confirmation(work, org, phone, webhook).await?
         }
         None => {
             let source = WebhookSource {
-                raw_body: raw,
+                webhook,
                 provider_time: None,
             };
             let message = FlaggedMessage {
@@ -523,7 +552,7 @@ async fn send_sms_opt_out_confirmation(
     work: &mut Work,
     org: i64,
     phone: &str,
-    raw: &str,
+    webhook: &ReceivedWebhook,
 ) -> AppResult<()> {
     let body = texts::sms_opt_out_confirmation(&work.store.sender_names(org, None).await?.0);
     let id = work
@@ -557,7 +586,7 @@ async fn send_sms_opt_out_confirmation(
         detail,
         work.now,
     );
-    work.record(evidence.from_webhook(raw, None)).await?;
+    work.record(evidence.from_webhook(webhook, None)).await?;
     Ok(())
 }
 

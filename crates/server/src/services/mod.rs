@@ -26,7 +26,7 @@ use crate::live::Published;
 use crate::store::auth::AdvisorIdentity;
 use crate::store::consent::ConsentRecord;
 use crate::store::contacts::ContactRef;
-use crate::store::evidence::NewEvidence;
+use crate::store::evidence::{NewEvidence, ReceivedWebhook};
 use crate::store::messages::NewMessage;
 use crate::store::UnitOfWork;
 use crate::AppState;
@@ -167,14 +167,14 @@ impl Work {
 
 /// Where a webhook item came from, kept as evidence.
 pub struct WebhookSource<'a> {
-    pub raw_body: &'a str,
+    pub webhook: &'a ReceivedWebhook,
     pub provider_time: Option<DateTime<Utc>>,
 }
 
 impl WebhookSource<'_> {
     /// Marks a step as coming from this (verified) webhook.
     pub fn mark(&self, evidence: NewEvidence) -> NewEvidence {
-        evidence.from_webhook(self.raw_body, self.provider_time)
+        evidence.from_webhook(self.webhook, self.provider_time)
     }
 }
 

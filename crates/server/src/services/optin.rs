@@ -77,9 +77,12 @@ pub async fn request_opt_in(
     let request_id = uuid::Uuid::new_v4().to_string();
     let (event, kind) = request.kind.event();
     let (yes, no) = language.yes_no();
+    // What the contact was shown, as Meta approved it: enough to prove the
+    // wording of the request without the template table (which changes).
     let detail = json!({
         "request_id": request_id, "contact_name": contact.name, "channel": Channel::Whatsapp,
-        "template": template.name, "language": template.language, "rendered_text": rendered,
+        "template": template.name, "language": template.language, "category": template.category,
+        "rendered_text": rendered,
         "contact_language": language, "buttons": [yes, no],
         "instead_of": instead_of.map(|(name, why)| json!({"template": name, "reason": why.reason()})),
     });

@@ -338,8 +338,8 @@ pub async fn replay_unrouted(state: &AppState, organization_id: i64) -> AppResul
             continue;
         }
         match kept.provider.as_str() {
-            "whatsapp" => super::inbound::apply_whatsapp(state, kept.raw_body.as_bytes()).await?,
-            _ => super::inbound::apply_sms(state, kept.raw_body.as_bytes()).await?,
+            "whatsapp" => super::inbound::apply_whatsapp(state, &kept.webhook()).await?,
+            _ => super::inbound::apply_sms(state, &kept.webhook()).await?,
         }
         state
             .store

@@ -12,18 +12,26 @@ use serde_json::json;
 use super::inbound::keep_for_review;
 use super::{WebhookSource, Work};
 use crate::error::AppResult;
-use crate::store::evidence::NewEvidence;
+use crate::store::evidence::{NewEvidence, ReceivedWebhook};
 use crate::store::templates::TemplateUpdate;
 
 /// Applies one signal of a verified webhook body, once.
-pub async fn apply(work: &mut Work, signal: &AccountSignal, raw_body: &str) -> AppResult<()> {
+pub async fn apply(
+    work: &mut Work,
+    signal: &AccountSignal,
+    webhook: &ReceivedWebhook,
+) -> AppResult<()> {
     match signal {
-        AccountSignal::Template(template) => apply_template(work, template, raw_body).await,
-        AccountSignal::Preference(preference) => apply_preference(work, preference, raw_body).await,
+        AccountSignal::Template(template) => apply_template(work, template, webhook).await,
+        AccountSignal::Preference(preference) => apply_preference(work, preference, webhook).await,
     }
 }
 
-async fn apply_template(work: &mut Work, signal: &TemplateSignal, raw_body: &str) -> AppResult<()> {
+async fn apply_template(
+    work: &mut Work,
+    signal: &TemplateSignal,
+    webhook: &ReceivedWebhook,
+) -> AppResult<()> {
     let detail = match &signal.change {
         TemplateChange::Status {
             status,
@@ -62,7 +70,7 @@ async fn apply_template(work: &mut Work, signal: &TemplateSignal, raw_body: &str
             None,
             &reason,
             &item.to_string(),
-            raw_body,
+            webhook,
         )
         .await;
     };
@@ -91,7 +99,7 @@ async fn apply_template(work: &mut Work, signal: &TemplateSignal, raw_body: &str
         name,
         language,
         detail,
-        raw_body,
+        raw_body: &webhook.body,
     };
     Ok(work.store.record_template_update(update, work.now).await?)
 }
@@ -99,7 +107,7 @@ async fn apply_template(work: &mut Work, signal: &TemplateSignal, raw_body: &str
 async fn apply_preference(
     work: &mut Work,
     preference: &UserPreference,
-    raw_body: &str,
+    webhook: &ReceivedWebhook,
 ) -> AppResult<()> {
     let key = format!(
         "wa:preference:{}:{}:{:?}:{}",
@@ -129,7 +137,7 @@ async fn apply_preference(
             number,
             &reason,
             &item(),
-            raw_body,
+            webhook,
         )
         .await;
     };
@@ -147,7 +155,7 @@ async fn apply_preference(
     let detail = json!({"category": preference.category, "value": preference.value, "detail": preference.detail});
     let evidence = NewEvidence::new(org, &phone, None, kind, Cause::Contact, detail, work.now);
     let source = WebhookSource {
-        raw_body,
+        webhook,
         provider_time: preference.at(),
     };
     work.record(source.mark(evidence)).await?;

@@ -2,7 +2,9 @@
 //! organization so that an edited, deleted or reordered event is detectable.
 //!
 //! `hash = sha256(prev_hash + canonical JSON of the event's fields)`; the
-//! first event of an organization chains to 64 zeros.
+//! first event of an organization chains to 64 zeros. Which fields are hashed
+//! depends on the event's [`HashForm`], recorded with it, so events from
+//! before a field was added keep verifying.
 
 use chrono::{DateTime, Utc};
 use optin_core::consent::ConsentState;
@@ -12,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub use super::timestamp;
 use super::{Store, StoreResult, UnitOfWork};
+use crate::checkpoints::Checkpoint;
 
 /// `prev_hash` of an organization's first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -39,6 +42,24 @@ pub struct NewEvidence {
     pub raw_body: Option<String>,
     /// Result of the webhook's signature check.
     pub signature_valid: Option<bool>,
+    /// The webhook's signature header exactly as received.
+    pub signature_header: Option<String>,
+    /// SMS: the URL the provider signed.
+    pub signed_url: Option<String>,
+}
+
+/// A webhook body with what authenticated it, exactly as received: enough for
+/// anyone holding the provider's secret to check its signature again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceivedWebhook {
+    /// The body as received.
+    pub body: String,
+    /// The `X-Hub-Signature-256` or `X-Twilio-Signature` header as received;
+    /// absent only on webhooks kept before signatures were (migration 0019).
+    pub signature: Option<String>,
+    /// SMS: the URL the provider signed (Twilio signs the URL it called,
+    /// followed by the form pairs).
+    pub signed_url: Option<String>,
 }
 
 impl NewEvidence {
@@ -64,6 +85,8 @@ impl NewEvidence {
             detail,
             raw_body: None,
             signature_valid: None,
+            signature_header: None,
+            signed_url: None,
         }
     }
 
@@ -73,9 +96,16 @@ impl NewEvidence {
         self
     }
 
-    /// The step came from a verified webhook: keep its raw body and provider time.
-    pub fn from_webhook(mut self, raw_body: &str, provider_time: Option<DateTime<Utc>>) -> Self {
-        self.raw_body = Some(raw_body.to_owned());
+    /// The step came from a verified webhook: keep its raw body, its
+    /// signature as received and the provider time.
+    pub fn from_webhook(
+        mut self,
+        webhook: &ReceivedWebhook,
+        provider_time: Option<DateTime<Utc>>,
+    ) -> Self {
+        self.raw_body = Some(webhook.body.clone());
+        self.signature_header = webhook.signature.clone();
+        self.signed_url = webhook.signed_url.clone();
         self.provider_time = provider_time;
         self.signature_valid = Some(true);
         self
@@ -102,10 +132,65 @@ pub struct EvidenceRow {
     pub hash: String,
     /// `production` or `sandbox`; absent on steps recorded before modes were.
     pub mode: Option<String>,
+    /// The webhook's signature header exactly as received (absent before
+    /// migration 0019 and on steps that came from no webhook).
+    pub signature_header: Option<String>,
+    /// SMS: the URL the provider signed.
+    pub signed_url: Option<String>,
+    /// Which fields [`EvidenceRow::hash`] covers.
+    #[schema(value_type = i64)]
+    pub hash_form: HashForm,
 }
 
-/// The hash of an event given its fields and its predecessor's hash.
-fn chain_hash(row: &EvidenceRow) -> String {
+/// The fields an event's hash covers, by the version it was recorded under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[repr(i64)]
+pub enum HashForm {
+    /// Before migration 0019: the event's fields, and its mode where recorded.
+    V1 = 1,
+    /// Since: form 2 first, then the fields of form 1, the mode, the
+    /// signature header and the signed URL.
+    V2 = 2,
+}
+
+impl Serialize for HashForm {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(*self as i64)
+    }
+}
+
+/// The hash of an event given its fields and its predecessor's hash (public:
+/// anyone holding an export can recompute it).
+pub fn chain_hash(row: &EvidenceRow) -> String {
+    let canonical = match row.hash_form {
+        HashForm::V1 => hashed_fields_v1(row),
+        HashForm::V2 => serde_json::json!([
+            HashForm::V2 as i64,
+            row.organization_id,
+            row.seq,
+            row.phone_e164,
+            row.advisor_id,
+            row.kind,
+            row.cause,
+            row.state_after,
+            row.provider_time,
+            row.received_at,
+            row.detail_json,
+            row.raw_body,
+            row.signature_valid,
+            row.mode,
+            row.signature_header,
+            row.signed_url,
+        ]),
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(row.prev_hash.as_bytes());
+    hasher.update(canonical.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The fields hashed before migration 0019.
+fn hashed_fields_v1(row: &EvidenceRow) -> serde_json::Value {
     let mut canonical = serde_json::json!([
         row.organization_id,
         row.seq,
@@ -125,10 +210,7 @@ fn chain_hash(row: &EvidenceRow) -> String {
     if let (Some(mode), Some(fields)) = (&row.mode, canonical.as_array_mut()) {
         fields.push(mode.as_str().into());
     }
-    let mut hasher = Sha256::new();
-    hasher.update(row.prev_hash.as_bytes());
-    hasher.update(canonical.to_string().as_bytes());
-    hex::encode(hasher.finalize())
+    canonical
 }
 
 impl UnitOfWork {
@@ -137,12 +219,7 @@ impl UnitOfWork {
     /// writers never pick the same sequence number.
     pub async fn append_evidence(&mut self, event: NewEvidence) -> StoreResult<i64> {
         let tx = &mut self.tx;
-        let last: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, hash FROM consent_events WHERE organization_id = $1 ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(event.organization_id)
-    .fetch_optional(&mut **tx)
-    .await?;
+        let last = head(&mut **tx, event.organization_id).await?;
         let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
         let mut row = EvidenceRow {
             id: 0,
@@ -161,13 +238,17 @@ impl UnitOfWork {
             prev_hash,
             hash: String::new(),
             mode: Some(self.mode.as_str().to_owned()),
+            signature_header: event.signature_header,
+            signed_url: event.signed_url,
+            hash_form: HashForm::V2,
         };
         row.hash = chain_hash(&row);
         Ok(sqlx::query_scalar(
             "INSERT INTO consent_events (organization_id, seq, phone_e164, advisor_id, kind, cause,
             state_after, provider_time, received_at, detail_json, raw_body, signature_valid,
-            prev_hash, hash, mode)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+            prev_hash, hash, mode, signature_header, signed_url, hash_form)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+         RETURNING id",
         )
         .bind(row.organization_id)
         .bind(row.seq)
@@ -184,6 +265,9 @@ impl UnitOfWork {
         .bind(&row.prev_hash)
         .bind(&row.hash)
         .bind(&row.mode)
+        .bind(&row.signature_header)
+        .bind(&row.signed_url)
+        .bind(row.hash_form)
         .fetch_one(&mut **tx)
         .await?)
     }
@@ -208,57 +292,173 @@ impl EvidenceRow {
 
 /// Where and why a chain stops being trustworthy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the consent record of organization {organization_id} is broken at event #{seq}: {reason}")]
+#[error("the consent record of organization {organization_id} is broken at event #{seq}: {fault}")]
 pub struct BrokenLink {
     pub organization_id: i64,
     /// Sequence number of the first event that does not verify.
     pub seq: i64,
-    pub reason: String,
+    pub fault: Fault,
+}
+
+/// What is wrong at a [`BrokenLink`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    /// Sequence numbers jump: the events in between were deleted.
+    #[error("{}: a gap in the sequence", missing(*.from, *.to))]
+    Gap { from: i64, to: i64 },
+    /// An event sits where an earlier number belongs.
+    #[error("event #{expected} is out of order (found #{found} in its place)")]
+    OutOfOrder { expected: i64, found: i64 },
+    /// The event does not name its predecessor's hash.
+    #[error("it does not link to the event before it")]
+    Unlinked,
+    /// The event's hash is not the hash of its content.
+    #[error("its content was changed after it was recorded")]
+    Changed,
+    /// The chain verifies on its own, but a signed checkpoint names another
+    /// head: events were rewritten and the later hashes recomputed. The
+    /// first rewritten event is after the last checkpoint that agrees.
+    #[error(
+        "the record was rewritten: the checkpoint signed at {signed_at} names head {signed} for \
+         event #{checkpoint_seq}, the record gives {recorded}; the first event that may differ is \
+         #{from} (the last checkpoint that agrees covers #{agrees_to})"
+    )]
+    Rewritten {
+        from: i64,
+        agrees_to: i64,
+        checkpoint_seq: i64,
+        signed: String,
+        recorded: String,
+        signed_at: String,
+    },
+    /// A signed checkpoint covers events the record no longer has.
+    #[error(
+        "{}: the record was truncated (a checkpoint signed at {signed_at} covers #{to})",
+        missing(*.from, *.to)
+    )]
+    Truncated {
+        from: i64,
+        to: i64,
+        signed_at: String,
+    },
+}
+
+/// "event #3 is missing", "events #3..#5 are missing".
+fn missing(from: i64, to: i64) -> String {
+    if from == to {
+        format!("event #{from} is missing")
+    } else {
+        format!("events #{from}..#{to} are missing")
+    }
 }
 
 const SELECT_EVENTS: &str = "SELECT id, organization_id, seq, phone_e164, advisor_id, kind, cause,
     state_after, provider_time, received_at, detail_json, raw_body, signature_valid, prev_hash, hash,
-    mode FROM consent_events";
+    mode, signature_header, signed_url, hash_form FROM consent_events";
+
+/// The organization's last event: its sequence number and hash.
+async fn head<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    organization_id: i64,
+) -> StoreResult<Option<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT seq, hash FROM consent_events WHERE organization_id = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(organization_id)
+    .fetch_optional(executor)
+    .await?)
+}
 
 impl Store {
-    /// Checks an organization's whole chain; returns how many events verified.
-    pub async fn verify_chain(&self, organization_id: i64) -> StoreResult<Result<u64, BrokenLink>> {
+    /// Checks an organization's whole chain, and that it agrees with the
+    /// signed `checkpoints` (already verified); returns how many events
+    /// verified, or the first event that does not.
+    pub async fn verify_chain(
+        &self,
+        organization_id: i64,
+        checkpoints: &[Checkpoint],
+    ) -> StoreResult<Result<u64, BrokenLink>> {
         let rows: Vec<EvidenceRow> = sqlx::query_as(&format!(
             "{SELECT_EVENTS} WHERE organization_id = $1 ORDER BY id"
         ))
         .bind(organization_id)
         .fetch_all(&self.pool)
         .await?;
-        let broken = |seq: i64, reason: String| {
+        let broken = |seq: i64, fault: Fault| {
             Ok(Err(BrokenLink {
                 organization_id,
                 seq,
-                reason,
+                fault,
             }))
         };
+        let mut signed: Vec<&Checkpoint> = checkpoints.iter().collect();
+        signed.sort_by_key(|c| c.seq);
+        let mut signed = signed.into_iter().peekable();
+        // The last event a checkpoint agrees with: a rewrite starts after it.
+        let mut agrees_to = 0;
         let mut prev_hash = GENESIS.to_owned();
         for (expected_seq, row) in (1..).zip(&rows) {
-            if row.seq != expected_seq {
-                return broken(
-                    expected_seq,
-                    format!(
-                        "event #{expected_seq} is missing or out of order (found #{})",
-                        row.seq
-                    ),
-                );
+            if row.seq > expected_seq {
+                let (from, to) = (expected_seq, row.seq - 1);
+                return broken(from, Fault::Gap { from, to });
+            }
+            if row.seq < expected_seq {
+                let (expected, found) = (expected_seq, row.seq);
+                return broken(expected, Fault::OutOfOrder { expected, found });
             }
             if row.prev_hash != prev_hash {
-                return broken(row.seq, "it does not link to the event before it".into());
+                return broken(row.seq, Fault::Unlinked);
             }
             if chain_hash(row) != row.hash {
-                return broken(
-                    row.seq,
-                    "its content was changed after it was recorded".into(),
-                );
+                return broken(row.seq, Fault::Changed);
+            }
+            while let Some(checkpoint) = signed.next_if(|c| c.seq <= row.seq) {
+                if checkpoint.head != row.hash {
+                    let from = agrees_to + 1;
+                    return broken(
+                        from,
+                        Fault::Rewritten {
+                            from,
+                            agrees_to,
+                            checkpoint_seq: checkpoint.seq,
+                            signed: checkpoint.head.clone(),
+                            recorded: row.hash.clone(),
+                            signed_at: timestamp(checkpoint.at),
+                        },
+                    );
+                }
+                agrees_to = row.seq;
             }
             prev_hash = row.hash.clone();
         }
+        if let Some(beyond) = signed.max_by_key(|c| c.seq) {
+            let from = rows.last().map_or(1, |row| row.seq + 1);
+            return broken(
+                from,
+                Fault::Truncated {
+                    from,
+                    to: beyond.seq,
+                    signed_at: timestamp(beyond.at),
+                },
+            );
+        }
         Ok(Ok(rows.len() as u64))
+    }
+
+    /// The organization's last event (sequence number and hash), if any.
+    pub async fn chain_head(&self, organization_id: i64) -> StoreResult<Option<(i64, String)>> {
+        head(&self.pool, organization_id).await
+    }
+
+    /// The hash recorded for one event of the organization.
+    pub async fn event_hash(&self, organization_id: i64, seq: i64) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT hash FROM consent_events WHERE organization_id = $1 AND seq = $2",
+        )
+        .bind(organization_id)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// An organization's events, optionally for one number, in order.
@@ -342,7 +542,7 @@ impl Store {
 }
 
 /// The CSV export's header line.
-pub const CSV_HEADER: &str = "seq,received_at,provider_time,phone_e164,advisor_id,kind,cause,state_after,detail_json,signature_valid,raw_body,prev_hash,hash,mode\r\n";
+pub const CSV_HEADER: &str = "seq,received_at,provider_time,phone_e164,advisor_id,kind,cause,state_after,detail_json,signature_valid,raw_body,prev_hash,hash,mode,signature_header,signed_url,hash_form\r\n";
 
 /// One CSV line per event, with a header line first.
 pub fn to_csv(rows: &[EvidenceRow]) -> String {
@@ -374,6 +574,9 @@ pub fn csv_line(row: &EvidenceRow) -> String {
         row.prev_hash.clone(),
         row.hash.clone(),
         row.mode.clone().unwrap_or_default(),
+        row.signature_header.clone().unwrap_or_default(),
+        row.signed_url.clone().unwrap_or_default(),
+        (row.hash_form as i64).to_string(),
     ];
     for (i, cell) in cells.iter().enumerate() {
         if i > 0 {
@@ -395,5 +598,62 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(hash_form: HashForm) -> EvidenceRow {
+        EvidenceRow {
+            id: 9,
+            organization_id: 1,
+            seq: 3,
+            phone_e164: "+447911123456".into(),
+            advisor_id: Some(2),
+            kind: "requested".into(),
+            cause: "advisor".into(),
+            state_after: Some("sending".into()),
+            provider_time: None,
+            received_at: "2026-01-01T00:00:00.000Z".into(),
+            detail_json: "{}".into(),
+            raw_body: Some("{\"a\":1}".into()),
+            signature_valid: Some(true),
+            prev_hash: GENESIS.into(),
+            hash: String::new(),
+            mode: Some("sandbox".into()),
+            signature_header: Some("sha256=ab".into()),
+            signed_url: None,
+            hash_form,
+        }
+    }
+
+    fn sha256_hex(text: &str) -> String {
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    #[test]
+    fn events_recorded_before_the_signature_fields_keep_their_hash() {
+        // Form 1, written out by hand: what every event before migration 0019
+        // was hashed over (the signature fields are not part of it).
+        let v1 = r#"[1,3,"+447911123456",2,"requested","advisor","sending",null,"2026-01-01T00:00:00.000Z","{}","{\"a\":1}",true,"sandbox"]"#;
+        assert_eq!(
+            chain_hash(&row(HashForm::V1)),
+            sha256_hex(&format!("{GENESIS}{v1}"))
+        );
+    }
+
+    #[test]
+    fn form_2_covers_the_signature_header_and_the_signed_url() {
+        let v2 = r#"[2,1,3,"+447911123456",2,"requested","advisor","sending",null,"2026-01-01T00:00:00.000Z","{}","{\"a\":1}",true,"sandbox","sha256=ab",null]"#;
+        let original = row(HashForm::V2);
+        assert_eq!(chain_hash(&original), sha256_hex(&format!("{GENESIS}{v2}")));
+        let mut forged = original.clone();
+        forged.signature_header = Some("sha256=cd".into());
+        assert_ne!(chain_hash(&forged), chain_hash(&original));
+        forged = original.clone();
+        forged.signed_url = Some("https://elsewhere.example/webhooks/sms".into());
+        assert_ne!(chain_hash(&forged), chain_hash(&original));
     }
 }

@@ -135,6 +135,19 @@ pub struct ParkedStatus {
     pub id: i64,
     pub status_json: String,
     pub raw_body: String,
+    pub signature_header: Option<String>,
+    pub signed_url: Option<String>,
+}
+
+impl ParkedStatus {
+    /// The webhook the status came in, as it was received.
+    pub fn webhook(&self) -> super::evidence::ReceivedWebhook {
+        super::evidence::ReceivedWebhook {
+            body: self.raw_body.clone(),
+            signature: self.signature_header.clone(),
+            signed_url: self.signed_url.clone(),
+        }
+    }
 }
 
 impl UnitOfWork {
@@ -443,17 +456,20 @@ impl UnitOfWork {
         &mut self,
         provider_message_id: &str,
         status_json: &str,
-        raw_body: &str,
+        webhook: &super::evidence::ReceivedWebhook,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO parked_statuses (provider_message_id, status_json, raw_body, received_at)
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO parked_statuses (provider_message_id, status_json, raw_body, received_at,
+                signature_header, signed_url)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(provider_message_id)
         .bind(status_json)
-        .bind(raw_body)
+        .bind(&webhook.body)
         .bind(timestamp(now))
+        .bind(&webhook.signature)
+        .bind(&webhook.signed_url)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -465,7 +481,8 @@ impl UnitOfWork {
         provider_message_id: &str,
     ) -> StoreResult<Vec<ParkedStatus>> {
         let parked: Vec<ParkedStatus> = sqlx::query_as(
-            "SELECT id, status_json, raw_body FROM parked_statuses WHERE provider_message_id = $1 ORDER BY id",
+            "SELECT id, status_json, raw_body, signature_header, signed_url FROM parked_statuses
+             WHERE provider_message_id = $1 ORDER BY id",
         )
         .bind(provider_message_id)
         .fetch_all(&mut *self.tx)

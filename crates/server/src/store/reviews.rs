@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use optin_core::vocab::Channel;
 
+use super::evidence::ReceivedWebhook;
 use super::{
     parse_name, parse_optional_timestamp, parse_timestamp, timestamp, Store, StoreResult,
     UnitOfWork,
@@ -19,7 +20,8 @@ pub struct NewReview<'a> {
     pub business_number: Option<&'a str>,
     /// The part itself (JSON, or the form as received).
     pub item: &'a str,
-    pub raw_body: &'a str,
+    /// The whole webhook it came from, with its signature.
+    pub webhook: &'a ReceivedWebhook,
 }
 
 /// A kept part, as a reviewer sees it.
@@ -43,16 +45,18 @@ impl UnitOfWork {
     ) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(
             "INSERT INTO webhook_reviews (provider, organization_id, reason, item, raw_body, received_at,
-                business_number)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                business_number, signature_header, signed_url)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(review.provider.as_str())
         .bind(review.organization_id)
         .bind(review.reason)
         .bind(review.item)
-        .bind(review.raw_body)
+        .bind(&review.webhook.body)
         .bind(timestamp(now))
         .bind(review.business_number)
+        .bind(&review.webhook.signature)
+        .bind(&review.webhook.signed_url)
         .fetch_one(&mut *self.tx)
         .await?)
     }
@@ -80,6 +84,19 @@ pub struct Unrouted {
     pub raw_body: String,
     pub received_at: String,
     pub replayed_at: Option<String>,
+    pub signature_header: Option<String>,
+    pub signed_url: Option<String>,
+}
+
+impl Unrouted {
+    /// The webhook as it was received, to apply now.
+    pub fn webhook(&self) -> ReceivedWebhook {
+        ReceivedWebhook {
+            body: self.raw_body.clone(),
+            signature: self.signature_header.clone(),
+            signed_url: self.signed_url.clone(),
+        }
+    }
 }
 
 impl Store {
@@ -90,7 +107,8 @@ impl Store {
         organization_id: Option<i64>,
     ) -> StoreResult<Vec<Unrouted>> {
         Ok(sqlx::query_as(
-            "SELECT r.id, r.provider, r.business_number, r.raw_body, r.received_at, r.replayed_at
+            "SELECT r.id, r.provider, r.business_number, r.raw_body, r.received_at, r.replayed_at,
+                r.signature_header, r.signed_url
              FROM webhook_reviews r
              WHERE r.business_number IS NOT NULL
                AND ($1 IS NULL

@@ -55,6 +55,64 @@ pub fn assert_refused(reply: &(u16, Value), status: u16, code: &str) {
     );
 }
 
+/// Runs the `optin-server` binary as an operator would, on the data folder
+/// `dir` (its witness in `dir/witness` unless `env` says otherwise), with
+/// only the given OPTIN_* variables.
+pub fn run_binary(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_optin-server"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OPTIN_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("OPTIN_DATA_DIR", dir)
+        .env("OPTIN_ADDR", "127.0.0.1:0")
+        .env("OPTIN_WITNESS_DIR", dir.join("witness"))
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// What a run of the binary printed on standard error.
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every production setting (the witness folder is [`run_binary`]'s), as
+/// environment variables.
+pub const PRODUCTION: [(&str, &str); 7] = [
+    ("OPTIN_PUBLIC_URL", "https://optin.example.com"),
+    ("OPTIN_WA_ACCESS_TOKEN", "token"),
+    ("OPTIN_WA_APP_SECRET", "secret"),
+    ("OPTIN_WA_VERIFY_TOKEN", "verify"),
+    ("OPTIN_SMS_ACCOUNT_SID", "ACx"),
+    ("OPTIN_SMS_AUTH_TOKEN", "sms-secret"),
+    ("OPTIN_CHECKPOINT_KEY", super::TEST_CHECKPOINT_KEY),
+];
+
+/// Drops the consent record's append-only triggers, as anyone with write
+/// access to the database file can.
+pub async fn drop_guards(store: &optin_server::store::Store) {
+    for trigger in ["consent_events_no_update", "consent_events_no_delete"] {
+        sqlx::query(&format!("DROP TRIGGER IF EXISTS {trigger}"))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+}
+
+/// Runs `sql` on the consent record with its guards dropped.
+pub async fn tamper(store: &optin_server::store::Store, sql: &str) {
+    drop_guards(store).await;
+    sqlx::query(sql).execute(store.pool()).await.unwrap();
+}
+
 /// Starts the service with `configure` applied to the test config.
 pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestService {
     super::launch_in(tempfile::tempdir().unwrap(), true, configure).await
@@ -335,6 +393,8 @@ impl FakeProvider {
         config.sms_base = self.base();
         config.sms_account_sid = Some("ACfake".into());
         config.sms_auth_token = Some("fake-sms-token".into());
+        config.checkpoint_key = Some(super::TEST_CHECKPOINT_KEY.into());
+        config.witness_dir = Some(config.data_dir.join("witness"));
     }
 }
 

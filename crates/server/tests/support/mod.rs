@@ -8,6 +8,13 @@ use optin_server::store::seed::DemoAdvisor;
 use optin_server::{launch, Config, Service};
 use serde_json::Value;
 
+/// A fixed Ed25519 key (PEM, PKCS#8) that signs checkpoints in the tests
+/// that run in production mode. A test key: it signs nothing real.
+pub const TEST_CHECKPOINT_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIF78RXhYLPreZZXt39BXQHkvDAefaziug5AnjxFEnN4N
+-----END PRIVATE KEY-----
+";
+
 pub struct TestService {
     pub service: Service,
     pub base: String,
@@ -244,6 +251,14 @@ pub async fn launch_in(
 }
 
 impl TestService {
+    /// Stops the service cleanly (it signs its last checkpoints) and hands
+    /// back its data folder.
+    pub async fn stop_keeping_data(self) -> tempfile::TempDir {
+        let TestService { service, _dir, .. } = self;
+        service.stop().await;
+        _dir
+    }
+
     /// Stops the service and starts it again on the same data (a new port),
     /// with its outbox worker, as after a crash and a restart.
     pub async fn restart(self) -> TestService {
