@@ -371,6 +371,13 @@ struct Service {
 impl Service {
     fn new(binary: &Path, mode: Mode, data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        if matches!(mode, Mode::Production { .. }) {
+            // Production signs checkpoints with a key of the operator's (README "Checkpoints").
+            Command::new("openssl")
+                .args(["genpkey", "-algorithm", "ed25519", "-out"])
+                .arg(data_dir.join("checkpoint-key.pem"))
+                .status_ok()?;
+        }
         Ok(Self {
             binary: binary.to_owned(),
             mode,
@@ -422,7 +429,12 @@ impl Service {
                     .env("OPTIN_SMS_BASE", &provider)
                     .env("OPTIN_SMS_ACCOUNT_SID", "ACchaos")
                     .env("OPTIN_SMS_AUTH_TOKEN", "chaos-sms-token")
-                    .env("OPTIN_OUTBOX_GRACE_SECONDS", GRACE_SECONDS.to_string());
+                    .env("OPTIN_OUTBOX_GRACE_SECONDS", GRACE_SECONDS.to_string())
+                    .env(
+                        "OPTIN_CHECKPOINT_KEY_FILE",
+                        self.data_dir.join("checkpoint-key.pem"),
+                    )
+                    .env("OPTIN_WITNESS_DIR", self.data_dir.join("witness"));
             }
         }
         command
