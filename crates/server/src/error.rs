@@ -119,6 +119,18 @@ impl AppError {
         }
     }
 
+    /// Seconds to wait before trying again, for the refusals that say so
+    /// (`Retry-After`): a quota or capacity's own wait, storage's fixed one.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests { retry_after, .. } | Self::Busy { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            Self::Unavailable(_) => Some(u64::from(RETRY_AFTER_SECONDS)),
+            _ => None,
+        }
+    }
+
     fn field(&self) -> Option<&'static str> {
         match self {
             Self::Invalid { field, .. } => Some(field),
@@ -148,21 +160,16 @@ impl IntoResponse for AppError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after() {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+                .insert(header::RETRY_AFTER, seconds.into());
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 "Bearer".parse().expect("static header"),
             );
-        }
-        if let Self::TooManyRequests { retry_after, .. } | Self::Busy { retry_after, .. } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after.into());
         }
         response
     }
