@@ -1381,6 +1381,8 @@ async fn the_timeline_shows_each_step_marks_sandbox_evidence_and_shows_raw_evide
     let raw = RawEvidence {
         id: 2,
         raw_body: Some(raw_body.into()),
+        signature_header: Some("sha256=0a1b2c".into()),
+        signed_url: None,
         detail: serde_json::json!({ "button": "Yes" }),
         prev_hash: "ab12".into(),
         hash: "cd34".into(),
@@ -1469,7 +1471,11 @@ async fn the_timeline_shows_each_step_marks_sandbox_evidence_and_shows_raw_evide
         Some("true")
     );
     assert_eq!(toggle.text_content().unwrap(), "Hide raw evidence");
-    assert_eq!(texts(&host, "#raw-2 dd code"), ["ab12", "cd34"]);
+    // The signature header as received (so the body can be checked again), then the hash links.
+    assert_eq!(
+        texts(&host, "#raw-2 dd code"),
+        ["sha256=0a1b2c", "ab12", "cd34"]
+    );
     toggle.click();
     leptos::task::tick().await;
     assert!(region.hidden());

@@ -162,6 +162,16 @@ fn RawView(raw: RawEvidence) -> impl IntoView {
             <h4 class="raw__title">"Provider body, exactly as received"</h4>
             <pre class="raw__pre" tabindex="0">{body}</pre>
         })}
+        {(raw.signature_header.is_some() || raw.signed_url.is_some()).then(|| view! {
+            <dl class="raw__hashes">
+                {raw.signature_header.map(|header| view! {
+                    <div><dt>"Signature header"</dt><dd><code>{header}</code></dd></div>
+                })}
+                {raw.signed_url.map(|url| view! {
+                    <div><dt>"Signed URL"</dt><dd><code>{url}</code></dd></div>
+                })}
+            </dl>
+        })}
         <h4 class="raw__title">"Recorded detail"</h4>
         <pre class="raw__pre" tabindex="0">{pretty(&raw.detail)}</pre>
         <dl class="raw__hashes">

@@ -105,6 +105,13 @@ pub struct RawEvidence {
     pub id: i64,
     /// The provider's body exactly as received (signature verified), if any.
     pub raw_body: Option<String>,
+    /// The webhook's signature header exactly as received, so anyone with the
+    /// app secret can check the body again (absent on older steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_header: Option<String>,
+    /// SMS: the URL the provider signed (the signature covers it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_url: Option<String>,
     pub detail: serde_json::Value,
     pub prev_hash: String,
     pub hash: String,

@@ -85,6 +85,22 @@ async fn a_whatsapp_webhook_keeps_its_signature_header_exactly_as_received() {
         .unwrap();
     assert_eq!(line["signature_header"], header.as_str());
     assert_eq!(line["hash_form"], 2);
+    // Compliance sees it beside the raw body, on the step's raw evidence.
+    let raw: Value = t
+        .http
+        .get(format!(
+            "{}/api/v1/compliance/events/{}/raw",
+            t.base, line["id"]
+        ))
+        .bearer_auth(&t.compliance)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw["signature_header"], header.as_str(), "{raw}");
+    assert_eq!(raw["raw_body"], body.as_str());
     assert!(t
         .service
         .state

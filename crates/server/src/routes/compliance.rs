@@ -298,7 +298,7 @@ async fn record(
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Consent event id.")),
     responses(
-        (status = 200, description = "The event's evidence as stored: the provider's raw body, the detail and the hash links.", body = optin_core::compliance::RawEvidence),
+        (status = 200, description = "The event's evidence as stored: the provider's raw body with its signature header (and, for SMS, the signed URL), the detail and the hash links.", body = optin_core::compliance::RawEvidence),
         (status = 404, description = "No such event in the organization's record (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
     ),
@@ -320,6 +320,8 @@ async fn raw(
     Ok(Json(RawEvidence {
         id: row.id,
         raw_body: row.raw_body,
+        signature_header: row.signature_header,
+        signed_url: row.signed_url,
         detail,
         prev_hash: row.prev_hash,
         hash: row.hash,
