@@ -327,7 +327,7 @@ impl Service {
             tracing::error!(error = %e, "the checkpoint at shutdown failed");
         }
         if let Err(e) = self.state.store.checkpoint().await {
-            tracing::warn!(error = %e, "checkpoint at shutdown failed");
+            tracing::warn!(error = %e, "the write-ahead log checkpoint at shutdown failed");
         }
     }
 }

@@ -26,6 +26,9 @@ pub const INTERVAL: Duration = Duration::from_secs(5 * 60);
 pub struct Pass {
     /// Webhook receipts forgotten.
     pub receipts_pruned: u64,
+    /// Whether the write-ahead log was emptied (false while another
+    /// connection was still using it; the next pass tries again).
+    pub log_truncated: bool,
 }
 
 /// Runs a pass every [`INTERVAL`] until `stop` is cancelled; a failed pass
@@ -55,6 +58,9 @@ pub async fn pass(state: &AppState) -> StoreResult<Pass> {
         .store
         .prune_receipts(state.clock.now() - RECEIPT_HORIZON)
         .await?;
-    state.store.checkpoint().await?;
-    Ok(Pass { receipts_pruned })
+    let log_truncated = state.store.checkpoint().await?;
+    Ok(Pass {
+        receipts_pruned,
+        log_truncated,
+    })
 }

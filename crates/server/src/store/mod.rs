@@ -227,12 +227,13 @@ impl Store {
 impl Store {
     /// Copies the write-ahead log into the database file and truncates it,
     /// so the log does not grow without bound and a restart replays little.
-    /// Readers still in the log leave part of it for the next checkpoint.
-    pub async fn checkpoint(&self) -> StoreResult<()> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
+    /// Answers whether the log was emptied: a reader or writer still in it
+    /// (SQLite's `busy`) leaves it for the next checkpoint.
+    pub async fn checkpoint(&self) -> StoreResult<bool> {
+        let (busy,): (i64,) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pool)
             .await?;
-        Ok(())
+        Ok(busy == 0)
     }
 }
 
