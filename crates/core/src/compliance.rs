@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{ConsentSnapshot, MessageView};
 use crate::consent::{ConsentState, ConsentView};
-use crate::vocab::{Cause, Channel, EvidenceKind, Mode, Role};
+use crate::vocab::{AccessKind, Cause, Channel, EvidenceKind, Mode, Role};
 
 /// An advisor who holds a number in their contacts, and under which name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,4 +161,31 @@ pub struct WebhookReview {
     pub received_at: DateTime<Utc>,
     /// When it was reviewed (or replayed), if it was.
     pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+/// One read or download of the organization's records by a person: who,
+/// what, when (`GET /api/v1/compliance/access-log`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccessEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub person_id: i64,
+    pub person_name: String,
+    /// The person's role when they read it.
+    pub role: Role,
+    pub kind: AccessKind,
+    /// The number concerned; none for organization-wide exports.
+    pub phone: Option<String>,
+    /// What exactly: the format, the event, the cursor range.
+    pub detail: Option<String>,
+}
+
+/// A page of the access log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccessLogPage {
+    pub entries: Vec<AccessEntry>,
+    /// Pass as `before` for the next (older) page; none at the start of the log.
+    pub next_before: Option<i64>,
 }

@@ -272,6 +272,25 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// What a person read or took away from the organization's records, as
+    /// the access log keeps it (FINRA and SEC examiners ask who saw what).
+    pub enum AccessKind {
+        /// Opened a number's conversation and consent timeline.
+        ConversationViewed = "conversation_viewed",
+        /// Opened one step's raw evidence (the provider's body and signature).
+        RawEvidenceViewed = "raw_evidence_viewed",
+        /// Downloaded one number's consent record.
+        RecordExported = "record_exported",
+        /// Downloaded the whole organization's consent record.
+        OrganizationExported = "organization_exported",
+        /// Downloaded a number's evidence bundle.
+        BundleDownloaded = "bundle_downloaded",
+        /// Took messages and consent steps from the archive feed.
+        ArchiveExported = "archive_exported",
+    }
+}
+
+wire_enum! {
     /// Where an outbox job stands.
     pub enum OutboxState {
         /// Waiting for its next attempt (`next_attempt_at`).
@@ -577,6 +596,7 @@ mod tests {
             MessageStatus::parse,
         );
         round_trips(Cause::ALL, Cause::as_str, Cause::parse);
+        round_trips(AccessKind::ALL, AccessKind::as_str, AccessKind::parse);
         round_trips(EvidenceKind::ALL, EvidenceKind::as_str, EvidenceKind::parse);
         round_trips(Role::ALL, Role::as_str, Role::parse);
         round_trips(Mode::ALL, Mode::as_str, Mode::parse);

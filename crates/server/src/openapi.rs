@@ -79,6 +79,7 @@ use crate::routes::{
         compliance::chain,
         compliance::advisors,
         compliance::reviews,
+        compliance::access_log,
         evidence::public_key,
         revocations::record_for_contact,
         revocations::resolve_for_contact,

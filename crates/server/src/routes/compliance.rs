@@ -6,7 +6,11 @@
 //! - `GET /compliance/events/{id}/raw`: one event's raw evidence;
 //! - `GET /compliance/chain`: the hash chain, verified now against the signed checkpoints;
 //! - `GET /compliance/advisors`: the organization's people;
-//! - `GET /compliance/reviews`: parts of the organization's webhooks kept for review.
+//! - `GET /compliance/reviews`: parts of the organization's webhooks kept for review;
+//! - `GET /compliance/access-log?phone=&before=&limit=`: who read or exported what.
+//!
+//! Reading a number's timeline or raw evidence, and every download, is
+//! logged first (see [`log_access`]).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -15,17 +19,17 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use optin_core::api::{ConsentView, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use optin_core::compliance::{
-    AdvisorSummary, ChainStatus, NumberPage, NumberSummary, NumberTimeline, RawEvidence,
-    TimelineEvent, WebhookReview,
+    AccessLogPage, AdvisorSummary, ChainStatus, NumberPage, NumberSummary, NumberTimeline,
+    RawEvidence, TimelineEvent, WebhookReview,
 };
-use optin_core::vocab::Mode;
+use optin_core::vocab::{AccessKind, Mode};
 use serde::Deserialize;
 
 use crate::auth::Supervisor;
 use crate::checkpoints::{self, Verdict};
 use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::routes::consent::{record_download, RecordQuery};
-use crate::services::snapshot;
+use crate::services::{log_access, snapshot};
 use crate::store::compliance::{NumberFilter, OrganizationNumber};
 use crate::store::evidence::EvidenceRow;
 use crate::store::messages::ConversationOf;
@@ -41,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/compliance/chain", get(chain))
         .route("/compliance/advisors", get(advisors))
         .route("/compliance/reviews", get(reviews))
+        .route("/compliance/access-log", get(access_log))
 }
 
 #[derive(Deserialize)]
@@ -238,6 +243,14 @@ async fn timeline(
     ApiPath(phone): ApiPath<String>,
 ) -> AppResult<Json<NumberTimeline>> {
     let number = organization_number(&state, me.organization_id, &phone).await?;
+    log_access(
+        &state,
+        &me,
+        AccessKind::ConversationViewed,
+        Some(&phone),
+        None,
+    )
+    .await?;
     let now = state.clock.now();
     let names = state.store.advisor_names(me.organization_id).await?;
     let events = state
@@ -288,7 +301,7 @@ async fn record(
     ApiQuery(query): ApiQuery<RecordQuery>,
 ) -> AppResult<Response> {
     organization_number(&state, me.organization_id, &phone).await?;
-    record_download(&state, me.organization_id, Some(&phone), &query).await
+    record_download(&state, &me, Some(&phone), &query).await
 }
 
 #[utoipa::path(
@@ -313,6 +326,15 @@ async fn raw(
         .evidence_event(me.organization_id, id)
         .await?
         .ok_or(AppError::NotFound("That event"))?;
+    let step = format!("step #{} ({})", row.seq, row.kind);
+    log_access(
+        &state,
+        &me,
+        AccessKind::RawEvidenceViewed,
+        Some(&row.phone_e164),
+        Some(step),
+    )
+    .await?;
     let detail = serde_json::from_str(&row.detail_json).map_err(|e| StoreError::Corrupt {
         what: format!("consent event {id}"),
         problem: e.to_string(),
@@ -421,4 +443,54 @@ async fn reviews(
             .organization_reviews(me.organization_id, MAX_REVIEWS)
             .await?,
     ))
+}
+
+#[derive(Deserialize)]
+struct AccessLogQuery {
+    phone: Option<String>,
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/access-log",
+    tag = "compliance",
+    security(("bearer" = [])),
+    params(
+        ("phone" = Option<String>, Query, description = "Only accesses to this number (E.164)."),
+        ("before" = Option<i64>, Query, description = "Only entries older than this entry id (the previous page's `next_before`)."),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 200 (50 by default)."),
+    ),
+    responses(
+        (status = 200, description = "Who opened a conversation or raw evidence, or downloaded a record, bundle or archive: newest first.", body = optin_core::compliance::AccessLogPage),
+        (status = 422, description = "A page size outside 1 to 200 (`invalid_limit`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+    ),
+)]
+async fn access_log(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    ApiQuery(query): ApiQuery<AccessLogQuery>,
+) -> AppResult<Json<AccessLogPage>> {
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(AppError::invalid(
+            "invalid_limit",
+            "limit",
+            format!("A page holds 1 to {MAX_PAGE_SIZE} entries."),
+        ));
+    }
+    let phone = query.phone.as_deref().filter(|p| !p.is_empty());
+    let entries = state
+        .store
+        .access_log(me.organization_id, phone, query.before, limit)
+        .await?;
+    let next_before = (entries.len() == limit as usize)
+        .then(|| entries.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(AccessLogPage {
+        entries,
+        next_before,
+    }))
 }

@@ -14,10 +14,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::{stream, StreamExt};
 use optin_core::api::{ConsentSnapshot, OptInPreview};
+use optin_core::vocab::AccessKind;
 use serde::Deserialize;
 
 use crate::auth::{Advisor, Sender, Supervisor};
 use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
+use crate::services::log_access;
 use crate::services::optin::{self, OptInRequest, RequestKind};
 use crate::store::auth::AdvisorIdentity;
 use crate::store::evidence::{csv_line, EvidenceRow, CSV_HEADER};
@@ -183,17 +185,26 @@ enum RecordFormat {
 }
 
 impl RecordFormat {
+    const ALL: [Self; 3] = [Self::Json, Self::Jsonl, Self::Csv];
+
+    /// The name `format` takes.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Jsonl => "jsonl",
+            Self::Csv => "csv",
+        }
+    }
+
     fn parse(text: &str) -> AppResult<Self> {
-        match text {
-            "json" => Ok(Self::Json),
-            "jsonl" => Ok(Self::Jsonl),
-            "csv" => Ok(Self::Csv),
-            _ => Err(AppError::Invalid {
+        Self::ALL
+            .into_iter()
+            .find(|format| format.name() == text)
+            .ok_or_else(|| AppError::Invalid {
                 code: "invalid_format",
                 field: "format",
                 message: "Choose format json, jsonl or csv.".into(),
-            }),
-        }
+            })
     }
 
     /// Content type, and the file extension when it downloads as an attachment.
@@ -228,13 +239,20 @@ impl RecordFormat {
 /// however long the record), one of the few downloads allowed at once.
 pub async fn record_download(
     state: &AppState,
-    organization_id: i64,
+    person: &AdvisorIdentity,
     phone: Option<&str>,
     query: &RecordQuery,
 ) -> AppResult<Response> {
+    let organization_id = person.organization_id;
     let default = if phone.is_some() { "json" } else { "jsonl" };
     let format = RecordFormat::parse(query.format.as_deref().unwrap_or(default))?;
     let permit = state.limits.export_permit()?;
+    let kind = match phone {
+        Some(_) => AccessKind::RecordExported,
+        None => AccessKind::OrganizationExported,
+    };
+    let detail = format!("consent record as {}", format.name());
+    log_access(state, person, kind, phone, Some(detail)).await?;
     let name = match phone {
         Some(phone) => format!("consent-record-{}", phone.trim_start_matches('+')),
         None => "consent-record".to_owned(),
@@ -305,13 +323,7 @@ async fn record(
         .contact(advisor.advisor_id, id, state.clock.now())
         .await?
         .ok_or(AppError::NotFound("That contact"))?;
-    record_download(
-        &state,
-        advisor.organization_id,
-        Some(&contact.phone),
-        &query,
-    )
-    .await
+    record_download(&state, &advisor, Some(&contact.phone), &query).await
 }
 
 #[utoipa::path(
@@ -336,5 +348,5 @@ async fn export(
     Supervisor(supervisor): Supervisor,
     ApiQuery(query): ApiQuery<RecordQuery>,
 ) -> AppResult<Response> {
-    record_download(&state, supervisor.organization_id, None, &query).await
+    record_download(&state, &supervisor, None, &query).await
 }

@@ -240,6 +240,25 @@ fn refused(e: IllegalTransition) -> AppError {
 }
 
 /// The advisor's view of a number's consent at `now`.
+/// Logs that `person` read or took away records, before they are handed
+/// over: an access that cannot be logged is refused (503), never served
+/// without its trace.
+pub async fn log_access(
+    state: &AppState,
+    person: &AdvisorIdentity,
+    kind: optin_core::vocab::AccessKind,
+    phone: Option<&str>,
+    detail: Option<String>,
+) -> AppResult<()> {
+    let access = crate::store::access::NewAccess {
+        person,
+        kind,
+        phone,
+        detail,
+    };
+    Ok(state.store.log_access(access, state.clock.now()).await?)
+}
+
 pub fn snapshot(phone: &str, record: &ConsentRecord, now: DateTime<Utc>) -> ConsentSnapshot {
     let status = &record.status;
     ConsentSnapshot {
