@@ -9,7 +9,8 @@ use optin_core::api::{
     Purpose, ResolveStopFlag, StopFlag, TemplateView, API_PREFIX,
 };
 use optin_core::compliance::{
-    AdvisorSummary, ChainStatus, NumberPage, NumberTimeline, RawEvidence, WebhookReview,
+    AccessLogPage, AdvisorSummary, ChainStatus, NumberPage, NumberTimeline, RawEvidence,
+    WebhookReview,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -560,6 +561,17 @@ impl Api {
     /// Parts of the organization's webhooks kept for review (compliance).
     pub async fn compliance_reviews(&self) -> Result<Vec<WebhookReview>, ClientError> {
         decode(self.get("/compliance/reviews").send().await).await
+    }
+
+    /// The newest entries of the access log: who read or exported what (compliance).
+    pub async fn compliance_access_log(&self, limit: u32) -> Result<AccessLogPage, ClientError> {
+        decode(
+            self.get("/compliance/access-log")
+                .query([("limit", limit.to_string())])
+                .send()
+                .await,
+        )
+        .await
     }
 
     /// Records a revocation the contact gave by other means: for one of the

@@ -3,8 +3,8 @@
 //! until it has its words here.
 
 use optin_core::api::{
-    Cause, Channel, ConsentState, EvidenceKind, MessageStatus, Mode, Purpose, RevocationChannel,
-    Role,
+    AccessKind, Cause, Channel, ConsentState, EvidenceKind, MessageStatus, Mode, Purpose,
+    RevocationChannel, Role,
 };
 
 /// Words for a consent-record kind, as an advisor reads them.
@@ -128,6 +128,18 @@ pub fn mode_tag(mode: Mode) -> Option<&'static str> {
     match mode {
         Mode::Production => None,
         Mode::Sandbox => Some("Sandbox"),
+    }
+}
+
+/// What a person did with the records, as the access log says it.
+pub fn access(kind: AccessKind) -> &'static str {
+    match kind {
+        AccessKind::ConversationViewed => "Opened the conversation",
+        AccessKind::RawEvidenceViewed => "Opened raw evidence",
+        AccessKind::RecordExported => "Downloaded the consent record",
+        AccessKind::OrganizationExported => "Downloaded the organization's record",
+        AccessKind::BundleDownloaded => "Downloaded the evidence bundle",
+        AccessKind::ArchiveExported => "Exported to the archive",
     }
 }
 

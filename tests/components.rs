@@ -16,19 +16,20 @@ use optin_app::components::conversation::{delivery_mark, Conversation};
 use optin_app::components::session_notice::SessionNotice;
 use optin_app::live::Live;
 use optin_app::live::SseParser;
-use optin_app::pages::compliance::CompliancePage;
+use optin_app::pages::compliance::{AccessLog, CompliancePage};
 use optin_app::pages::compliance_number::ComplianceNumberPage;
 use optin_app::pages::sms::sms_parts;
 use optin_app::route::{Route, Router};
 use optin_app::session::{choose, token_from_fragment, Session};
 use optin_app::time::{day_label, local_day_start, precise_stamp, stamp, until};
 use optin_core::api::{
-    Cause, Channel, ConsentSnapshot, ConsentState, ConsentView, Contact, Direction, EvidenceKind,
-    Language, MessageStatus, MessageView, Mode, OptInPreview, Purpose, Role, TemplateView,
+    AccessKind, Cause, Channel, ConsentSnapshot, ConsentState, ConsentView, Contact, Direction,
+    EvidenceKind, Language, MessageStatus, MessageView, Mode, OptInPreview, Purpose, Role,
+    TemplateView,
 };
 use optin_core::compliance::{
-    AdvisorSummary, ChainStatus, NumberHolder, NumberPage, NumberSummary, NumberTimeline,
-    RawEvidence, TimelineEvent,
+    AccessEntry, AccessLogPage, AdvisorSummary, ChainStatus, NumberHolder, NumberPage,
+    NumberSummary, NumberTimeline, RawEvidence, TimelineEvent,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -1484,4 +1485,66 @@ async fn the_timeline_shows_each_step_marks_sandbox_evidence_and_shows_raw_evide
         Some("false")
     );
     unstub_fetch();
+}
+
+#[wasm_bindgen_test]
+async fn the_access_log_says_who_read_what_and_when_linking_each_number() {
+    let now = noon();
+    let page = AccessLogPage {
+        entries: vec![
+            AccessEntry {
+                id: 2,
+                at: local(2026, 6, 10, 11, 5),
+                person_id: 3,
+                person_name: "Casey Morgan".into(),
+                role: Role::Compliance,
+                kind: AccessKind::RecordExported,
+                phone: Some("+447911123456".into()),
+                detail: Some("consent record as csv".into()),
+            },
+            AccessEntry {
+                id: 1,
+                at: local(2026, 6, 10, 9, 56),
+                person_id: 3,
+                person_name: "Casey Morgan".into(),
+                role: Role::Compliance,
+                kind: AccessKind::OrganizationExported,
+                phone: None,
+                detail: Some("consent record as jsonl".into()),
+            },
+        ],
+        next_before: None,
+    };
+    stub_fetch(&[("/compliance/access-log", json(&page))]);
+    let host = mount(move || {
+        provide_context(Router::detached(Route::Compliance));
+        provide_context(Api::new("unused".into()));
+        provide_context(Live::new());
+        view! { <AccessLog now=Signal::derive(move || now)/> }
+    });
+    eventually("the entries are listed", || {
+        host.query_selector_all(".access").unwrap().length() == 2
+    })
+    .await;
+    assert_eq!(
+        texts(&host, ".access__who"),
+        ["Casey Morgan (Compliance)", "Casey Morgan (Compliance)"]
+    );
+    assert_eq!(
+        texts(&host, ".access__what"),
+        [
+            "Downloaded the consent record · +447911123456 · consent record as csv",
+            "Downloaded the organization's record · consent record as jsonl"
+        ]
+    );
+    assert_eq!(
+        texts(&host, ".access__when"),
+        ["Today, 11:05 AM", "Today, 09:56 AM"]
+    );
+    assert_eq!(
+        find::<HtmlElement>(&host, ".access__number")
+            .get_attribute("href")
+            .as_deref(),
+        Some("/compliance/numbers/%2B447911123456")
+    );
 }

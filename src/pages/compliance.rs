@@ -221,6 +221,7 @@ pub fn CompliancePage() -> impl IntoView {
                 </Show>
             </section>
             <WebhookReviews now=now/>
+            <AccessLog now=now/>
         </div>
     }
 }
@@ -321,6 +322,63 @@ pub fn WebhookReviews(
         <section class="card reviews" aria-labelledby="reviews-title">
             <h3 id="reviews-title" class="card__title">"Webhook parts kept for review"</h3>
             <p class="muted card__intro">"Parts of provider messages the service could not understand. They were acknowledged and kept as received; nothing else in the same message was lost."</p>
+            {body}
+        </section>
+    }
+}
+
+/// Entries of the access log shown at once.
+const ACCESS_ROWS: u32 = 20;
+
+/// Who read or downloaded which records lately, newest first; refreshed on
+/// every event, since opening a number here adds an entry.
+#[component]
+pub fn AccessLog(
+    /// The server's clock.
+    #[prop(into)]
+    now: Signal<DateTime<Utc>>,
+) -> impl IntoView {
+    let api = expect_context::<Api>();
+    let live = expect_context::<Live>();
+    let log = LocalResource::new(move || {
+        live.revision();
+        let api = api.clone();
+        async move { api.compliance_access_log(ACCESS_ROWS).await }
+    });
+    let body = move || {
+        match log.get() {
+        None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+        Some(Err(e)) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+        Some(Ok(page)) if page.entries.is_empty() => {
+            view! { <p class="muted">"Nobody has opened or downloaded a record yet."</p> }.into_any()
+        }
+        Some(Ok(page)) => view! {
+            <ul class="access__list">
+                {page.entries.into_iter().map(|entry| {
+                    let at = entry.at;
+                    view! {
+                        <li class="access">
+                            <span class="access__who">{format!("{} ({})", entry.person_name, labels::role(entry.role))}</span>
+                            <span class="access__what">
+                                {labels::access(entry.kind)}
+                                {entry.phone.map(|phone| view! {
+                                    " · "<Link to=Route::ComplianceNumber(phone.clone()) class="access__number">{phone}</Link>
+                                })}
+                                {entry.detail.map(|detail| format!(" · {detail}"))}
+                            </span>
+                            <time class="access__when" datetime=at.to_rfc3339()>{move || stamp(at, now.get())}</time>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+        .into_any(),
+    }
+    };
+    view! {
+        <section class="card access-log" aria-labelledby="access-title">
+            <h3 id="access-title" class="card__title">"Access log"</h3>
+            <p class="muted card__intro">"Who opened a conversation or raw evidence, or downloaded a record, newest first. Every such read is logged before it is shown."</p>
             {body}
         </section>
     }

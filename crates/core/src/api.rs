@@ -345,7 +345,7 @@ mod tests {
 pub use crate::consent::{ConsentState, ConsentView};
 pub use crate::language::Language;
 pub use crate::vocab::{
-    Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Mode, Purpose,
+    AccessKind, Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Mode, Purpose,
     RevocationChannel, Role, StopFlagDecision, MAX_SMS_CHARS,
 };
 use crate::window::{saturating_add, RESEND_INTERVAL};
