@@ -43,6 +43,7 @@ pub fn evidence(kind: EvidenceKind) -> &'static str {
         K::StopRequestApplied => "Flagged message applied as a revocation",
         K::StopRequestDismissed => "Flagged message judged not a revocation",
         K::SmsOptOutConfirmation => "Opt-out confirmation SMS queued",
+        K::MessagesPurged => "Messages past retention deleted",
     }
 }
 
@@ -73,6 +74,7 @@ pub fn cause(cause: Cause) -> &'static str {
         Cause::Advisor => "Advisor",
         Cause::Contact => "Contact",
         Cause::Provider => "WhatsApp / SMS provider",
+        Cause::Service => "The service",
     }
 }
 

@@ -44,6 +44,13 @@ pub struct OrganizationView {
     /// sender number's country (a guard against toll fraud).
     #[serde(default)]
     pub sms_countries: Option<Vec<String>>,
+    /// How long messages are kept before they are purged, in months.
+    #[serde(default = "default_retention")]
+    pub retention_months: u32,
+}
+
+fn default_retention() -> u32 {
+    DEFAULT_RETENTION_MONTHS
 }
 
 /// What an organization is created or changed with; absent fields stay as they are.
@@ -82,7 +89,19 @@ pub struct OrganizationSettings {
     /// be sent to when given; an empty list allows none.
     #[serde(default)]
     pub sms_countries: Option<Vec<String>>,
+    /// How long messages are kept, in months (36 to 1,200; six years by default).
+    #[serde(default)]
+    pub retention_months: Option<u32>,
 }
+
+/// Retention every organization starts with: six years (FINRA 4511).
+pub const DEFAULT_RETENTION_MONTHS: u32 = 72;
+
+/// The shortest retention accepted: three years (SEC 17a-4(b)(4)).
+pub const MIN_RETENTION_MONTHS: u32 = 36;
+
+/// The longest retention accepted: a hundred years.
+pub const MAX_RETENTION_MONTHS: u32 = 1200;
 
 /// Longest HELP answer accepted, in characters (two SMS segments).
 pub const MAX_SMS_HELP_CHARS: usize = 306;

@@ -189,3 +189,57 @@ pub struct AccessLogPage {
     /// Pass as `before` for the next (older) page; none at the start of the log.
     pub next_before: Option<i64>,
 }
+
+/// A legal hold: while active, nothing it covers is purged, whatever its age.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LegalHold {
+    pub id: i64,
+    /// The number held; none holds the whole organization.
+    pub phone: Option<String>,
+    pub reason: String,
+    pub placed_by: String,
+    pub placed_at: DateTime<Utc>,
+    /// Who released it and when; none while it holds.
+    pub released_by: Option<String>,
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/compliance/holds`: the period and the holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Retention {
+    /// How long messages are kept, in months.
+    pub retention_months: u32,
+    pub holds: Vec<LegalHold>,
+}
+
+/// `POST /api/v1/compliance/holds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewLegalHold {
+    /// The number to hold (E.164); none holds the whole organization.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Why (the matter, the request): shown to everyone who reads the hold.
+    pub reason: String,
+}
+
+/// Longest hold reason accepted, in characters.
+pub const MAX_HOLD_REASON_CHARS: usize = 500;
+
+impl NewLegalHold {
+    /// The reason, trimmed, or why it is refused.
+    pub fn checked_reason(&self) -> Result<&str, &'static str> {
+        let reason = self.reason.trim();
+        if reason.is_empty() {
+            Err("Say why the records are held (the matter or request).")
+        } else if reason.chars().count() > MAX_HOLD_REASON_CHARS {
+            Err("The reason is too long (at most 500 characters).")
+        } else if reason.chars().any(|c| c.is_control() && c != '\n') {
+            Err("The reason contains characters that cannot be shown.")
+        } else {
+            Ok(reason)
+        }
+    }
+}

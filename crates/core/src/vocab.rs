@@ -191,6 +191,8 @@ wire_enum! {
         Provider = "provider",
         /// The contact, from their phone.
         Contact = "contact",
+        /// The service itself, applying a rule of the organization (retention).
+        Service = "service",
     }
 }
 
@@ -268,6 +270,9 @@ wire_enum! {
         StopRequestDismissed = "stop_request_dismissed",
         /// The one confirmation SMS after STOP was queued (no marketing).
         SmsOptOutConfirmation = "sms_opt_out_confirmation",
+        /// Messages with the contact past the organization's retention
+        /// period were deleted (the detail says how many and up to when).
+        MessagesPurged = "messages_purged",
     }
 }
 

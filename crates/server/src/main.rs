@@ -188,6 +188,10 @@ struct OrganizationArgs {
     /// replaces the list). Without a list, only the SMS number's country.
     #[arg(long = "sms-country")]
     sms_countries: Vec<String>,
+    /// How long messages are kept before they are purged, in months (36 to
+    /// 1200; 72, six years, by default). Legal holds stop any purge.
+    #[arg(long)]
+    retention_months: Option<u32>,
 }
 
 impl OrganizationArgs {
@@ -203,6 +207,7 @@ impl OrganizationArgs {
             alternate_opt_in_template: self.alternate_opt_in_template,
             sms_help_text: self.sms_help_text,
             sms_countries: (!self.sms_countries.is_empty()).then_some(self.sms_countries),
+            retention_months: self.retention_months,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! Housekeeping that runs beside the service: every few minutes it
 //! checkpoints SQLite's write-ahead log (and once more at clean shutdown, see
-//! [`crate::Service::stop`]) and forgets webhook receipts older than the
-//! providers' retry horizon.
+//! [`crate::Service::stop`]), forgets webhook receipts older than the
+//! providers' retry horizon, and purges messages past their organization's
+//! retention (see [`crate::services::retention`]).
 //!
 //! Receipts make re-deliveries harmless: an item seen before is acknowledged
 //! and skipped. Meta retries an unacknowledged webhook for up to 7 days and
@@ -26,6 +27,8 @@ pub const INTERVAL: Duration = Duration::from_secs(5 * 60);
 pub struct Pass {
     /// Webhook receipts forgotten.
     pub receipts_pruned: u64,
+    /// Messages past their organization's retention that were purged.
+    pub messages_purged: u64,
     /// Whether the write-ahead log was emptied (false while another
     /// connection was still using it; the next pass tries again).
     pub log_truncated: bool,
@@ -42,10 +45,17 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             _ = every.tick() => {}
         }
         match pass(&state).await {
-            Ok(done) if done.receipts_pruned > 0 => {
-                tracing::info!(pruned = done.receipts_pruned, "old webhook receipts pruned")
+            Ok(done) => {
+                if done.receipts_pruned > 0 {
+                    tracing::info!(pruned = done.receipts_pruned, "old webhook receipts pruned")
+                }
+                if done.messages_purged > 0 {
+                    tracing::info!(
+                        purged = done.messages_purged,
+                        "messages past retention purged"
+                    )
+                }
             }
-            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "maintenance pass failed"),
         }
     }
@@ -58,9 +68,11 @@ pub async fn pass(state: &AppState) -> StoreResult<Pass> {
         .store
         .prune_receipts(state.clock.now() - RECEIPT_HORIZON)
         .await?;
+    let messages_purged = crate::services::retention::purge_all(state).await?.messages;
     let log_truncated = state.store.checkpoint().await?;
     Ok(Pass {
         receipts_pruned,
+        messages_purged,
         log_truncated,
     })
 }

@@ -37,7 +37,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, compliance, consent, contacts, events, evidence, integrations, me, messages,
+    admin, compliance, consent, contacts, events, evidence, holds, integrations, me, messages,
     revocations, webhooks,
 };
 
@@ -81,6 +81,9 @@ use crate::routes::{
         compliance::reviews,
         compliance::access_log,
         evidence::public_key,
+        holds::holds,
+        holds::place,
+        holds::release,
         revocations::record_for_contact,
         revocations::resolve_for_contact,
         revocations::record_for_number,

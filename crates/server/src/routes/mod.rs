@@ -7,6 +7,7 @@ pub(crate) mod consent;
 pub(crate) mod contacts;
 pub(crate) mod events;
 pub(crate) mod evidence;
+pub(crate) mod holds;
 pub(crate) mod integrations;
 pub(crate) mod me;
 pub(crate) mod messages;
@@ -35,6 +36,7 @@ pub fn api() -> Router<AppState> {
         .merge(integrations::router())
         .merge(compliance::router())
         .merge(evidence::router())
+        .merge(holds::router())
         .merge(revocations::router())
         .merge(admin::router())
         .route("/openapi.json", get(crate::openapi::serve))

@@ -9,6 +9,7 @@ pub mod identities;
 pub mod inbound;
 pub mod optin;
 pub mod provisioning;
+pub mod retention;
 pub mod revocation;
 pub mod sending;
 pub mod signals;

@@ -139,7 +139,26 @@ pub fn checked_settings(
             Ok::<_, AppError>(codes)
         })
         .transpose()?;
+    use optin_core::admin::{MAX_RETENTION_MONTHS, MIN_RETENTION_MONTHS};
+    let retention_months = settings
+        .retention_months
+        .map(|months| {
+            if (MIN_RETENTION_MONTHS..=MAX_RETENTION_MONTHS).contains(&months) {
+                Ok(months)
+            } else {
+                Err(AppError::invalid(
+                    "invalid_retention",
+                    "retention_months",
+                    format!(
+                        "Keep messages {MIN_RETENTION_MONTHS} to {MAX_RETENTION_MONTHS} months \
+                         (SEC 17a-4 asks for at least three years, FINRA 4511 six)."
+                    ),
+                ))
+            }
+        })
+        .transpose()?;
     Ok(OrganizationSettings {
+        retention_months,
         alternate_opt_in_template,
         sms_countries,
         name,

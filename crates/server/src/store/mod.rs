@@ -20,6 +20,7 @@ pub mod messages;
 pub mod metrics;
 pub mod organizations;
 pub mod provisioning;
+pub mod retention;
 pub mod reviews;
 pub mod revocations;
 pub mod seed;

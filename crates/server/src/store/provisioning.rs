@@ -24,6 +24,7 @@ struct OrganizationRow {
     alternate_opt_in_template: Option<String>,
     sms_help_text: Option<String>,
     sms_countries: Option<String>,
+    retention_months: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -109,7 +110,7 @@ impl Store {
         let rows: Vec<OrganizationRow> = sqlx::query_as(
             "SELECT id, name, whatsapp_business_account_id, sms_number, frame_origins,
                     whatsapp_access_token_env, whatsapp_enabled, default_language,
-                    alternate_opt_in_template, sms_help_text, sms_countries
+                    alternate_opt_in_template, sms_help_text, sms_countries, retention_months
              FROM organizations WHERE ($1 IS NULL OR id = $1) ORDER BY id",
         )
         .bind(only)
@@ -151,6 +152,7 @@ impl Store {
                     sms_countries: row
                         .sms_countries
                         .map(|countries| countries.split_whitespace().map(Into::into).collect()),
+                    retention_months: u32::try_from(row.retention_months).unwrap_or(u32::MAX),
                 })
             })
             .collect()
@@ -457,6 +459,13 @@ async fn apply_settings(
         sqlx::query("UPDATE organizations SET alternate_opt_in_template = $2 WHERE id = $1")
             .bind(id)
             .bind(template)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(months) = settings.retention_months {
+        sqlx::query("UPDATE organizations SET retention_months = $2 WHERE id = $1")
+            .bind(id)
+            .bind(i64::from(months))
             .execute(&mut **tx)
             .await?;
     }
