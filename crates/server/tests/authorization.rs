@@ -116,6 +116,8 @@ enum Kind {
     Member,
     /// `{id}` in the path is an API key of the organization.
     Key,
+    /// `{id}` in the path is a legal hold of the organization.
+    Hold,
     /// `{ref}` in the body is an advisor id or a token of the key's organization.
     Minted,
 }
@@ -276,6 +278,22 @@ fn routes() -> Vec<Route> {
         route("GET", "/compliance/advisors", Supervisor, Own, None),
         route("GET", "/compliance/reviews", Supervisor, Own, None),
         route("GET", "/compliance/stop-flags", Supervisor, Own, None),
+        route("GET", "/compliance/access-log", Supervisor, Own, None),
+        route("GET", "/compliance/holds", Supervisor, Own, None),
+        route(
+            "POST",
+            "/compliance/holds",
+            Compliance,
+            Own,
+            Some(json!({"reason": "Matter 1"})),
+        ),
+        route(
+            "POST",
+            "/compliance/holds/{id}/release",
+            Compliance,
+            Hold,
+            None,
+        ),
         route(
             "POST",
             "/contacts/{id}/revocations",
@@ -364,12 +382,16 @@ fn declared_routes() -> Vec<(String, String)> {
         "events.rs",
         "integrations.rs",
         "compliance.rs",
+        "holds.rs",
         "admin.rs",
     ])
 }
 
 /// Who and what the cells use.
 struct World {
+    /// A legal hold of Jane's organization, and one of Olga's.
+    jane_hold: i64,
+    olga_hold: i64,
     jane_contact: i64,
     sam_contact: i64,
     olga_contact: i64,
@@ -518,6 +540,14 @@ async fn world(t: &TestService) -> World {
     .await
     .unwrap();
 
+    // A legal hold of each organization (the release route's).
+    let hold = |organization: i64, by: i64| async move {
+        store
+            .place_legal_hold(organization, None, "Matter", by, now)
+            .await
+            .unwrap()
+    };
+
     let open = |token: String, phone: &'static str, crm_id: &'static str| async move {
         let (status, contact) = t
             .api(
@@ -561,6 +591,8 @@ async fn world(t: &TestService) -> World {
         olga_key,
         jane_event,
         olga_event,
+        jane_hold: hold(1, compliance).await,
+        olga_hold: hold(organization, olga_advisor).await,
         jane_spare_token,
         expired,
         revoked,
@@ -617,9 +649,10 @@ fn target(w: &World, kind: Kind, case: Case) -> Option<(String, Value)> {
         (Kind::ContactRef, OtherAdvisor) => reference(json!("003SAM")),
         (Kind::ContactRef, OtherOrganization) => reference(json!("003OLGA")),
         (Kind::ContactRef, _) => reference(json!("003KERRY")),
-        (Kind::Number | Kind::Event | Kind::Member | Kind::Key | Kind::Minted, OtherAdvisor) => {
-            None
-        }
+        (
+            Kind::Number | Kind::Event | Kind::Member | Kind::Key | Kind::Hold | Kind::Minted,
+            OtherAdvisor,
+        ) => None,
         (Kind::Number, OtherOrganization) => phone(OLGAS),
         (Kind::Number, _) => phone(JANES),
         (Kind::Event, OtherOrganization) => id(w.olga_event),
@@ -628,6 +661,8 @@ fn target(w: &World, kind: Kind, case: Case) -> Option<(String, Value)> {
         (Kind::Member, _) => id(w.spare_person),
         (Kind::Key, OtherOrganization) => id(w.olga_key),
         (Kind::Key, _) => id(w.spare_key),
+        (Kind::Hold, OtherOrganization) => id(w.olga_hold),
+        (Kind::Hold, _) => id(w.jane_hold),
         (Kind::Minted, OtherOrganization) => reference(json!(w.olga_advisor)),
         (Kind::Minted, _) => reference(json!(1)),
     }
@@ -751,6 +786,7 @@ async fn stored(t: &TestService) -> Vec<(&'static str, Option<String>)> {
         "SELECT COUNT(replayed_at) || '' FROM webhook_reviews",
         "SELECT COUNT(*) || '/' || COUNT(decided_at) FROM stop_flags",
         "SELECT COUNT(*) || '' FROM revocations",
+        "SELECT COUNT(*) || '' FROM legal_holds WHERE released_at IS NULL",
     ] {
         let value: Option<String> = sqlx::query_scalar(sql)
             .fetch_one(t.service.state.store.pool())
@@ -807,8 +843,9 @@ async fn every_api_route_refuses_bad_tokens_others_resources_and_wrong_roles() {
     );
     // Any person: 4 routes without an id × 3, 5 on a contact × 5.
     // Sending: POST /contacts × (3 + 2 roles), the open route and 7 on a contact × (5 + 2).
-    // Compliance (and the export): 6 without an id × (3 + 1), 2 on a number and the
-    // raw event × (3 + 1 + 1); its writes, 2 on a number × (3 + 1 + 2). Admin: 9
+    // Compliance (and the export): 8 without an id × (3 + 1), 2 on a number and the
+    // raw event × (3 + 1 + 1); its writes, a hold × (3 + 2), 2 on a number and a
+    // hold's release × (3 + 1 + 2). Admin: 9
     // without an id × (3 + 3), 1 on a person and 2 on a key × (3 + 1 + 3).
     // Integration: 2 × (3 + 1 + 1).
     assert_eq!(
@@ -817,9 +854,10 @@ async fn every_api_route_refuses_bad_tokens_others_resources_and_wrong_roles() {
             + 5 * 5
             + (3 + 2)
             + 8 * (5 + 2)
-            + 6 * (3 + 1)
+            + 8 * (3 + 1)
             + 3 * (3 + 1 + 1)
-            + 2 * (3 + 1 + 2)
+            + (3 + 2)
+            + 3 * (3 + 1 + 2)
             + 9 * (3 + 3)
             + 3 * (3 + 1 + 3)
             + 2 * (3 + 1 + 1)
