@@ -9,8 +9,8 @@ use optin_core::api::{
     Purpose, ResolveStopFlag, StopFlag, TemplateView, API_PREFIX,
 };
 use optin_core::compliance::{
-    AccessLogPage, AdvisorSummary, ChainStatus, NumberPage, NumberTimeline, RawEvidence,
-    WebhookReview,
+    AccessLogPage, AdvisorSummary, ChainStatus, LegalHold, NewLegalHold, NumberPage,
+    NumberTimeline, RawEvidence, Retention, WebhookReview,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -568,6 +568,30 @@ impl Api {
         decode(
             self.get("/compliance/access-log")
                 .query([("limit", limit.to_string())])
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// The organization's retention period and legal holds (compliance).
+    pub async fn compliance_holds(&self) -> Result<Retention, ClientError> {
+        decode(self.get("/compliance/holds").send().await).await
+    }
+
+    /// Places a legal hold on a number, or on the whole organization.
+    pub async fn place_hold(&self, hold: &NewLegalHold) -> Result<LegalHold, ClientError> {
+        let request = self
+            .post("/compliance/holds")
+            .json(hold)
+            .map_err(unexpected)?;
+        decode(request.send().await).await
+    }
+
+    /// Releases a legal hold.
+    pub async fn release_hold(&self, id: i64) -> Result<LegalHold, ClientError> {
+        decode(
+            self.post(&format!("/compliance/holds/{id}/release"))
                 .send()
                 .await,
         )

@@ -13,6 +13,7 @@ use optin_app::components::consent_badge::ConsentBadge;
 use optin_app::components::consent_banner::{ConsentBanner, NO_ANSWER_TEXT};
 use optin_app::components::contact_row::ContactRow;
 use optin_app::components::conversation::{delivery_mark, Conversation};
+use optin_app::components::legal_hold::{retention_text, LegalHoldCard};
 use optin_app::components::session_notice::SessionNotice;
 use optin_app::live::Live;
 use optin_app::live::SseParser;
@@ -28,8 +29,8 @@ use optin_core::api::{
     TemplateView,
 };
 use optin_core::compliance::{
-    AccessEntry, AccessLogPage, AdvisorSummary, ChainStatus, NumberHolder, NumberPage,
-    NumberSummary, NumberTimeline, RawEvidence, TimelineEvent,
+    AccessEntry, AccessLogPage, AdvisorSummary, ChainStatus, LegalHold, NumberHolder, NumberPage,
+    NumberSummary, NumberTimeline, RawEvidence, Retention, TimelineEvent,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -1546,5 +1547,64 @@ async fn the_access_log_says_who_read_what_and_when_linking_each_number() {
             .get_attribute("href")
             .as_deref(),
         Some("/compliance/numbers/%2B447911123456")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_held_number_says_so_and_compliance_may_release_only_its_own_hold() {
+    let now = noon();
+    let hold = |id: i64, phone: Option<&str>, reason: &str| LegalHold {
+        id,
+        phone: phone.map(str::to_owned),
+        reason: reason.into(),
+        placed_by: "Casey Morgan".into(),
+        placed_at: local(2026, 6, 10, 9, 56),
+        released_by: None,
+        released_at: None,
+    };
+    let mut released = hold(3, Some("+447911123456"), "Old matter");
+    released.released_at = Some(now);
+    let retention = Retention {
+        retention_months: 72,
+        holds: vec![
+            hold(2, None, "Regulator's request"),
+            hold(1, Some("+447911123456"), "Matter 2026-17"),
+            hold(4, Some("+15550001234"), "Someone else's matter"),
+            released,
+        ],
+    };
+    stub_fetch(&[("/compliance/holds", json(&retention))]);
+    let host = mount(move || {
+        provide_context(Api::new("unused".into()));
+        view! { <LegalHoldCard phone="+447911123456".to_owned() can_act=true now=Signal::derive(move || now)/> }
+    });
+    eventually("the holds are listed", || {
+        host.query_selector_all(".hold").unwrap().length() == 2
+    })
+    .await;
+    assert!(text(&host, ".card__intro").contains("kept 6 years, then deleted"));
+    assert_eq!(
+        texts(&host, ".hold__what"),
+        [
+            "On legal hold: Matter 2026-17",
+            "On legal hold with the whole organization: Regulator's request"
+        ]
+    );
+    assert_eq!(
+        texts(&host, ".hold__meta"),
+        ["Placed by Casey Morgan · Today, 09:56 AM"; 2]
+    );
+    assert_eq!(
+        texts(&host, ".hold button"),
+        ["Release hold"],
+        "the organization's hold is released from its own place"
+    );
+    assert!(
+        host.query_selector(".hold__form").unwrap().is_none(),
+        "already held: nothing to place"
+    );
+    assert_eq!(
+        [retention_text(72), retention_text(12), retention_text(40)],
+        ["6 years", "1 year", "40 months"]
     );
 }

@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod download;
 pub mod evidence_timeline;
 pub mod icons;
+pub mod legal_hold;
 pub mod modal;
 pub mod revocation;
 pub mod session_notice;

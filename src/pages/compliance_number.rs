@@ -12,6 +12,7 @@ use crate::components::consent_badge::ConsentBadge;
 use crate::components::conversation::Conversation;
 use crate::components::download::DownloadButtons;
 use crate::components::evidence_timeline::EvidenceTimeline;
+use crate::components::legal_hold::LegalHoldCard;
 use crate::components::revocation::{RecordRevocation, RevocationNotice, StopFlags};
 use crate::live::Live;
 use crate::route::{Link, Route};
@@ -169,6 +170,7 @@ pub fn ComplianceNumberPage(
                         <RecordRevocation subject=Subject::Number(phone.clone()) now=now on_recorded=changed/>
                     }
                 })}
+                <LegalHoldCard phone=phone.clone() can_act=can_act now=now/>
                 <section class="card timeline-card" aria-labelledby="timeline-title">
                     <h3 id="timeline-title" class="card__title">"Evidence timeline"</h3>
                     <p class="muted card__intro">"Every step of the consent record, oldest first, as the hash chain keeps it."</p>
