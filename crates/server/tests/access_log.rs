@@ -50,6 +50,9 @@ async fn every_view_and_export_is_logged_and_listed_newest_first() {
     assert_eq!(t.api("GET", export, &t.compliance, None).await.0, 200);
     let own = format!("/contacts/{kerry}/consent/record?format=jsonl");
     assert_eq!(t.api("GET", &own, &t.jane, None).await.0, 200);
+    // The app's own consent history (plain JSON on screen) is no download.
+    let shown = format!("/contacts/{kerry}/consent/record");
+    assert_eq!(t.api("GET", &shown, &t.jane, None).await.0, 200);
 
     let (status, log) = t
         .api("GET", "/compliance/access-log", &t.compliance, None)

@@ -247,12 +247,17 @@ pub async fn record_download(
     let default = if phone.is_some() { "json" } else { "jsonl" };
     let format = RecordFormat::parse(query.format.as_deref().unwrap_or(default))?;
     let permit = state.limits.export_permit()?;
-    let kind = match phone {
-        Some(_) => AccessKind::RecordExported,
-        None => AccessKind::OrganizationExported,
-    };
-    let detail = format!("consent record as {}", format.name());
-    log_access(state, person, kind, phone, Some(detail)).await?;
+    let (content_type, extension) = format.content();
+    // An attachment leaves the app: an export, logged. Plain JSON is what the
+    // app itself shows (an advisor's consent history), not a download.
+    if extension.is_some() {
+        let kind = match phone {
+            Some(_) => AccessKind::RecordExported,
+            None => AccessKind::OrganizationExported,
+        };
+        let detail = format!("consent record as {}", format.name());
+        log_access(state, person, kind, phone, Some(detail)).await?;
+    }
     let name = match phone {
         Some(phone) => format!("consent-record-{}", phone.trim_start_matches('+')),
         None => "consent-record".to_owned(),
@@ -278,7 +283,6 @@ pub async fn record_download(
             drop(permit);
             Ok(Bytes::from_static(close.as_bytes()))
         }));
-    let (content_type, extension) = format.content();
     let mut response = Body::from_stream(body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
