@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use optin_core::api::{ConsentSnapshot, ConsentView, Contact, MessageView};
+use optin_core::api::{ConsentSnapshot, ConsentState, ConsentView, Contact, MessageView};
 
 use crate::api::{Api, ClientError};
 use crate::live::Live;
@@ -79,6 +79,24 @@ impl ContactData {
             }
             Some(Err(e)) => consent_error.set(Some(e)),
             None => {}
+        });
+
+        // An answer (opted in, out, not on WhatsApp) shows the moment its
+        // live event arrives; the refetch the event starts fills in the rest.
+        // The newest event of all names this number only if nothing about it
+        // happened since, so its state is the number's state now.
+        Effect::new(move |_| {
+            let Some(event) = live.latest() else { return };
+            let Some(answer) = event.state.and_then(ConsentState::settled_view) else {
+                return;
+            };
+            if phone.with(|p| p.as_deref() == Some(event.phone.as_str())) {
+                consent.update(|c| {
+                    if let Some((snapshot, _)) = c {
+                        snapshot.state = answer;
+                    }
+                });
+            }
         });
 
         let tick = RwSignal::new(0u64);

@@ -79,6 +79,17 @@ impl ConsentState {
         ConsentState::OptedOut,
     ];
 
+    /// The view of an answer, which neither the clock nor the last failure
+    /// changes: what the state alone says (a live event shows it at once).
+    pub fn settled_view(self) -> Option<ConsentView> {
+        match self {
+            ConsentState::NoWhatsapp => Some(ConsentView::NoWhatsapp),
+            ConsentState::OptedIn => Some(ConsentView::OptedIn),
+            ConsentState::OptedOut => Some(ConsentView::OptedOut),
+            ConsentState::None | ConsentState::Sending | ConsentState::Pending => None,
+        }
+    }
+
     /// The wire name (`"opted_in"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -181,17 +192,17 @@ impl ConsentStatus {
 
     /// The state the advisor sees at `now`.
     pub fn view(&self, now: DateTime<Utc>) -> ConsentView {
+        if let Some(answer) = self.state.settled_view() {
+            return answer;
+        }
         match self.state {
             ConsentState::None if self.last_failure.is_some() => ConsentView::Failed,
-            ConsentState::None => ConsentView::None,
             ConsentState::Sending => ConsentView::Sending,
             ConsentState::Pending if self.resend_allowed_at().is_some_and(|at| now >= at) => {
                 ConsentView::Expired
             }
             ConsentState::Pending => ConsentView::Pending,
-            ConsentState::NoWhatsapp => ConsentView::NoWhatsapp,
-            ConsentState::OptedIn => ConsentView::OptedIn,
-            ConsentState::OptedOut => ConsentView::OptedOut,
+            _ => ConsentView::None,
         }
     }
 
@@ -458,6 +469,35 @@ mod tests {
     fn pending() -> ConsentStatus {
         let s = step(&ConsentStatus::default(), ConsentEvent::Requested, t0());
         step(&s, accepted("wamid.1"), t0())
+    }
+
+    #[test]
+    fn an_answer_reads_the_same_from_its_state_alone_at_any_time() {
+        for &state in ConsentState::ALL {
+            let status = ConsentStatus {
+                state,
+                last_request_at: Some(t0()),
+                ..ConsentStatus::default()
+            };
+            for now in [t0(), hours(25), hours(24 * 400)] {
+                match state.settled_view() {
+                    Some(answer) => assert_eq!(status.view(now), answer, "{state}"),
+                    // Time (an expired request) or a failure may change the others.
+                    None => assert!(
+                        matches!(
+                            state,
+                            ConsentState::None | ConsentState::Sending | ConsentState::Pending
+                        ),
+                        "{state}"
+                    ),
+                }
+            }
+        }
+        assert_eq!(
+            ConsentState::OptedIn.settled_view(),
+            Some(ConsentView::OptedIn)
+        );
+        assert_eq!(ConsentState::Pending.settled_view(), None);
     }
 
     #[test]
