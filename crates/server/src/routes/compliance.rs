@@ -3,13 +3,16 @@
 //! - `GET /compliance/numbers?state=&advisor_id=&since=&until=&q=&offset=&limit=`: every number;
 //! - `GET /compliance/numbers/{e164}`: a number's summary, consent, events and every message;
 //! - `GET /compliance/numbers/{e164}/record?format=jsonl|csv|json`: its consent record;
+//! - `GET /compliance/numbers/{e164}/bundle`: its evidence bundle (a zip, see [`crate::bundle`]);
 //! - `GET /compliance/events/{id}/raw`: one event's raw evidence;
 //! - `GET /compliance/chain`: the hash chain, verified now against the signed checkpoints;
 //! - `GET /compliance/advisors`: the organization's people;
 //! - `GET /compliance/reviews`: parts of the organization's webhooks kept for review.
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -22,7 +25,8 @@ use optin_core::vocab::Mode;
 use serde::Deserialize;
 
 use crate::auth::Supervisor;
-use crate::checkpoints::{self, Verdict};
+use crate::bundle::{self as evidence_bundle, BundleError, BundleHeader};
+use crate::checkpoints::{self, public_key_pem, Verdict};
 use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::routes::consent::{record_download, RecordQuery};
 use crate::services::snapshot;
@@ -37,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/compliance/numbers", get(numbers))
         .route("/compliance/numbers/{phone}", get(timeline))
         .route("/compliance/numbers/{phone}/record", get(record))
+        .route("/compliance/numbers/{phone}/bundle", get(bundle))
         .route("/compliance/events/{id}/raw", get(raw))
         .route("/compliance/chain", get(chain))
         .route("/compliance/advisors", get(advisors))
@@ -289,6 +294,126 @@ async fn record(
 ) -> AppResult<Response> {
     organization_number(&state, me.organization_id, &phone).await?;
     record_download(&state, me.organization_id, Some(&phone), &query).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/numbers/{phone}/bundle",
+    description = "The number's evidence bundle, one zip: its consent record as JSON lines, the raw webhook bodies with their signature headers (and SMS signed URLs), the exact text each event's hash covers, the organization's chain links from the number's first event to the signed checkpoint that covers its last (signed now if none does yet), that checkpoint and its signature, the public key, `SHA256SUMS`, and `VERIFY.md` saying how to check it with sha256sum and openssl alone, or with `optin-server verify-bundle`.",
+    tag = "compliance",
+    security(("bearer" = [])),
+    params(
+        ("phone" = String, Path, description = "The number in E.164 (`+` escaped as `%2B`)."),
+    ),
+    responses(
+        (status = 200, description = "The bundle, as an attachment `evidence-bundle-<digits>.zip`.", content_type = "application/zip", body = Vec<u8>),
+        (status = 404, description = "The organization neither holds nor has consent of the number (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 409, description = "The number has no consent-record event yet (`no_evidence`), or the record no longer leads to its signed checkpoint, so no bundle would verify (`record_not_anchored`: run verify-chain).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Other downloads are being prepared (`exports_busy`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
+    ),
+)]
+async fn bundle(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    ApiPath(phone): ApiPath<String>,
+) -> AppResult<Response> {
+    let organization_id = me.organization_id;
+    organization_number(&state, organization_id, &phone).await?;
+    let (first, last) = state
+        .store
+        .number_seq_range(organization_id, &phone)
+        .await?
+        .ok_or_else(|| AppError::Conflict {
+            code: "no_evidence",
+            field: None,
+            message: "This number has no consent-record event yet: there is nothing to bundle."
+                .into(),
+        })?;
+    let permit = state.limits.export_permit()?;
+    let not_anchored = || AppError::Conflict {
+        code: "record_not_anchored",
+        field: None,
+        message: "The consent record no longer leads to its last signed checkpoint, so no \
+                  bundle would verify; run verify-chain."
+            .into(),
+    };
+    let signer = &state.checkpoints;
+    let checkpoint = signer
+        .covering(&state.store, organization_id, last, state.clock.now())
+        .await
+        .map_err(|e| match e {
+            checkpoints::VerifyError::Store(e) => AppError::from(e),
+            other => AppError::Internal(other.into()),
+        })?
+        .ok_or_else(not_anchored)?;
+    let header = BundleHeader {
+        phone: phone.clone(),
+        organization_id,
+        public_key_pem: public_key_pem(&signer.public_key()),
+        made_at: state.clock.now(),
+        checkpoint: checkpoint.clone(),
+    };
+    let store = &state.store;
+    let mut record = store
+        .evidence_stream(organization_id, Some(phone.clone()), Some(last))
+        .into_inner();
+    let mut again = store
+        .evidence_stream(organization_id, Some(phone.clone()), Some(last))
+        .into_inner();
+    let mut links = store
+        .chain_links(organization_id, first, checkpoint.checkpoint.seq)
+        .into_inner();
+    // Written to an anonymous temporary file (gone when closed), not memory,
+    // and whole before the answer starts, so a failure is still a JSON error.
+    let written = tokio::task::spawn_blocking(move || {
+        let file = tempfile::tempfile()?;
+        evidence_bundle::write(
+            file,
+            &header,
+            std::iter::from_fn(|| record.blocking_recv()),
+            std::iter::from_fn(|| again.blocking_recv()),
+            std::iter::from_fn(|| links.blocking_recv()),
+        )
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))?;
+    let mut file = match written {
+        Ok(file) => file,
+        Err(BundleError::Store(e)) => return Err(e.into()),
+        Err(e @ BundleError::NotAnchored { .. }) => {
+            tracing::error!(error = %e, "an evidence bundle was refused");
+            return Err(not_anchored());
+        }
+        Err(e) => return Err(AppError::Internal(e.into())),
+    };
+    use std::io::Seek;
+    let length = file
+        .seek(std::io::SeekFrom::End(0))
+        .and_then(|length| file.rewind().map(|()| length))
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let chunks = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    // The download keeps its place among the exports until it is sent (or dropped).
+    let body = futures_util::StreamExt::map(chunks, move |chunk| {
+        let _ = &permit;
+        chunk
+    });
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        evidence_bundle::file_name(&phone)
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).map_err(|e| AppError::Internal(e.into()))?,
+    );
+    Ok(response)
 }
 
 #[utoipa::path(
