@@ -116,8 +116,10 @@ predecessor's hash (64 lowercase hex digits; 64 zeros for the organization's fir
 event) immediately followed by a JSON array of the event's own fields, compact and
 in a fixed order (form 2, the `hash_form` field: `[2, organization_id, seq,
 phone_e164, advisor_id, kind, cause, state_after, provider_time, received_at,
-detail_json, raw_body, signature_valid, mode, signature_header, signed_url]`).
-Changing anything in an event changes its hash, and so every later hash. The
+detail_json, raw_body, signature_valid, mode, signature_header, signed_url]`;
+events recorded before form 2 have `hash_form` 1: the same fields without the
+leading 2, the signature header and the signed URL, and without the mode where it
+is null). Changing anything in an event changes its hash, and so every later hash. The
 service signs the head of the chain, its last event's hash, from time to time: a
 **checkpoint**. A signed head therefore fixes every event before it.
 
