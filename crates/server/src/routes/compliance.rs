@@ -9,6 +9,8 @@
 //! - `GET /compliance/advisors`: the organization's people;
 //! - `GET /compliance/reviews`: parts of the organization's webhooks kept for review.
 
+use std::io::Seek;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -387,7 +389,6 @@ async fn bundle(
         }
         Err(e) => return Err(AppError::Internal(e.into())),
     };
-    use std::io::Seek;
     let length = file
         .seek(std::io::SeekFrom::End(0))
         .and_then(|length| file.rewind().map(|()| length))
