@@ -15,7 +15,7 @@ use optin_server::checkpoints::public_key_pem;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use support::extra::{assert_refused, phone_path, run_binary, stderr, KERRY};
-use support::{start, TestService};
+use support::{start, start_without_outbox_worker, TestService};
 
 /// Kerry goes through an opt-in (request, WhatsApp statuses, the tap on
 /// Yes) and writes once by SMS: steps from both providers' webhooks.
@@ -25,6 +25,11 @@ async fn opted_in_kerry(t: &TestService) {
     t.wait_for_state(&t.jane, kerry, "pending").await;
     t.contact_taps(KERRY, "Yes").await;
     t.wait_for_state(&t.jane, kerry, "opted_in").await;
+    sms_from_kerry(t).await;
+}
+
+/// Kerry writes by SMS: a signed form webhook.
+async fn sms_from_kerry(t: &TestService) {
     let settings = t.service.state.providers.settings.clone();
     let params = [
         ("MessageSid", "SMBUNDLE1"),
@@ -366,7 +371,7 @@ async fn a_changed_file_a_changed_signature_and_an_untrusted_key_are_each_refuse
 }
 
 #[tokio::test]
-async fn a_bundle_is_refused_to_advisors_and_for_numbers_the_organization_does_not_have() {
+async fn a_bundle_is_refused_to_advisors_and_for_numbers_without_a_record() {
     let t = start().await;
     opted_in_kerry(&t).await;
     let refusal = |(status, _, _, bytes): (u16, String, String, Vec<u8>)| {
@@ -385,5 +390,66 @@ async fn a_bundle_is_refused_to_advisors_and_for_numbers_the_organization_does_n
         404,
         "not_found",
     );
+    // A number the organization holds, with nothing recorded yet.
+    t.add_contact(&t.jane, "Nora New", "+447700143101").await;
+    assert_refused(
+        &refusal(download(&t, &t.compliance, "+447700143101").await),
+        409,
+        "no_evidence",
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_checkpoint_after_the_numbers_last_event_covers_it_through_the_links_between() {
+    // Without the outbox worker nothing is sent, so no status arrives later:
+    // Kerry's steps are the request and an SMS, then another contact's request.
+    let t = start_without_outbox_worker().await;
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
+    assert_eq!(t.opt_in_as(&t.jane, kerry, "kerry").await.0, 202);
+    sms_from_kerry(&t).await;
+    let (kerry_last, _) = t.service.state.store.chain_head(1).await.unwrap().unwrap();
+    let other = t.add_contact(&t.jane, "Olive Other", "+447700143100").await;
+    assert_eq!(t.opt_in_as(&t.jane, other, "other").await.0, 202);
+    let state = &t.service.state;
+    let signed = state
+        .checkpoints
+        .pass(
+            &state.store,
+            state.clock.now(),
+            optin_server::checkpoints::Due::Now,
+        )
+        .await
+        .unwrap();
+    let signed_seq = signed[0].seq;
+    assert!(signed_seq > kerry_last);
+
+    let (status, _, _, bytes) = download(&t, &t.compliance, KERRY).await;
+    assert_eq!(status, 200);
+    // The checkpoint already in the witness is the one carried: none is signed for it.
+    assert!(entry(&bytes, bundle::CHECKPOINT).contains(&format!("sequence: {signed_seq}\n")));
+    let chain = entry(&bytes, bundle::CHAIN);
+    assert_eq!(
+        chain.lines().count() as i64,
+        signed_seq,
+        "links #1 to the signed head"
+    );
+    assert!(
+        !entry(&bytes, bundle::RECORD).contains("+447700143100"),
+        "no other contact's content"
+    );
+    let report = verify(&bytes, trusted(&t)).unwrap();
+    assert!(
+        report
+            .checked
+            .last()
+            .unwrap()
+            .contains("other contacts' events"),
+        "{:?}",
+        report.checked
+    );
+    let dir = tempfile::tempdir().unwrap();
+    unzip_into(&bytes, dir.path());
+    run_guide(dir.path()).unwrap_or_else(|failed| panic!("{failed}"));
     t.service.stop().await;
 }
