@@ -74,8 +74,7 @@ impl<W: Write + Seek> HashedZip<W> {
             options: SimpleFileOptions::default()
                 .compression_method(CompressionMethod::Deflated)
                 .last_modified_time(modified)
-                .unix_permissions(0o644)
-                .large_file(true),
+                .unix_permissions(0o644),
             sums: String::new(),
             open: None,
         }

@@ -35,7 +35,9 @@ use crate::services::snapshot;
 use crate::store::compliance::{NumberFilter, OrganizationNumber};
 use crate::store::evidence::EvidenceRow;
 use crate::store::messages::ConversationOf;
-use crate::store::{parse_name, parse_optional_timestamp, parse_timestamp, StoreError};
+use crate::store::{
+    parse_name, parse_optional_timestamp, parse_timestamp, StoreError, StoreResult,
+};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -298,6 +300,22 @@ async fn record(
     record_download(&state, me.organization_id, Some(&phone), &query).await
 }
 
+/// The rows of a query, for a blocking reader, run only once the first row
+/// is asked for: a bundle's reads then hold one connection at a time.
+fn opened_when_read<T: Send + 'static>(
+    runtime: &tokio::runtime::Handle,
+    open: impl FnOnce() -> tokio_stream::wrappers::ReceiverStream<StoreResult<T>>,
+) -> impl Iterator<Item = StoreResult<T>> {
+    let (runtime, mut open, mut rows) = (runtime.clone(), Some(open), None);
+    std::iter::from_fn(move || {
+        let rows = rows.get_or_insert_with(|| {
+            let _inside = runtime.enter();
+            open.take().expect("opened once")().into_inner()
+        });
+        rows.blocking_recv()
+    })
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/compliance/numbers/{phone}/bundle",
@@ -356,26 +374,22 @@ async fn bundle(
         made_at: state.clock.now(),
         checkpoint: checkpoint.clone(),
     };
-    let store = &state.store;
-    let mut record = store
-        .evidence_stream(organization_id, Some(phone.clone()), Some(last))
-        .into_inner();
-    let mut again = store
-        .evidence_stream(organization_id, Some(phone.clone()), Some(last))
-        .into_inner();
-    let mut links = store
-        .chain_links(organization_id, first, checkpoint.checkpoint.seq)
-        .into_inner();
+    let (store, runtime) = (state.store.clone(), tokio::runtime::Handle::current());
+    let number = Some(phone.clone());
+    let signed_seq = checkpoint.checkpoint.seq;
     // Written to an anonymous temporary file (gone when closed), not memory,
     // and whole before the answer starts, so a failure is still a JSON error.
     let written = tokio::task::spawn_blocking(move || {
         let file = tempfile::tempfile()?;
+        let read_number = || store.evidence_stream(organization_id, number.clone(), Some(last));
         evidence_bundle::write(
             file,
             &header,
-            std::iter::from_fn(|| record.blocking_recv()),
-            std::iter::from_fn(|| again.blocking_recv()),
-            std::iter::from_fn(|| links.blocking_recv()),
+            opened_when_read(&runtime, read_number),
+            opened_when_read(&runtime, read_number),
+            opened_when_read(&runtime, || {
+                store.chain_links(organization_id, first, signed_seq)
+            }),
         )
     })
     .await
