@@ -9,8 +9,6 @@
 //! - `GET /compliance/advisors`: the organization's people;
 //! - `GET /compliance/reviews`: parts of the organization's webhooks kept for review.
 
-use std::io::Seek;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -27,17 +25,16 @@ use optin_core::vocab::Mode;
 use serde::Deserialize;
 
 use crate::auth::Supervisor;
-use crate::bundle::{self as evidence_bundle, BundleError, BundleHeader};
-use crate::checkpoints::{self, public_key_pem, Verdict};
+use crate::bundle::file_name;
+use crate::checkpoints::{self, Verdict};
 use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::routes::consent::{record_download, RecordQuery};
+use crate::services::evidence_bundle::{self, BuiltBundle};
 use crate::services::snapshot;
 use crate::store::compliance::{NumberFilter, OrganizationNumber};
 use crate::store::evidence::EvidenceRow;
 use crate::store::messages::ConversationOf;
-use crate::store::{
-    parse_name, parse_optional_timestamp, parse_timestamp, StoreError, StoreResult,
-};
+use crate::store::{parse_name, parse_optional_timestamp, parse_timestamp, StoreError};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -300,22 +297,6 @@ async fn record(
     record_download(&state, me.organization_id, Some(&phone), &query).await
 }
 
-/// The rows of a query, for a blocking reader, run only once the first row
-/// is asked for: a bundle's reads then hold one connection at a time.
-fn opened_when_read<T: Send + 'static>(
-    runtime: &tokio::runtime::Handle,
-    open: impl FnOnce() -> tokio_stream::wrappers::ReceiverStream<StoreResult<T>>,
-) -> impl Iterator<Item = StoreResult<T>> {
-    let (runtime, mut open, mut rows) = (runtime.clone(), Some(open), None);
-    std::iter::from_fn(move || {
-        let rows = rows.get_or_insert_with(|| {
-            let _inside = runtime.enter();
-            open.take().expect("opened once")().into_inner()
-        });
-        rows.blocking_recv()
-    })
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/compliance/numbers/{phone}/bundle",
@@ -340,73 +321,9 @@ async fn bundle(
 ) -> AppResult<Response> {
     let organization_id = me.organization_id;
     organization_number(&state, organization_id, &phone).await?;
-    let (first, last) = state
-        .store
-        .number_seq_range(organization_id, &phone)
-        .await?
-        .ok_or_else(|| AppError::Conflict {
-            code: "no_evidence",
-            field: None,
-            message: "This number has no consent-record event yet: there is nothing to bundle."
-                .into(),
-        })?;
     let permit = state.limits.export_permit()?;
-    let not_anchored = || AppError::Conflict {
-        code: "record_not_anchored",
-        field: None,
-        message: "The consent record no longer leads to its last signed checkpoint, so no \
-                  bundle would verify; run verify-chain."
-            .into(),
-    };
-    let signer = &state.checkpoints;
-    let checkpoint = signer
-        .covering(&state.store, organization_id, last, state.clock.now())
-        .await
-        .map_err(|e| match e {
-            checkpoints::VerifyError::Store(e) => AppError::from(e),
-            other => AppError::Internal(other.into()),
-        })?
-        .ok_or_else(not_anchored)?;
-    let header = BundleHeader {
-        phone: phone.clone(),
-        organization_id,
-        public_key_pem: public_key_pem(&signer.public_key()),
-        made_at: state.clock.now(),
-        checkpoint: checkpoint.clone(),
-    };
-    let (store, runtime) = (state.store.clone(), tokio::runtime::Handle::current());
-    let number = Some(phone.clone());
-    let signed_seq = checkpoint.checkpoint.seq;
-    // Written to an anonymous temporary file (gone when closed), not memory,
-    // and whole before the answer starts, so a failure is still a JSON error.
-    let written = tokio::task::spawn_blocking(move || {
-        let file = tempfile::tempfile()?;
-        let read_number = || store.evidence_stream(organization_id, number.clone(), Some(last));
-        evidence_bundle::write(
-            file,
-            &header,
-            opened_when_read(&runtime, read_number),
-            opened_when_read(&runtime, read_number),
-            opened_when_read(&runtime, || {
-                store.chain_links(organization_id, first, signed_seq)
-            }),
-        )
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?;
-    let mut file = match written {
-        Ok(file) => file,
-        Err(BundleError::Store(e)) => return Err(e.into()),
-        Err(e @ BundleError::NotAnchored { .. }) => {
-            tracing::error!(error = %e, "an evidence bundle was refused");
-            return Err(not_anchored());
-        }
-        Err(e) => return Err(AppError::Internal(e.into())),
-    };
-    let length = file
-        .seek(std::io::SeekFrom::End(0))
-        .and_then(|length| file.rewind().map(|()| length))
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let BuiltBundle { file, length } =
+        evidence_bundle::build(&state, organization_id, &phone).await?;
     let chunks = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
     // The download keeps its place among the exports until it is sent (or dropped).
     let body = futures_util::StreamExt::map(chunks, move |chunk| {
@@ -420,10 +337,7 @@ async fn bundle(
         HeaderValue::from_static("application/zip"),
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        evidence_bundle::file_name(&phone)
-    );
+    let disposition = format!("attachment; filename=\"{}\"", file_name(&phone));
     headers.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_str(&disposition).map_err(|e| AppError::Internal(e.into()))?,
