@@ -307,7 +307,7 @@ async fn record(
         ("phone" = String, Path, description = "The number in E.164 (`+` escaped as `%2B`)."),
     ),
     responses(
-        (status = 200, description = "The bundle, as an attachment `evidence-bundle-<digits>.zip`.", content_type = "application/zip", body = Vec<u8>),
+        (status = 200, description = "The bundle, as an attachment `evidence-bundle-<digits>.zip` (binary: in OpenAPI 3.1 a string of the content type).", content_type = "application/zip", body = String),
         (status = 404, description = "The organization neither holds nor has consent of the number (`not_found`).", body = optin_core::api::ErrorBody),
         (status = 409, description = "The number has no consent-record event yet (`no_evidence`), or the record no longer leads to its signed checkpoint, so no bundle would verify (`record_not_anchored`: run verify-chain).", body = optin_core::api::ErrorBody),
         (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
