@@ -116,8 +116,8 @@ pub struct Download {
     pub name: String,
     /// Its media type, as the service said.
     pub mime: String,
-    /// Its content.
-    pub text: String,
+    /// Its content (a zip is bytes, not text).
+    pub bytes: Vec<u8>,
 }
 
 /// The file name of a `Content-Disposition: attachment; filename="..."`.
@@ -476,8 +476,8 @@ impl Api {
         let mime = headers
             .get("content-type")
             .unwrap_or_else(|| "application/octet-stream".to_owned());
-        let text = response.text().await.map_err(unexpected)?;
-        Ok(Download { name, mime, text })
+        let bytes = response.binary().await.map_err(unexpected)?;
+        Ok(Download { name, mime, bytes })
     }
 
     /// Numbers of the organization matching `filter` (compliance).
@@ -520,6 +520,17 @@ impl Api {
                 format.param()
             ),
             &format!("consent-record-{digits}.{}", format.extension()),
+        )
+        .await
+    }
+
+    /// A number's evidence bundle (compliance): a zip an auditor checks with
+    /// sha256sum and openssl, for download.
+    pub async fn compliance_bundle(&self, e164: &str) -> Result<Download, ClientError> {
+        let digits = e164.trim_start_matches('+');
+        self.download(
+            &format!("/compliance/numbers/{}/bundle", encode_phone(e164)),
+            &format!("evidence-bundle-{digits}.zip"),
         )
         .await
     }

@@ -1414,6 +1414,11 @@ async fn the_timeline_shows_each_step_marks_sandbox_evidence_and_shows_raw_evide
         texts(&host, ".holders__list li"),
         ["Kerry Fisher · Jane Smith", "K. Fisher · Sam Rivera"]
     );
+    // The evidence bundle: one button, described by what the zip holds.
+    let bundle: HtmlButtonElement = find(&host, ".bundle button");
+    assert_eq!(bundle.text_content().unwrap(), "Download evidence bundle");
+    let described = bundle.get_attribute("aria-describedby").unwrap();
+    assert!(text(&host, &format!("#{described}")).contains("sha256sum and openssl"));
     assert_eq!(
         texts(&host, ".step__what"),
         [

@@ -1,6 +1,7 @@
 //! Compliance: one number's whole story. Its state and who holds it, every
 //! step of its consent record (with raw evidence on demand), every message
-//! with it (any advisor, both channels), and its record as a download.
+//! with it (any advisor, both channels), its record as a download, and its
+//! evidence bundle (a zip an auditor checks with standard tools).
 //! Refetched when the live stream names the number.
 
 use leptos::prelude::*;
@@ -10,7 +11,7 @@ use optin_core::compliance::NumberTimeline;
 use crate::api::{Api, ClientError, Subject};
 use crate::components::consent_badge::ConsentBadge;
 use crate::components::conversation::Conversation;
-use crate::components::download::DownloadButtons;
+use crate::components::download::{DownloadButton, DownloadButtons};
 use crate::components::evidence_timeline::EvidenceTimeline;
 use crate::components::legal_hold::LegalHoldCard;
 use crate::components::revocation::{RecordRevocation, RevocationNotice, StopFlags};
@@ -104,10 +105,17 @@ pub fn ComplianceNumberPage(
         }
     };
     let downloads = {
-        let phone = phone.clone();
+        let (api, phone) = (api.clone(), phone.clone());
         move |format| {
             let (api, phone) = (api.clone(), phone.clone());
             async move { api.compliance_record(&phone, format).await }
+        }
+    };
+    let bundle = {
+        let phone = phone.clone();
+        move || {
+            let (api, phone) = (api.clone(), phone.clone());
+            async move { api.compliance_bundle(&phone).await }
         }
     };
 
@@ -157,6 +165,13 @@ pub fn ComplianceNumberPage(
                         </div>
                     })}
                     <DownloadButtons prefix="Download record" fetch=downloads.clone()/>
+                </section>
+                <section class="card bundle" aria-labelledby="bundle-title">
+                    <h3 id="bundle-title" class="card__title">"Evidence bundle"</h3>
+                    <p id="bundle-intro" class="muted card__intro">
+                        "One zip for an auditor: this number's record, the raw webhooks with their signatures, the signed checkpoint that covers them and the public key, with VERIFY.md saying how to check it with sha256sum and openssl."
+                    </p>
+                    <DownloadButton label="Download evidence bundle" described_by="bundle-intro" fetch=bundle.clone()/>
                 </section>
                 {can_act.then(|| {
                     let changed = Callback::new(move |_| refresh.update(|n| *n += 1));

@@ -1,5 +1,6 @@
 //! Finds or installs the toolchain (see `shared/docs/toolchain.md`): the wasm
-//! target, Debian's Chromium and ChromeDriver, Trunk, the wasm-bindgen CLI at
+//! target, Debian's Chromium and ChromeDriver (and `unzip` and `openssl`, with
+//! which an end-to-end test checks an evidence bundle), Trunk, the wasm-bindgen CLI at
 //! the Cargo.lock version, and the npm packages (Playwright, binaryen's
 //! wasm-opt). Every step checks first, so a warm machine installs nothing.
 
@@ -13,6 +14,14 @@ use crate::Result;
 const TRUNK_VERSION: &str = "0.21.14";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Each program the tests run, and the Debian package that has it.
+const DEBIAN_PACKAGES: [(&str, &str); 4] = [
+    (CHROMIUM, "chromium"),
+    (CHROMEDRIVER, "chromium-driver"),
+    // The evidence-bundle spec unzips a bundle and checks it with openssl.
+    ("/usr/bin/unzip", "unzip"),
+    ("/usr/bin/openssl", "openssl"),
+];
 
 /// The workspace root (xtask lives one level below it).
 pub fn project_root() -> PathBuf {
@@ -47,7 +56,7 @@ impl Tools {
             path: std::env::join_paths(dirs).map_err(|e| e.to_string())?,
         };
         tools.ensure_wasm_target()?;
-        tools.ensure_chromium()?;
+        tools.ensure_debian_packages()?;
         tools.ensure_trunk()?;
         tools.ensure_wasm_bindgen(&root)?;
         tools.ensure_npm_packages(&root)?;
@@ -99,20 +108,21 @@ impl Tools {
             .status_ok()
     }
 
-    fn ensure_chromium(&self) -> Result<()> {
-        if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+    /// The Debian packages whose programs are missing, in one `apt-get install`.
+    fn ensure_debian_packages(&self) -> Result<()> {
+        let missing: Vec<&str> = DEBIAN_PACKAGES
+            .iter()
+            .filter(|(program, _)| !Path::new(program).exists())
+            .map(|(_, package)| *package)
+            .collect();
+        if missing.is_empty() {
             return Ok(());
         }
-        announce("Chromium and ChromeDriver (Debian packages)");
+        announce(&format!("{} (Debian packages)", missing.join(", ")));
         self.command("apt-get").arg("update").status_ok()?;
         self.command("apt-get")
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "chromium",
-                "chromium-driver",
-            ])
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status_ok()
     }

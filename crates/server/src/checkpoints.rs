@@ -180,6 +180,18 @@ impl Witness {
         organization_id: i64,
         key: &VerifyingKey,
     ) -> std::io::Result<Result<Vec<Checkpoint>, WitnessFault>> {
+        Ok(self
+            .read_signed(organization_id, key)?
+            .map(|all| all.into_iter().map(|signed| signed.checkpoint).collect()))
+    }
+
+    /// Like [`Witness::read`], with each checkpoint's signature as the
+    /// witness holds it.
+    pub fn read_signed(
+        &self,
+        organization_id: i64,
+        key: &VerifyingKey,
+    ) -> std::io::Result<Result<Vec<SignedCheckpoint>, WitnessFault>> {
         let path = self.file(organization_id);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -221,10 +233,21 @@ impl Witness {
                     found: checkpoint.organization_id,
                 }));
             }
-            checkpoints.push(checkpoint);
+            checkpoints.push(SignedCheckpoint {
+                checkpoint,
+                signature,
+            });
         }
         Ok(Ok(checkpoints))
     }
+}
+
+/// A checkpoint with its signature, as a witness line holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    /// Ed25519 over [`Checkpoint::message`].
+    pub signature: Signature,
 }
 
 /// Where the signing key comes from.
@@ -432,6 +455,43 @@ impl Checkpoints {
             }
         }
         Ok(signed)
+    }
+
+    /// The earliest checkpoint in the witness that covers event `seq` of the
+    /// organization (its sequence is `seq` or later: the fewest links to
+    /// show). When none does yet, the head is signed now, so that a bundle is
+    /// always covered; `None` only when the head cannot be signed (the record
+    /// no longer matches its last checkpoint, or the witness cannot be
+    /// written: both logged).
+    pub async fn covering(
+        &self,
+        store: &Store,
+        organization_id: i64,
+        seq: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SignedCheckpoint>, VerifyError> {
+        if let Some(found) = self.first_covering(organization_id, seq).await? {
+            return Ok(Some(found));
+        }
+        self.pass(store, now, Due::Now).await?;
+        self.first_covering(organization_id, seq).await
+    }
+
+    async fn first_covering(
+        &self,
+        organization_id: i64,
+        seq: i64,
+    ) -> Result<Option<SignedCheckpoint>, VerifyError> {
+        let (witness, key) = (self.witness.clone(), self.public_key());
+        let read = tokio::task::spawn_blocking(move || witness.read_signed(organization_id, &key))
+            .await
+            .map_err(|e| VerifyError::Io(e.to_string()))?
+            .map_err(|e| VerifyError::Io(e.to_string()))?
+            .map_err(|fault| VerifyError::Io(fault.to_string()))?;
+        Ok(read
+            .into_iter()
+            .filter(|signed| signed.checkpoint.seq >= seq)
+            .min_by_key(|signed| signed.checkpoint.seq))
     }
 
     /// The last checkpoint of the organization that the witness holds

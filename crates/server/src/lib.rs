@@ -5,6 +5,7 @@
 //! `launch()` runs it with its outbox worker on a real socket.
 
 pub mod auth;
+pub mod bundle;
 pub mod checkpoints;
 pub mod clock;
 pub mod config;

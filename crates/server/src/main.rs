@@ -1,5 +1,6 @@
 //! `optin-server`: runs the service (`serve`, the default), checks the
-//! consent record against its signed checkpoints (`verify-chain`), and provisions organizations, their
+//! consent record against its signed checkpoints (`verify-chain`), checks a
+//! number's evidence bundle (`verify-bundle`), and provisions organizations, their
 //! numbers, people and API keys without SQL.
 
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use optin_core::admin::{KeyScope, OrganizationSettings};
 use optin_core::vocab::{Mode, Role};
+use optin_server::bundle;
 use optin_server::checkpoints::{self, Verdict};
 use optin_server::error::AppError;
 use optin_server::services::provisioning;
@@ -37,6 +39,20 @@ enum Command {
         /// The public key (PEM, SPKI) to check the checkpoints with, e.g. as
         /// served at /api/v1/evidence/public-key; by default the one of the
         /// configured signing key.
+        #[arg(long)]
+        public_key: Option<std::path::PathBuf>,
+    },
+    /// Verify a number's evidence bundle (the zip of
+    /// /api/v1/compliance/numbers/{phone}/bundle): its SHA256SUMS, the
+    /// checkpoint's signature, every event's hash, and that the chain leads
+    /// from the events to the signed head; prints what it checked, or names
+    /// the first problem and exits non-zero. Needs no database.
+    VerifyBundle {
+        /// The bundle (a .zip file).
+        bundle: std::path::PathBuf,
+        /// The public key (PEM, SPKI) to trust, e.g. as served at
+        /// /api/v1/evidence/public-key; without it, the bundle's own key is
+        /// used (and the report says so).
         #[arg(long)]
         public_key: Option<std::path::PathBuf>,
     },
@@ -223,6 +239,9 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
+        Command::VerifyBundle { bundle, public_key } => {
+            verify_bundle(&bundle, public_key.as_deref())
+        }
         command => administer(cli.config, command).await,
     };
     match result {
@@ -276,7 +295,9 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
     let region = config.default_region.as_deref();
     let now = chrono::Utc::now();
     match command {
-        Command::Serve => unreachable!("serve is not an administration command"),
+        Command::Serve | Command::VerifyBundle { .. } => {
+            unreachable!("serve and verify-bundle are not administration commands")
+        }
         Command::VerifyChain {
             organization,
             public_key,
@@ -432,6 +453,42 @@ async fn known(store: &Store, organization: i64) -> Result<(), Error> {
     }
 }
 
+/// Reads a public key file given on the command line.
+fn public_key_file(path: &std::path::Path) -> Result<ed25519_dalek::VerifyingKey, Error> {
+    let pem = std::fs::read_to_string(path)
+        .map_err(|e| format!("--public-key {}: {e}", path.display()))?;
+    Ok(checkpoints::read_public_key_pem(&pem)
+        .map_err(|e| format!("--public-key {}: {e}", path.display()))?)
+}
+
+fn verify_bundle(
+    path: &std::path::Path,
+    public_key: Option<&std::path::Path>,
+) -> Result<ExitCode, Error> {
+    let key = match public_key {
+        Some(path) => bundle::KeyChoice::Given(public_key_file(path)?),
+        None => bundle::KeyChoice::Bundled,
+    };
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match bundle::verify(std::io::BufReader::new(file), key) {
+        Ok(report) => {
+            for line in &report.checked {
+                println!("ok: {line}");
+            }
+            println!(
+                "{}: the evidence bundle of {} verifies",
+                path.display(),
+                report.phone
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(fault) => {
+            println!("{}: does not verify: {fault}", path.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 async fn verify_chain(
     config: &Config,
     store: &Store,
@@ -443,14 +500,7 @@ async fn verify_chain(
     )?;
     let witness = checkpoints::Witness::new(witness);
     let key = match public_key {
-        Some(path) => {
-            let pem = std::fs::read_to_string(path)
-                .map_err(|e| format!("--public-key {}: {e}", path.display()))?;
-            Some(
-                checkpoints::read_public_key_pem(&pem)
-                    .map_err(|e| format!("--public-key {}: {e}", path.display()))?,
-            )
-        }
+        Some(path) => Some(public_key_file(path)?),
         None => match config.checkpoint_key_source() {
             Some(source) => source.verifying_key()?,
             None => None,

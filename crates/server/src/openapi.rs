@@ -75,6 +75,7 @@ use crate::routes::{
         compliance::numbers,
         compliance::timeline,
         compliance::record,
+        compliance::bundle,
         compliance::raw,
         compliance::chain,
         compliance::advisors,

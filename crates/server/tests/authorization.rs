@@ -269,6 +269,13 @@ fn routes() -> Vec<Route> {
         ),
         route(
             "GET",
+            "/compliance/numbers/{phone}/bundle",
+            Supervisor,
+            Number,
+            None,
+        ),
+        route(
+            "GET",
             "/compliance/events/{id}/raw",
             Supervisor,
             Event,
@@ -843,7 +850,7 @@ async fn every_api_route_refuses_bad_tokens_others_resources_and_wrong_roles() {
     );
     // Any person: 4 routes without an id × 3, 5 on a contact × 5.
     // Sending: POST /contacts × (3 + 2 roles), the open route and 7 on a contact × (5 + 2).
-    // Compliance (and the export): 8 without an id × (3 + 1), 2 on a number and the
+    // Compliance (and the export): 8 without an id × (3 + 1), 3 on a number and the
     // raw event × (3 + 1 + 1); its writes, a hold × (3 + 2), 2 on a number and a
     // hold's release × (3 + 1 + 2). Admin: 9
     // without an id × (3 + 3), 1 on a person and 2 on a key × (3 + 1 + 3).
@@ -855,7 +862,7 @@ async fn every_api_route_refuses_bad_tokens_others_resources_and_wrong_roles() {
             + (3 + 2)
             + 8 * (5 + 2)
             + 8 * (3 + 1)
-            + 3 * (3 + 1 + 1)
+            + 4 * (3 + 1 + 1)
             + (3 + 2)
             + 3 * (3 + 1 + 2)
             + 9 * (3 + 3)

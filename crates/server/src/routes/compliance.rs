@@ -3,6 +3,7 @@
 //! - `GET /compliance/numbers?state=&advisor_id=&since=&until=&q=&offset=&limit=`: every number;
 //! - `GET /compliance/numbers/{e164}`: a number's summary, consent, events and every message;
 //! - `GET /compliance/numbers/{e164}/record?format=jsonl|csv|json`: its consent record;
+//! - `GET /compliance/numbers/{e164}/bundle`: its evidence bundle (a zip, see [`crate::bundle`]);
 //! - `GET /compliance/events/{id}/raw`: one event's raw evidence;
 //! - `GET /compliance/chain`: the hash chain, verified now against the signed checkpoints;
 //! - `GET /compliance/advisors`: the organization's people;
@@ -12,8 +13,10 @@
 //! Reading a number's timeline or raw evidence, and every download, is
 //! logged first (see [`log_access`]).
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -26,9 +29,11 @@ use optin_core::vocab::{AccessKind, Mode};
 use serde::Deserialize;
 
 use crate::auth::Supervisor;
+use crate::bundle::file_name;
 use crate::checkpoints::{self, Verdict};
 use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::routes::consent::{record_download, RecordQuery};
+use crate::services::evidence_bundle::{self, BuiltBundle};
 use crate::services::{log_access, snapshot};
 use crate::store::compliance::{NumberFilter, OrganizationNumber};
 use crate::store::evidence::EvidenceRow;
@@ -41,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/compliance/numbers", get(numbers))
         .route("/compliance/numbers/{phone}", get(timeline))
         .route("/compliance/numbers/{phone}/record", get(record))
+        .route("/compliance/numbers/{phone}/bundle", get(bundle))
         .route("/compliance/events/{id}/raw", get(raw))
         .route("/compliance/chain", get(chain))
         .route("/compliance/advisors", get(advisors))
@@ -302,6 +308,63 @@ async fn record(
 ) -> AppResult<Response> {
     organization_number(&state, me.organization_id, &phone).await?;
     record_download(&state, &me, Some(&phone), &query).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/numbers/{phone}/bundle",
+    description = "The number's evidence bundle, one zip: its consent record as JSON lines, the raw webhook bodies with their signature headers (and SMS signed URLs), the exact text each event's hash covers, the organization's chain links from the number's first event to the signed checkpoint that covers its last (signed now if none does yet), that checkpoint and its signature, the public key, `SHA256SUMS`, and `VERIFY.md` saying how to check it with sha256sum and openssl alone, or with `optin-server verify-bundle`.",
+    tag = "compliance",
+    security(("bearer" = [])),
+    params(
+        ("phone" = String, Path, description = "The number in E.164 (`+` escaped as `%2B`)."),
+    ),
+    responses(
+        (status = 200, description = "The bundle, as an attachment `evidence-bundle-<digits>.zip` (binary: in OpenAPI 3.1 a string of the content type).", content_type = "application/zip", body = String),
+        (status = 404, description = "The organization neither holds nor has consent of the number (`not_found`).", body = optin_core::api::ErrorBody),
+        (status = 409, description = "The number has no consent-record event yet (`no_evidence`), or the record no longer leads to its signed checkpoint, so no bundle would verify (`record_not_anchored`: run verify-chain).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Other downloads are being prepared (`exports_busy`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
+    ),
+)]
+async fn bundle(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    ApiPath(phone): ApiPath<String>,
+) -> AppResult<Response> {
+    let organization_id = me.organization_id;
+    organization_number(&state, organization_id, &phone).await?;
+    let permit = state.limits.export_permit()?;
+    let BuiltBundle { file, length } =
+        evidence_bundle::build(&state, organization_id, &phone).await?;
+    // Logged once the bundle exists (a refused one was not downloaded), before it is served.
+    log_access(
+        &state,
+        &me,
+        AccessKind::BundleDownloaded,
+        Some(&phone),
+        None,
+    )
+    .await?;
+    let chunks = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    // The download keeps its place among the exports until it is sent (or dropped).
+    let body = futures_util::StreamExt::map(chunks, move |chunk| {
+        let _ = &permit;
+        chunk
+    });
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    let disposition = format!("attachment; filename=\"{}\"", file_name(&phone));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).map_err(|e| AppError::Internal(e.into()))?,
+    );
+    Ok(response)
 }
 
 #[utoipa::path(

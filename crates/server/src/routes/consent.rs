@@ -22,7 +22,7 @@ use crate::error::{ApiPath, ApiQuery, AppError, AppResult};
 use crate::services::log_access;
 use crate::services::optin::{self, OptInRequest, RequestKind};
 use crate::store::auth::AdvisorIdentity;
-use crate::store::evidence::{csv_line, EvidenceRow, CSV_HEADER};
+use crate::store::evidence::{csv_line, jsonl_line, EvidenceRow, CSV_HEADER};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -228,7 +228,7 @@ impl RecordFormat {
     fn row(self, row: &EvidenceRow) -> String {
         match self {
             Self::Json => serde_json::to_string(row).expect("rows serialize"),
-            Self::Jsonl => serde_json::to_string(row).expect("rows serialize") + "\n",
+            Self::Jsonl => jsonl_line(row),
             Self::Csv => csv_line(row),
         }
     }
@@ -265,7 +265,7 @@ pub async fn record_download(
     let (open, between, close) = format.frame();
     let rows = state
         .store
-        .evidence_stream(organization_id, phone.map(str::to_owned))
+        .evidence_stream(organization_id, phone.map(str::to_owned), None)
         .enumerate()
         .map(move |(i, row)| {
             let row = row.map_err(|e| {

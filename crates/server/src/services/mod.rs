@@ -1,10 +1,12 @@
 //! The service layer, by job: [`optin`] (requests and resends), [`sending`]
 //! (messages the advisor writes), [`inbound`] (what contacts send) and
-//! [`delivery`] (what providers say about our messages). Each operation
+//! [`delivery`] (what providers say about our messages); [`evidence_bundle`]
+//! writes a number's evidence bundle. Each operation
 //! loads through one [`Work`], decides with `optin_core`, saves, and commits
 //! once; live events go out and the outbox wakes only after the commit.
 
 pub mod delivery;
+pub mod evidence_bundle;
 pub mod identities;
 pub mod inbound;
 pub mod optin;

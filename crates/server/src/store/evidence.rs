@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use optin_core::consent::ConsentState;
 use optin_core::vocab::{Cause, EvidenceKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use super::timestamp;
@@ -112,8 +112,8 @@ impl NewEvidence {
     }
 }
 
-/// A stored event, as exported.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+/// A stored event, as exported (and read back from an export by `verify-bundle`).
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EvidenceRow {
     pub id: i64,
     pub organization_id: i64,
@@ -159,9 +159,27 @@ impl Serialize for HashForm {
     }
 }
 
+impl<'de> Deserialize<'de> for HashForm {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match i64::deserialize(deserializer)? {
+            1 => Ok(Self::V1),
+            2 => Ok(Self::V2),
+            other => Err(serde::de::Error::custom(format!(
+                "hash_form {other} is not one this version knows (1 or 2)"
+            ))),
+        }
+    }
+}
+
 /// The hash of an event given its fields and its predecessor's hash (public:
-/// anyone holding an export can recompute it).
+/// anyone holding an export can recompute it): the SHA-256 of [`hashed_text`].
 pub fn chain_hash(row: &EvidenceRow) -> String {
+    hex::encode(Sha256::digest(hashed_text(row).as_bytes()))
+}
+
+/// The exact text an event's hash is taken over: its predecessor's hash (64
+/// hex digits) followed by the canonical JSON array of its fields.
+pub fn hashed_text(row: &EvidenceRow) -> String {
     let canonical = match row.hash_form {
         HashForm::V1 => hashed_fields_v1(row),
         HashForm::V2 => serde_json::json!([
@@ -183,10 +201,7 @@ pub fn chain_hash(row: &EvidenceRow) -> String {
             row.signed_url,
         ]),
     };
-    let mut hasher = Sha256::new();
-    hasher.update(row.prev_hash.as_bytes());
-    hasher.update(canonical.to_string().as_bytes());
-    hex::encode(hasher.finalize())
+    format!("{}{canonical}", row.prev_hash)
 }
 
 /// The fields hashed before migration 0019.
@@ -352,6 +367,30 @@ fn missing(from: i64, to: i64) -> String {
     }
 }
 
+/// One link of the chain, without the event's content: enough to follow
+/// the chain from one event to a later head.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ChainLink {
+    pub seq: i64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Passes the rows of a query on through `tx` until they end, one fails,
+/// or the receiver is gone (which stops the query).
+async fn forward<T>(
+    mut rows: impl futures_util::Stream<Item = Result<T, sqlx::Error>> + Unpin,
+    tx: tokio::sync::mpsc::Sender<StoreResult<T>>,
+) {
+    use futures_util::StreamExt;
+    while let Some(row) = rows.next().await {
+        let failed = row.is_err();
+        if tx.send(row.map_err(Into::into)).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
 const SELECT_EVENTS: &str = "SELECT id, organization_id, seq, phone_e164, advisor_id, kind, cause,
     state_after, provider_time, received_at, detail_json, raw_body, signature_valid, prev_hash, hash,
     mode, signature_header, signed_url, hash_form FROM consent_events";
@@ -479,31 +518,70 @@ impl Store {
 
     /// Like [`Store::evidence`], but row by row as the database yields them,
     /// through a small buffer: memory stays flat however long the record.
-    /// The query stops when the receiver is dropped.
+    /// `up_to` stops at that sequence number (a bundle reads the record twice
+    /// and both reads must end at the same event). The query stops when the
+    /// receiver is dropped.
     pub fn evidence_stream(
         &self,
         organization_id: i64,
         phone: Option<String>,
+        up_to: Option<i64>,
     ) -> tokio_stream::wrappers::ReceiverStream<StoreResult<EvidenceRow>> {
         let (tx, rx) = tokio::sync::mpsc::channel(32);
         let pool = self.pool.clone();
         tokio::spawn(async move {
-            use futures_util::StreamExt;
             let sql = format!(
-                "{SELECT_EVENTS} WHERE organization_id = $1 AND ($2 IS NULL OR phone_e164 = $2) ORDER BY seq"
+                "{SELECT_EVENTS} WHERE organization_id = $1 AND ($2 IS NULL OR phone_e164 = $2)
+                 AND ($3 IS NULL OR seq <= $3) ORDER BY seq"
             );
-            let mut rows = sqlx::query_as::<_, EvidenceRow>(&sql)
+            let rows = sqlx::query_as::<_, EvidenceRow>(&sql)
                 .bind(organization_id)
                 .bind(phone)
+                .bind(up_to)
                 .fetch(&pool);
-            while let Some(row) = rows.next().await {
-                let failed = row.is_err();
-                if tx.send(row.map_err(Into::into)).await.is_err() || failed {
-                    return;
-                }
-            }
+            forward(rows, tx).await;
         });
         tokio_stream::wrappers::ReceiverStream::new(rx)
+    }
+
+    /// The links of the organization's chain from sequence number `from` to
+    /// `to`, in order, streamed like [`Store::evidence_stream`].
+    pub fn chain_links(
+        &self,
+        organization_id: i64,
+        from: i64,
+        to: i64,
+    ) -> tokio_stream::wrappers::ReceiverStream<StoreResult<ChainLink>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let rows = sqlx::query_as::<_, ChainLink>(
+                "SELECT seq, prev_hash, hash FROM consent_events
+                 WHERE organization_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+            )
+            .bind(organization_id)
+            .bind(from)
+            .bind(to)
+            .fetch(&pool);
+            forward(rows, tx).await;
+        });
+        tokio_stream::wrappers::ReceiverStream::new(rx)
+    }
+
+    /// The first and last sequence numbers of a number's events, if it has any.
+    pub async fn number_seq_range(
+        &self,
+        organization_id: i64,
+        phone: &str,
+    ) -> StoreResult<Option<(i64, i64)>> {
+        let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT MIN(seq), MAX(seq) FROM consent_events WHERE organization_id = $1 AND phone_e164 = $2",
+        )
+        .bind(organization_id)
+        .bind(phone)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(first.zip(last))
     }
 
     /// One event of the organization.
@@ -543,6 +621,11 @@ impl Store {
 
 /// The CSV export's header line.
 pub const CSV_HEADER: &str = "seq,received_at,provider_time,phone_e164,advisor_id,kind,cause,state_after,detail_json,signature_valid,raw_body,prev_hash,hash,mode,signature_header,signed_url,hash_form\r\n";
+
+/// One event as a line of the JSON lines export.
+pub fn jsonl_line(row: &EvidenceRow) -> String {
+    serde_json::to_string(row).expect("rows serialize") + "\n"
+}
 
 /// One CSV line per event, with a header line first.
 pub fn to_csv(rows: &[EvidenceRow]) -> String {
