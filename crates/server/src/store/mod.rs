@@ -9,6 +9,7 @@
 //! `ON CONFLICT` forms and timestamps passed in by the caller (never the
 //! database's own clock), so a second engine can implement the same methods.
 
+pub mod archive;
 pub mod auth;
 pub mod compliance;
 pub mod consent;
