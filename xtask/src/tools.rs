@@ -1,7 +1,8 @@
 //! Finds or installs the toolchain (see `shared/docs/toolchain.md`): the wasm
 //! target, Debian's Chromium and ChromeDriver, Trunk, the wasm-bindgen CLI at
-//! the Cargo.lock version, and the npm packages (Playwright, binaryen's
-//! wasm-opt). Every step checks first, so a warm machine installs nothing.
+//! the Cargo.lock version, the npm packages (Playwright, binaryen's
+//! wasm-opt), and Debian's aiosmtpd (the real SMTP server the archive tests
+//! deliver to). Every step checks first, so a warm machine installs nothing.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
@@ -13,6 +14,9 @@ use crate::Result;
 const TRUNK_VERSION: &str = "0.21.14";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's Python, which Debian's `python3-aiosmtpd` installs into (the
+/// archive tests run `crates/server/tests/support/smtp_sink.py` with it).
+pub const DEBIAN_PYTHON: &str = "/usr/bin/python3";
 
 /// The workspace root (xtask lives one level below it).
 pub fn project_root() -> PathBuf {
@@ -48,6 +52,7 @@ impl Tools {
         };
         tools.ensure_wasm_target()?;
         tools.ensure_chromium()?;
+        tools.ensure_smtp_sink()?;
         tools.ensure_trunk()?;
         tools.ensure_wasm_bindgen(&root)?;
         tools.ensure_npm_packages(&root)?;
@@ -112,6 +117,29 @@ impl Tools {
                 "--no-install-recommends",
                 "chromium",
                 "chromium-driver",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status_ok()
+    }
+
+    fn ensure_smtp_sink(&self) -> Result<()> {
+        let installed = self
+            .command(DEBIAN_PYTHON)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if installed {
+            return Ok(());
+        }
+        announce("aiosmtpd, the archive tests' SMTP server (Debian package)");
+        self.command("apt-get").arg("update").status_ok()?;
+        self.command("apt-get")
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "python3-aiosmtpd",
             ])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status_ok()

@@ -454,8 +454,9 @@ pub async fn export(
     domain: &str,
 ) -> Result<Export, ArchiveError> {
     let organization_name = store
-        .organization_name(organization_id)
+        .organization(organization_id)
         .await?
+        .map(|organization| organization.name)
         .unwrap_or_default();
     // One more than asked tells whether more are waiting.
     let mut items = store

@@ -79,6 +79,7 @@ use crate::routes::{
         compliance::chain,
         compliance::advisors,
         compliance::reviews,
+        compliance::archive,
         evidence::public_key,
         revocations::record_for_contact,
         revocations::resolve_for_contact,
@@ -104,7 +105,11 @@ use crate::routes::{
         crate::embed_config,
         serve,
     ),
-    components(schemas(optin_core::api::ErrorBody, optin_core::api::LiveEvent)),
+    components(schemas(
+        optin_core::api::ErrorBody,
+        optin_core::api::LiveEvent,
+        optin_core::archive::ArchiveManifest
+    )),
     modifiers(&SharedErrors),
     tags(
         (name = "advisor", description = "The signed-in advisor's contacts, consent and messages (advisor token)."),

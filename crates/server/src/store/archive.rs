@@ -188,16 +188,6 @@ impl Store {
             .collect()
     }
 
-    /// The organization's name, when it exists.
-    pub async fn organization_name(&self, organization_id: i64) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1")
-                .bind(organization_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
     /// Organizations with items not delivered yet, each with the cursor
     /// its delivery stands at (0: nothing delivered).
     pub async fn archive_backlog(&self) -> StoreResult<Vec<(i64, i64)>> {
