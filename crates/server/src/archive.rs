@@ -598,3 +598,128 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use optin_core::consent::ConsentState;
+    use optin_core::vocab::{MessageStatus, Purpose};
+
+    use super::*;
+
+    fn item(contact_name: &str, body: &str) -> ArchiveItem {
+        ArchiveItem {
+            cursor: 42,
+            organization_id: 7,
+            organization_name: "Acme Wealth".into(),
+            phone_e164: "+447911123456".into(),
+            channel: Channel::Whatsapp,
+            advisor: Some((3, "Jane Smith".into())),
+            contact_name: Some(contact_name.into()),
+            consent_state: Some(ConsentState::OptedIn),
+            record: ArchivedRecord::Message(ArchivedMessage {
+                id: 123,
+                direction: Direction::In,
+                purpose: Purpose::Message,
+                template: None,
+                body: body.into(),
+                provider_message_id: Some("wamid.ABC".into()),
+                status: MessageStatus::Received,
+                at: "2026-12-01T10:00:00Z".parse().unwrap(),
+            }),
+        }
+    }
+
+    /// The header lines (unfolded) and the decoded body of a rendered item.
+    fn parse(bytes: &[u8]) -> (Vec<String>, Vec<u8>) {
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .expect("a blank line ends the headers");
+        let mut lines: Vec<String> = Vec::new();
+        for line in head.split("\r\n") {
+            assert!(!line.contains('\r') && !line.contains('\n'), "{line:?}");
+            match (line.starts_with([' ', '\t']), lines.last_mut()) {
+                (true, Some(last)) => last.push_str(line),
+                _ => lines.push(line.to_owned()),
+            }
+        }
+        let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .unwrap();
+        (lines, body)
+    }
+
+    fn header<'a>(lines: &'a [String], name: &str) -> Vec<&'a str> {
+        lines
+            .iter()
+            .filter_map(|line| line.split_once(": "))
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+            .collect()
+    }
+
+    #[test]
+    fn a_message_renders_with_its_parties_headers_and_exact_text() {
+        let text = "Thanks!\nSee you Monday.\r\n.\nTwo dots: ..";
+        let rendered = render(&item("Kerry Fisher", text), DEFAULT_DOMAIN).unwrap();
+        let (lines, body) = parse(&rendered.bytes);
+        assert_eq!(body, text.as_bytes());
+        assert_eq!(
+            header(&lines, "From"),
+            ["\"Kerry Fisher\" <+447911123456@whatsapp.org-7.optin.archive>"]
+        );
+        assert_eq!(
+            header(&lines, "To"),
+            ["\"Jane Smith\" <advisor-3@org-7.optin.archive>"]
+        );
+        assert_eq!(
+            header(&lines, "Message-ID"),
+            ["<org-7.msg-123@optin.archive>"]
+        );
+        assert_eq!(header(&lines, "Date"), ["Tue, 01 Dec 2026 10:00:00 +0000"]);
+        for (name, value) in [
+            ("X-Optin-Channel", "whatsapp"),
+            ("X-Optin-Direction", "in"),
+            ("X-Optin-Advisor", "Jane Smith"),
+            ("X-Optin-Advisor-Id", "3"),
+            ("X-Optin-Consent-State", "opted_in"),
+            ("X-Optin-Organization", "7"),
+            ("X-Optin-Provider-Message-Id", "wamid.ABC"),
+            ("X-Optin-Message-Status", "received"),
+            ("X-Optin-Cursor", "42"),
+        ] {
+            assert_eq!(header(&lines, name), [value], "{name}");
+        }
+        assert_eq!(rendered.message_id, "<org-7.msg-123@optin.archive>");
+        assert_eq!(rendered.file_name(), "000000000042-msg-123.eml");
+    }
+
+    #[test]
+    fn a_rendering_is_the_same_bytes_every_time() {
+        let item = item("Kerry Fisher", "Hello");
+        assert_eq!(
+            render(&item, DEFAULT_DOMAIN).unwrap().bytes,
+            render(&item, DEFAULT_DOMAIN).unwrap().bytes
+        );
+    }
+
+    #[test]
+    fn line_breaks_in_a_name_or_the_text_add_no_header() {
+        let mut item = item(
+            "Kerry\r\nBcc: spy@evil.example\r\nX-Optin-Consent-State: opted_out",
+            "Hi\r\nBcc: spy@evil.example\r\n\r\nmore",
+        );
+        item.advisor = Some((3, "Jane\nSubject: forged".into()));
+        item.organization_name = "Acme\r\nCc: spy@evil.example".into();
+        let rendered = render(&item, DEFAULT_DOMAIN).unwrap();
+        let (lines, body) = parse(&rendered.bytes);
+        for forged in ["Bcc", "Cc"] {
+            assert!(header(&lines, forged).is_empty(), "{lines:#?}");
+        }
+        assert_eq!(header(&lines, "Subject").len(), 1, "{lines:#?}");
+        assert_eq!(header(&lines, "X-Optin-Consent-State"), ["opted_in"]);
+        assert_eq!(body, b"Hi\r\nBcc: spy@evil.example\r\n\r\nmore");
+    }
+}
