@@ -258,6 +258,13 @@ pub struct RenderedItem {
 }
 
 impl RenderedItem {
+    /// What goes in SMTP's DATA: the message without its last line end,
+    /// which the client's end-of-data sequence supplies, so the server
+    /// stores exactly [`RenderedItem::bytes`].
+    fn smtp_data(&self) -> &[u8] {
+        self.bytes.strip_suffix(b"\r\n").unwrap_or(&self.bytes)
+    }
+
     /// Its file in an export.
     pub fn file_name(&self) -> String {
         file_name(self.cursor, self.kind, self.id)
@@ -372,12 +379,18 @@ pub fn render(item: &ArchiveItem, domain: &str) -> Result<RenderedItem, ArchiveE
             header_text(&value),
         ));
     }
+    // The last line ends like every other: these are the bytes a server
+    // stores (SMTP's end of data, CRLF "." CRLF, ends that line).
+    let mut bytes = message.formatted();
+    if !bytes.ends_with(b"\r\n") {
+        bytes.extend_from_slice(b"\r\n");
+    }
     Ok(RenderedItem {
         cursor: item.cursor,
         kind,
         id,
         message_id,
-        bytes: message.formatted(),
+        bytes,
     })
 }
 
@@ -543,7 +556,7 @@ pub async fn deliver(
                 let rendered = render(item, domain)?;
                 journal
                     .transport
-                    .send_raw(&journal.envelope, &rendered.bytes)
+                    .send_raw(&journal.envelope, rendered.smtp_data())
                     .await
                     .map_err(|source| ArchiveError::Smtp {
                         cursor: item.cursor,

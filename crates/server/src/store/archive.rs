@@ -113,10 +113,13 @@ impl Store {
                 COALESCE(m.channel, json_extract(e.detail_json, '$.channel'), em.channel) AS channel,
                 m.direction, m.purpose, m.template_name, m.template_language, m.body, m.created_at,
                 e.kind AS event_kind, a.id AS advisor_id, a.name AS advisor_name,
-                (SELECT c.name FROM contacts c JOIN advisors ca ON ca.id = c.advisor_id
-                 WHERE ca.organization_id = f.organization_id
-                   AND c.phone_e164 = COALESCE(m.phone_e164, e.phone_e164)
-                 ORDER BY c.advisor_id = a.id DESC, c.id LIMIT 1) AS contact_name
+                COALESCE(
+                  (SELECT c.name FROM contacts c
+                   WHERE c.advisor_id = a.id AND c.phone_e164 = COALESCE(m.phone_e164, e.phone_e164)),
+                  (SELECT c.name FROM contacts c JOIN advisors ca ON ca.id = c.advisor_id
+                   WHERE ca.organization_id = f.organization_id
+                     AND c.phone_e164 = COALESCE(m.phone_e164, e.phone_e164)
+                   ORDER BY c.id LIMIT 1)) AS contact_name
              FROM archive_feed f
              JOIN organizations o ON o.id = f.organization_id
              LEFT JOIN messages m ON m.id = f.message_id
