@@ -456,9 +456,15 @@ pub struct Export {
     pub manifest: ArchiveManifest,
 }
 
+/// Most bytes of `.eml` one export holds (webhook bodies kept with steps
+/// may be up to 1 MiB each); an export that reaches it ends early with
+/// `more`, and always holds at least one item.
+pub const MAX_EXPORT_BYTES: usize = 32 * 1024 * 1024;
+
 /// The organization's items after `after`, at most `limit`, as a zip of
-/// `.eml` files and `manifest.json`. Memory is bounded by `limit` (the
-/// route caps it at [`optin_core::archive::MAX_EXPORT_ITEMS`]).
+/// `.eml` files and `manifest.json`. Memory is bounded: items are read
+/// [`BATCH`] at a time, up to `limit` (the route caps it at
+/// [`optin_core::archive::MAX_EXPORT_ITEMS`]) and [`MAX_EXPORT_BYTES`].
 pub async fn export(
     store: &Store,
     organization_id: i64,
@@ -471,16 +477,33 @@ pub async fn export(
         .await?
         .map(|organization| organization.name)
         .unwrap_or_default();
-    // One more than asked tells whether more are waiting.
-    let mut items = store
-        .archive_items(organization_id, after, limit.saturating_add(1))
-        .await?;
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let rendered = items
-        .iter()
-        .map(|item| render(item, domain))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut rendered: Vec<RenderedItem> = Vec::new();
+    let mut size = 0;
+    let mut cursor = after;
+    let more = 'fill: loop {
+        let room = limit.saturating_sub(rendered.len() as u32);
+        if room == 0 {
+            break !store
+                .archive_items(organization_id, cursor, 1)
+                .await?
+                .is_empty();
+        }
+        let items = store
+            .archive_items(organization_id, cursor, room.min(BATCH))
+            .await?;
+        if items.is_empty() {
+            break false;
+        }
+        for item in &items {
+            let item = render(item, domain)?;
+            if !rendered.is_empty() && size + item.bytes.len() > MAX_EXPORT_BYTES {
+                break 'fill true;
+            }
+            size += item.bytes.len();
+            cursor = item.cursor;
+            rendered.push(item);
+        }
+    };
     let mut counts = ArchiveCounts::default();
     let files: Vec<ArchiveFile> = rendered
         .iter()
@@ -501,7 +524,7 @@ pub async fn export(
         organization_id,
         organization_name,
         from_cursor: after,
-        to_cursor: rendered.last().map_or(after, |item| item.cursor),
+        to_cursor: cursor,
         more,
         counts,
         files,
@@ -597,7 +620,13 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        match deliver(&state, &journal, &stop).await {
+        // At shutdown a send in flight is abandoned: its item was not
+        // recorded as delivered, so it goes again at the next start.
+        let pass = tokio::select! {
+            _ = stop.cancelled() => return,
+            pass = deliver(&state, &journal, &stop) => pass,
+        };
+        match pass {
             Ok(sent) => {
                 if sent > 0 {
                     tracing::info!(sent, "archive items delivered");

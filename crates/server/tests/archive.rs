@@ -18,7 +18,7 @@ use optin_server::archive::SmtpTls;
 use optin_server::Config;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::extra::{assert_refused, meeting_reminder, KERRY};
+use support::extra::{assert_refused, meeting_reminder, run_binary, stderr, KERRY};
 use support::{launch_in, TestService};
 
 /// The journaling address and the envelope sender the service is given.
@@ -461,6 +461,29 @@ async fn a_restart_or_a_rerun_from_the_stored_cursor_sends_nothing_twice() {
 
     // A restart resumes after the stored cursor: only what is new arrives.
     let dir = t.stop_keeping_data().await;
+
+    // Meanwhile the operator's export writes the same zip as the API's.
+    let out = dir.path().join("archive.zip");
+    let args = [
+        "archive-export",
+        "--organization",
+        "1",
+        "--after",
+        "0",
+        "--out",
+    ];
+    let output = run_binary(
+        dir.path(),
+        &[("OPTIN_SANDBOX", "1")],
+        &[&args[..], &[out.to_str().unwrap()]].concat(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&out).unwrap(), first.1);
+    let (_, manifest) = unzip(&first.1);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        manifest["to_cursor"].to_string()
+    );
     let t = service(dir, &sink).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(

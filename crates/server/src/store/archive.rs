@@ -194,26 +194,17 @@ impl Store {
     /// Organizations with items not delivered yet, each with the cursor
     /// its delivery stands at (0: nothing delivered).
     pub async fn archive_backlog(&self) -> StoreResult<Vec<(i64, i64)>> {
+        // One index probe per organization, not a scan of the feed.
         Ok(sqlx::query_as(
-            "SELECT f.organization_id, COALESCE(d.delivered_through, 0) AS delivered_through
-             FROM archive_feed f
-             LEFT JOIN archive_deliveries d ON d.organization_id = f.organization_id
-             GROUP BY f.organization_id
-             HAVING MAX(f.id) > COALESCE(d.delivered_through, 0)
-             ORDER BY f.organization_id",
+            "SELECT o.id, COALESCE(d.delivered_through, 0) AS delivered_through
+             FROM organizations o
+             LEFT JOIN archive_deliveries d ON d.organization_id = o.id
+             WHERE EXISTS (SELECT 1 FROM archive_feed f
+                           WHERE f.organization_id = o.id
+                             AND f.id > COALESCE(d.delivered_through, 0))
+             ORDER BY o.id",
         )
         .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// The cursor the organization's delivery stands at (0: nothing delivered).
-    pub async fn archive_delivered_through(&self, organization_id: i64) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COALESCE(MAX(delivered_through), 0) FROM archive_deliveries
-             WHERE organization_id = $1",
-        )
-        .bind(organization_id)
-        .fetch_one(&self.pool)
         .await?)
     }
 
