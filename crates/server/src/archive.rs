@@ -556,27 +556,53 @@ fn write_zip(
 /// Sends every undelivered item of every organization, oldest first, each
 /// organization's cursor moving past an item only once the server accepted
 /// it. Returns how many were sent; stops early when `stop` is cancelled.
+/// An organization whose item fails waits for the next pass; the others
+/// are still served (the first failure is returned).
 pub async fn deliver(
     state: &AppState,
     journal: &Journal,
     stop: &CancellationToken,
 ) -> Result<u64, ArchiveError> {
-    let domain = &state.config.archive.domain;
     let mut sent = 0;
-    for (organization_id, mut cursor) in state.store.archive_backlog().await? {
+    let mut first_failure = None;
+    for (organization_id, cursor) in state.store.archive_backlog().await? {
+        let delivered = deliver_organization(state, journal, stop, organization_id, cursor).await;
+        sent += delivered.sent;
+        if let Err(e) = delivered.outcome {
+            first_failure.get_or_insert(e);
+        }
+    }
+    first_failure.map_or(Ok(sent), Err)
+}
+
+/// What delivering one organization's backlog did.
+struct Delivered {
+    sent: u64,
+    outcome: Result<(), ArchiveError>,
+}
+
+async fn deliver_organization(
+    state: &AppState,
+    journal: &Journal,
+    stop: &CancellationToken,
+    organization_id: i64,
+    mut cursor: i64,
+) -> Delivered {
+    let mut sent = 0;
+    let outcome = async {
         loop {
             let items = state
                 .store
                 .archive_items(organization_id, cursor, BATCH)
                 .await?;
-            let Some(last) = items.last().map(|item| item.cursor) else {
-                break;
-            };
+            if items.is_empty() {
+                return Ok(());
+            }
             for item in &items {
                 if stop.is_cancelled() {
-                    return Ok(sent);
+                    return Ok(());
                 }
-                let rendered = render(item, domain)?;
+                let rendered = render(item, &state.config.archive.domain)?;
                 journal
                     .transport
                     .send_raw(&journal.envelope, rendered.smtp_data())
@@ -592,11 +618,12 @@ pub async fn deliver(
                     .archive_delivered(organization_id, item.cursor, state.clock.now())
                     .await?;
                 sent += 1;
+                cursor = item.cursor;
             }
-            cursor = last;
         }
     }
-    Ok(sent)
+    .await;
+    Delivered { sent, outcome }
 }
 
 /// Delivers the feed until `stop` is cancelled, when an SMTP host is
