@@ -1,6 +1,7 @@
 //! Finds or installs the toolchain (see `shared/docs/toolchain.md`): the wasm
 //! target, Debian's Chromium and ChromeDriver (and `unzip` and `openssl`, with
-//! which an end-to-end test checks an evidence bundle), Trunk, the wasm-bindgen CLI at
+//! which an end-to-end test checks an evidence bundle, and aiosmtpd, the real
+//! SMTP server the archive tests deliver to), Trunk, the wasm-bindgen CLI at
 //! the Cargo.lock version, and the npm packages (Playwright, binaryen's
 //! wasm-opt). Every step checks first, so a warm machine installs nothing.
 
@@ -14,13 +15,16 @@ use crate::Result;
 const TRUNK_VERSION: &str = "0.21.14";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// Each program the tests run, and the Debian package that has it.
-const DEBIAN_PACKAGES: [(&str, &str); 4] = [
+/// Each program (or module) the tests run, and the Debian package that has it.
+const DEBIAN_PACKAGES: [(&str, &str); 5] = [
     (CHROMIUM, "chromium"),
     (CHROMEDRIVER, "chromium-driver"),
     // The evidence-bundle spec unzips a bundle and checks it with openssl.
     ("/usr/bin/unzip", "unzip"),
     ("/usr/bin/openssl", "openssl"),
+    // The archive tests run `crates/server/tests/support/smtp_sink.py` with
+    // Debian's python3, which this package installs into.
+    ("/usr/lib/python3/dist-packages/aiosmtpd", "python3-aiosmtpd"),
 ];
 
 /// The workspace root (xtask lives one level below it).

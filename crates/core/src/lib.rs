@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod archive;
 pub mod compliance;
 pub mod consent;
 pub mod csv;

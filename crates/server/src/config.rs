@@ -79,6 +79,9 @@ pub struct Config {
     /// Timeouts, budgets and rate limits.
     #[command(flatten)]
     pub limits: crate::limits::LimitsConfig,
+    /// The archive feed: its addresses' domain and SMTP delivery.
+    #[command(flatten)]
+    pub archive: crate::archive::ArchiveConfig,
     /// How long a database write waits for another's lock before the request
     /// is answered 503 with `Retry-After`, in milliseconds.
     #[arg(long, env = "OPTIN_DB_BUSY_TIMEOUT_MS", default_value_t = 5000)]
@@ -165,6 +168,7 @@ impl Config {
             sms_auth_token: None,
             metrics_token: None,
             limits: Default::default(),
+            archive: Default::default(),
             db_busy_timeout_ms: 5000,
             provider_timeout_ms: 10_000,
             outbox_grace_seconds: 120,
@@ -339,6 +343,7 @@ impl Config {
             }
         }
         self.limits.validate()?;
+        self.archive.validate()?;
         if self.provider_timeout_ms == 0 {
             return Err("OPTIN_PROVIDER_TIMEOUT_MS must be at least 1".to_owned());
         }

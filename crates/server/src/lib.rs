@@ -4,6 +4,7 @@
 //! `app()` builds the whole router so tests can drive it without a socket;
 //! `launch()` runs it with its outbox worker on a real socket.
 
+pub mod archive;
 pub mod auth;
 pub mod bundle;
 pub mod checkpoints;
@@ -182,6 +183,7 @@ pub struct Service {
     worker: Option<tokio::task::JoinHandle<()>>,
     maintenance: tokio::task::JoinHandle<()>,
     checkpointer: tokio::task::JoinHandle<()>,
+    archiver: tokio::task::JoinHandle<()>,
 }
 
 /// Opens the store (seeding the demo on first start), binds, and starts the
@@ -268,6 +270,7 @@ async fn start(
     let worker = outbox_worker.then(|| tokio::spawn(outbox::run(state.clone(), stop.clone())));
     let maintenance = tokio::spawn(maintenance::run(state.clone(), stop.clone()));
     let checkpointer = tokio::spawn(checkpoints::run(state.clone(), stop.clone()));
+    let archiver = tokio::spawn(archive::run(state.clone(), stop.clone()));
     let mut demo_crm = None;
     if let Some(listener) = demo_crm_listener {
         demo_crm = Some(listener.local_addr()?);
@@ -303,6 +306,7 @@ async fn start(
         worker,
         maintenance,
         checkpointer,
+        archiver,
         demo_crm,
     })
 }
@@ -318,6 +322,7 @@ impl Service {
         }
         let _ = self.maintenance.await;
         let _ = self.checkpointer.await;
+        let _ = self.archiver.await;
         let _ = self.server.await;
         let state = &self.state;
         if let Err(e) = state

@@ -56,6 +56,23 @@ enum Command {
         #[arg(long)]
         public_key: Option<std::path::PathBuf>,
     },
+    /// Write the organization's archive feed after a cursor as a zip of
+    /// RFC 5322 messages with `manifest.json` (as `GET
+    /// /api/v1/compliance/archive` answers); prints the manifest's `to_cursor`,
+    /// the cursor to give next time.
+    ArchiveExport {
+        #[arg(long)]
+        organization: i64,
+        /// The cursor to export after (0: from the first item).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Most items in the zip.
+        #[arg(long, default_value_t = optin_core::archive::MAX_EXPORT_ITEMS)]
+        limit: u32,
+        /// The zip file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Create an organization with its numbers (prints its id).
     CreateOrganization {
         #[command(flatten)]
@@ -302,6 +319,36 @@ async fn administer(config: Config, command: Command) -> Result<ExitCode, Error>
             organization,
             public_key,
         } => return verify_chain(&config, &store, organization, public_key.as_deref()).await,
+        Command::ArchiveExport {
+            organization,
+            after,
+            limit,
+            out,
+        } => {
+            known(&store, organization).await?;
+            let export = optin_server::archive::export(
+                &store,
+                organization,
+                after,
+                limit,
+                &config.archive.domain,
+            )
+            .await?;
+            std::fs::write(&out, &export.zip)?;
+            eprintln!(
+                "{} items ({} messages, {} consent events) written to {}{}",
+                export.manifest.counts.total,
+                export.manifest.counts.messages,
+                export.manifest.counts.consent_events,
+                out.display(),
+                if export.manifest.more {
+                    "; more wait after the next cursor"
+                } else {
+                    ""
+                },
+            );
+            println!("{}", export.manifest.to_cursor);
+        }
         Command::CreateOrganization { settings } => {
             let id = provisioning::create_organization(&store, &settings.settings()?, region)
                 .await

@@ -81,6 +81,7 @@ use crate::routes::{
         compliance::advisors,
         compliance::reviews,
         compliance::access_log,
+        compliance::archive,
         evidence::public_key,
         holds::holds,
         holds::place,
@@ -109,7 +110,11 @@ use crate::routes::{
         crate::embed_config,
         serve,
     ),
-    components(schemas(optin_core::api::ErrorBody, optin_core::api::LiveEvent)),
+    components(schemas(
+        optin_core::api::ErrorBody,
+        optin_core::api::LiveEvent,
+        optin_core::archive::ArchiveManifest
+    )),
     modifiers(&SharedErrors),
     tags(
         (name = "advisor", description = "The signed-in advisor's contacts, consent and messages (advisor token)."),

@@ -284,6 +284,7 @@ fn routes() -> Vec<Route> {
         route("GET", "/compliance/chain", Supervisor, Own, None),
         route("GET", "/compliance/advisors", Supervisor, Own, None),
         route("GET", "/compliance/reviews", Supervisor, Own, None),
+        route("GET", "/compliance/archive", Supervisor, Own, None),
         route("GET", "/compliance/stop-flags", Supervisor, Own, None),
         route("GET", "/compliance/access-log", Supervisor, Own, None),
         route("GET", "/compliance/holds", Supervisor, Own, None),
@@ -850,7 +851,7 @@ async fn every_api_route_refuses_bad_tokens_others_resources_and_wrong_roles() {
     );
     // Any person: 4 routes without an id × 3, 5 on a contact × 5.
     // Sending: POST /contacts × (3 + 2 roles), the open route and 7 on a contact × (5 + 2).
-    // Compliance (and the export): 8 without an id × (3 + 1), 3 on a number and the
+    // Compliance (and the export): 9 without an id × (3 + 1), 3 on a number and the
     // raw event × (3 + 1 + 1); its writes, a hold × (3 + 2), 2 on a number and a
     // hold's release × (3 + 1 + 2). Admin: 9
     // without an id × (3 + 3), 1 on a person and 2 on a key × (3 + 1 + 3).
@@ -861,7 +862,7 @@ async fn every_api_route_refuses_bad_tokens_others_resources_and_wrong_roles() {
             + 5 * 5
             + (3 + 2)
             + 8 * (5 + 2)
-            + 8 * (3 + 1)
+            + 9 * (3 + 1)
             + 4 * (3 + 1 + 1)
             + (3 + 2)
             + 3 * (3 + 1 + 2)

@@ -68,6 +68,15 @@ async fn past_retention_messages_are_purged_held_ones_kept_and_the_chain_stays_i
     assert_eq!(messages_with(&t, KERRY).await, 0, "past retention: purged");
     assert_eq!(messages_with(&t, AMARA).await, amara_before, "held: kept");
     assert!(messages_with(&t, LUIS).await >= 1, "recent: kept");
+    assert_eq!(
+        t.count(
+            "SELECT COUNT(*) FROM archive_feed f WHERE f.message_id IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = f.message_id)"
+        )
+        .await,
+        0,
+        "a purged message is no longer an archive item"
+    );
 
     // The purge is a step of the number's record, and the chain holds.
     let purges: Vec<(String, String)> = sqlx::query_as(

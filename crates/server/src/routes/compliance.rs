@@ -8,7 +8,9 @@
 //! - `GET /compliance/chain`: the hash chain, verified now against the signed checkpoints;
 //! - `GET /compliance/advisors`: the organization's people;
 //! - `GET /compliance/reviews`: parts of the organization's webhooks kept for review;
-//! - `GET /compliance/access-log?phone=&before=&limit=`: who read or exported what.
+//! - `GET /compliance/access-log?phone=&before=&limit=`: who read or exported what;
+//! - `GET /compliance/archive?after=&limit=`: the archive feed from a cursor, as a zip of
+//!   RFC 5322 messages with `manifest.json` (see `crate::archive`).
 //!
 //! Reading a number's timeline or raw evidence, and every download, is
 //! logged first (see [`log_access`]).
@@ -52,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/compliance/advisors", get(advisors))
         .route("/compliance/reviews", get(reviews))
         .route("/compliance/access-log", get(access_log))
+        .route("/compliance/archive", get(archive))
 }
 
 #[derive(Deserialize)]
@@ -515,6 +518,12 @@ struct AccessLogQuery {
     limit: Option<u32>,
 }
 
+#[derive(Deserialize)]
+struct ArchiveQuery {
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/compliance/access-log",
@@ -556,4 +565,85 @@ async fn access_log(
         entries,
         next_before,
     }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/compliance/archive",
+    tag = "compliance",
+    security(("bearer" = [])),
+    params(
+        ("after" = Option<i64>, Query, description = "The cursor to export after: 0 (the default) for the first item, else a manifest's `to_cursor`."),
+        ("limit" = Option<u32>, Query, description = "Most items, 1 to 1000 (500 by default); `more` in the manifest says whether others wait."),
+    ),
+    responses(
+        (status = 200, description = "A zip of the organization's archive items after the cursor, one RFC 5322 message (`.eml`) each, in feed order, with `manifest.json` (`ArchiveManifest`: cursors, counts, each file's SHA-256). `X-Archive-Next-Cursor` repeats `to_cursor`.", content((String = "application/zip"))),
+        (status = 422, description = "A negative cursor or a limit outside 1 to 1000 (`invalid_cursor`, `invalid_limit`).", body = optin_core::api::ErrorBody),
+        (status = 403, description = "The person is an advisor, not compliance or an admin (`compliance_role_required`).", body = optin_core::api::ErrorBody),
+        (status = 503, description = "Other downloads are running (`exports_busy`); `Retry-After` in seconds.", body = optin_core::api::ErrorBody),
+    ),
+)]
+async fn archive(
+    State(state): State<AppState>,
+    Supervisor(me): Supervisor,
+    ApiQuery(query): ApiQuery<ArchiveQuery>,
+) -> AppResult<Response> {
+    use optin_core::archive::{DEFAULT_EXPORT_ITEMS, MAX_EXPORT_ITEMS};
+
+    let after = query.after.unwrap_or(0);
+    if after < 0 {
+        return Err(AppError::invalid(
+            "invalid_cursor",
+            "after",
+            "A cursor is 0 or a manifest's to_cursor.",
+        ));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_EXPORT_ITEMS);
+    if !(1..=MAX_EXPORT_ITEMS).contains(&limit) {
+        return Err(AppError::invalid(
+            "invalid_limit",
+            "limit",
+            format!("An export holds 1 to {MAX_EXPORT_ITEMS} items."),
+        ));
+    }
+    // The zip is built in memory (bounded by the limit): it shares the
+    // downloads' budget.
+    let _permit = state.limits.export_permit()?;
+    let export = crate::archive::export(
+        &state.store,
+        me.organization_id,
+        after,
+        limit,
+        &state.config.archive.domain,
+    )
+    .await?;
+    let to_cursor = export.manifest.to_cursor;
+    // Logged once the zip exists, before it is served.
+    log_access(
+        &state,
+        &me,
+        AccessKind::ArchiveExported,
+        None,
+        Some(format!(
+            "archive items {} to {to_cursor}",
+            after.saturating_add(1)
+        )),
+    )
+    .await?;
+    let disposition = format!(
+        "attachment; filename=\"archive-org-{}-after-{after}.zip\"",
+        me.organization_id
+    );
+    let mut response = export.zip.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).expect("digits and dashes"),
+    );
+    headers.insert("x-archive-next-cursor", HeaderValue::from(to_cursor));
+    Ok(response)
 }

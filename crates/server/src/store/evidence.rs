@@ -600,6 +600,25 @@ impl Store {
         .map_err(Into::into)
     }
 
+    /// Events with ids from `first` to `last`, both included, oldest first
+    /// (the consent-record items of an archive batch).
+    pub async fn evidence_between(
+        &self,
+        organization_id: i64,
+        first: i64,
+        last: i64,
+    ) -> StoreResult<Vec<EvidenceRow>> {
+        sqlx::query_as(&format!(
+            "{SELECT_EVENTS} WHERE organization_id = $1 AND id BETWEEN $2 AND $3 ORDER BY id"
+        ))
+        .bind(organization_id)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Into::into)
+    }
+
     /// Events after `after_id` for the live stream, oldest first.
     pub async fn evidence_after(
         &self,

@@ -525,6 +525,15 @@ pub enum ConversationOf {
     Everyone,
 }
 
+/// SQL: the advisor a message `m` belongs to. A message without one (the
+/// contact's replies, the service's own texts) belongs to the advisor of the
+/// latest message before it that has one: the conversation it answers.
+pub(crate) const ADVISOR_OF_MESSAGE: &str = "COALESCE(m.advisor_id,
+    (SELECT p.advisor_id FROM messages p
+     WHERE p.organization_id = m.organization_id AND p.phone_e164 = m.phone_e164
+       AND p.id < m.id AND p.advisor_id IS NOT NULL
+     ORDER BY p.id DESC LIMIT 1))";
+
 /// Row of `messages` as the conversation shows it.
 #[derive(sqlx::FromRow)]
 struct MessageRow {
@@ -572,19 +581,12 @@ impl Store {
             ConversationOf::Advisor(id) => Some(id),
             ConversationOf::Everyone => None,
         };
-        // A message without an advisor (the contact's replies, the service's
-        // own texts) belongs to the advisor of the latest message before it
-        // that has one: the conversation it answers.
-        let rows: Vec<MessageRow> = sqlx::query_as(
+        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
             "SELECT id, channel, direction, purpose, body, template_name, status, error_code, error_title, created_at
              FROM messages m WHERE organization_id = $1 AND phone_e164 = $2
-               AND ($3 IS NULL OR COALESCE(advisor_id,
-                    (SELECT p.advisor_id FROM messages p
-                     WHERE p.organization_id = m.organization_id AND p.phone_e164 = m.phone_e164
-                       AND p.id < m.id AND p.advisor_id IS NOT NULL
-                     ORDER BY p.id DESC LIMIT 1)) = $3)
-             ORDER BY id",
-        )
+               AND ($3 IS NULL OR {ADVISOR_OF_MESSAGE} = $3)
+             ORDER BY id"
+        ))
         .bind(organization_id)
         .bind(phone)
         .bind(advisor)

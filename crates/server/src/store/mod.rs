@@ -10,6 +10,7 @@
 //! database's own clock), so a second engine can implement the same methods.
 
 pub mod access;
+pub mod archive;
 pub mod auth;
 pub mod compliance;
 pub mod consent;

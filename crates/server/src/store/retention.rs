@@ -163,6 +163,8 @@ impl UnitOfWork {
         for unlink in [
             format!("DELETE FROM outbox WHERE message_id IN ({chosen})"),
             format!("UPDATE stop_flags SET message_id = NULL WHERE message_id IN ({chosen})"),
+            // A purged message is no longer an archive item; the feed's ids go on (AUTOINCREMENT).
+            format!("DELETE FROM archive_feed WHERE message_id IN ({chosen})"),
         ] {
             sqlx::query(&unlink)
                 .bind(organization_id)
