@@ -24,7 +24,10 @@ const DEBIAN_PACKAGES: [(&str, &str); 5] = [
     ("/usr/bin/openssl", "openssl"),
     // The archive tests run `crates/server/tests/support/smtp_sink.py` with
     // Debian's python3, which this package installs into.
-    ("/usr/lib/python3/dist-packages/aiosmtpd", "python3-aiosmtpd"),
+    (
+        "/usr/lib/python3/dist-packages/aiosmtpd",
+        "python3-aiosmtpd",
+    ),
 ];
 
 /// The workspace root (xtask lives one level below it).

@@ -28,7 +28,9 @@
 //!
 //! The public key is served as PEM (SPKI) at `GET /api/v1/evidence/public-key`,
 //! so `openssl pkeyutl -verify -pubin -rawin` checks a line (see the README).
-//! The time is the service's own: no RFC 3161 time-stamp authority is asked.
+//! The time is the service's own; with `OPTIN_TSA_URL` set, an RFC 3161
+//! time-stamp authority also time-stamps each checkpoint (see
+//! [`crate::timestamps`]).
 //!
 //! (Not to be confused with SQLite's write-ahead-log checkpoints of
 //! [`crate::store::Store::checkpoint`].)
@@ -145,6 +147,12 @@ impl Witness {
     /// The folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The time-stamp authority's reply for one checkpoint, if it has one.
+    pub fn time_stamp_file(&self, organization_id: i64, seq: i64) -> PathBuf {
+        self.dir
+            .join(format!("organization-{organization_id}-{seq}.tsr"))
     }
 
     /// An organization's witness file.
@@ -350,6 +358,8 @@ pub struct Checkpoints {
     started: DateTime<Utc>,
     /// Per organization, the last checkpoint in the witness (read once).
     last: tokio::sync::Mutex<HashMap<i64, Option<Checkpoint>>>,
+    /// The time-stamp authority, when one is configured.
+    authority: Option<crate::timestamps::Authority>,
 }
 
 impl Checkpoints {
@@ -371,6 +381,16 @@ impl Checkpoints {
             ),
             started: now,
             last: Default::default(),
+            authority: match &config.tsa_url {
+                Some(url) => {
+                    let http = reqwest::Client::builder()
+                        .timeout(config.provider_timeout())
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    Some(crate::timestamps::Authority::new(url.clone(), http))
+                }
+                None => None,
+            },
         })
     }
 
@@ -454,7 +474,48 @@ impl Checkpoints {
                 }
             }
         }
+        drop(last);
+        for checkpoint in &signed {
+            self.time_stamp(checkpoint).await;
+        }
         Ok(signed)
+    }
+
+    /// The time-stamp authority's reply for checkpoint `seq`, if it has one.
+    pub async fn time_stamp_of(&self, organization_id: i64, seq: i64) -> Option<Vec<u8>> {
+        tokio::fs::read(self.witness.time_stamp_file(organization_id, seq))
+            .await
+            .ok()
+    }
+
+    /// Has the authority, if any, time-stamp a witnessed checkpoint and keeps
+    /// its reply beside the witness file. A failure is logged only: the
+    /// checkpoint stands signed and witnessed without it.
+    async fn time_stamp(&self, checkpoint: &Checkpoint) {
+        let Some(authority) = &self.authority else {
+            return;
+        };
+        let organization = checkpoint.organization_id;
+        let reply = match authority.stamp(checkpoint.message().as_bytes()).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::error!(organization, seq = checkpoint.seq, error = %e, "the checkpoint could not be time-stamped");
+                return;
+            }
+        };
+        let path = self.witness.time_stamp_file(organization, checkpoint.seq);
+        let written = tokio::task::spawn_blocking(move || {
+            // Whole or not at all: written aside, then renamed into place.
+            let partial = path.with_extension("tsr.part");
+            std::fs::write(&partial, reply)?;
+            std::fs::rename(&partial, &path)
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|done| done);
+        if let Err(e) = written {
+            tracing::error!(organization, seq = checkpoint.seq, error = %e, "the checkpoint's time-stamp could not be kept");
+        }
     }
 
     /// The earliest checkpoint in the witness that covers event `seq` of the

@@ -114,6 +114,10 @@ pub struct Config {
     /// events were recorded meanwhile.
     #[arg(long, env = "OPTIN_CHECKPOINT_MINUTES", default_value_t = 5)]
     pub checkpoint_minutes: u64,
+    /// An RFC 3161 time-stamp authority (`https://…`) that time-stamps every
+    /// checkpoint; its replies are kept beside the witness file. Optional.
+    #[arg(long, env = "OPTIN_TSA_URL")]
+    pub tsa_url: Option<String>,
 }
 
 /// Provider settings resolved at start: the configured ones, or the sandbox's.
@@ -177,6 +181,7 @@ impl Config {
             witness_dir: None,
             checkpoint_events: 1000,
             checkpoint_minutes: 5,
+            tsa_url: None,
         }
     }
 
@@ -358,6 +363,13 @@ impl Config {
                 "set one of OPTIN_CHECKPOINT_KEY_FILE and OPTIN_CHECKPOINT_KEY, not both"
                     .to_owned(),
             );
+        }
+        if let Some(url) = &self.tsa_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!(
+                    "OPTIN_TSA_URL: {url:?} is not a URL like https://tsa.example.com/"
+                ));
+            }
         }
         for origin in &self.frame_ancestors {
             if !is_origin(origin) {

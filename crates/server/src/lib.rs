@@ -25,6 +25,7 @@ pub mod sandbox;
 pub mod services;
 mod static_files;
 pub mod store;
+pub mod timestamps;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

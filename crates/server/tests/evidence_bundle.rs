@@ -377,7 +377,8 @@ async fn a_changed_file_a_changed_signature_and_an_untrusted_key_are_each_refuse
 }
 
 #[tokio::test]
-async fn a_bundle_is_refused_to_advisors_and_for_numbers_without_a_record_and_a_served_one_is_logged() {
+async fn a_bundle_is_refused_to_advisors_and_for_numbers_without_a_record_and_a_served_one_is_logged(
+) {
     let t = start().await;
     opted_in_kerry(&t).await;
     let refusal = |(status, _, _, bytes): (u16, String, String, Vec<u8>)| {

@@ -40,6 +40,8 @@ pub const EVENT_HASHES: &str = "EVENT-HASHES";
 pub const CHECKPOINT: &str = "checkpoint.txt";
 /// Its Ed25519 signature, 64 raw bytes.
 pub const SIGNATURE: &str = "checkpoint.sig";
+/// The time-stamp authority's RFC 3161 reply for the checkpoint, when one is configured.
+pub const TIME_STAMP: &str = "checkpoint.tsr";
 /// The public key, PEM (SPKI).
 pub const PUBLIC_KEY: &str = "public-key.pem";
 /// How to check the bundle.

@@ -8,7 +8,7 @@
 use super::write::BundleHeader;
 use super::{
     file_name, WebhookFiles, WebhookSource, CHAIN, CHECKPOINT, EVENT_HASHES, PUBLIC_KEY, RECORD,
-    SIGNATURE, SUMS,
+    SIGNATURE, SUMS, TIME_STAMP,
 };
 use crate::store::evidence::EvidenceRow;
 
@@ -87,6 +87,22 @@ pub(super) fn render(header: &BundleHeader, guide: &Guide, made_at: &str) -> Str
             )
         },
     );
+    let (time_stamp_row, time_stamp_check) = match &header.time_stamp {
+        None => (String::new(), String::new()),
+        Some(_) => (
+            format!(
+                "| `{TIME_STAMP}` | an RFC 3161 time-stamp authority's reply over `{CHECKPOINT}`: a third party's date for the checkpoint |\n"
+            ),
+            format!(
+                "\n### 5. A time-stamp authority dated the checkpoint (needs its CA certificate)\n\n\
+                 ```text\nopenssl ts -verify -data {CHECKPOINT} -in {TIME_STAMP} -CAfile tsa-ca.pem\n```\n\n\
+                 With the certificate of the authority the firm uses (`tsa-ca.pem`), it prints \
+                 `Verification: OK`: the authority saw exactly this checkpoint at the time it \
+                 gives (`openssl ts -reply -in {TIME_STAMP} -text` shows it), so the checkpoint \
+                 is no later than that, whatever the service's clock said.\n"
+            ),
+        ),
+    };
     format!(
         r#"# Evidence bundle: the consent record of {phone}
 
@@ -105,7 +121,7 @@ service signed over event #{signed_seq}.
 | `{CHAIN}` | the organization's hash chain from event #{first} to event #{signed_seq}, one event a line: `seq prev_hash hash` |
 | `{CHECKPOINT}` | the signed checkpoint: organization, sequence number, head hash, time |
 | `{SIGNATURE}` | its Ed25519 signature, 64 raw bytes |
-| `{PUBLIC_KEY}` | the public key of the service's checkpoint key (PEM) |
+{time_stamp_row}| `{PUBLIC_KEY}` | the public key of the service's checkpoint key (PEM) |
 | `{SUMS}` | the SHA-256 of every other file |
 
 ## How the record is chained
@@ -183,7 +199,7 @@ that they link is what the service reports. That they are the organization's rea
 events, unchanged, is proven by `optin-server verify-chain`, which recomputes the
 whole chain of the firm's record against every signed checkpoint (the firm runs it,
 or gives an auditor the organization's full export and witness file).
-
+{time_stamp_check}
 ## Check it with optin-server
 
 ```text

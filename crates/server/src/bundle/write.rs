@@ -11,7 +11,7 @@ use zip::{CompressionMethod, ZipWriter};
 use super::verify_md::{self, Guide};
 use super::{
     hashed_file, WebhookFiles, CHAIN, CHECKPOINT, EVENT_HASHES, PUBLIC_KEY, RECORD, SIGNATURE,
-    SUMS, VERIFY,
+    SUMS, TIME_STAMP, VERIFY,
 };
 use crate::checkpoints::SignedCheckpoint;
 use crate::store::evidence::{hashed_text, jsonl_line, ChainLink, EvidenceRow};
@@ -25,6 +25,8 @@ pub struct BundleHeader {
     pub organization_id: i64,
     /// The checkpoint that covers the number's last event.
     pub checkpoint: SignedCheckpoint,
+    /// The time-stamp authority's reply for it (DER), if it has one.
+    pub time_stamp: Option<Vec<u8>>,
     /// The key that verifies it, PEM (SPKI).
     pub public_key_pem: String,
     pub made_at: DateTime<Utc>,
@@ -192,6 +194,9 @@ pub fn write<W: Write + Seek>(
 
     zip.file(CHECKPOINT, checkpoint.message().as_bytes())?;
     zip.file(SIGNATURE, &header.checkpoint.signature.to_bytes())?;
+    if let Some(reply) = &header.time_stamp {
+        zip.file(TIME_STAMP, reply)?;
+    }
     zip.file(PUBLIC_KEY, header.public_key_pem.as_bytes())?;
     let text = verify_md::render(header, &guide, &timestamp(header.made_at));
     zip.file(VERIFY, text.as_bytes())?;

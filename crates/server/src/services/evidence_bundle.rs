@@ -48,12 +48,14 @@ pub async fn build(state: &AppState, organization_id: i64, phone: &str) -> AppRe
         })?
         .ok_or_else(not_anchored)?;
     let signed_seq = checkpoint.checkpoint.seq;
+    let time_stamp = signer.time_stamp_of(organization_id, signed_seq).await;
     let header = BundleHeader {
         phone: phone.to_owned(),
         organization_id,
         public_key_pem: public_key_pem(&signer.public_key()),
         made_at: state.clock.now(),
         checkpoint,
+        time_stamp,
     };
     let (store, runtime) = (state.store.clone(), tokio::runtime::Handle::current());
     let number = Some(phone.to_owned());
