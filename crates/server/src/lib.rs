@@ -65,6 +65,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// Signs the consent record's checkpoints into the witness.
     pub checkpoints: Arc<checkpoints::Checkpoints>,
+    /// Webhooks waiting for their group commit.
+    pub ingest: Arc<services::ingest::GroupCommit>,
 }
 
 impl AppState {
@@ -103,6 +105,7 @@ impl AppState {
             outbox_wake: Arc::new(Notify::new()),
             shutdown: CancellationToken::new(),
             checkpoints: Arc::new(checkpoints),
+            ingest: Default::default(),
         })
     }
 }

@@ -11,13 +11,34 @@ pub use optin_sandbox::{SandboxSettings, SandboxState};
 
 use crate::AppState;
 
-/// The sandbox under `/sandbox`, and its phone page at `/phone/{e164}`.
+/// The sandbox under `/sandbox`, its phone page at `/phone/{e164}`, and the
+/// bench's webhook ceiling at `/bench/webhook-ceiling`.
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .nest("/sandbox", optin_sandbox::router(self::state(state)))
+        .route(
+            "/bench/webhook-ceiling",
+            axum::routing::post(webhook_ceiling),
+        )
         .merge(optin_sandbox::phone_page(
             state.config.sandbox_phone_dir.as_deref(),
         ))
+}
+
+/// What ingest could reach at most: a WhatsApp webhook read and its
+/// signature verified exactly as `POST /webhooks/whatsapp` does, then
+/// acknowledged without storing anything (`cargo xtask bench` posts the
+/// same load here and reports ingest as a share of it).
+async fn webhook_ceiling(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match crate::routes::webhooks::verified_whatsapp(&state, &headers, body) {
+        Ok(_) => axum::http::StatusCode::OK.into_response(),
+        Err(refused) => refused,
+    }
 }
 
 /// The sandbox's state for the service `state`.

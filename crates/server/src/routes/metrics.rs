@@ -61,6 +61,21 @@ pub async fn serve(State(state): State<AppState>, headers: HeaderMap) -> AppResu
         "Parts of signed webhooks kept unread for review, ever.",
         |c| c.total,
     );
+    let (commits, committed) = state.ingest.counts();
+    for (name, help, value) in [
+        (
+            "optin_webhook_commits_total",
+            "Transactions that applied signed webhooks (a group commit holds those that arrived together).",
+            commits,
+        ),
+        (
+            "optin_webhooks_committed_total",
+            "Signed webhooks applied and acknowledged since start.",
+            committed,
+        ),
+    ] {
+        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -107,29 +107,39 @@ async fn whatsapp(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    // Too large (413) or unreadable: refused in the error shape, before the signature.
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return AppError::from(rejection).into_response(),
-    };
-    let signature = headers
-        .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok());
-    if !verify_meta_signature(&state.providers.settings.app_secret, &body, signature) {
-        return unsigned();
-    }
-    let webhook = ReceivedWebhook {
-        body: String::from_utf8_lossy(&body).into_owned(),
-        signature: signature.map(str::to_owned),
-        signed_url: None,
+    let webhook = match verified_whatsapp(&state, &headers, body) {
+        Ok(webhook) => webhook,
+        Err(refused) => return refused,
     };
     // Signed by Meta: acknowledged whatever it holds (what is not understood
     // is kept for review), or Meta would retry it for days.
-    match inbound::apply_whatsapp(&state, &webhook).await {
+    match inbound::apply_whatsapp(&state, webhook).await {
         Ok(()) => StatusCode::OK.into_response(),
         // Not acknowledged, so the provider delivers it again later.
         Err(e) => e.into_response(),
     }
+}
+
+/// A WhatsApp webhook whose signature verifies, as received; else the
+/// refusal (413 too large, 401 a bad or missing signature).
+pub(crate) fn verified_whatsapp(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<ReceivedWebhook, Response> {
+    // Too large (413) or unreadable: refused in the error shape, before the signature.
+    let body = body.map_err(|rejection| AppError::from(rejection).into_response())?;
+    let signature = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
+    if !verify_meta_signature(&state.providers.settings.app_secret, &body, signature) {
+        return Err(unsigned());
+    }
+    Ok(ReceivedWebhook {
+        body: String::from_utf8_lossy(&body).into_owned(),
+        signature: signature.map(str::to_owned),
+        signed_url: None,
+    })
 }
 
 #[utoipa::path(
@@ -181,7 +191,7 @@ async fn sms(
         signature: signature.map(str::to_owned),
         signed_url: Some(url),
     };
-    match inbound::apply_sms(&state, &webhook).await {
+    match inbound::apply_sms(&state, webhook).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
     }

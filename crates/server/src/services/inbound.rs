@@ -22,6 +22,7 @@ use serde_json::json;
 
 use super::delivery::{self, StatusReport};
 use super::identities;
+use super::ingest::Provider;
 use super::revocation::{self, FlaggedMessage};
 use super::{texts, transition, ConsentStep, OutboundPayload, WebhookSource, Work};
 use crate::error::AppResult;
@@ -31,11 +32,16 @@ use crate::store::messages::{MessageError, NewMessage};
 use crate::store::reviews::NewReview;
 use crate::AppState;
 
-/// Applies a verified WhatsApp webhook body. Never refuses it: what cannot
+/// Applies a verified WhatsApp webhook body, in a group commit with others
+/// arriving together (see [`super::ingest`]). Never refuses it: what cannot
 /// be read is kept for review (with the reason) and the rest is applied.
-pub async fn apply_whatsapp(state: &AppState, webhook: &ReceivedWebhook) -> AppResult<()> {
+pub async fn apply_whatsapp(state: &AppState, webhook: ReceivedWebhook) -> AppResult<()> {
+    super::ingest::apply(state, Provider::WhatsApp, webhook).await
+}
+
+/// Applies a signed WhatsApp body within `work` (a batch's savepoint).
+pub(super) async fn apply_whatsapp_in(work: &mut Work, webhook: &ReceivedWebhook) -> AppResult<()> {
     let items = WebhookItems::read(webhook.body.as_bytes());
-    let mut work = Work::begin(state).await?;
     // When the body names one business number, its unreadable parts are that
     // organization's (its compliance reviews them); otherwise the operator's.
     let owner = match only_business_number(&items) {
@@ -44,7 +50,7 @@ pub async fn apply_whatsapp(state: &AppState, webhook: &ReceivedWebhook) -> AppR
     };
     for part in &items.unreadable {
         keep_for_review(
-            &mut work,
+            work,
             Channel::Whatsapp,
             owner,
             None,
@@ -55,7 +61,7 @@ pub async fn apply_whatsapp(state: &AppState, webhook: &ReceivedWebhook) -> AppR
         .await?;
     }
     for signal in &items.signals {
-        super::signals::apply(&mut work, signal, webhook).await?;
+        super::signals::apply(work, signal, webhook).await?;
     }
     for change in &items.changes {
         let phone_number_id = &change.metadata.phone_number_id;
@@ -70,7 +76,7 @@ pub async fn apply_whatsapp(state: &AppState, webhook: &ReceivedWebhook) -> AppR
             let reason =
                 format!("the business number {phone_number_id} belongs to no organization");
             keep_for_review(
-                &mut work,
+                work,
                 Channel::Whatsapp,
                 None,
                 Some(phone_number_id),
@@ -94,7 +100,7 @@ pub async fn apply_whatsapp(state: &AppState, webhook: &ReceivedWebhook) -> AppR
                     .filter_map(|s| s.recipient_number_and_user_id()),
             );
         for (number, user_id) in pairs {
-            identities::learn(&mut work, org, &number, user_id).await?;
+            identities::learn(work, org, &number, user_id).await?;
         }
         for status in &change.statuses {
             let key = format!("wa:status:{}:{}", status.id, status.status.as_str());
@@ -106,7 +112,7 @@ pub async fn apply_whatsapp(state: &AppState, webhook: &ReceivedWebhook) -> AppR
                 provider_time: status.at(),
             };
             let known = match delivery::whatsapp_report(status) {
-                Some(report) => delivery::apply_status(&mut work, report, &source).await?,
+                Some(report) => delivery::apply_status(work, report, &source).await?,
                 None => true,
             };
             if !known {
@@ -129,11 +135,11 @@ pub async fn apply_whatsapp(state: &AppState, webhook: &ReceivedWebhook) -> AppR
             let applied = if let Some(reason) = message.unusable_sender() {
                 Err(reason)
             } else if message.kind == InboundKind::System {
-                identities::apply_system(&mut work, org, message, &source).await?
+                identities::apply_system(work, org, message, &source).await?
             } else {
-                match identities::sender(&mut work, org, message).await? {
+                match identities::sender(work, org, message).await? {
                     Ok(phone) => {
-                        apply_whatsapp_message(&mut work, org, &phone, message, &source).await?;
+                        apply_whatsapp_message(work, org, &phone, message, &source).await?;
                         Ok(())
                     }
                     Err(reason) => Err(reason),
@@ -142,7 +148,7 @@ pub async fn apply_whatsapp(state: &AppState, webhook: &ReceivedWebhook) -> AppR
             if let Err(reason) = applied {
                 let item = serde_json::to_string(message).expect("messages serialize");
                 keep_for_review(
-                    &mut work,
+                    work,
                     Channel::Whatsapp,
                     Some(org),
                     None,
@@ -154,7 +160,7 @@ pub async fn apply_whatsapp(state: &AppState, webhook: &ReceivedWebhook) -> AppR
             }
         }
     }
-    work.commit(state).await
+    Ok(())
 }
 
 /// The business number (phone number id) of every readable change of a
@@ -360,12 +366,16 @@ async fn apply_whatsapp_message(
 
 /// Applies a verified SMS webhook (a status callback or an inbound SMS);
 /// a form that is neither is kept for review, never refused.
-pub async fn apply_sms(state: &AppState, webhook: &ReceivedWebhook) -> AppResult<()> {
+pub async fn apply_sms(state: &AppState, webhook: ReceivedWebhook) -> AppResult<()> {
+    super::ingest::apply(state, Provider::Sms, webhook).await
+}
+
+/// Applies a signed SMS form within `work` (a batch's savepoint).
+pub(super) async fn apply_sms_in(work: &mut Work, webhook: &ReceivedWebhook) -> AppResult<()> {
     let body = webhook.body.as_bytes();
-    let mut work = Work::begin(state).await?;
     match SmsWebhook::parse(body) {
         Ok((SmsWebhook::Status(status), _)) => {
-            apply_sms_status(&mut work, &status, webhook).await?
+            apply_sms_status(work, &status, webhook).await?
         }
         Ok((SmsWebhook::Inbound(inbound), _)) => {
             let key = format!("sms:msg:{}", inbound.message_sid);
@@ -377,7 +387,7 @@ pub async fn apply_sms(state: &AppState, webhook: &ReceivedWebhook) -> AppResult
                         inbound.from
                     );
                     keep_for_review(
-                        &mut work,
+                        work,
                         Channel::Sms,
                         Some(org),
                         None,
@@ -389,14 +399,14 @@ pub async fn apply_sms(state: &AppState, webhook: &ReceivedWebhook) -> AppResult
                 }
                 Some(org) => {
                     if work.store.first_receipt(&key, work.now).await? {
-                        apply_sms_inbound(&mut work, org, &inbound, webhook).await?;
+                        apply_sms_inbound(work, org, &inbound, webhook).await?;
                     }
                 }
                 None => {
                     let reason = format!("the number {} belongs to no organization", inbound.to);
                     let to = Some(inbound.to.as_str());
                     keep_for_review(
-                        &mut work,
+                        work,
                         Channel::Sms,
                         None,
                         to,
@@ -420,7 +430,7 @@ pub async fn apply_sms(state: &AppState, webhook: &ReceivedWebhook) -> AppResult
                 None => None,
             };
             keep_for_review(
-                &mut work,
+                work,
                 Channel::Sms,
                 owner,
                 None,
@@ -431,7 +441,7 @@ pub async fn apply_sms(state: &AppState, webhook: &ReceivedWebhook) -> AppResult
             .await?;
         }
     }
-    work.commit(state).await
+    Ok(())
 }
 
 async fn apply_sms_status(

@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod evidence_bundle;
 pub mod identities;
 pub mod inbound;
+pub mod ingest;
 pub mod optin;
 pub mod provisioning;
 pub mod retention;
@@ -35,6 +36,12 @@ use crate::store::UnitOfWork;
 use crate::AppState;
 
 pub use sending::OutboundPayload;
+
+/// What a [`Work`] had announced at a savepoint.
+pub(crate) struct Mark {
+    published: usize,
+    wake_outbox: bool,
+}
 
 /// One unit of work at one instant, plus what to announce after it commits.
 pub struct Work {
@@ -114,6 +121,30 @@ impl Work {
         self.store.enqueue(id, &payload, self.now).await?;
         self.wake_outbox = true;
         Ok(id)
+    }
+
+    /// Marks the point [`Work::undo`] returns to (a savepoint), for one
+    /// webhook of a batch.
+    pub(crate) async fn mark(&mut self) -> AppResult<Mark> {
+        self.store.savepoint().await?;
+        Ok(Mark {
+            published: self.published.len(),
+            wake_outbox: self.wake_outbox,
+        })
+    }
+
+    /// Keeps what was done since `mark`.
+    pub(crate) async fn keep(&mut self, _mark: Mark) -> AppResult<()> {
+        Ok(self.store.release_savepoint().await?)
+    }
+
+    /// Undoes what was done since `mark`, its announcements included. An
+    /// error means the transaction itself is gone.
+    pub(crate) async fn undo(&mut self, mark: Mark) -> AppResult<()> {
+        self.store.rollback_to_savepoint().await?;
+        self.published.truncate(mark.published);
+        self.wake_outbox = mark.wake_outbox;
+        Ok(())
     }
 
     /// Commits, then publishes and wakes the outbox.

@@ -357,8 +357,8 @@ pub async fn replay_unrouted(state: &AppState, organization_id: i64) -> AppResul
             continue;
         }
         match kept.provider.as_str() {
-            "whatsapp" => super::inbound::apply_whatsapp(state, &kept.webhook()).await?,
-            _ => super::inbound::apply_sms(state, &kept.webhook()).await?,
+            "whatsapp" => super::inbound::apply_whatsapp(state, kept.webhook()).await?,
+            _ => super::inbound::apply_sms(state, kept.webhook()).await?,
         }
         state
             .store

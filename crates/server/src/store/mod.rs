@@ -241,6 +241,28 @@ impl Store {
 }
 
 impl UnitOfWork {
+    /// Sets the savepoint that [`UnitOfWork::rollback_to_savepoint`]
+    /// returns to (one at a time: a batch marks each webhook in turn).
+    pub async fn savepoint(&mut self) -> StoreResult<()> {
+        sqlx::query("SAVEPOINT part").execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// Keeps what was written since the savepoint.
+    pub async fn release_savepoint(&mut self) -> StoreResult<()> {
+        sqlx::query("RELEASE part").execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// Undoes what was written since the savepoint. Fails when SQLite has
+    /// rolled the whole transaction back (a full disk, an I/O error): the
+    /// savepoint went with it.
+    pub async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        sqlx::query("ROLLBACK TO part").execute(&mut *self.tx).await?;
+        sqlx::query("RELEASE part").execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
     /// Makes every change of the unit durable at once.
     pub async fn commit(self) -> StoreResult<()> {
         Ok(self.tx.commit().await?)

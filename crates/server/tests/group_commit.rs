@@ -1,0 +1,78 @@
+//! Group commit of webhooks: those arriving together share one transaction
+//! (one flush of the disk), each is applied exactly once, each is
+//! acknowledged only after its batch is durable, and a savepoint undoes
+//! one webhook's writes without the rest of its batch.
+
+mod support;
+
+use serde_json::json;
+use support::{envelope, post_signed_whatsapp, start};
+
+/// An inbound text from `from` (digits), with a unique message id.
+fn hello(n: usize) -> String {
+    let from = format!("4477009{n:05}");
+    envelope(json!({
+        "contacts": [{"profile": {"name": format!("Client {n}")}, "wa_id": from}],
+        "messages": [{"from": from, "id": format!("wamid.GROUP{n}"), "timestamp": "1764080000",
+                      "type": "text", "text": {"body": "hello"}}]
+    }))
+}
+
+#[tokio::test]
+async fn webhooks_arriving_together_share_commits_and_each_is_applied_once() {
+    let t = start().await;
+    let secret = t.service.state.providers.settings.app_secret.clone();
+    let (commits_before, committed_before) = t.service.state.ingest.counts();
+    const WEBHOOKS: usize = 120;
+    // Every webhook twice, at the same time: a provider's retry racing the first delivery.
+    let posts = (0..WEBHOOKS * 2).map(|i| {
+        let (http, base, secret) = (t.http.clone(), t.base.clone(), secret.clone());
+        tokio::spawn(async move { post_signed_whatsapp(&http, &base, &secret, hello(i % WEBHOOKS)).await })
+    });
+    for post in posts {
+        assert_eq!(post.await.unwrap(), 200, "every signed webhook is acknowledged");
+    }
+    let (commits, committed) = t.service.state.ingest.counts();
+    let (commits, committed) = (commits - commits_before, committed - committed_before);
+    assert_eq!(committed, 2 * WEBHOOKS as u64, "each delivery was applied in a commit");
+    assert!(
+        commits < committed,
+        "deliveries that arrived together shared a commit: {commits} commits for {committed}"
+    );
+    // Applied once each, the duplicates acknowledged and skipped.
+    let like = "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND provider_message_id LIKE 'wamid.GROUP%'";
+    assert_eq!(t.count(like).await, WEBHOOKS as i64);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'message_in'")
+            .await,
+        WEBHOOKS as i64
+    );
+    let (status, chain) = t.api("GET", "/compliance/chain", &t.compliance, None).await;
+    assert_eq!((status, &chain["intact"]), (200, &json!(true)), "{chain}");
+    t.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_savepoint_undoes_one_part_and_the_rest_commits() {
+    let t = start().await;
+    let store = &t.service.state.store;
+    let mut work = store.begin_write().await.unwrap();
+    let now = chrono::Utc::now();
+    work.savepoint().await.unwrap();
+    assert!(work.first_receipt("savepoint:kept", now).await.unwrap());
+    work.release_savepoint().await.unwrap();
+    work.savepoint().await.unwrap();
+    assert!(work.first_receipt("savepoint:undone", now).await.unwrap());
+    work.rollback_to_savepoint().await.unwrap();
+    work.savepoint().await.unwrap();
+    assert!(work.first_receipt("savepoint:after", now).await.unwrap());
+    work.release_savepoint().await.unwrap();
+    work.commit().await.unwrap();
+    let kept: Vec<String> =
+        sqlx::query_scalar("SELECT dedupe_key FROM webhook_receipts WHERE dedupe_key LIKE 'savepoint:%' ORDER BY dedupe_key")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(kept, vec!["savepoint:after", "savepoint:kept"]);
+    t.service.stop().await;
+}
