@@ -18,23 +18,35 @@ fn hello(n: usize) -> String {
     }))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_arriving_together_share_commits_and_each_is_applied_once() {
     let t = start().await;
     let secret = t.service.state.providers.settings.app_secret.clone();
     let (commits_before, committed_before) = t.service.state.ingest.counts();
     const WEBHOOKS: usize = 120;
     // Every webhook twice, at the same time: a provider's retry racing the first delivery.
-    let posts = (0..WEBHOOKS * 2).map(|i| {
-        let (http, base, secret) = (t.http.clone(), t.base.clone(), secret.clone());
-        tokio::spawn(async move { post_signed_whatsapp(&http, &base, &secret, hello(i % WEBHOOKS)).await })
-    });
+    let posts: Vec<_> = (0..WEBHOOKS * 2)
+        .map(|i| {
+            let (http, base, secret) = (t.http.clone(), t.base.clone(), secret.clone());
+            tokio::spawn(async move {
+                post_signed_whatsapp(&http, &base, &secret, hello(i % WEBHOOKS)).await
+            })
+        })
+        .collect();
     for post in posts {
-        assert_eq!(post.await.unwrap(), 200, "every signed webhook is acknowledged");
+        assert_eq!(
+            post.await.unwrap(),
+            200,
+            "every signed webhook is acknowledged"
+        );
     }
     let (commits, committed) = t.service.state.ingest.counts();
     let (commits, committed) = (commits - commits_before, committed - committed_before);
-    assert_eq!(committed, 2 * WEBHOOKS as u64, "each delivery was applied in a commit");
+    assert_eq!(
+        committed,
+        2 * WEBHOOKS as u64,
+        "each delivery was applied in a commit"
+    );
     assert!(
         commits < committed,
         "deliveries that arrived together shared a commit: {commits} commits for {committed}"

@@ -374,9 +374,7 @@ pub async fn apply_sms(state: &AppState, webhook: ReceivedWebhook) -> AppResult<
 pub(super) async fn apply_sms_in(work: &mut Work, webhook: &ReceivedWebhook) -> AppResult<()> {
     let body = webhook.body.as_bytes();
     match SmsWebhook::parse(body) {
-        Ok((SmsWebhook::Status(status), _)) => {
-            apply_sms_status(work, &status, webhook).await?
-        }
+        Ok((SmsWebhook::Status(status), _)) => apply_sms_status(work, &status, webhook).await?,
         Ok((SmsWebhook::Inbound(inbound), _)) => {
             let key = format!("sms:msg:{}", inbound.message_sid);
             match work.store.organization_by_sms_number(&inbound.to).await? {

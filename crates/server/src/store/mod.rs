@@ -258,7 +258,9 @@ impl UnitOfWork {
     /// rolled the whole transaction back (a full disk, an I/O error): the
     /// savepoint went with it.
     pub async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
-        sqlx::query("ROLLBACK TO part").execute(&mut *self.tx).await?;
+        sqlx::query("ROLLBACK TO part")
+            .execute(&mut *self.tx)
+            .await?;
         sqlx::query("RELEASE part").execute(&mut *self.tx).await?;
         Ok(())
     }
