@@ -37,7 +37,7 @@ async fn webhook_ceiling(
     use axum::response::IntoResponse;
     match crate::routes::webhooks::verified_whatsapp(&state, &headers, body) {
         Ok(_) => axum::http::StatusCode::OK.into_response(),
-        Err(refused) => refused,
+        Err(refused) => refused.into_response(),
     }
 }
 

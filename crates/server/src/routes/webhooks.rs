@@ -83,9 +83,9 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn unsigned() -> Response {
+fn unsigned() -> AppError {
     tracing::warn!("webhook refused: bad or missing signature");
-    AppError::Unauthorized.into_response()
+    AppError::Unauthorized
 }
 
 #[utoipa::path(
@@ -109,7 +109,7 @@ async fn whatsapp(
 ) -> Response {
     let webhook = match verified_whatsapp(&state, &headers, body) {
         Ok(webhook) => webhook,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     // Signed by Meta: acknowledged whatever it holds (what is not understood
     // is kept for review), or Meta would retry it for days.
@@ -126,9 +126,9 @@ pub(crate) fn verified_whatsapp(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<ReceivedWebhook, Response> {
+) -> Result<ReceivedWebhook, AppError> {
     // Too large (413) or unreadable: refused in the error shape, before the signature.
-    let body = body.map_err(|rejection| AppError::from(rejection).into_response())?;
+    let body = body?;
     let signature = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
@@ -169,7 +169,7 @@ async fn sms(
     // The signature covers every posted pair; a body that is not even a
     // form cannot carry a valid one.
     let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
-        return unsigned();
+        return unsigned().into_response();
     };
     let settings = &state.providers.settings;
     // Twilio signs the exact URL it called, query string included.
@@ -184,7 +184,7 @@ async fn sms(
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok());
     if !verify_twilio_signature(&settings.sms.auth_token, &url, &params, signature) {
-        return unsigned();
+        return unsigned().into_response();
     }
     let webhook = ReceivedWebhook {
         body: String::from_utf8_lossy(&body).into_owned(),
