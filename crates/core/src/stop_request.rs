@@ -348,14 +348,28 @@ pub fn looks_like_stop_request(text: &str) -> bool {
         return false;
     }
     let padded = format!(" {} ", words.join(" "));
-    let has = |phrase: &str| padded.contains(&format!(" {} ", fold(phrase).join(" ")));
-    let phrase_found = PHRASES.iter().any(|(starts, ends)| {
-        starts.iter().any(|start| {
-            ends.iter()
-                .any(|end| has(format!("{start} {end}").trim_end()))
-        })
-    });
+    let phrase_found = folded_phrases()
+        .iter()
+        .any(|phrase| padded.contains(phrase.as_str()));
     phrase_found || is_short_stop(&words)
+}
+
+/// Every start-and-end phrase of [`PHRASES`], folded and padded with spaces:
+/// worked out once (every inbound message is read against them all).
+fn folded_phrases() -> &'static [String] {
+    static FOLDED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    FOLDED.get_or_init(|| {
+        PHRASES
+            .iter()
+            .flat_map(|(starts, ends)| {
+                starts.iter().flat_map(move |start| {
+                    ends.iter().map(move |end| {
+                        format!(" {} ", fold(format!("{start} {end}").trim_end()).join(" "))
+                    })
+                })
+            })
+            .collect()
+    })
 }
 
 /// "please stop", "stop it now": a stop word with filler only.
