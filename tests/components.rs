@@ -1639,7 +1639,10 @@ fn stub_contacts_service(everyone: &[Contact]) {
         return Promise.resolve(reply({ items, total: all.length, offset, next_offset: end < all.length ? end : undefined }));
         "#,
     );
-    if js_sys::Reflect::get(&window, &"__realFetch".into()).unwrap().is_undefined() {
+    if js_sys::Reflect::get(&window, &"__realFetch".into())
+        .unwrap()
+        .is_undefined()
+    {
         let fetch = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
         js_sys::Reflect::set(&window, &"__realFetch".into(), &fetch).unwrap();
     }
@@ -1649,16 +1652,26 @@ fn stub_contacts_service(everyone: &[Contact]) {
 /// Searches for `q` asked and not answered yet.
 fn held_searches(q: &str) -> usize {
     let window = web_sys::window().unwrap();
-    let held: js_sys::Array = js_sys::Reflect::get(&window, &"__held".into()).unwrap().unchecked_into();
+    let held: js_sys::Array = js_sys::Reflect::get(&window, &"__held".into())
+        .unwrap()
+        .unchecked_into();
     held.iter()
-        .filter(|h| js_sys::Reflect::get(h, &"q".into()).unwrap().as_string().as_deref() == Some(q))
+        .filter(|h| {
+            js_sys::Reflect::get(h, &"q".into())
+                .unwrap()
+                .as_string()
+                .as_deref()
+                == Some(q)
+        })
         .count()
 }
 
 /// Answers every held search for `q` with `matches` (the first page of them).
 fn answer_search(q: &str, matches: &[Contact]) {
     let window = web_sys::window().unwrap();
-    let held: js_sys::Array = js_sys::Reflect::get(&window, &"__held".into()).unwrap().unchecked_into();
+    let held: js_sys::Array = js_sys::Reflect::get(&window, &"__held".into())
+        .unwrap()
+        .unchecked_into();
     let page = js_sys::JSON::parse(&json(&optin_core::api::ContactPage {
         items: matches.to_vec(),
         total: matches.len() as u64,
@@ -1668,8 +1681,15 @@ fn answer_search(q: &str, matches: &[Contact]) {
     .unwrap();
     let still = js_sys::Array::new();
     for h in held.iter() {
-        if js_sys::Reflect::get(&h, &"q".into()).unwrap().as_string().as_deref() == Some(q) {
-            let resolve: js_sys::Function = js_sys::Reflect::get(&h, &"resolve".into()).unwrap().unchecked_into();
+        if js_sys::Reflect::get(&h, &"q".into())
+            .unwrap()
+            .as_string()
+            .as_deref()
+            == Some(q)
+        {
+            let resolve: js_sys::Function = js_sys::Reflect::get(&h, &"resolve".into())
+                .unwrap()
+                .unchecked_into();
             resolve.call1(&JsValue::NULL, &page).unwrap();
         } else {
             still.push(&h);
@@ -1719,7 +1739,9 @@ fn row_names(host: &HtmlElement) -> Vec<String> {
 async fn a_keystroke_filters_the_loaded_rows_at_once_and_the_services_answer_then_refines_them() {
     let mut names: Vec<String> = ["Smith", "Jones", "Patel", "Okafor", "Becker"]
         .iter()
-        .flat_map(|last| ["Ada", "Ben", "Cara", "Dev", "Eli", "Fay"].map(|first| format!("{first} {last}")))
+        .flat_map(|last| {
+            ["Ada", "Ben", "Cara", "Dev", "Eli", "Fay"].map(|first| format!("{first} {last}"))
+        })
         .collect();
     names.sort();
     let everyone = contacts_named(&names);
@@ -1737,7 +1759,14 @@ async fn a_keystroke_filters_the_loaded_rows_at_once_and_the_services_answer_the
     assert_eq!(held_searches("smi"), 1, "the service is asked too");
     assert_eq!(
         row_names(&host),
-        ["Ada Smith", "Ben Smith", "Cara Smith", "Dev Smith", "Eli Smith", "Fay Smith"]
+        [
+            "Ada Smith",
+            "Ben Smith",
+            "Cara Smith",
+            "Dev Smith",
+            "Eli Smith",
+            "Fay Smith"
+        ]
     );
     assert_eq!(text(&host, ".contacts__count"), "6 contacts match.");
     // A number typed as people write it finds the contact by its digits.
@@ -1766,7 +1795,10 @@ async fn a_keystroke_filters_the_loaded_rows_at_once_and_the_services_answer_the
     leptos::task::tick().await;
     assert_eq!(row_names(&host).len(), 6, "the six Joneses, filtered");
     answer_search("jon", &contacts_named(&["Ben Jones".into()]));
-    eventually("the latest answer is shown", || row_names(&host) == ["Ben Jones"]).await;
+    eventually("the latest answer is shown", || {
+        row_names(&host) == ["Ben Jones"]
+    })
+    .await;
     answer_search("jo", &contacts_named(&["Joan Other".into()]));
     sleep(50).await;
     assert_eq!(row_names(&host), ["Ben Jones"]);
@@ -1789,7 +1821,10 @@ async fn a_long_list_keeps_only_the_rows_in_view_in_the_page_and_keeps_focus_whi
     let names: Vec<String> = (1..=5000).map(|i| format!("Contact {i:05}")).collect();
     stub_contacts_service(&contacts_named(&names));
     let host = mount(contacts_page);
-    let rows = || host.query_selector_all("ul[aria-label='Contacts'] > li").unwrap();
+    let rows = || {
+        host.query_selector_all("ul[aria-label='Contacts'] > li")
+            .unwrap()
+    };
     eventually("the first rows are drawn", || rows().length() > 0).await;
     let drawn = rows().length();
     assert!((5..=60).contains(&drawn), "{drawn} rows drawn of 5000");
@@ -1819,12 +1854,25 @@ async fn a_long_list_keeps_only_the_rows_in_view_in_the_page_and_keeps_focus_whi
     );
     let document = web_sys::window().unwrap().document().unwrap();
     let active = document.active_element().unwrap();
-    assert!(active.is_connected(), "the focused link is still in the page");
+    assert!(
+        active.is_connected(),
+        "the focused link is still in the page"
+    );
     assert_eq!(active.text_content().as_deref(), Some("Contact 00001"));
     let posinsets: Vec<u64> = (0..rows().length())
-        .filter_map(|i| rows().item(i)?.unchecked_into::<web_sys::Element>().get_attribute("aria-posinset")?.parse().ok())
+        .filter_map(|i| {
+            rows()
+                .item(i)?
+                .unchecked_into::<web_sys::Element>()
+                .get_attribute("aria-posinset")?
+                .parse()
+                .ok()
+        })
         .collect();
-    assert!(posinsets.windows(2).all(|w| w[0] < w[1]), "rows in list order: {posinsets:?}");
+    assert!(
+        posinsets.windows(2).all(|w| w[0] < w[1]),
+        "rows in list order: {posinsets:?}"
+    );
     style.remove();
     unstub_fetch();
 }

@@ -91,7 +91,8 @@ pub fn ContactList(
         let first = (scroll_top.get() / row).floor() as u64;
         let in_sight = (view_px.get() / row).ceil() as u64 + 1;
         let total = total.get();
-        first.saturating_sub(OVERSCAN_ROWS).min(total)..(first + in_sight + OVERSCAN_ROWS).min(total)
+        first.saturating_sub(OVERSCAN_ROWS).min(total)
+            ..(first + in_sight + OVERSCAN_ROWS).min(total)
     });
     Effect::new(move |_| in_view.set(window.get()));
 

@@ -28,7 +28,10 @@ enum ListStatus {
     Searching,
     NoContacts,
     NoMatch(String),
-    Counted { total: u64, searched: bool },
+    Counted {
+        total: u64,
+        searched: bool,
+    },
 }
 
 impl ListStatus {
@@ -72,12 +75,17 @@ pub fn ContactsPage() -> impl IntoView {
 
     let fetch = move |query: ContactQuery, number: u64| {
         let key = (query.text().to_owned(), number);
-        if !asking.try_update_value(|asking| asking.insert(key.clone())).unwrap_or(false) {
+        if !asking
+            .try_update_value(|asking| asking.insert(key.clone()))
+            .unwrap_or(false)
+        {
             return;
         }
         let (api, revision) = (api.get_value(), revision.get_untracked());
         spawn_local(async move {
-            let answer = api.contacts(query.text(), number * PAGE_ROWS, PAGE_ROWS as u32).await;
+            let answer = api
+                .contacts(query.text(), number * PAGE_ROWS, PAGE_ROWS as u32)
+                .await;
             asking.try_update_value(|asking| asking.remove(&key));
             match answer {
                 // An answer to a search no longer shown is dropped there.
@@ -122,9 +130,8 @@ pub fn ContactsPage() -> impl IntoView {
     });
     let on_sms = Callback::new(move |contact: Contact| router.go(Route::Sms(contact.id)));
 
-    let status = Memo::new(move |_| {
-        typed.with(|typed| lists.with(|l| ListStatus::of(l.shown(), typed)))
-    });
+    let status =
+        Memo::new(move |_| typed.with(|typed| lists.with(|l| ListStatus::of(l.shown(), typed))));
     let has_rows = Memo::new(move |_| lists.with(|l| l.shown().total() > 0));
     let summary = move || {
         let shown_failure = failure.with(|f| {
@@ -140,10 +147,22 @@ pub fn ContactsPage() -> impl IntoView {
             ListStatus::Searching => "Searching…".to_owned(),
             ListStatus::NoContacts => "No contacts yet. Add your first one below.".to_owned(),
             ListStatus::NoMatch(typed) => format!("No contact matches “{typed}”."),
-            ListStatus::Counted { total: 1, searched: false } => "1 contact.".to_owned(),
-            ListStatus::Counted { total, searched: false } => format!("{} contacts.", grouped(total)),
-            ListStatus::Counted { total: 1, searched: true } => "1 contact matches.".to_owned(),
-            ListStatus::Counted { total, searched: true } => {
+            ListStatus::Counted {
+                total: 1,
+                searched: false,
+            } => "1 contact.".to_owned(),
+            ListStatus::Counted {
+                total,
+                searched: false,
+            } => format!("{} contacts.", grouped(total)),
+            ListStatus::Counted {
+                total: 1,
+                searched: true,
+            } => "1 contact matches.".to_owned(),
+            ListStatus::Counted {
+                total,
+                searched: true,
+            } => {
                 format!("{} contacts match.", grouped(total))
             }
         };

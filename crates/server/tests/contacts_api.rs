@@ -112,19 +112,41 @@ async fn seeded_contacts_are_listed_by_name_and_searchable_by_name_or_number() {
 async fn the_search_finds_exactly_what_the_apps_instant_filter_finds() {
     use optin_core::search::ContactQuery;
     let h = harness().await;
-    for (i, name) in ["Zoë Martin", "ZOË Hart", "Ana_Maria Díaz", "Émile Roux", "50% Off Ltd", "Unit 7 Ltd"]
-        .into_iter()
-        .enumerate()
+    for (i, name) in [
+        "Zoë Martin",
+        "ZOË Hart",
+        "Ana_Maria Díaz",
+        "Émile Roux",
+        "50% Off Ltd",
+        "Unit 7 Ltd",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let phone = format!("+44 7700 1{:05}", 4700 + i);
-        let (status, _) = h.post_contact(&h.jane, json!({ "name": name, "phone": phone })).await;
+        let (status, _) = h
+            .post_contact(&h.jane, json!({ "name": name, "phone": phone }))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{name}");
     }
     let (_, all) = h
         .call("GET", "/api/v1/contacts?limit=200", Some(&h.jane), None)
         .await;
     let all = all["items"].as_array().unwrap().clone();
-    for typed in ["zoë", "ZO", "a_m", "%", "émile", "É", " fisher ", "+44 7700 1", "7", "unit 7", "+", "0047"] {
+    for typed in [
+        "zoë",
+        "ZO",
+        "a_m",
+        "%",
+        "émile",
+        "É",
+        " fisher ",
+        "+44 7700 1",
+        "7",
+        "unit 7",
+        "+",
+        "0047",
+    ] {
         let query = ContactQuery::new(typed);
         let filtered: Vec<&Value> = all
             .iter()
@@ -141,7 +163,9 @@ async fn the_search_finds_exactly_what_the_apps_instant_filter_finds() {
 fn urlencoding(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
