@@ -108,16 +108,18 @@ pub fn ContactList(
             let id = row.get_attribute("data-contact-id")?.parse::<i64>().ok()?;
             Some((index.checked_sub(1)?, id))
         });
-        focused.set(place);
+        let _ = focused.try_set(place);
     };
+    // `try_`: the focused row's removal when the list itself goes (another
+    // screen opens) fires this after the list's signals are disposed.
     let on_focusout = move |ev: leptos::ev::FocusEvent| {
         let inside = ev
             .related_target()
             .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
-            .zip(list.get_untracked())
+            .zip(list.try_get_untracked().flatten())
             .is_some_and(|(to, list)| list.contains(Some(&to)));
         if !inside {
-            focused.set(None);
+            let _ = focused.try_set(None);
         }
     };
 
@@ -159,8 +161,8 @@ pub fn ContactList(
             class="contact-scroller"
             node_ref=scroller
             on:scroll=move |_| {
-                if let Some(scroller) = scroller.get_untracked() {
-                    scroll_top.set(f64::from(scroller.scroll_top()));
+                if let Some(scroller) = scroller.try_get_untracked().flatten() {
+                    let _ = scroll_top.try_set(f64::from(scroller.scroll_top()));
                 }
             }
         >
