@@ -25,7 +25,7 @@ use crate::contact_rows::ContactLists;
 const OVERSCAN_ROWS: u64 = 5;
 /// Until measured: the CSS row height and a tall screen.
 const DEFAULT_ROW_PX: f64 = 64.0;
-const DEFAULT_VIEW_PX: f64 = 900.0;
+const DEFAULT_VIEW_PX: f64 = 640.0;
 
 /// A row drawn: its index in the list and its contact.
 type Drawn = (u64, Arc<Contact>);
@@ -48,21 +48,28 @@ pub fn ContactList(
     let view_px = RwSignal::new(DEFAULT_VIEW_PX);
     let total = Memo::new(move |_| lists.with(|l| l.shown().total()));
 
-    // The row height is set in CSS (it differs on narrow screens); the
-    // browser window bounds how much of the list can be in view.
+    // The row height and the scrolling box's largest height are set in CSS
+    // (both differ on narrow screens); the browser window bounds the box too.
     let measure = move || {
         let Some(window) = web_sys::window() else {
             return;
         };
-        if let Some(height) = window.inner_height().ok().and_then(|h| h.as_f64()) {
-            view_px.set(height);
+        let css_px = |element: Option<web_sys::Element>, property: &str| {
+            let style = window.get_computed_style(&element?).ok().flatten()?;
+            let value = style.get_property_value(property).ok()?;
+            value
+                .trim()
+                .strip_suffix("px")?
+                .parse::<f64>()
+                .ok()
+                .filter(|px| *px > 0.0)
+        };
+        let window_px = window.inner_height().ok().and_then(|h| h.as_f64());
+        let box_px = css_px(scroller.get_untracked().map(Into::into), "max-height");
+        if let Some(px) = [window_px, box_px].into_iter().flatten().reduce(f64::min) {
+            view_px.set(px);
         }
-        let css_row = list
-            .get_untracked()
-            .and_then(|ul| window.get_computed_style(&ul).ok().flatten())
-            .and_then(|style| style.get_property_value("--row-height").ok())
-            .and_then(|value| value.trim().trim_end_matches("px").parse::<f64>().ok());
-        if let Some(px) = css_row.filter(|px| *px > 0.0) {
+        if let Some(px) = css_px(list.get_untracked().map(Into::into), "--row-height") {
             row_px.set(px);
         }
     };
