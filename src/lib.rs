@@ -1,6 +1,7 @@
 //! The advisor's web app (Leptos, client-side rendered).
 //!
 //! - `api`: the one typed client of the service and its error enum;
+//! - `contact_rows`: the contact rows known, by position, for the virtual list;
 //! - `live`: live updates from the service's event stream;
 //! - `route`: the screens as paths;
 //! - `session`: where the bearer token comes from;
@@ -10,6 +11,7 @@
 pub mod api;
 pub mod bridge;
 pub mod components;
+pub mod contact_rows;
 pub mod labels;
 pub mod live;
 pub mod pages;

@@ -1613,3 +1613,266 @@ async fn a_held_number_says_so_and_compliance_may_release_only_its_own_hold() {
         ["6 years", "1 year", "40 months"]
     );
 }
+
+/// The contacts page against a fake service: `everyone` is the advisor's whole
+/// list, paged as the service pages it; searches (`q` not empty) stay
+/// unanswered until `answer_search` gives their answer.
+fn stub_contacts_service(everyone: &[Contact]) {
+    let window = web_sys::window().unwrap();
+    js_sys::Reflect::set(&window, &"__everyone".into(), &json(&everyone).into()).unwrap();
+    js_sys::Reflect::set(&window, &"__held".into(), &js_sys::Array::new()).unwrap();
+    js_sys::Reflect::set(&window, &"__asked".into(), &js_sys::Array::new()).unwrap();
+    let stub = js_sys::Function::new_with_args(
+        "input",
+        r#"
+        const url = new URL(typeof input === 'string' ? input : input.url, location.href);
+        window.__asked.push(url.href);
+        const reply = (body, status = 200) =>
+            new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+        if (!url.pathname.endsWith('/contacts')) return Promise.resolve(reply({ code: 'not_found', message: 'Not found.' }, 404));
+        const q = url.searchParams.get('q') ?? '';
+        if (q !== '') return new Promise((resolve) => window.__held.push({ q, resolve: (body) => resolve(reply(body)) }));
+        const all = JSON.parse(window.__everyone);
+        const offset = Number(url.searchParams.get('offset') ?? 0);
+        const items = all.slice(offset, offset + Number(url.searchParams.get('limit') ?? 50));
+        const end = offset + items.length;
+        return Promise.resolve(reply({ items, total: all.length, offset, next_offset: end < all.length ? end : undefined }));
+        "#,
+    );
+    if js_sys::Reflect::get(&window, &"__realFetch".into())
+        .unwrap()
+        .is_undefined()
+    {
+        let fetch = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
+        js_sys::Reflect::set(&window, &"__realFetch".into(), &fetch).unwrap();
+    }
+    js_sys::Reflect::set(&window, &"fetch".into(), &stub).unwrap();
+}
+
+/// Searches for `q` asked and not answered yet.
+fn held_searches(q: &str) -> usize {
+    let window = web_sys::window().unwrap();
+    let held: js_sys::Array = js_sys::Reflect::get(&window, &"__held".into())
+        .unwrap()
+        .unchecked_into();
+    held.iter()
+        .filter(|h| {
+            js_sys::Reflect::get(h, &"q".into())
+                .unwrap()
+                .as_string()
+                .as_deref()
+                == Some(q)
+        })
+        .count()
+}
+
+/// Answers every held search for `q` with `matches` (the first page of them).
+fn answer_search(q: &str, matches: &[Contact]) {
+    let window = web_sys::window().unwrap();
+    let held: js_sys::Array = js_sys::Reflect::get(&window, &"__held".into())
+        .unwrap()
+        .unchecked_into();
+    let page = js_sys::JSON::parse(&json(&optin_core::api::ContactPage {
+        items: matches.to_vec(),
+        total: matches.len() as u64,
+        offset: 0,
+        next_offset: None,
+    }))
+    .unwrap();
+    let still = js_sys::Array::new();
+    for h in held.iter() {
+        if js_sys::Reflect::get(&h, &"q".into())
+            .unwrap()
+            .as_string()
+            .as_deref()
+            == Some(q)
+        {
+            let resolve: js_sys::Function = js_sys::Reflect::get(&h, &"resolve".into())
+                .unwrap()
+                .unchecked_into();
+            resolve.call1(&JsValue::NULL, &page).unwrap();
+        } else {
+            still.push(&h);
+        }
+    }
+    js_sys::Reflect::set(&window, &"__held".into(), &still).unwrap();
+}
+
+/// Contacts named by `names`, in that order (give them in the list's order).
+fn contacts_named(names: &[String]) -> Vec<Contact> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Contact {
+            id: i as i64 + 1,
+            name: name.clone(),
+            phone: format!("+4477001{:05}", i),
+            display_phone: format!("+44 7700 1{:05}", i),
+            language: Language::En,
+            consent: ConsentView::None,
+        })
+        .collect()
+}
+
+/// The app's own stylesheet in the test page (the virtual list is laid out by
+/// it); removed by `unstyle`.
+fn style_with_app_css() -> web_sys::Element {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let style = document.create_element("style").unwrap();
+    style.set_text_content(Some(include_str!("../style/main.css")));
+    document.head().unwrap().append_child(&style).unwrap();
+    style
+}
+
+fn contacts_page() -> impl IntoView {
+    provide_context(Router::detached(Route::Contacts));
+    provide_context(Api::new("unused".into()));
+    provide_context(Live::new());
+    view! { <optin_app::pages::contacts::ContactsPage/> }
+}
+
+fn row_names(host: &HtmlElement) -> Vec<String> {
+    texts(host, "ul[aria-label='Contacts'] > li .contact__name")
+}
+
+#[wasm_bindgen_test]
+async fn a_keystroke_filters_the_loaded_rows_at_once_and_the_services_answer_then_refines_them() {
+    let mut names: Vec<String> = ["Smith", "Jones", "Patel", "Okafor", "Becker"]
+        .iter()
+        .flat_map(|last| {
+            ["Ada", "Ben", "Cara", "Dev", "Eli", "Fay"].map(|first| format!("{first} {last}"))
+        })
+        .collect();
+    names.sort();
+    let everyone = contacts_named(&names);
+    stub_contacts_service(&everyone);
+    let host = mount(contacts_page);
+    eventually("the whole list is loaded", || {
+        text(&host, ".contacts__count") == "30 contacts."
+    })
+    .await;
+
+    let search: HtmlInputElement = find(&host, "input[type='search']");
+    type_into(&search, "smi");
+    leptos::task::tick().await;
+    // Shown from the rows loaded while the service has not answered yet.
+    assert_eq!(held_searches("smi"), 1, "the service is asked too");
+    assert_eq!(
+        row_names(&host),
+        [
+            "Ada Smith",
+            "Ben Smith",
+            "Cara Smith",
+            "Dev Smith",
+            "Eli Smith",
+            "Fay Smith"
+        ]
+    );
+    assert_eq!(text(&host, ".contacts__count"), "6 contacts match.");
+    // A number typed as people write it finds the contact by its digits.
+    type_into(&search, "+44 7700 100003");
+    leptos::task::tick().await;
+    assert_eq!(row_names(&host), [names[3].clone()]);
+
+    // The service's answer replaces what was filtered (it knows of a contact
+    // added elsewhere since the list was loaded).
+    type_into(&search, "smi");
+    leptos::task::tick().await;
+    let mut answer = contacts_named(&["Ada Smith".into(), "Zoe Smithson".into()]);
+    answer[1].id = 99;
+    answer_search("smi", &answer);
+    eventually("the service's answer is shown", || {
+        row_names(&host) == ["Ada Smith", "Zoe Smithson"]
+    })
+    .await;
+    assert_eq!(text(&host, ".contacts__count"), "2 contacts match.");
+
+    // An answer to an older search, arriving last, changes nothing.
+    type_into(&search, "jo");
+    leptos::task::tick().await;
+    assert_eq!(held_searches("jo"), 1);
+    type_into(&search, "jon");
+    leptos::task::tick().await;
+    assert_eq!(row_names(&host).len(), 6, "the six Joneses, filtered");
+    answer_search("jon", &contacts_named(&["Ben Jones".into()]));
+    eventually("the latest answer is shown", || {
+        row_names(&host) == ["Ben Jones"]
+    })
+    .await;
+    answer_search("jo", &contacts_named(&["Joan Other".into()]));
+    sleep(50).await;
+    assert_eq!(row_names(&host), ["Ben Jones"]);
+
+    // No match is said only on the service's word.
+    type_into(&search, "nobody");
+    leptos::task::tick().await;
+    assert_eq!(text(&host, ".contacts__count"), "Searching…");
+    answer_search("nobody", &[]);
+    eventually("no match is said", || {
+        text(&host, ".contacts__count") == "No contact matches “nobody”."
+    })
+    .await;
+    unstub_fetch();
+}
+
+#[wasm_bindgen_test]
+async fn a_long_list_keeps_only_the_rows_in_view_in_the_page_and_keeps_focus_while_scrolling() {
+    let style = style_with_app_css();
+    let names: Vec<String> = (1..=5000).map(|i| format!("Contact {i:05}")).collect();
+    stub_contacts_service(&contacts_named(&names));
+    let host = mount(contacts_page);
+    let rows = || {
+        host.query_selector_all("ul[aria-label='Contacts'] > li")
+            .unwrap()
+    };
+    eventually("the first rows are drawn", || rows().length() > 0).await;
+    let drawn = rows().length();
+    assert!((5..=60).contains(&drawn), "{drawn} rows drawn of 5000");
+    let first: HtmlElement = find(&host, "ul[aria-label='Contacts'] > li");
+    assert_eq!(first.get_attribute("aria-posinset").as_deref(), Some("1"));
+    assert_eq!(first.get_attribute("aria-setsize").as_deref(), Some("5000"));
+    let scroller: HtmlElement = find(&host, ".contact-scroller");
+    assert!(
+        scroller.scroll_height() > 5000 * 50,
+        "the list is as tall as all its rows ({} px)",
+        scroller.scroll_height()
+    );
+
+    // Focus on the first row's link, then scroll far: that row stays.
+    let link: HtmlElement = find(&host, "ul[aria-label='Contacts'] > li a");
+    link.focus().unwrap();
+    let row_px = first.offset_height();
+    scroller.set_scroll_top(row_px * 3000);
+    eventually("the rows around 3,000 are drawn", || {
+        texts(&host, ".contact__name").contains(&"Contact 03001".to_owned())
+    })
+    .await;
+    assert!(
+        rows().length() < 60,
+        "still a window of rows (and the focused one): {}",
+        rows().length()
+    );
+    let document = web_sys::window().unwrap().document().unwrap();
+    let active = document.active_element().unwrap();
+    assert!(
+        active.is_connected(),
+        "the focused link is still in the page"
+    );
+    assert_eq!(active.text_content().as_deref(), Some("Contact 00001"));
+    let posinsets: Vec<u64> = (0..rows().length())
+        .filter_map(|i| {
+            rows()
+                .item(i)?
+                .unchecked_into::<web_sys::Element>()
+                .get_attribute("aria-posinset")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(
+        posinsets.windows(2).all(|w| w[0] < w[1]),
+        "rows in list order: {posinsets:?}"
+    );
+    style.remove();
+    unstub_fetch();
+}

@@ -8,6 +8,15 @@ use crate::components::icons::{SmsIcon, WhatsAppIcon};
 use crate::pages::WhatsAppEnabled;
 use crate::route::{Link, Route};
 
+/// Where a row stands in a list of which only some rows are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RowPlace {
+    /// Position in the whole list, from 0.
+    pub index: u64,
+    /// Rows in the whole list.
+    pub of: u64,
+}
+
 /// A row of the contact list.
 #[component]
 pub fn ContactRow(
@@ -17,6 +26,10 @@ pub fn ContactRow(
     on_whatsapp: Callback<Contact>,
     /// The SMS button was pressed.
     on_sms: Callback<Contact>,
+    /// In a virtual list: its place, which may change while the row stays
+    /// (told to assistive technology, and placing the row; see `.contact-list`).
+    #[prop(optional, into)]
+    place: Option<Signal<RowPlace>>,
 ) -> impl IntoView {
     let state = contact.consent;
     let whatsapp_title = match state {
@@ -33,7 +46,13 @@ pub fn ContactRow(
     } = contact;
     let (whatsapp_label, sms_label) = (format!("WhatsApp {name}"), format!("SMS {name}"));
     view! {
-        <li class="contact">
+        <li
+            class="contact"
+            data-contact-id=id.to_string()
+            aria-posinset=move || place.map(|p| (p.get().index + 1).to_string())
+            aria-setsize=move || place.map(|p| p.get().of.to_string())
+            style=move || place.map(|p| format!("--row-index: {}", p.get().index))
+        >
             <span class="avatar" aria-hidden="true">{initials(&name)}</span>
             <span class="contact__text">
                 <Link to=Route::Contact(id) class="contact__name">{name.clone()}</Link>

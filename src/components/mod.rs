@@ -7,6 +7,7 @@ pub mod confirm_opt_in;
 pub mod consent_badge;
 pub mod consent_banner;
 pub mod consent_history;
+pub mod contact_list;
 pub mod contact_row;
 pub mod conversation;
 pub mod download;

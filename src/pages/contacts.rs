@@ -1,56 +1,125 @@
 //! The advisor's contacts: search as you type, list with consent badges, add.
+//!
+//! A keystroke filters the rows already loaded at once (the whole list is
+//! loaded in the background, up to `PREFETCH_ROWS`); the service's answer for
+//! that search then refines them, and answers to older searches are dropped.
+
+use std::collections::HashSet;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use optin_core::api::{ConsentView, Contact};
+use optin_core::search::ContactQuery;
 
-use crate::api::Api;
+use crate::api::{Api, ClientError};
 use crate::components::add_contact_form::AddContactForm;
+use crate::components::chain_status::grouped;
 use crate::components::confirm_opt_in::ConfirmOptIn;
-use crate::components::contact_row::ContactRow;
+use crate::components::contact_list::ContactList;
+use crate::contact_rows::{ContactLists, ContactRows, Provenance, PAGE_ROWS, PREFETCH_ROWS};
 use crate::live::Live;
 use crate::route::{use_router, Route};
 
-/// Search field, contact list and the add-contact form.
-/// Rows drawn at first, and added by each "Show more contacts".
-const PAGE_ROWS: u32 = 40;
-/// Most rows drawn at once (the service's page limit); beyond, search.
-const MAX_ROWS: u32 = optin_core::api::MAX_PAGE_SIZE;
+/// What the advisor is told under the list.
+#[derive(Debug, Clone, PartialEq)]
+enum ListStatus {
+    Loading,
+    /// A search's matches among the rows loaded so far; the service's answer follows.
+    Searching,
+    NoContacts,
+    NoMatch(String),
+    Counted {
+        total: u64,
+        searched: bool,
+    },
+}
 
+impl ListStatus {
+    fn of(rows: &ContactRows, typed: &str) -> Self {
+        let searched = !rows.query().is_empty();
+        match rows.provenance() {
+            Provenance::Loading => Self::Loading,
+            // "No match" only on the service's word: the rows loaded may be
+            // older than a contact added elsewhere (another tab, the CRM).
+            Provenance::Filtered { .. } if rows.total() == 0 => Self::Searching,
+            _ if !rows.total_is_known() => Self::Searching,
+            _ if rows.total() > 0 => Self::Counted {
+                total: rows.total(),
+                searched,
+            },
+            _ if searched => Self::NoMatch(typed.trim().to_owned()),
+            _ => Self::NoContacts,
+        }
+    }
+}
+
+/// Search field, contact list and the add-contact form.
 #[component]
 pub fn ContactsPage() -> impl IntoView {
-    let api = expect_context::<Api>();
+    let api = StoredValue::new(expect_context::<Api>());
     let live = expect_context::<Live>();
     let router = use_router();
-    let (query, set_query) = signal(String::new());
-    // Bumped after a contact is added so the list is fetched again.
-    let (added, set_added) = signal(0u32);
-    // Draw a screenful first and more on request: a list of thousands stays
-    // quick to paint and to filter (the search narrows it on the server).
-    let limit = RwSignal::new(PAGE_ROWS);
+    let (typed, set_typed) = signal(String::new());
+    let lists = RwSignal::new(ContactLists::default());
+    // Bumped after a contact is added so the rows in view are fetched again.
+    let (added, set_added) = signal(0u64);
+    // Any consent change may change a badge: pages fetched before the latest
+    // revision are fetched again when in view.
+    let revision = Memo::new(move |_| live.revision() + added.get());
+    let in_view = RwSignal::new(0..0);
+    // The last failure to fetch a search's rows (shown while that search is),
+    // until a fetch for it succeeds.
+    let failure = RwSignal::new(None::<(ContactQuery, ClientError)>);
+    // Pages asked for and not answered yet: (search text, page number).
+    let asking = StoredValue::new(HashSet::<(String, u64)>::new());
+
+    let fetch = move |query: ContactQuery, number: u64| {
+        let key = (query.text().to_owned(), number);
+        if !asking
+            .try_update_value(|asking| asking.insert(key.clone()))
+            .unwrap_or(false)
+        {
+            return;
+        }
+        let (api, revision) = (api.get_value(), revision.get_untracked());
+        spawn_local(async move {
+            let answer = api
+                .contacts(query.text(), number * PAGE_ROWS, PAGE_ROWS as u32)
+                .await;
+            asking.try_update_value(|asking| asking.remove(&key));
+            match answer {
+                // An answer to a search no longer shown is dropped there.
+                Ok(page) => {
+                    lists.try_update(|l| l.answer(&query, number, page, revision));
+                    failure.try_update(|f| f.take_if(|(failed, _)| failed == &query));
+                }
+                Err(error) => {
+                    let _ = failure.try_set(Some((query, error)));
+                }
+            }
+        });
+    };
+    // The rows in view, as the service has them now.
     Effect::new(move |_| {
-        query.track();
-        // A new search starts from one screenful again (without a refetch when it already is).
-        if limit.get_untracked() != PAGE_ROWS {
-            limit.set(PAGE_ROWS);
+        let (range, revision) = (in_view.get(), revision.get());
+        let (query, pages) = lists.with(|l| {
+            let rows = l.shown();
+            (rows.query().clone(), rows.pages_to_fetch(range, revision))
+        });
+        for number in pages {
+            fetch(query.clone(), number);
         }
     });
-    let page = LocalResource::new(move || {
-        let api = api.clone();
-        let query = query.get();
-        let limit = limit.get();
-        added.track();
-        // Any consent change may change a badge here.
-        live.revision();
-        async move { api.contacts(&query, 0, limit).await }
+    // Then the whole list in the background, one page at a time, so that
+    // searches filter it in the browser at once.
+    Effect::new(move |_| {
+        let next = lists.with(|l| l.everyone().next_missing_page(PREFETCH_ROWS));
+        let busy = asking.with_value(|asking| asking.iter().any(|(text, _)| text.is_empty()));
+        if let Some(number) = next.filter(|_| !busy) {
+            fetch(ContactQuery::default(), number);
+        }
     });
-    // Rows are keyed, so a live update re-renders only the rows that changed
-    // and keyboard focus stays where it was.
-    let items = Memo::new(move |_| {
-        page.get()
-            .and_then(Result::ok)
-            .map(|p| p.items)
-            .unwrap_or_default()
-    });
+
     let confirm = RwSignal::new(None::<Contact>);
     let on_whatsapp = Callback::new(move |contact: Contact| {
         if contact.consent == ConsentView::None {
@@ -61,41 +130,43 @@ pub fn ContactsPage() -> impl IntoView {
     });
     let on_sms = Callback::new(move |contact: Contact| router.go(Route::Sms(contact.id)));
 
+    let status =
+        Memo::new(move |_| typed.with(|typed| lists.with(|l| ListStatus::of(l.shown(), typed))));
+    let has_rows = Memo::new(move |_| lists.with(|l| l.shown().total() > 0));
     let summary = move || {
-        let query = query.get();
-        match page.get() {
-            None => view! { <p class="muted" role="status">"Loading contacts…"</p> }.into_any(),
-            Some(Err(error)) => {
-                view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
-            }
-            Some(Ok(page)) if page.items.is_empty() && query.trim().is_empty() => {
-                view! { <p class="muted">"No contacts yet. Add your first one below."</p> }
-                    .into_any()
-            }
-            Some(Ok(page)) if page.items.is_empty() => {
-                view! { <p class="muted">"No contact matches “" {query} "”."</p> }.into_any()
-            }
-            Some(Ok(page)) => {
-                let shown = page.items.len() as u64;
-                let can_grow = page.next_offset.is_some() && limit.get_untracked() < MAX_ROWS;
-                (page.total > shown)
-                    .then(|| view! {
-                        <div class="contacts__more">
-                            <p class="muted">{format!("Showing {shown} of {} contacts.", page.total)}</p>
-                            {if can_grow {
-                                view! {
-                                    <button type="button" class="button" on:click=move |_| limit.update(|l| *l = (*l + PAGE_ROWS).min(MAX_ROWS))>
-                                        "Show more contacts"
-                                    </button>
-                                }.into_any()
-                            } else {
-                                view! { <p class="muted">"Search to find the others."</p> }.into_any()
-                            }}
-                        </div>
-                    })
-                    .into_any()
-            }
+        let shown_failure = failure.with(|f| {
+            f.as_ref()
+                .filter(|(query, _)| lists.with(|l| l.shown().query() == query))
+                .map(|(_, error)| error.to_string())
+        });
+        if let Some(error) = shown_failure {
+            return view! { <p class="error" role="alert">{error}</p> }.into_any();
         }
+        let text = match status.get() {
+            ListStatus::Loading => "Loading contacts…".to_owned(),
+            ListStatus::Searching => "Searching…".to_owned(),
+            ListStatus::NoContacts => "No contacts yet. Add your first one below.".to_owned(),
+            ListStatus::NoMatch(typed) => format!("No contact matches “{typed}”."),
+            ListStatus::Counted {
+                total: 1,
+                searched: false,
+            } => "1 contact.".to_owned(),
+            ListStatus::Counted {
+                total,
+                searched: false,
+            } => format!("{} contacts.", grouped(total)),
+            ListStatus::Counted {
+                total: 1,
+                searched: true,
+            } => "1 contact matches.".to_owned(),
+            ListStatus::Counted {
+                total,
+                searched: true,
+            } => {
+                format!("{} contacts match.", grouped(total))
+            }
+        };
+        view! { <p class="muted contacts__count" role="status">{text}</p> }.into_any()
     };
 
     view! {
@@ -108,21 +179,18 @@ pub fn ContactsPage() -> impl IntoView {
                         type="search"
                         placeholder="Search by name or number"
                         autocomplete="off"
-                        prop:value=query
-                        on:input=move |ev| set_query.set(event_target_value(&ev))
+                        prop:value=typed
+                        on:input=move |ev| {
+                            let text = event_target_value(&ev);
+                            // Filtered at once from the rows loaded; the service's answer follows.
+                            lists.update(|l| l.search(ContactQuery::new(&text)));
+                            set_typed.set(text);
+                        }
                     />
                 </label>
             </div>
-            <Show when=move || !items.with(Vec::is_empty)>
-                <ul class="contact-list" aria-label="Contacts">
-                    <For
-                        each=move || items.get()
-                        key=|c| (c.id, c.consent, c.name.clone())
-                        let(contact)
-                    >
-                        <ContactRow contact on_whatsapp on_sms/>
-                    </For>
-                </ul>
+            <Show when=move || has_rows.get()>
+                <ContactList lists=lists.into() in_view on_whatsapp on_sms/>
             </Show>
             {summary}
         </section>

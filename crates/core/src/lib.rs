@@ -14,6 +14,7 @@ pub mod meta_signals;
 #[cfg(feature = "phone")]
 pub mod phone;
 pub mod sandbox;
+pub mod search;
 pub mod sms;
 pub mod stop_request;
 pub mod templates;

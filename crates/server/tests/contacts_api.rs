@@ -109,6 +109,69 @@ async fn seeded_contacts_are_listed_by_name_and_searchable_by_name_or_number() {
 }
 
 #[tokio::test]
+async fn the_search_finds_exactly_what_the_apps_instant_filter_finds() {
+    use optin_core::search::ContactQuery;
+    let h = harness().await;
+    for (i, name) in [
+        "Zoë Martin",
+        "ZOË Hart",
+        "Ana_Maria Díaz",
+        "Émile Roux",
+        "50% Off Ltd",
+        "Unit 7 Ltd",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let phone = format!("+44 7700 1{:05}", 4700 + i);
+        let (status, _) = h
+            .post_contact(&h.jane, json!({ "name": name, "phone": phone }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}");
+    }
+    let (_, all) = h
+        .call("GET", "/api/v1/contacts?limit=200", Some(&h.jane), None)
+        .await;
+    let all = all["items"].as_array().unwrap().clone();
+    for typed in [
+        "zoë",
+        "ZO",
+        "a_m",
+        "%",
+        "émile",
+        "É",
+        " fisher ",
+        "+44 7700 1",
+        "7",
+        "unit 7",
+        "+",
+        "0047",
+    ] {
+        let query = ContactQuery::new(typed);
+        let filtered: Vec<&Value> = all
+            .iter()
+            .filter(|c| query.matches(c["name"].as_str().unwrap(), c["phone"].as_str().unwrap()))
+            .collect();
+        let uri = format!("/api/v1/contacts?limit=200&q={}", urlencoding(typed));
+        let (_, found) = h.call("GET", &uri, Some(&h.jane), None).await;
+        let found: Vec<&Value> = found["items"].as_array().unwrap().iter().collect();
+        assert_eq!(found, filtered, "searching {typed:?}");
+    }
+}
+
+/// Percent-encodes every byte outside unreserved ASCII.
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
 async fn contacts_are_paged() {
     let h = harness().await;
     let (_, first) = h

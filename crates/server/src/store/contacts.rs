@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use optin_core::api::Contact;
 use optin_core::language::Language;
+use optin_core::search::ContactQuery;
 
 use super::consent::{ConsentRow, CONSENT_COLUMNS};
 use super::{parse_name, Store, StoreResult};
@@ -70,11 +71,13 @@ fn contact_select() -> String {
     )
 }
 
+/// `ContactQuery::matches` in SQL: `LIKE` folds ASCII letters only, as it does.
 const MATCHES: &str = "c.advisor_id = $1 AND ($2 = '' OR c.name LIKE $3 ESCAPE '\\' OR ($4 <> '' AND c.phone_e164 LIKE $5 ESCAPE '\\'))";
 
 impl Store {
-    /// A page of the advisor's contacts whose name contains `query`, or whose
-    /// number contains the digits of `query`; ordered by name.
+    /// A page of the advisor's contacts matching `query` (the rule of
+    /// `optin_core::search`, which the app's instant filter follows too);
+    /// ordered by name.
     pub async fn search_contacts(
         &self,
         advisor_id: i64,
@@ -83,16 +86,16 @@ impl Store {
         limit: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<(Vec<Contact>, u64)> {
-        let query = query.trim();
-        let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+        let search = ContactQuery::new(query);
+        let (query, digits) = (search.text(), search.digits());
         let name_pattern = like_pattern(query);
-        let phone_pattern = like_pattern(&digits);
+        let phone_pattern = like_pattern(digits);
         let total: i64 =
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM contacts c WHERE {MATCHES}"))
                 .bind(advisor_id)
                 .bind(query)
                 .bind(&name_pattern)
-                .bind(&digits)
+                .bind(digits)
                 .bind(&phone_pattern)
                 .fetch_one(&self.pool)
                 .await?;
@@ -107,7 +110,7 @@ impl Store {
         .bind(advisor_id)
         .bind(query)
         .bind(&name_pattern)
-        .bind(&digits)
+        .bind(digits)
         .bind(&phone_pattern)
         .bind(i64::from(limit))
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))

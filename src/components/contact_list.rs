@@ -1,0 +1,200 @@
+//! The contact list, virtual: only the rows in view and a few around them are
+//! in the DOM, so ten thousand contacts paint and scroll like twenty. The list
+//! element is as tall as every row (`--row-count` × `--row-height`, in CSS),
+//! each row is placed at its index, and rows not loaded yet show as empty lines.
+//!
+//! For assistive technology each row says its place (`aria-posinset` of
+//! `aria-setsize`). The row holding keyboard focus stays in the DOM when it
+//! scrolls out of view, so focus is never dropped; tabbing past the last row
+//! drawn scrolls the next ones in (they are within the overscan).
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use leptos::html::{Div, Ul};
+use leptos::prelude::*;
+use optin_core::api::Contact;
+use wasm_bindgen::JsCast;
+
+use crate::components::contact_row::{ContactRow, RowPlace};
+use crate::contact_rows::ContactLists;
+
+/// Rows drawn beyond each edge of the view, so that a fast scroll or a Tab
+/// lands on a row already there.
+const OVERSCAN_ROWS: u64 = 5;
+/// Until measured: the CSS row height and a tall screen.
+const DEFAULT_ROW_PX: f64 = 64.0;
+const DEFAULT_VIEW_PX: f64 = 640.0;
+
+/// A row drawn: its index in the list and its contact.
+type Drawn = (u64, Arc<Contact>);
+
+#[component]
+pub fn ContactList(
+    /// The lists; the one shown is drawn.
+    lists: Signal<ContactLists>,
+    /// Set to the rows in view (with the overscan), for loading them.
+    in_view: RwSignal<Range<u64>>,
+    /// A row's WhatsApp button was pressed.
+    on_whatsapp: Callback<Contact>,
+    /// A row's SMS button was pressed.
+    on_sms: Callback<Contact>,
+) -> impl IntoView {
+    let scroller = NodeRef::<Div>::new();
+    let list = NodeRef::<Ul>::new();
+    let scroll_top = RwSignal::new(0.0);
+    let row_px = RwSignal::new(DEFAULT_ROW_PX);
+    let view_px = RwSignal::new(DEFAULT_VIEW_PX);
+    let total = Memo::new(move |_| lists.with(|l| l.shown().total()));
+
+    // The row height and the scrolling box's largest height are set in CSS
+    // (both differ on narrow screens); the browser window bounds the box too.
+    let measure = move || {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let css_px = |element: Option<web_sys::Element>, property: &str| {
+            let style = window.get_computed_style(&element?).ok().flatten()?;
+            let value = style.get_property_value(property).ok()?;
+            value
+                .trim()
+                .strip_suffix("px")?
+                .parse::<f64>()
+                .ok()
+                .filter(|px| *px > 0.0)
+        };
+        let window_px = window.inner_height().ok().and_then(|h| h.as_f64());
+        let box_px = css_px(scroller.get_untracked().map(Into::into), "max-height");
+        if let Some(px) = [window_px, box_px].into_iter().flatten().reduce(f64::min) {
+            view_px.set(px);
+        }
+        if let Some(px) = css_px(list.get_untracked().map(Into::into), "--row-height") {
+            row_px.set(px);
+        }
+    };
+    Effect::new(move |_| {
+        if list.get().is_some() {
+            measure();
+        }
+    });
+    let resize = window_event_listener(leptos::ev::resize, move |_| measure());
+    on_cleanup(move || resize.remove());
+
+    // A new search starts at its top.
+    Effect::new(move |previous: Option<String>| {
+        let query = lists.with(|l| l.shown().query().text().to_owned());
+        if previous.is_some_and(|previous| previous != query) {
+            if let Some(scroller) = scroller.get_untracked() {
+                scroller.set_scroll_top(0);
+            }
+            scroll_top.set(0.0);
+        }
+        query
+    });
+
+    let window = Memo::new(move |_| {
+        let row = row_px.get();
+        let first = (scroll_top.get() / row).floor() as u64;
+        let in_sight = (view_px.get() / row).ceil() as u64 + 1;
+        let total = total.get();
+        first.saturating_sub(OVERSCAN_ROWS).min(total)
+            ..(first + in_sight + OVERSCAN_ROWS).min(total)
+    });
+    Effect::new(move |_| in_view.set(window.get()));
+
+    // The focused row (index, contact id), kept drawn wherever it scrolls.
+    let focused = RwSignal::new(None::<(u64, i64)>);
+    let on_focusin = move |ev: leptos::ev::FocusEvent| {
+        let row = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest("li[data-contact-id]").ok().flatten());
+        let place = row.and_then(|row| {
+            let index = row.get_attribute("aria-posinset")?.parse::<u64>().ok()?;
+            let id = row.get_attribute("data-contact-id")?.parse::<i64>().ok()?;
+            Some((index.checked_sub(1)?, id))
+        });
+        let _ = focused.try_set(place);
+    };
+    // `try_`: the focused row's removal when the list itself goes (another
+    // screen opens) fires this after the list's signals are disposed.
+    let on_focusout = move |ev: leptos::ev::FocusEvent| {
+        let inside = ev
+            .related_target()
+            .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
+            .zip(list.try_get_untracked().flatten())
+            .is_some_and(|(to, list)| list.contains(Some(&to)));
+        if !inside {
+            let _ = focused.try_set(None);
+        }
+    };
+
+    let drawn = Memo::new(move |_| {
+        let range = window.get();
+        let kept = focused.get();
+        lists.with(|l| {
+            let rows = l.shown();
+            let mut drawn: Vec<Drawn> = range
+                .clone()
+                .filter_map(|index| rows.row(index).map(|c| (index, c.clone())))
+                .collect();
+            let kept_row = kept
+                .filter(|(index, _)| !range.contains(index))
+                .and_then(|(index, id)| Some((index, rows.row(index).filter(|c| c.id == id)?)));
+            if let Some((index, contact)) = kept_row {
+                let at = drawn.partition_point(|(i, _)| *i < index);
+                drawn.insert(at, (index, contact.clone()));
+            }
+            // Rows are keyed by contact: a list that changed under a stale page
+            // could hold one twice for a moment.
+            let mut seen = std::collections::HashSet::new();
+            drawn.retain(|(_, c)| seen.insert(c.id));
+            drawn
+        })
+    });
+    let places = Memo::new(move |_| {
+        let of = total.get();
+        drawn.with(|drawn| {
+            drawn
+                .iter()
+                .map(|(index, c)| (c.id, RowPlace { index: *index, of }))
+                .collect::<HashMap<_, _>>()
+        })
+    });
+
+    view! {
+        <div
+            class="contact-scroller"
+            node_ref=scroller
+            on:scroll=move |_| {
+                if let Some(scroller) = scroller.try_get_untracked().flatten() {
+                    let _ = scroll_top.try_set(f64::from(scroller.scroll_top()));
+                }
+            }
+        >
+            <ul
+                class="contact-list"
+                aria-label="Contacts"
+                node_ref=list
+                style=move || format!("--row-count: {}", total.get())
+                on:focusin=on_focusin
+                on:focusout=on_focusout
+            >
+                // Keyed by contact (and what its row shows): scrolling moves
+                // rows, a live update redraws only the rows that changed.
+                <For
+                    each=move || drawn.get()
+                    key=|(_, c)| (c.id, c.consent, c.name.clone())
+                    children=move |(_, contact): Drawn| {
+                        let id = contact.id;
+                        let place = Signal::derive(move || {
+                            places.with(|p| p.get(&id).copied().unwrap_or_default())
+                        });
+                        view! { <ContactRow contact=Contact::clone(&contact) on_whatsapp on_sms place/> }
+                    }
+                />
+            </ul>
+        </div>
+    }
+}
