@@ -169,12 +169,12 @@ impl Live {
         self.epoch.get() + self.per_phone.with(|m| m.get(phone).copied().unwrap_or(0))
     }
 
-    /// Changes whenever any number may have changed (tracked).
     /// The latest event received (tracked).
     pub fn latest(&self) -> Option<LiveEvent> {
         self.latest.get()
     }
 
+    /// Changes whenever any number may have changed (tracked).
     pub fn revision(&self) -> u64 {
         self.epoch.get() + self.any.get()
     }
