@@ -520,46 +520,42 @@ impl Bench<'_> {
 
     fn webhooks(&self) -> Result<Value> {
         let server = Server::start(self, &self.scratch.join("webhooks"), &[])?;
-        let s = self.sizes;
-        let mut result = self.loadgen(&[
-            "webhooks",
-            "--base",
-            &server.base(),
-            "--secret",
-            WEBHOOK_SECRET,
-            "--db",
-            &server.database().to_string_lossy(),
-            "--count",
-            &s.webhooks.to_string(),
-            "--warmup",
-            &s.webhook_warmup.to_string(),
-            "--concurrency",
-            &s.webhook_connections.to_string(),
-            "--server-pid",
-            &server.pid().to_string(),
-        ])?;
+        let database = server.database().to_string_lossy().into_owned();
+        let mut result = self.webhook_load(&server, &["--db", &database])?;
         result["server_peak_rss_kib"] = json!(server.peak_rss_kib());
         // The ceiling: the same load to a route that only reads the body and
         // verifies its signature (sandbox builds only), on the same service.
-        result["ceiling"] = self.loadgen(&[
+        result["ceiling"] = self.webhook_load(&server, &["--path", "/bench/webhook-ceiling"])?;
+        server.stop()?;
+        Ok(result)
+    }
+
+    /// The webhook load of this bench's sizes against `server`, with `extra` arguments.
+    fn webhook_load(&self, server: &Server, extra: &[&str]) -> Result<Value> {
+        let s = self.sizes;
+        let (base, pid) = (server.base(), server.pid().to_string());
+        let (count, warmup, connections) = (
+            s.webhooks.to_string(),
+            s.webhook_warmup.to_string(),
+            s.webhook_connections.to_string(),
+        );
+        let mut args = vec![
             "webhooks",
             "--base",
-            &server.base(),
-            "--path",
-            "/bench/webhook-ceiling",
+            &base,
             "--secret",
             WEBHOOK_SECRET,
             "--count",
-            &s.webhooks.to_string(),
+            &count,
             "--warmup",
-            &s.webhook_warmup.to_string(),
+            &warmup,
             "--concurrency",
-            &s.webhook_connections.to_string(),
+            &connections,
             "--server-pid",
-            &server.pid().to_string(),
-        ])?;
-        server.stop()?;
-        Ok(result)
+            &pid,
+        ];
+        args.extend_from_slice(extra);
+        self.loadgen(&args)
     }
 
     fn contacts_api(&self) -> Result<Value> {
