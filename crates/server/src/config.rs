@@ -86,6 +86,11 @@ pub struct Config {
     /// is answered 503 with `Retry-After`, in milliseconds.
     #[arg(long, env = "OPTIN_DB_BUSY_TIMEOUT_MS", default_value_t = 5000)]
     pub db_busy_timeout_ms: u64,
+    /// Database: `postgres://user:password@host:port/database` to share one
+    /// PostgreSQL between several service instances, `sqlite://path` for a
+    /// SQLite file elsewhere; unset: `optin.sqlite3` in the data folder.
+    #[arg(long, env = "OPTIN_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// How long one provider call (a send) may take before its outcome
     /// counts as unknown, in milliseconds.
     #[arg(long, env = "OPTIN_PROVIDER_TIMEOUT_MS", default_value_t = 10_000)]
@@ -174,6 +179,7 @@ impl Config {
             limits: Default::default(),
             archive: Default::default(),
             db_busy_timeout_ms: 5000,
+            database_url: None,
             provider_timeout_ms: 10_000,
             outbox_grace_seconds: 120,
             checkpoint_key_file: None,
@@ -303,9 +309,14 @@ impl Config {
         .collect()
     }
 
-    /// Path of the SQLite database file.
+    /// Path of the SQLite database file in the data folder (the default database).
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("optin.sqlite3")
+    }
+
+    /// The database the service keeps its data in (see `database_url`).
+    pub fn database(&self) -> Result<crate::store::Database, String> {
+        crate::store::Database::from_url(self.database_url.as_deref(), self.database_path())
     }
 
     /// Sandbox only: where the demo people's tokens are written for the
@@ -319,6 +330,7 @@ impl Config {
     /// witness), a sandbox that is not compiled in or
     /// listens beyond loopback, origins that are not origins.
     pub fn validate(&self) -> Result<(), String> {
+        self.database()?;
         match self.mode() {
             Mode::Production => {
                 let missing = self.missing_provider_settings();

@@ -226,8 +226,8 @@ async fn start(
         _ => None,
     };
     std::fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open_with(
-        &config.database_path(),
+    let store = Store::connect(
+        &config.database()?,
         mode,
         std::time::Duration::from_millis(config.db_busy_timeout_ms),
     )

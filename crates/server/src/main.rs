@@ -303,7 +303,8 @@ async fn serve(config: Config) -> Result<ExitCode, Error> {
 /// provisioning may come before the first start).
 async fn open(config: &Config) -> Result<Store, Error> {
     std::fs::create_dir_all(&config.data_dir)?;
-    Ok(Store::open(&config.database_path(), config.mode()).await?)
+    let busy_timeout = std::time::Duration::from_millis(config.db_busy_timeout_ms);
+    Ok(Store::connect(&config.database()?, config.mode(), busy_timeout).await?)
 }
 
 /// The operator's commands: one line each, errors in the API's words.

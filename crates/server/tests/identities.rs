@@ -76,10 +76,7 @@ type Step = (
     Option<String>,
 );
 
-async fn identity(
-    pool: &sqlx::SqlitePool,
-    phone: &str,
-) -> Option<(Option<String>, Option<String>)> {
+async fn identity(pool: &sqlx::AnyPool, phone: &str) -> Option<(Option<String>, Option<String>)> {
     sqlx::query_as("SELECT wa_number, user_id FROM whatsapp_identities WHERE phone_e164 = $1")
         .bind(phone)
         .fetch_optional(pool)

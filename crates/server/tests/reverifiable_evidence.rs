@@ -10,12 +10,13 @@ mod support;
 use optin_server::providers::signature::{
     meta_signature, twilio_signature, verify_meta_signature, verify_twilio_signature,
 };
+use optin_server::store::MaybeFlag;
 use serde_json::{json, Value};
 use support::extra::KERRY;
 use support::{envelope, start, TestService};
 
 /// A kept step: raw body, signature header, signed URL, signature result.
-type Kept = (Option<String>, Option<String>, Option<String>, Option<bool>);
+type Kept = (Option<String>, Option<String>, Option<String>, MaybeFlag);
 
 /// The step whose detail mentions `needle`.
 async fn kept(t: &TestService, needle: &str) -> Kept {
@@ -64,7 +65,7 @@ async fn a_whatsapp_webhook_keeps_its_signature_header_exactly_as_received() {
     let (raw_body, signature, signed_url, valid) = kept(&t, "wamid.KEPT1").await;
     assert_eq!(signature.as_deref(), Some(header.as_str()));
     assert_eq!(signed_url, None, "Meta signs the body only");
-    assert_eq!(valid, Some(true));
+    assert_eq!(valid.0, Some(true));
     let raw_body = raw_body.unwrap();
     assert!(verify_meta_signature(
         &secret,
@@ -128,7 +129,7 @@ async fn an_sms_webhook_keeps_its_signature_and_the_url_that_was_signed() {
     let (raw_body, signature, signed_url, valid) = kept(&t, "SMKEPT1").await;
     let url = format!("{}/webhooks/sms", settings.public_url);
     assert_eq!(signed_url.as_deref(), Some(url.as_str()));
-    assert_eq!(valid, Some(true));
+    assert_eq!(valid.0, Some(true));
     let pairs: Vec<(String, String)> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -210,11 +210,12 @@ impl Store {
 
     /// Whether WhatsApp messaging is on for an organization.
     pub async fn whatsapp_enabled(&self, organization_id: i64) -> StoreResult<bool> {
-        sqlx::query_scalar("SELECT whatsapp_enabled FROM organizations WHERE id = $1")
-            .bind(organization_id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(Into::into)
+        let enabled: super::Flag =
+            sqlx::query_scalar("SELECT whatsapp_enabled FROM organizations WHERE id = $1")
+                .bind(organization_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(enabled.into())
     }
 }
 

@@ -34,6 +34,7 @@ pub(crate) struct ConsentRow {
     failure_at: Option<String>,
     answered_at: Option<String>,
     last_inbound_at: Option<String>,
+    #[sqlx(try_from = "super::MaybeFlag")]
     sms_opted_out: Option<bool>,
     marketing_stopped_at: Option<String>,
 }
@@ -202,7 +203,7 @@ impl UnitOfWork {
 
 /// Reads a number's consent through a pool or a transaction.
 async fn load<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl sqlx::any::AnyExecutor<'e>,
     organization_id: i64,
     phone: &str,
 ) -> StoreResult<ConsentRecord> {

@@ -127,6 +127,7 @@ pub struct EvidenceRow {
     pub received_at: String,
     pub detail_json: String,
     pub raw_body: Option<String>,
+    #[sqlx(try_from = "super::MaybeFlag")]
     pub signature_valid: Option<bool>,
     pub prev_hash: String,
     pub hash: String,
@@ -397,7 +398,7 @@ const SELECT_EVENTS: &str = "SELECT id, organization_id, seq, phone_e164, adviso
 
 /// The organization's last event: its sequence number and hash.
 async fn head<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl sqlx::any::AnyExecutor<'e>,
     organization_id: i64,
 ) -> StoreResult<Option<(i64, String)>> {
     Ok(sqlx::query_as(

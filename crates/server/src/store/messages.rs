@@ -647,7 +647,7 @@ impl Store {
 
 /// A message by id, through a pool or a transaction.
 async fn message_by_id<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+    executor: impl sqlx::any::AnyExecutor<'e>,
     id: i64,
 ) -> StoreResult<Option<StoredMessage>> {
     let row: Option<StoredMessageRow> = sqlx::query_as(&format!(

@@ -52,7 +52,7 @@ pub struct OptInTemplates {
 
 /// Reads [`OptInTemplates`] through a transaction or the pool alike.
 async fn read_opt_in_templates(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     organization_id: i64,
 ) -> StoreResult<OptInTemplates> {
     let templates = sqlx::query_as(
@@ -79,12 +79,12 @@ async fn read_opt_in_templates(
 impl UnitOfWork {
     /// Whether the organization allows WhatsApp messaging.
     pub async fn whatsapp_enabled(&mut self, organization_id: i64) -> StoreResult<bool> {
-        Ok(
+        let enabled: super::Flag =
             sqlx::query_scalar("SELECT whatsapp_enabled FROM organizations WHERE id = $1")
                 .bind(organization_id)
                 .fetch_one(&mut *self.tx)
-                .await?,
-        )
+                .await?;
+        Ok(enabled.into())
     }
 
     /// The organization's name and, when given, the advisor's.

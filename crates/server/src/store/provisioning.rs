@@ -19,6 +19,7 @@ struct OrganizationRow {
     sms_number: Option<String>,
     frame_origins: String,
     whatsapp_access_token_env: Option<String>,
+    #[sqlx(try_from = "super::Flag")]
     whatsapp_enabled: bool,
     default_language: String,
     alternate_opt_in_template: Option<String>,
@@ -371,7 +372,7 @@ impl Store {
 
 /// Adds (or replaces) an approved template of an organization.
 async fn insert_template(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     organization_id: i64,
     name: &str,
     language: &str,
@@ -422,7 +423,7 @@ impl Store {
 
 /// Writes the given settings of organization `id` inside `tx`.
 async fn apply_settings(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     id: i64,
     settings: &OrganizationSettings,
 ) -> StoreResult<Provisioned<()>> {

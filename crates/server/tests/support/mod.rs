@@ -227,6 +227,10 @@ pub async fn launch_in(
     outbox_worker: bool,
     configure: impl FnOnce(&mut Config),
 ) -> TestService {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let mut config = Config::for_tests(dir.path().to_path_buf());
     configure(&mut config);
     let tokens = config.demo_tokens_path();
