@@ -23,7 +23,7 @@ async fn store_with_three_events() -> (optin_server::store::Store, tempfile::Tem
     use optin_core::vocab::{Cause, EvidenceKind};
     use optin_server::store::evidence::NewEvidence;
     let dir = tempfile::tempdir().unwrap();
-    let store = optin_server::store::Store::open(
+    let store = support::open_store(
         &dir.path().join("db.sqlite3"),
         optin_core::vocab::Mode::Sandbox,
     )

@@ -4,9 +4,10 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
+mod support;
+
 use optin_server::store::seed::DemoAdvisor;
-use optin_server::store::Store;
-use optin_server::{app, AppState, Config};
+use optin_server::{app, AppState};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -19,8 +20,8 @@ struct Harness {
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_tests(dir.path().to_path_buf());
-    let store = Store::open(&config.database_path(), optin_core::vocab::Mode::Sandbox)
+    let config = support::test_config(dir.path().to_path_buf());
+    let store = support::open_store(&config.database_path(), optin_core::vocab::Mode::Sandbox)
         .await
         .unwrap();
     let advisors: Vec<DemoAdvisor> = store.seed_demo().await.unwrap().unwrap();
@@ -286,12 +287,12 @@ async fn an_advisor_cannot_read_or_list_another_advisors_contacts() {
 async fn the_demo_is_seeded_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.sqlite3");
-    let store = Store::open(&path, optin_core::vocab::Mode::Sandbox)
+    let store = support::open_store(&path, optin_core::vocab::Mode::Sandbox)
         .await
         .unwrap();
     assert!(store.seed_demo().await.unwrap().is_some());
     drop(store);
-    let reopened = Store::open(&path, optin_core::vocab::Mode::Sandbox)
+    let reopened = support::open_store(&path, optin_core::vocab::Mode::Sandbox)
         .await
         .unwrap();
     assert!(reopened.seed_demo().await.unwrap().is_none());

@@ -7,7 +7,6 @@
 mod support;
 
 use optin_server::maintenance;
-use optin_server::store::Store;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use support::{envelope, extra::start_with};
@@ -48,7 +47,7 @@ async fn post_signed(t: &support::TestService, body: &str) -> (u16, Option<Strin
 #[tokio::test]
 async fn every_connection_runs_synchronous_full_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
+    let store = support::open_store(
         &dir.path().join("optin.db"),
         optin_core::vocab::Mode::Sandbox,
     )

@@ -7,8 +7,8 @@
 mod support;
 
 use optin_core::vocab::Mode;
-use optin_server::store::{Store, StoreError};
-use optin_server::{launch, Config};
+use optin_server::launch;
+use optin_server::store::StoreError;
 use support::extra::{run_binary as run, stderr, FakeProvider, PRODUCTION};
 
 #[test]
@@ -74,8 +74,12 @@ fn the_sandbox_refuses_an_address_beyond_loopback() {
 async fn a_database_keeps_the_mode_it_was_created_in() {
     let dir = tempfile::tempdir().unwrap();
     let sandbox_db = dir.path().join("sandbox.sqlite3");
-    drop(Store::open(&sandbox_db, Mode::Sandbox).await.unwrap());
-    match Store::open(&sandbox_db, Mode::Production).await {
+    drop(
+        support::open_store(&sandbox_db, Mode::Sandbox)
+            .await
+            .unwrap(),
+    );
+    match support::open_store(&sandbox_db, Mode::Production).await {
         Err(StoreError::WrongMode {
             database,
             requested,
@@ -87,9 +91,17 @@ async fn a_database_keeps_the_mode_it_was_created_in() {
         Ok(_) => panic!("a sandbox database opened in production"),
     }
     let production_db = dir.path().join("production.sqlite3");
-    drop(Store::open(&production_db, Mode::Production).await.unwrap());
-    assert!(Store::open(&production_db, Mode::Sandbox).await.is_err());
-    assert!(Store::open(&production_db, Mode::Production).await.is_ok());
+    drop(
+        support::open_store(&production_db, Mode::Production)
+            .await
+            .unwrap(),
+    );
+    assert!(support::open_store(&production_db, Mode::Sandbox)
+        .await
+        .is_err());
+    assert!(support::open_store(&production_db, Mode::Production)
+        .await
+        .is_ok());
 
     // The binary says so in one line, naming the way out.
     let data = tempfile::tempdir().unwrap();
@@ -106,7 +118,7 @@ async fn a_database_keeps_the_mode_it_was_created_in() {
 async fn production_has_no_sandbox_routes_no_demo_data_and_no_token_on_disk() {
     let provider = FakeProvider::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path().to_path_buf());
+    let mut config = support::test_config(dir.path().to_path_buf());
     provider.configure(&mut config);
     let service = launch(config).await.unwrap();
     let base = format!("http://{}", service.addr);

@@ -222,7 +222,7 @@ async fn sent_sms(t: &TestService, sid: &str) {
 async fn carrier_opt_outs_21610_and_30004_switch_sms_off_with_evidence() {
     let t = start_without_outbox_worker().await;
     for (sid, code) in [("SMUNSUB", "21610"), ("SMBLOCK", "30004")] {
-        sqlx::query("UPDATE consents SET sms_opted_out = 0")
+        sqlx::query("UPDATE consents SET sms_opted_out = FALSE")
             .execute(t.service.state.store.pool())
             .await
             .unwrap();
@@ -251,7 +251,7 @@ async fn a_send_refused_with_21610_switches_sms_off() {
     t.contact_writes(KERRY, "sms", "STOP").await;
     t.wait_inbox(KERRY, "sms", 1).await;
     until_count(&t, CONTACT_OPT_OUTS, 1).await;
-    sqlx::query("UPDATE consents SET sms_opted_out = 0")
+    sqlx::query("UPDATE consents SET sms_opted_out = FALSE")
         .execute(t.service.state.store.pool())
         .await
         .unwrap();

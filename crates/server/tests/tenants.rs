@@ -11,7 +11,7 @@ use optin_core::admin::{KeyScope, OrganizationSettings};
 use optin_core::vocab::Role;
 use optin_server::providers::signature::twilio_signature;
 use optin_server::services::provisioning;
-use optin_server::{launch, Config, Service};
+use optin_server::{launch, Service};
 use serde_json::{json, Value};
 use support::extra::{eventually, phone_path, FakeProvider};
 
@@ -85,7 +85,7 @@ impl Tenants {
     async fn start() -> Self {
         let provider = FakeProvider::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::for_tests(dir.path().to_path_buf());
+        let mut config = support::test_config(dir.path().to_path_buf());
         provider.configure(&mut config);
         let service = launch(config).await.unwrap();
         let a = provision(&service, "Alpha Advisers", "1111", "+12127365001").await;

@@ -17,7 +17,6 @@ use optin_core::vocab::{Cause, EvidenceKind, Mode};
 use optin_server::checkpoints::{Checkpoint, Checkpoints, Due, Witness};
 use optin_server::store::evidence::{chain_hash, NewEvidence};
 use optin_server::store::Store;
-use optin_server::Config;
 use serde_json::{json, Value};
 use support::extra::{
     drop_guards, eventually, run_binary, start_with, stderr, tamper, KERRY, PRODUCTION,
@@ -29,8 +28,8 @@ use support::{envelope, launch_in};
 /// number before them.
 async fn anchored_record(events: i64) -> (tempfile::TempDir, Store, i64) {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_tests(dir.path().to_path_buf());
-    let store = Store::open(&config.database_path(), Mode::Sandbox)
+    let config = support::test_config(dir.path().to_path_buf());
+    let store = support::open_store(&config.database_path(), Mode::Sandbox)
         .await
         .unwrap();
     store.seed_demo().await.unwrap();

@@ -416,7 +416,7 @@ async fn a_carrier_unsubscribe_21610_opts_the_number_out_of_sms_with_evidence() 
         1
     );
     // Another failure code changes nothing about consent.
-    sqlx::query("UPDATE consents SET sms_opted_out = 0")
+    sqlx::query("UPDATE consents SET sms_opted_out = FALSE")
         .execute(store.pool())
         .await
         .unwrap();

@@ -57,6 +57,7 @@ impl Store {
         filter: &NumberFilter<'_>,
     ) -> StoreResult<Vec<OrganizationNumber>> {
         let pattern = filter.text.map(like_pattern);
+        let name_matches = self.engine().like_ascii_nocase("c.name", "$3");
         let rows: Vec<NumberRow> = sqlx::query_as(&format!(
             "WITH numbers AS (
                 SELECT c.phone_e164 FROM contacts c JOIN advisors a ON a.id = c.advisor_id
@@ -72,7 +73,7 @@ impl Store {
                AND ($3 IS NULL OR n.phone_e164 LIKE $3 ESCAPE '\\'
                     OR EXISTS (SELECT 1 FROM contacts c JOIN advisors a ON a.id = c.advisor_id
                         WHERE a.organization_id = $1 AND c.phone_e164 = n.phone_e164
-                          AND c.name LIKE $3 ESCAPE '\\'))
+                          AND {name_matches}))
                AND ($4 IS NULL OR k.updated_at >= $4)
                AND ($5 IS NULL OR k.updated_at < $5)
              ORDER BY k.updated_at IS NULL, k.updated_at DESC, n.phone_e164"

@@ -6,7 +6,7 @@ use optin_core::language::Language;
 use optin_core::search::ContactQuery;
 
 use super::consent::{ConsentRow, CONSENT_COLUMNS};
-use super::{parse_name, Store, StoreResult};
+use super::{parse_name, Engine, Store, StoreResult};
 
 /// Outcome of inserting a contact.
 pub enum Inserted {
@@ -71,8 +71,13 @@ fn contact_select() -> String {
     )
 }
 
-/// `ContactQuery::matches` in SQL: `LIKE` folds ASCII letters only, as it does.
-const MATCHES: &str = "c.advisor_id = $1 AND ($2 = '' OR c.name LIKE $3 ESCAPE '\\' OR ($4 <> '' AND c.phone_e164 LIKE $5 ESCAPE '\\'))";
+/// `ContactQuery::matches` in SQL: names compared folding ASCII letters only, as it does.
+fn matches(engine: Engine) -> String {
+    format!(
+        "c.advisor_id = $1 AND ($2 = '' OR {} OR ($4 <> '' AND c.phone_e164 LIKE $5 ESCAPE '\\'))",
+        engine.like_ascii_nocase("c.name", "$3")
+    )
+}
 
 impl Store {
     /// A page of the advisor's contacts matching `query` (the rule of
@@ -90,8 +95,10 @@ impl Store {
         let (query, digits) = (search.text(), search.digits());
         let name_pattern = like_pattern(query);
         let phone_pattern = like_pattern(digits);
+        let matches = matches(self.engine());
+        let by_name = self.engine().ascii_nocase("c.name");
         let total: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM contacts c WHERE {MATCHES}"))
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM contacts c WHERE {matches}"))
                 .bind(advisor_id)
                 .bind(query)
                 .bind(&name_pattern)
@@ -102,9 +109,9 @@ impl Store {
         let rows: Vec<ContactRow> = sqlx::query_as(&format!(
             // Page through the (advisor, name) index first, then join only that page.
             "{} WHERE c.id IN (
-                 SELECT c.id FROM contacts c WHERE {MATCHES}
-                 ORDER BY c.name COLLATE NOCASE, c.id LIMIT $6 OFFSET $7)
-             ORDER BY c.name COLLATE NOCASE, c.id",
+                 SELECT c.id FROM contacts c WHERE {matches}
+                 ORDER BY {by_name}, c.id LIMIT $6 OFFSET $7)
+             ORDER BY {by_name}, c.id",
             contact_select()
         ))
         .bind(advisor_id)

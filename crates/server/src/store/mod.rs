@@ -119,6 +119,32 @@ pub enum Engine {
     Postgres,
 }
 
+impl Engine {
+    /// `expression` as SQLite's NOCASE compares it: ASCII letters without
+    /// case, every other character byte by byte (as `optin_core::search`
+    /// matches in the app), to sort and match names alike on both engines.
+    /// PostgreSQL's `lower()` would fold other letters too; its index on
+    /// contacts uses this same expression.
+    pub(crate) fn ascii_nocase(self, expression: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("{expression} COLLATE NOCASE"),
+            Engine::Postgres => format!(
+                "translate({expression}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+            ),
+        }
+    }
+
+    /// `expression LIKE pattern` (the pattern escaped with `\`), ASCII
+    /// letters without case on both engines, as SQLite's `LIKE` is.
+    pub(crate) fn like_ascii_nocase(self, expression: &str, pattern: &str) -> String {
+        format!(
+            "{} LIKE {} ESCAPE '\\'",
+            self.ascii_nocase(expression),
+            self.ascii_nocase(pattern)
+        )
+    }
+}
+
 /// Why storage could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -245,7 +271,6 @@ pub struct Store {
 /// One write transaction. Dropping it without [`UnitOfWork::commit`] rolls back.
 pub struct UnitOfWork {
     pub(crate) tx: Transaction<'static, Any>,
-    pub(crate) engine: Engine,
     pub(crate) mode: Mode,
 }
 
@@ -389,7 +414,6 @@ impl Store {
     pub async fn begin_write(&self) -> StoreResult<UnitOfWork> {
         Ok(UnitOfWork {
             tx: self.write_transaction().await?,
-            engine: self.engine,
             mode: self.mode,
         })
     }

@@ -69,6 +69,11 @@ pub fn run_binary(
             command.env_remove(key);
         }
     }
+    if let optin_server::store::Database::Postgres(url) =
+        super::database_at(&dir.join("optin.sqlite3"))
+    {
+        command.env("OPTIN_DATABASE_URL", url);
+    }
     command
         .env("OPTIN_DATA_DIR", dir)
         .env("OPTIN_ADDR", "127.0.0.1:0")
@@ -97,10 +102,15 @@ pub const PRODUCTION: [(&str, &str); 7] = [
 ];
 
 /// Drops the consent record's append-only triggers, as anyone with write
-/// access to the database file can.
+/// access to the database (file) can.
 pub async fn drop_guards(store: &optin_server::store::Store) {
+    // PostgreSQL names a trigger with its table.
+    let on_table = match store.engine() {
+        optin_server::store::Engine::Sqlite => "",
+        optin_server::store::Engine::Postgres => " ON consent_events",
+    };
     for trigger in ["consent_events_no_update", "consent_events_no_delete"] {
-        sqlx::query(&format!("DROP TRIGGER IF EXISTS {trigger}"))
+        sqlx::query(&format!("DROP TRIGGER IF EXISTS {trigger}{on_table}"))
             .execute(store.pool())
             .await
             .unwrap();
@@ -470,11 +480,11 @@ impl QuietService {
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let provider = FakeProvider::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::for_tests(dir.path().to_path_buf());
+        let mut config = super::test_config(dir.path().to_path_buf());
         provider.configure(&mut config);
         configure(&mut config);
         std::fs::create_dir_all(&config.data_dir).unwrap();
-        let store = optin_server::store::Store::open(&config.database_path(), config.mode())
+        let store = super::open_store(&config.database_path(), config.mode())
             .await
             .unwrap();
         // The demo organization as a fixture (with the sandbox's numbers),

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use optin_server::store::seed::DemoAdvisor;
+use optin_server::store::{Database, Store, StoreResult};
 use optin_server::{launch, Config, Service};
 use serde_json::Value;
 
@@ -24,6 +25,85 @@ pub struct TestService {
     /// Casey Morgan, the demo organization's compliance officer.
     pub compliance: String,
     _dir: tempfile::TempDir,
+}
+
+/// The environment variable that runs the tests on PostgreSQL: the URL of a
+/// server where the tests may create databases (`cargo xtask test` starts a
+/// throwaway one for its second run). Unset: every test on its own SQLite file.
+pub const POSTGRES_SERVER: &str = "OPTIN_TEST_DATABASE_URL";
+
+/// The database a test keeps at `path`: that SQLite file, or, when
+/// [`POSTGRES_SERVER`] is set, a PostgreSQL database of its own named after
+/// the path (created when missing), so reopening the same path reopens the
+/// same data on either engine.
+pub fn database_at(path: &std::path::Path) -> Database {
+    let Some(server) = std::env::var(POSTGRES_SERVER)
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        return Database::Sqlite(path.to_owned());
+    };
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut hasher);
+    let name = format!("optin_test_{:016x}", hasher.finish());
+    let (prefix, _) = server
+        .split('?')
+        .next()
+        .and_then(|url| url.rsplit_once('/'))
+        .expect("OPTIN_TEST_DATABASE_URL is postgres://user@host:port/database");
+    let url = format!("{prefix}/{name}");
+    // On a thread of its own: callers may be inside a runtime already.
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&server)
+                    .await
+                    .expect("the test PostgreSQL server answers");
+                let exists: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                        .bind(&name)
+                        .fetch_optional(&mut admin)
+                        .await
+                        .unwrap();
+                if exists.is_none() {
+                    sqlx::query(&format!("CREATE DATABASE {name}"))
+                        .execute(&mut admin)
+                        .await
+                        .unwrap();
+                }
+            })
+    })
+    .join()
+    .unwrap();
+    Database::Postgres(url)
+}
+
+/// The tests' configuration for a data folder, on the engine the run asks
+/// for (see [`database_at`]).
+pub fn test_config(data_dir: std::path::PathBuf) -> Config {
+    let mut config = Config::for_tests(data_dir);
+    if let Database::Postgres(url) = database_at(&config.database_path()) {
+        config.database_url = Some(url);
+    }
+    config
+}
+
+/// Opens the store a test keeps at `path` (see [`database_at`]).
+pub async fn open_store(
+    path: &std::path::Path,
+    mode: optin_core::vocab::Mode,
+) -> StoreResult<Store> {
+    Store::connect(
+        &database_at(path),
+        mode,
+        optin_server::store::DEFAULT_BUSY_TIMEOUT,
+    )
+    .await
 }
 
 pub async fn start() -> TestService {
@@ -231,7 +311,7 @@ pub async fn launch_in(
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let mut config = Config::for_tests(dir.path().to_path_buf());
+    let mut config = test_config(dir.path().to_path_buf());
     configure(&mut config);
     let tokens = config.demo_tokens_path();
     let service = if outbox_worker {
