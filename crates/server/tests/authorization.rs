@@ -776,19 +776,19 @@ async fn call(
 async fn stored(t: &TestService) -> Vec<(&'static str, Option<String>)> {
     let mut state = Vec::new();
     for sql in [
-        "SELECT group_concat(id || ':' || IFNULL(crm_id, '') || ':' || IFNULL(language, ''), ',')
+        "SELECT string_agg(id || ':' || COALESCE(crm_id, '') || ':' || COALESCE(language, ''), ',' ORDER BY id)
          FROM contacts",
         "SELECT COUNT(*) || '' FROM templates",
         "SELECT COUNT(*) || '' FROM outbox",
         "SELECT COUNT(*) || '' FROM messages",
         "SELECT COUNT(*) || '' FROM consent_events",
         "SELECT COUNT(*) || '/' || COUNT(revoked_at) FROM advisor_tokens",
-        "SELECT group_concat(id || ':' || name || ':' || role || ':' || IFNULL(disabled_at, ''), ',')
+        "SELECT string_agg(id || ':' || name || ':' || role || ':' || COALESCE(disabled_at, ''), ',' ORDER BY id)
          FROM advisors",
-        "SELECT group_concat(id || ':' || scope || ':' || IFNULL(expires_at, '') || ':'
-             || IFNULL(revoked_at, ''), ',') FROM api_keys",
-        "SELECT group_concat(id || ':' || name || ':' || frame_origins || ':'
-             || IFNULL(sms_number, '') || ':' || IFNULL(whatsapp_business_account_id, ''), ',')
+        "SELECT string_agg(id || ':' || scope || ':' || COALESCE(expires_at, '') || ':'
+             || COALESCE(revoked_at, ''), ',' ORDER BY id) FROM api_keys",
+        "SELECT string_agg(id || ':' || name || ':' || frame_origins || ':'
+             || COALESCE(sms_number, '') || ':' || COALESCE(whatsapp_business_account_id, ''), ',' ORDER BY id)
          FROM organizations",
         "SELECT COUNT(*) || '' FROM whatsapp_numbers",
         "SELECT COUNT(replayed_at) || '' FROM webhook_reviews",

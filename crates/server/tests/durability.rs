@@ -7,8 +7,9 @@
 mod support;
 
 use optin_server::maintenance;
+use optin_server::store::Engine;
 use serde_json::{json, Value};
-use sqlx::Connection;
+use sqlx::{Connection, Row};
 use support::{envelope, extra::start_with};
 
 fn inbound_text(id: &str, text: &str) -> String {
@@ -57,16 +58,24 @@ async fn every_connection_runs_synchronous_full_in_wal_mode() {
     let mut held = Vec::new();
     for _ in 0..3 {
         let mut conn = store.pool().acquire().await.unwrap();
-        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        assert_eq!(synchronous, 2, "synchronous=FULL is 2");
-        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        assert_eq!(journal, "wal");
+        let mut setting = async |sql: &str| -> String {
+            let row = sqlx::query(sql).fetch_one(&mut *conn).await.unwrap();
+            // SQLite answers `PRAGMA synchronous` with a number.
+            row.try_get::<String, _>(0)
+                .or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string()))
+                .unwrap()
+        };
+        match store.engine() {
+            Engine::Sqlite => {
+                assert_eq!(setting("PRAGMA synchronous").await, "2", "FULL is 2");
+                assert_eq!(setting("PRAGMA journal_mode").await, "wal");
+            }
+            // A commit returns once its log record is flushed to disk.
+            Engine::Postgres => {
+                assert_eq!(setting("SHOW synchronous_commit").await, "on");
+                assert_eq!(setting("SHOW fsync").await, "on");
+            }
+        }
         held.push(conn);
     }
 }
@@ -74,15 +83,9 @@ async fn every_connection_runs_synchronous_full_in_wal_mode() {
 #[tokio::test]
 async fn a_webhook_storage_cannot_take_is_answered_503_with_retry_after_and_nothing_half_written() {
     let t = start_with(|config| config.db_busy_timeout_ms = 200).await;
-    // Another process holds the write lock longer than the busy timeout.
-    let path = t.service.state.config.database_path();
-    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut other)
-        .await
-        .unwrap();
+    // Another writer (another instance, on PostgreSQL) holds the write lock
+    // longer than the busy timeout.
+    let other = t.service.state.store.begin_write().await.unwrap();
 
     let body = inbound_text("wamid.BUSY1", "STOP");
     let (status, retry_after, error) = post_signed(&t, &body).await;
@@ -112,7 +115,6 @@ async fn a_webhook_storage_cannot_take_is_answered_503_with_retry_after_and_noth
         .await;
     assert_eq!((status, error["code"].as_str()), (503, Some("unavailable")));
 
-    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     drop(other);
     for (table, sql) in [
         (
@@ -148,7 +150,8 @@ async fn a_webhook_storage_cannot_take_is_answered_503_with_retry_after_and_noth
 
 #[tokio::test]
 async fn a_maintenance_pass_truncates_the_write_ahead_log() {
-    let t = start_with(|_| {}).await;
+    // SQLite's own log, also in the PostgreSQL run (PostgreSQL manages its own).
+    let t = start_with(|config| config.database_url = None).await;
     let wal = {
         let mut path = t.service.state.config.database_path().into_os_string();
         path.push("-wal");

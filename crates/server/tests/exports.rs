@@ -67,7 +67,8 @@ struct Row {
     received_at: String,
     detail_json: String,
     raw_body: Option<String>,
-    signature_valid: Option<i64>,
+    #[sqlx(try_from = "optin_server::store::MaybeFlag")]
+    signature_valid: Option<bool>,
     prev_hash: String,
     hash: String,
     mode: Option<String>,
@@ -98,7 +99,7 @@ fn as_json(row: &Row) -> Value {
         "phone_e164": row.phone_e164, "advisor_id": row.advisor_id, "kind": row.kind,
         "cause": row.cause, "state_after": row.state_after, "provider_time": row.provider_time,
         "received_at": row.received_at, "detail_json": row.detail_json, "raw_body": row.raw_body,
-        "signature_valid": row.signature_valid.map(|v| v != 0), "prev_hash": row.prev_hash,
+        "signature_valid": row.signature_valid, "prev_hash": row.prev_hash,
         "hash": row.hash, "mode": row.mode, "signature_header": row.signature_header,
         "signed_url": row.signed_url, "hash_form": row.hash_form,
     })
@@ -136,7 +137,7 @@ fn as_csv(row: &Row) -> Vec<String> {
         row.state_after.clone().unwrap_or_default(),
         row.detail_json.clone(),
         row.signature_valid
-            .map(|v| (v != 0).to_string())
+            .map(|v| v.to_string())
             .unwrap_or_default(),
         row.raw_body.clone().unwrap_or_default(),
         row.prev_hash.clone(),

@@ -15,6 +15,7 @@ use std::time::Instant;
 use chrono::Duration;
 use optin_server::outbox::{backoff, drain, run, MAX_ATTEMPTS};
 use optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID;
+use optin_server::store::Engine;
 use serde_json::{json, Value};
 use support::extra::{
     eventually, graph_error, parse_time, signed_whatsapp, the_job, FakeProvider, ProviderCall,
@@ -95,8 +96,7 @@ async fn throttled_with_429_the_job_waits_its_back_off_then_goes_out_with_the_sa
         1
     );
     assert_eq!(
-        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'provider_accepted' AND json_extract(detail_json, '$.attempt') = 2")
-            .await,
+        evidence_with(&t, "provider_accepted", "attempt", json!(2)).await,
         1
     );
 }
@@ -150,10 +150,7 @@ async fn a_failing_provider_is_tried_with_doubling_waits_up_to_the_maximum_then_
         1
     );
     assert_eq!(
-        t.count(&format!(
-            "SELECT COUNT(*) FROM consent_events WHERE kind = 'failed' AND json_extract(detail_json, '$.attempts') = {MAX_ATTEMPTS}"
-        ))
-        .await,
+        evidence_with(&t, "failed", "attempts", json!(MAX_ATTEMPTS)).await,
         1
     );
     let kerry = t.jane_contact("Kerry").await;
@@ -284,13 +281,10 @@ async fn request_message(t: &QuietService) -> (String, Option<String>) {
 }
 
 /// How many records of `kind` there are whose detail has `path` = `value`.
-async fn evidence_with(t: &QuietService, kind: &str, path: &str, value: Value) -> i64 {
-    let value = match value {
-        Value::String(text) => format!("'{text}'"),
-        other => other.to_string(),
-    };
+async fn evidence_with(t: &QuietService, kind: &str, key: &str, value: Value) -> i64 {
+    let detail = support::json_field_is(&t.state.store, "detail_json", key, &value);
     t.count(&format!(
-        "SELECT COUNT(*) FROM consent_events WHERE kind = '{kind}' AND json_extract(detail_json, '{path}') = {value}"
+        "SELECT COUNT(*) FROM consent_events WHERE kind = '{kind}' AND {detail}"
     ))
     .await
 }
@@ -348,18 +342,18 @@ async fn a_provider_that_accepts_after_the_timeout_is_proved_by_its_status_and_n
         evidence_with(
             &t,
             "provider_accepted",
-            "$.proved_by",
+            "proved_by",
             json!("status_callback")
         )
         .await,
         1
     );
     assert_eq!(
-        evidence_with(&t, "provider_accepted", "$.attempt", json!(1)).await,
+        evidence_with(&t, "provider_accepted", "attempt", json!(1)).await,
         1
     );
     assert_eq!(
-        evidence_with(&t, "sent", "$.provider_message_id", json!("wamid.FAKE1")).await,
+        evidence_with(&t, "sent", "provider_message_id", json!("wamid.FAKE1")).await,
         1
     );
     // Later statuses find the message by its id.
@@ -473,11 +467,11 @@ async fn with_no_status_in_the_grace_period_the_job_is_sent_again_once_and_the_r
     assert_eq!(consent_state(&t).await, "pending");
     // The record shows the repeat before the call, and which attempt was accepted.
     assert_eq!(
-        evidence_with(&t, "send_repeated", "$.attempt", json!(2)).await,
+        evidence_with(&t, "send_repeated", "attempt", json!(2)).await,
         1
     );
     assert_eq!(
-        evidence_with(&t, "provider_accepted", "$.attempt", json!(2)).await,
+        evidence_with(&t, "provider_accepted", "attempt", json!(2)).await,
         1
     );
     let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM consent_events ORDER BY id")
@@ -504,7 +498,7 @@ async fn with_no_status_in_the_grace_period_the_job_is_sent_again_once_and_the_r
         evidence_with(
             &t,
             "duplicate_sent",
-            "$.duplicate_provider_message_id",
+            "duplicate_provider_message_id",
             json!("wamid.FAKE1")
         )
         .await,
@@ -598,14 +592,25 @@ async fn an_accepted_send_whose_recording_fails_is_not_sent_again_while_the_faul
     let t = QuietService::start().await;
     queue_request(&t).await;
     // Storage refuses to record any provider id (a full disk, say).
-    sqlx::query(
-        "CREATE TRIGGER full_disk BEFORE UPDATE OF provider_message_id ON messages
-         WHEN NEW.provider_message_id IS NOT NULL
-         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
-    )
-    .execute(t.state.store.pool())
-    .await
-    .unwrap();
+    let refuse = match t.state.store.engine() {
+        Engine::Sqlite => vec![
+            "CREATE TRIGGER full_disk BEFORE UPDATE OF provider_message_id ON messages
+             WHEN NEW.provider_message_id IS NOT NULL
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+        ],
+        Engine::Postgres => vec![
+            "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'database or disk is full'; END $$",
+            "CREATE TRIGGER full_disk BEFORE UPDATE OF provider_message_id ON messages
+             FOR EACH ROW WHEN (NEW.provider_message_id IS NOT NULL) EXECUTE FUNCTION full_disk()",
+        ],
+    };
+    for sql in refuse {
+        sqlx::query(sql)
+            .execute(t.state.store.pool())
+            .await
+            .unwrap();
+    }
 
     assert_eq!(drain(&t.state).await.unwrap(), 1);
     let (state, attempts, ..) = the_job(&t.state).await;
@@ -623,10 +628,13 @@ async fn an_accepted_send_whose_recording_fails_is_not_sent_again_while_the_faul
     assert_eq!(t.provider.calls().len(), 1);
 
     // The fault clears; Meta's status carrying the key settles the job.
-    sqlx::query("DROP TRIGGER full_disk")
-        .execute(t.state.store.pool())
-        .await
-        .unwrap();
+    sqlx::query(match t.state.store.engine() {
+        Engine::Sqlite => "DROP TRIGGER full_disk",
+        Engine::Postgres => "DROP TRIGGER full_disk ON messages",
+    })
+    .execute(t.state.store.pool())
+    .await
+    .unwrap();
     let key = callback_data(&t.provider.calls()[0]);
     assert_eq!(
         t.signed_whatsapp(&status_carrying("wamid.FAKE1", "delivered", &key))
@@ -684,7 +692,7 @@ async fn an_sms_with_an_unknown_outcome_goes_again_after_the_grace_period_under_
         assert!(!call.body.contains("biz_opaque_callback_data"));
     }
     assert_eq!(
-        evidence_with(&t, "send_repeated", "$.channel", json!("sms")).await,
+        evidence_with(&t, "send_repeated", "channel", json!("sms")).await,
         1
     );
     let sid: Option<String> =

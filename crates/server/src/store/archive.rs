@@ -106,11 +106,14 @@ impl Store {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<ArchiveItem>> {
+        let engine = self.engine();
+        let channel_of_event = engine.json_text("e.detail_json", "channel");
+        let event_message = engine.json_integer("e.detail_json", "message_id");
         let rows: Vec<FeedRow> = sqlx::query_as(&format!(
             "SELECT f.id AS cursor, o.name AS organization_name, f.consent_state,
                 f.message_id, f.message_status, f.provider_message_id, f.consent_event_id,
                 COALESCE(m.phone_e164, e.phone_e164) AS phone_e164,
-                COALESCE(m.channel, json_extract(e.detail_json, '$.channel'), em.channel) AS channel,
+                COALESCE(m.channel, {channel_of_event}, em.channel) AS channel,
                 m.direction, m.purpose, m.template_name, m.template_language, m.body, m.created_at,
                 e.kind AS event_kind, a.id AS advisor_id, a.name AS advisor_name,
                 COALESCE(
@@ -124,7 +127,7 @@ impl Store {
              JOIN organizations o ON o.id = f.organization_id
              LEFT JOIN messages m ON m.id = f.message_id
              LEFT JOIN consent_events e ON e.id = f.consent_event_id
-             LEFT JOIN messages em ON em.id = json_extract(e.detail_json, '$.message_id')
+             LEFT JOIN messages em ON em.id = {event_message}
              LEFT JOIN advisors a ON a.id = CASE WHEN m.id IS NOT NULL
                  THEN {ADVISOR_OF_MESSAGE} ELSE e.advisor_id END
              WHERE f.organization_id = $1 AND f.id > $2 AND (m.id IS NOT NULL OR e.id IS NOT NULL)

@@ -17,7 +17,7 @@ impl Store {
         let mut counts = Vec::new();
         for &provider in Channel::ALL {
             let (open, total): (i64, i64) = sqlx::query_as(
-                "SELECT COALESCE(SUM(reviewed_at IS NULL), 0), COUNT(*)
+                "SELECT COUNT(*) FILTER (WHERE reviewed_at IS NULL), COUNT(*)
                  FROM webhook_reviews WHERE provider = $1",
             )
             .bind(provider.as_str())

@@ -134,6 +134,22 @@ impl Engine {
         }
     }
 
+    /// The text at `key` of the JSON object in the text column `column`.
+    pub fn json_text(self, column: &str, key: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("json_extract({column}, '$.{key}')"),
+            Engine::Postgres => format!("({column}::jsonb ->> '{key}')"),
+        }
+    }
+
+    /// The integer at `key` of the JSON object in the text column `column`.
+    pub fn json_integer(self, column: &str, key: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("json_extract({column}, '$.{key}')"),
+            Engine::Postgres => format!("({column}::jsonb ->> '{key}')::bigint"),
+        }
+    }
+
     /// `expression LIKE pattern` (the pattern escaped with `\`), ASCII
     /// letters without case on both engines, as SQLite's `LIKE` is.
     pub(crate) fn like_ascii_nocase(self, expression: &str, pattern: &str) -> String {
@@ -350,8 +366,13 @@ impl Store {
                             "PRAGMA foreign_keys = ON".to_owned(),
                             format!("PRAGMA busy_timeout = {busy_ms}"),
                         ],
-                        // A write waits this long for the write lock, then fails as unavailable.
-                        Engine::Postgres => vec![format!("SET lock_timeout = {busy_ms}")],
+                        // A commit returns once it is on disk, whatever the
+                        // server's default; a write waits this long for the
+                        // write lock, then fails as unavailable.
+                        Engine::Postgres => vec![
+                            "SET synchronous_commit = on".to_owned(),
+                            format!("SET lock_timeout = {busy_ms}"),
+                        ],
                     };
                     for setting in settings {
                         sqlx::query(&setting).execute(&mut *connection).await?;
