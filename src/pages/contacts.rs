@@ -181,8 +181,9 @@ pub fn ContactsPage() -> impl IntoView {
     };
 
     let loading = move || {
-        (status.get() == ListStatus::Loading && shown_failure.with(Option::is_none))
-            .then(|| view! { <p class="muted" role="status">"Loading contacts…"</p> })
+        (status.get() == ListStatus::Loading && shown_failure.with(Option::is_none)).then(
+            || view! { <p class="muted contacts__count" role="status">"Loading contacts…"</p> },
+        )
     };
 
     view! {
