@@ -273,9 +273,7 @@ impl RecordEvent {
 
 fn lenient_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     let text: Option<String> = serde::Deserialize::deserialize(d)?;
-    Ok(text
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc)))
+    Ok(text.and_then(|t| optin_core::wire_time::parse(&t)))
 }
 
 /// Client bound to one advisor's token; cheap to clone. Clones share the
@@ -698,9 +696,16 @@ pub fn unexpected(error: gloo_net::Error) -> ClientError {
 pub async fn decode<T: DeserializeOwned>(
     sent: Result<Response, gloo_net::Error>,
 ) -> Result<T, ClientError> {
+    let text = body_text(sent).await?;
+    serde_json::from_str(&text).map_err(|e| unexpected(e.into()))
+}
+
+/// The text of a 2xx answer: one copy of the reading and refusal code in the
+/// wasm, not one inside every answer type's `decode`.
+async fn body_text(sent: Result<Response, gloo_net::Error>) -> Result<String, ClientError> {
     let response = sent.map_err(|_| ClientError::Offline)?;
     if (200..300).contains(&response.status()) {
-        return response.json().await.map_err(unexpected);
+        return response.text().await.map_err(unexpected);
     }
     Err(refusal(response).await)
 }

@@ -133,17 +133,28 @@ pub fn ContactsPage() -> impl IntoView {
     let status =
         Memo::new(move |_| typed.with(|typed| lists.with(|l| ListStatus::of(l.shown(), typed))));
     let has_rows = Memo::new(move |_| lists.with(|l| l.shown().total() > 0));
-    let summary = move || {
-        let shown_failure = failure.with(|f| {
+    // The form below the list comes with the list's first answer, so the
+    // list appearing does not push it down (a layout shift).
+    let answered = Memo::new(move |before: Option<&bool>| {
+        before == Some(&true)
+            || status.get() != ListStatus::Loading
+            || failure.with(Option::is_some)
+    });
+    let shown_failure = Memo::new(move |_| {
+        failure.with(|f| {
             f.as_ref()
                 .filter(|(query, _)| lists.with(|l| l.shown().query() == query))
                 .map(|(_, error)| error.to_string())
-        });
-        if let Some(error) = shown_failure {
+        })
+    });
+    let summary = move || {
+        if let Some(error) = shown_failure.get() {
             return view! { <p class="error" role="alert">{error}</p> }.into_any();
         }
         let text = match status.get() {
-            ListStatus::Loading => "Loading contacts…".to_owned(),
+            // Shown by `loading`: the count is a new node under the list,
+            // never the loading line moved down by it (a layout shift).
+            ListStatus::Loading => return ().into_any(),
             ListStatus::Searching => "Searching…".to_owned(),
             ListStatus::NoContacts => "No contacts yet. Add your first one below.".to_owned(),
             ListStatus::NoMatch(typed) => format!("No contact matches “{typed}”."),
@@ -169,6 +180,12 @@ pub fn ContactsPage() -> impl IntoView {
         view! { <p class="muted contacts__count" role="status">{text}</p> }.into_any()
     };
 
+    let loading = move || {
+        (status.get() == ListStatus::Loading && shown_failure.with(Option::is_none)).then(
+            || view! { <p class="muted contacts__count" role="status">"Loading contacts…"</p> },
+        )
+    };
+
     view! {
         <section class="contacts" aria-labelledby="contacts-heading">
             <div class="contacts__head">
@@ -192,9 +209,12 @@ pub fn ContactsPage() -> impl IntoView {
             <Show when=move || has_rows.get()>
                 <ContactList lists=lists.into() in_view on_whatsapp on_sms/>
             </Show>
+            {loading}
             {summary}
         </section>
-        <AddContactForm on_added=Callback::new(move |_| set_added.update(|n| *n += 1))/>
+        <Show when=move || answered.get()>
+            <AddContactForm on_added=Callback::new(move |_| set_added.update(|n| *n += 1))/>
+        </Show>
         <ConfirmOptIn
             target=confirm
             on_sent=Callback::new(move |(contact, _): (Contact, _)| router.go(Route::Contact(contact.id)))

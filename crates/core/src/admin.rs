@@ -197,7 +197,7 @@ pub struct NewApiKey {
     pub name: String,
     pub scope: KeyScope,
     /// When the key stops working; never when absent.
-    #[serde(default)]
+    #[serde(default, with = "crate::wire_time::option")]
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -208,8 +208,11 @@ pub struct ApiKeyView {
     pub id: i64,
     pub name: String,
     pub scope: KeyScope,
+    #[serde(with = "crate::wire_time")]
     pub created_at: DateTime<Utc>,
+    #[serde(default, with = "crate::wire_time::option")]
     pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "crate::wire_time::option")]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -226,7 +229,7 @@ pub struct IssuedApiKey {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExpireApiKey {
     /// When the key stops working (now when absent).
-    #[serde(default)]
+    #[serde(default, with = "crate::wire_time::option")]
     pub at: Option<DateTime<Utc>>,
 }
 
@@ -239,7 +242,9 @@ pub struct UnroutedWebhook {
     pub provider: String,
     /// The phone number id or SMS number it was sent to.
     pub business_number: String,
+    #[serde(with = "crate::wire_time")]
     pub received_at: DateTime<Utc>,
+    #[serde(default, with = "crate::wire_time::option")]
     pub replayed_at: Option<DateTime<Utc>>,
 }
 

@@ -23,7 +23,11 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// For refusals that lapse (e.g. a resend within 24 h): when the action becomes allowed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::wire_time::option"
+    )]
     pub allowed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -143,7 +147,7 @@ pub struct Me {
     #[serde(default = "yes")]
     pub whatsapp_enabled: bool,
     /// When the current token expires; the app asks its host for a new one before.
-    #[serde(default)]
+    #[serde(default, with = "crate::wire_time::option")]
     pub token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// What this person may do: the app shows the compliance view to `compliance`.
     #[serde(default = "advisor_role")]
@@ -179,6 +183,7 @@ pub struct TokenRequest {
 pub struct IssuedToken {
     pub token: String,
     pub advisor_id: i64,
+    #[serde(with = "crate::wire_time")]
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -360,24 +365,34 @@ pub struct ConsentSnapshot {
     /// What the advisor should see.
     pub state: ConsentView,
     /// When the current opt-in request was first made.
+    #[serde(default, with = "crate::wire_time::option")]
     pub requested_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When the latest request or resend was queued.
+    #[serde(default, with = "crate::wire_time::option")]
     pub last_request_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When the next request may be sent; absent when none is possible or one is allowed now.
+    #[serde(default, with = "crate::wire_time::option")]
     pub resend_allowed_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When the contact last opted in or out.
+    #[serde(default, with = "crate::wire_time::option")]
     pub answered_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Provider error code that ended the latest request, if any.
     pub failure_code: Option<ErrorCode>,
     /// Until when free text may be sent (24 h after the contact last wrote).
+    #[serde(default, with = "crate::wire_time::option")]
     pub service_window_closes_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The contact sent STOP by SMS.
     pub sms_opted_out: bool,
     /// When the contact stopped marketing messages in WhatsApp ("Stop
     /// promotions"); absent when they never did or resumed since.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::wire_time::option"
+    )]
     pub marketing_stopped_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The server's clock when this was computed.
+    #[serde(with = "crate::wire_time")]
     pub now: chrono::DateTime<chrono::Utc>,
     /// The revocation that opted the number out, when a person recorded one
     /// (given by phone, e-mail, in person, ...) and the contact has not opted
@@ -402,6 +417,7 @@ pub struct NewRevocation {
     /// How the contact said it.
     pub channel: RevocationChannel,
     /// When the contact said it (not in the future).
+    #[serde(with = "crate::wire_time")]
     pub given_at: chrono::DateTime<chrono::Utc>,
     /// What was said, by whom, any reference (at most 1000 characters).
     #[serde(default)]
@@ -442,6 +458,7 @@ impl NewRevocation {
 pub struct Revocation {
     pub channel: RevocationChannel,
     /// When the contact gave it.
+    #[serde(with = "crate::wire_time")]
     pub given_at: chrono::DateTime<chrono::Utc>,
     pub note: String,
     /// The person who recorded it.
@@ -449,6 +466,7 @@ pub struct Revocation {
     /// Their role (an advisor, or compliance).
     pub recorded_by_role: Role,
     /// When it was recorded (and took effect).
+    #[serde(with = "crate::wire_time")]
     pub recorded_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -465,6 +483,7 @@ pub struct StopFlag {
     /// The message exactly as received.
     pub text: String,
     /// When it was flagged.
+    #[serde(with = "crate::wire_time")]
     pub flagged_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -567,6 +586,7 @@ pub struct MessageView {
     /// Provider error title when `failed`.
     pub error_title: Option<String>,
     /// When it was queued or received.
+    #[serde(with = "crate::wire_time")]
     pub at: chrono::DateTime<chrono::Utc>,
 }
 

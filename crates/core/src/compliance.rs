@@ -33,6 +33,7 @@ pub struct NumberSummary {
     /// The contact sent STOP by SMS (or unsubscribed at the carrier).
     pub sms_opted_out: bool,
     /// When the number's consent or last event changed; absent when never asked.
+    #[serde(default, with = "crate::wire_time::option")]
     pub updated_at: Option<DateTime<Utc>>,
     /// The advisors who hold the number.
     pub holders: Vec<NumberHolder>,
@@ -71,8 +72,10 @@ pub struct TimelineEvent {
     /// The advisor who acted, or on whose behalf it was sent.
     pub advisor_name: Option<String>,
     /// When we received or did it.
+    #[serde(with = "crate::wire_time")]
     pub received_at: DateTime<Utc>,
     /// When the provider says it happened.
+    #[serde(default, with = "crate::wire_time::option")]
     pub provider_time: Option<DateTime<Utc>>,
     /// The exact text sent or received, when the step carries one.
     pub text: Option<String>,
@@ -126,6 +129,7 @@ pub struct ChainStatus {
     /// How many events were verified (up to the first broken one).
     pub events: u64,
     /// When the check ran (server clock).
+    #[serde(with = "crate::wire_time")]
     pub checked_at: DateTime<Utc>,
     /// The first broken link's sequence number and why, when broken.
     pub broken_at_seq: Option<i64>,
@@ -142,6 +146,7 @@ pub struct AdvisorSummary {
     /// The CRM's id of this person, when set.
     pub external_id: Option<String>,
     /// When the advisor was disabled; a disabled advisor's tokens stop working.
+    #[serde(default, with = "crate::wire_time::option")]
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
@@ -158,8 +163,10 @@ pub struct WebhookReview {
     pub reason: String,
     /// The part itself, as received (JSON, or the form).
     pub item: String,
+    #[serde(with = "crate::wire_time")]
     pub received_at: DateTime<Utc>,
     /// When it was reviewed (or replayed), if it was.
+    #[serde(default, with = "crate::wire_time::option")]
     pub reviewed_at: Option<DateTime<Utc>>,
 }
 
@@ -169,6 +176,7 @@ pub struct WebhookReview {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessEntry {
     pub id: i64,
+    #[serde(with = "crate::wire_time")]
     pub at: DateTime<Utc>,
     pub person_id: i64,
     pub person_name: String,
@@ -199,9 +207,11 @@ pub struct LegalHold {
     pub phone: Option<String>,
     pub reason: String,
     pub placed_by: String,
+    #[serde(with = "crate::wire_time")]
     pub placed_at: DateTime<Utc>,
     /// Who released it and when; none while it holds.
     pub released_by: Option<String>,
+    #[serde(default, with = "crate::wire_time::option")]
     pub released_at: Option<DateTime<Utc>>,
 }
 

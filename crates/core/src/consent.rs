@@ -154,6 +154,7 @@ pub struct SendFailure {
     /// Provider error code; `None` when the provider gave none (a timeout, a bare 5xx).
     pub code: Option<ErrorCode>,
     /// When the failure was received.
+    #[serde(with = "crate::wire_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -163,8 +164,10 @@ pub struct ConsentStatus {
     /// Current stored state.
     pub state: ConsentState,
     /// When the advisor made the current request (resends keep it).
+    #[serde(default, with = "crate::wire_time::option")]
     pub requested_at: Option<DateTime<Utc>>,
     /// When the latest request or resend was queued; drives the 24 h rules.
+    #[serde(default, with = "crate::wire_time::option")]
     pub last_request_at: Option<DateTime<Utc>>,
     /// Provider message id of the latest accepted request (while `sending`,
     /// the previous one).
@@ -172,6 +175,7 @@ pub struct ConsentStatus {
     /// The error that ended the latest request, if one did.
     pub last_failure: Option<SendFailure>,
     /// When the contact last opted in or out.
+    #[serde(default, with = "crate::wire_time::option")]
     pub answered_at: Option<DateTime<Utc>>,
 }
 

@@ -27,7 +27,7 @@ pub enum Theme {
 
 /// Messages from the host page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", try_from = "HostWire")]
 pub enum HostMessage {
     /// A (fresh) advisor token, optionally a contact to open and a theme.
     #[serde(rename = "optin:session")]
@@ -49,6 +49,51 @@ pub enum HostMessage {
     SetTheme { version: u32, theme: Theme },
 }
 
+/// A host message read in one pass, its `type` a field like the others. (A
+/// derived internally tagged enum buffers the message first and reads every
+/// field type a second way, about 12 KB of the web app's wasm.)
+#[derive(Deserialize)]
+struct HostWire {
+    #[serde(rename = "type")]
+    kind: String,
+    version: u32,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default, with = "crate::wire_time::option")]
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    contact: Option<ContactRef>,
+    #[serde(default)]
+    theme: Option<Theme>,
+}
+
+impl TryFrom<HostWire> for HostMessage {
+    type Error = String;
+
+    fn try_from(wire: HostWire) -> Result<Self, String> {
+        let missing = |field: &str| format!("{} without `{field}`", wire.kind);
+        let version = wire.version;
+        Ok(match wire.kind.as_str() {
+            "optin:session" => HostMessage::Session {
+                version,
+                token: wire.token.ok_or_else(|| missing("token"))?,
+                expires_at: wire.expires_at,
+                contact: wire.contact,
+                theme: wire.theme,
+            },
+            "optin:open-contact" => HostMessage::OpenContact {
+                version,
+                contact: wire.contact.ok_or_else(|| missing("contact"))?,
+            },
+            "optin:theme" => HostMessage::SetTheme {
+                version,
+                theme: wire.theme.ok_or_else(|| missing("theme"))?,
+            },
+            other => return Err(format!("unknown host message `{other}`")),
+        })
+    }
+}
+
 /// Messages to the host page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -60,7 +105,7 @@ pub enum AppMessage {
     #[serde(rename = "optin:token-needed")]
     TokenNeeded {
         version: u32,
-        #[serde(default)]
+        #[serde(default, with = "crate::wire_time::option")]
         expires_at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// A contact's consent changed.
@@ -133,6 +178,41 @@ mod tests {
             r#"{"type":"optin:open-contact","version":1,"contact":{"phone":"+1","evil":true}}"#,
             r#""optin:ready""#,
             "not json",
+        ] {
+            assert_eq!(HostMessage::parse(json), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn every_host_message_reads_back_as_written() {
+        let contact = ContactRef {
+            phone: Some("+447911123456".into()),
+            crm_id: None,
+            name: None,
+        };
+        for message in [
+            HostMessage::Session {
+                version: 1,
+                token: "abc".into(),
+                expires_at: Some(chrono::DateTime::from_timestamp(1_773_144_000, 0).unwrap()),
+                contact: Some(contact.clone()),
+                theme: Some(Theme::Light),
+            },
+            HostMessage::OpenContact {
+                version: 1,
+                contact,
+            },
+            HostMessage::SetTheme {
+                version: 1,
+                theme: Theme::System,
+            },
+        ] {
+            let json = serde_json::to_string(&message).unwrap();
+            assert_eq!(HostMessage::parse(&json), Some(message), "{json}");
+        }
+        for json in [
+            r#"{"type":"optin:open-contact","version":1}"#,
+            r#"{"type":"optin:theme","version":1}"#,
         ] {
             assert_eq!(HostMessage::parse(json), None, "{json}");
         }

@@ -21,3 +21,4 @@ pub mod templates;
 pub mod vocab;
 pub mod whatsapp;
 pub mod window;
+pub mod wire_time;

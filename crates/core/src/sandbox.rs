@@ -63,6 +63,7 @@ pub struct PhoneMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_id: Option<String>,
     /// When it was sent (sandbox clock).
+    #[serde(with = "crate::wire_time")]
     pub at: DateTime<Utc>,
     /// For received messages the provider status (`sent`, `delivered`,
     /// `read`, `failed`, `queued`); for written ones whether the service took
@@ -103,7 +104,11 @@ pub struct PhoneSummary {
     /// How many messages it has, both ways.
     pub message_count: u64,
     /// Time of the latest message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::wire_time::option"
+    )]
     pub last_at: Option<DateTime<Utc>>,
 }
 
@@ -155,6 +160,7 @@ pub struct MarkRead {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClockView {
     /// The shared clock's time.
+    #[serde(with = "crate::wire_time")]
     pub now: DateTime<Utc>,
     /// How far it has been advanced, in seconds.
     pub offset_seconds: i64,

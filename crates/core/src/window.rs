@@ -19,6 +19,7 @@ pub enum ServiceWindow {
     /// Free-form text may be sent until `closes_at` (exclusive).
     Open {
         /// First instant at which free-form text is no longer allowed.
+        #[serde(with = "crate::wire_time")]
         closes_at: DateTime<Utc>,
     },
     /// Only approved templates may be sent.

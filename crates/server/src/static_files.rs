@@ -47,9 +47,11 @@ async fn cache_control(request: Request, next: Next) -> Response {
     } else {
         REVALIDATE
     };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    // The body depends on Accept-Encoding (br, gzip or none): a shared cache
+    // must not hand a brotli body to a browser that did not ask for it.
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 
@@ -126,6 +128,7 @@ mod tests {
         let brotli = get(&app, &format!("/{wasm}"), "gzip, br").await;
         assert_eq!(header_of(&brotli, header::CONTENT_ENCODING), Some("br"));
         assert_eq!(header_of(&brotli, header::CACHE_CONTROL), Some(IMMUTABLE));
+        assert_eq!(header_of(&brotli, header::VARY), Some("accept-encoding"));
         let gzip = get(&app, &format!("/{wasm}"), "gzip").await;
         assert_eq!(header_of(&gzip, header::CONTENT_ENCODING), Some("gzip"));
         let plain = get(&app, &format!("/{wasm}"), "identity").await;
