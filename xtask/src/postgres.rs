@@ -30,6 +30,8 @@ const SERVER_USER: &str = "postgres";
 const ROLE: &str = "optin";
 /// The environment variable that gives the tests the cluster's URL.
 pub const TEST_DATABASE_URL: &str = "OPTIN_TEST_DATABASE_URL";
+/// Connections the server accepts (PostgreSQL's default is 100).
+const MAX_CONNECTIONS: u32 = 300;
 /// Starts tried before giving up when another program takes the chosen port
 /// between our picking it and the server binding it.
 const START_ATTEMPTS: u32 = 5;
@@ -80,7 +82,15 @@ impl Cluster {
             None
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("optin-postgres-{}-{id}", std::process::id()));
+        // The clock too: a folder left by a killed run whose process id
+        // came back is never taken over (nor removed) by this one.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| t.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "optin-postgres-{}-{id}-{nanos}",
+            std::process::id()
+        ));
         let server = Server { bin, dir, user };
         // Registered before anything is created, so an interruption from
         // here on removes whatever exists.
@@ -135,11 +145,11 @@ pub fn run(args: &[String]) -> Result<ExitCode> {
                 .env(TEST_DATABASE_URL, url)
                 .status()
                 .map_err(|e| format!("cannot run {program}: {e}"))?;
-            Ok(if status.success() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            // Its own exit code, or failure when a signal ended it.
+            Ok(status
+                .code()
+                .and_then(|code| u8::try_from(code).ok())
+                .map_or(ExitCode::FAILURE, ExitCode::from))
         })?,
         _ => Err("usage: cargo xtask postgres [-- command [args]]".into()),
     }
@@ -196,8 +206,12 @@ impl Server {
                 "UTF8",
             ])
             .quiet_ok("initdb")?;
+        // Loopback only; the socket in our own folder; and room for the
+        // tests' pools (each test opens its own, and they run in parallel),
+        // beyond the default 100 connections.
         let settings = format!(
-            "\n# cargo xtask postgres\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n",
+            "\n# cargo xtask postgres\nlisten_addresses = '127.0.0.1'\n\
+             unix_socket_directories = '{}'\nmax_connections = {MAX_CONNECTIONS}\n",
             self.dir.display().to_string().replace('\'', "''")
         );
         append(&self.data().join("postgresql.conf"), &settings)?;
@@ -457,11 +471,13 @@ mod tests {
                 "CREATE DATABASE t",
                 "-c",
                 "SELECT current_user",
+                "-c",
+                "SHOW max_connections",
             ])
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).ends_with("optin\n"));
+        assert!(String::from_utf8_lossy(&out.stdout).ends_with("optin\n300\n"));
         drop(cluster);
         assert!(!server.dir.exists(), "the folder is removed");
         assert!(exited(&pid), "the server is stopped");
