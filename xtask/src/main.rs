@@ -1,10 +1,11 @@
-//! `cargo xtask run | test | bench | chaos`: the only entry points a person needs.
+//! `cargo xtask run | test | bench | chaos | postgres`: the only entry points a person needs.
 //! Installs what is missing (idempotently), builds, runs and tests.
 
 mod bench;
 mod chaos;
 mod compress;
 mod fuzz;
+mod postgres;
 mod tally;
 mod tools;
 
@@ -27,8 +28,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench::run(&args[1..]),
         Some("chaos") => chaos::run(&args[1..]),
+        Some("postgres") => postgres::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask run [-- server flags] | test | bench [--quick] | chaos [--only parts]");
+            eprintln!("usage: cargo xtask run [-- server flags] | test | bench [--quick] | chaos [--only parts] | postgres [-- command]");
             return ExitCode::from(2);
         }
     };

@@ -52,22 +52,31 @@ impl Tools {
     /// Installs whatever is missing, then returns the environment to use.
     pub fn ensure() -> Result<Self> {
         let root = project_root();
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_default();
-        let mut dirs = vec![root.join("node_modules/.bin"), home.join(".cargo/bin")];
-        dirs.extend(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        ));
-        let tools = Self {
-            path: std::env::join_paths(dirs).map_err(|e| e.to_string())?,
-        };
+        let tools = Self::without_installing()?;
         tools.ensure_wasm_target()?;
         tools.ensure_debian_packages()?;
         tools.ensure_trunk()?;
         tools.ensure_wasm_bindgen(&root)?;
         tools.ensure_npm_packages(&root)?;
         Ok(tools)
+    }
+
+    /// The environment to use, installing nothing: for a command that
+    /// installs only what it needs itself (`cargo xtask postgres`).
+    pub fn without_installing() -> Result<Self> {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        let mut dirs = vec![
+            project_root().join("node_modules/.bin"),
+            home.join(".cargo/bin"),
+        ];
+        dirs.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        Ok(Self {
+            path: std::env::join_paths(dirs).map_err(|e| e.to_string())?,
+        })
     }
 
     /// A command that sees the tools on its PATH and the browser settings.
@@ -122,14 +131,20 @@ impl Tools {
             .filter(|(program, _)| !Path::new(program).exists())
             .map(|(_, package)| *package)
             .collect();
-        if missing.is_empty() {
+        self.install_debian_packages(&missing)
+    }
+
+    /// Installs Debian packages (nothing when `packages` is empty), in one
+    /// `apt-get install`.
+    pub fn install_debian_packages(&self, packages: &[&str]) -> Result<()> {
+        if packages.is_empty() {
             return Ok(());
         }
-        announce(&format!("{} (Debian packages)", missing.join(", ")));
+        announce(&format!("{} (Debian packages)", packages.join(", ")));
         self.command("apt-get").arg("update").status_ok()?;
         self.command("apt-get")
             .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status_ok()
     }
