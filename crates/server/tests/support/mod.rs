@@ -96,18 +96,14 @@ pub fn test_config(data_dir: std::path::PathBuf) -> Config {
 /// SQL that is true when the JSON object in the text column `column` has
 /// `value` at `key`, on the store's engine.
 pub fn json_field_is(store: &Store, column: &str, key: &str, value: &serde_json::Value) -> String {
-    match store.engine() {
-        optin_server::store::Engine::Sqlite => {
-            let literal = match value {
-                serde_json::Value::String(text) => format!("'{text}'"),
-                other => other.to_string(),
-            };
-            format!("json_extract({column}, '$.{key}') = {literal}")
-        }
-        optin_server::store::Engine::Postgres => {
-            format!("{column}::jsonb -> '{key}' = '{value}'::jsonb")
-        }
-    }
+    // SQLite's json_extract answers a number as a number, PostgreSQL's
+    // `->>` everything as text.
+    let literal = match (store.engine(), value) {
+        (_, serde_json::Value::String(text)) => format!("'{text}'"),
+        (optin_server::store::Engine::Sqlite, other) => other.to_string(),
+        (optin_server::store::Engine::Postgres, other) => format!("'{other}'"),
+    };
+    format!("{} = {literal}", store.engine().json_text(column, key))
 }
 
 /// Opens the store a test keeps at `path` (see [`database_at`]).
