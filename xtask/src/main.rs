@@ -221,6 +221,7 @@ fn test() -> Result<ExitCode> {
         ("end-to-end tests (Chromium)", end_to_end(&tools)),
     ];
     suites.append(&mut tallies);
+    suites.append(&mut on_postgres(&tools));
 
     println!("\n== Summary ({}s)", started.elapsed().as_secs());
     let mut total = Tally::default();
@@ -246,64 +247,209 @@ fn cargo_test(tools: &Tools, args: &[&str]) -> Tally {
     tally::from_cargo_test(&output, ok)
 }
 
-/// Builds the release web app, starts the service on a free port with a
-/// temporary database, runs the Playwright specs, and stops the service.
-fn end_to_end(tools: &Tools) -> Tally {
-    let failed_setup = Tally::SETUP_FAILED;
+/// Builds the release web app and the service with its sandbox.
+fn build_for_browsers(tools: &Tools) -> Result<()> {
+    build_web_app(tools)?;
+    tools
+        .cargo(&["build", "-p", "optin-server", "--features", "sandbox"])
+        .status_ok()
+}
+
+/// Starts the built service in the sandbox on the data in `data_dir`, with
+/// the demo CRM, and `args`; answers it (stopped when dropped) with the
+/// addresses of the app and of the demo CRM once it says where it listens.
+fn start_service(
+    tools: &Tools,
+    data_dir: &std::path::Path,
+    args: &[&str],
+) -> Option<(KillOnDrop, SocketAddr, SocketAddr)> {
     let root = project_root();
-    if build_web_app(tools).is_err()
-        || tools
-            .cargo(&["build", "-p", "optin-server", "--features", "sandbox"])
-            .status_ok()
-            .is_err()
-    {
-        return failed_setup;
-    }
-    let data_dir = std::env::temp_dir().join(format!("optin-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
-    // Port 0: the service binds and then says where, so no port is freed
-    // here and taken by someone else before the service binds it.
-    let server = tools
+    let mut server = tools
         .command(root.join("target/debug/optin-server"))
         .current_dir(&root)
-        .args(["--sandbox", "--static-dir", "dist", "--addr", "127.0.0.1:0"])
+        .args(["--sandbox", "--static-dir", "dist"])
         .args(["--demo-crm-addr", "127.0.0.1:0"])
         .args(["--sandbox-phone-dir", PHONE_DIST])
         .arg("--data-dir")
-        .arg(&data_dir)
+        .arg(data_dir)
+        .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .spawn();
-    let Ok(mut server) = server else {
-        return failed_setup;
-    };
+        .spawn()
+        .ok()?;
     let bound = server.stdout.take().map(listening_addresses);
     let server = KillOnDrop(server);
-    let Some((addr, crm_addr)) = bound.and_then(|rx| rx.recv_timeout(Duration::from_secs(60)).ok())
-    else {
-        eprintln!("the service did not say where it listens");
-        return failed_setup;
-    };
-    let port = addr.port();
-    let crm_port = crm_addr.port();
-    let report = data_dir.join("playwright-report.json");
+    match bound.and_then(|rx| rx.recv_timeout(Duration::from_secs(60)).ok()) {
+        Some((app, crm)) => Some((server, app, crm)),
+        None => {
+            eprintln!("the service did not say where it listens");
+            None
+        }
+    }
+}
+
+/// Runs Playwright with `config` and `env`, and counts its JSON report.
+fn playwright(
+    tools: &Tools,
+    config: &str,
+    env: &[(&str, String)],
+    report: &std::path::Path,
+) -> Tally {
     let ran = tools
         .command("playwright")
-        .current_dir(&root)
-        .args(["test", "--forbid-only", "--reporter=list,json"])
-        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
-        .env("DEMO_CRM_PORT", crm_port.to_string())
-        .env("DEMO_TOKENS_FILE", data_dir.join("demo-advisors.json"))
-        .env("PLAYWRIGHT_JSON_OUTPUT_NAME", &report)
+        .current_dir(project_root())
+        .args([
+            "test",
+            "--config",
+            config,
+            "--forbid-only",
+            "--reporter=list,json",
+        ])
+        .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
+        .env("PLAYWRIGHT_JSON_OUTPUT_NAME", report)
         .status_ok();
-    drop(server);
-    let tally = std::fs::read(&report)
+    let tally = std::fs::read(report)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .map_or(failed_setup, |json| tally::from_playwright(&json));
-    let _ = std::fs::remove_dir_all(&data_dir);
+        .map_or(Tally::SETUP_FAILED, |json| tally::from_playwright(&json));
     if ran.is_err() && tally.failed == 0 {
-        return failed_setup;
+        return Tally::SETUP_FAILED;
+    }
+    tally
+}
+
+/// A data folder of this run under the temporary folder, empty.
+fn fresh_data_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("optin-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Builds the release web app, starts the service on a free port with a
+/// temporary database, runs the Playwright specs, and stops the service.
+fn end_to_end(tools: &Tools) -> Tally {
+    if build_for_browsers(tools).is_err() {
+        return Tally::SETUP_FAILED;
+    }
+    let data_dir = fresh_data_dir("e2e");
+    // Port 0: the service binds and then says where, so no port is freed
+    // here and taken by someone else before the service binds it.
+    let Some((server, addr, crm_addr)) =
+        start_service(tools, &data_dir, &["--addr", "127.0.0.1:0"])
+    else {
+        return Tally::SETUP_FAILED;
+    };
+    let tally = playwright(
+        tools,
+        "playwright.config.ts",
+        &[
+            ("BASE_URL", format!("http://{addr}")),
+            ("DEMO_CRM_PORT", crm_addr.port().to_string()),
+            (
+                "DEMO_TOKENS_FILE",
+                data_dir.join("demo-advisors.json").display().to_string(),
+            ),
+        ],
+        &data_dir.join("playwright-report.json"),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data_dir);
+    tally
+}
+
+/// The service's tests again on PostgreSQL (a throwaway cluster, stopped
+/// and removed afterwards), with the tests of several instances on one
+/// database; then the two-instance browser test on it.
+fn on_postgres(tools: &Tools) -> Vec<(&'static str, Tally)> {
+    const INTEGRATION: &str = "integration tests on PostgreSQL";
+    const INSTANCES: &str = "two instances on PostgreSQL (Chromium)";
+    let cluster = match postgres::Cluster::start(tools) {
+        Ok(cluster) => cluster,
+        Err(e) => {
+            eprintln!("cannot start PostgreSQL: {e}");
+            return vec![
+                (INTEGRATION, Tally::SETUP_FAILED),
+                (INSTANCES, Tally::SETUP_FAILED),
+            ];
+        }
+    };
+    let (ok, output) = tools
+        .cargo(&[
+            "test",
+            "--no-fail-fast",
+            "-p",
+            "optin-server",
+            "--features",
+            "postgres-tests",
+            "--tests",
+        ])
+        .env(postgres::TEST_DATABASE_URL, cluster.url())
+        .tee();
+    let integration = tally::from_cargo_test(&output, ok);
+    let instances = two_instances(tools, &cluster.url());
+    vec![(INTEGRATION, integration), (INSTANCES, instances)]
+}
+
+/// Two service instances on the PostgreSQL at `database_url`, as behind a
+/// load balancer: the browser on A, the one sandbox (Meta) on B, which
+/// delivers its webhooks to B and a copy of each to A at once; both run
+/// outbox workers. Runs the specs in `tests/e2e-instances`.
+fn two_instances(tools: &Tools, database_url: &str) -> Tally {
+    if build_for_browsers(tools).is_err() {
+        return Tally::SETUP_FAILED;
+    }
+    // A's address is needed before A starts (B copies webhooks to it): the
+    // only port chosen here rather than by the service.
+    let Some(port_a) = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .ok()
+        .map(|addr| addr.port())
+    else {
+        return Tally::SETUP_FAILED;
+    };
+    let a_url = format!("http://127.0.0.1:{port_a}");
+    let secrets = [
+        "--database-url",
+        database_url,
+        "--wa-app-secret",
+        "two-instances-app-secret",
+        "--wa-access-token",
+        "two-instances-access-token",
+        "--sms-auth-token",
+        "two-instances-sms-token",
+    ];
+    let (dir_a, dir_b) = (fresh_data_dir("instance-a"), fresh_data_dir("instance-b"));
+    // B first: it creates the demo organization and writes its people's tokens.
+    let b_args = [
+        &secrets[..],
+        &["--addr", "127.0.0.1:0", "--sandbox-webhook-copies", &a_url],
+    ]
+    .concat();
+    let Some((b, b_addr, _)) = start_service(tools, &dir_b, &b_args) else {
+        return Tally::SETUP_FAILED;
+    };
+    let b_url = format!("http://{b_addr}");
+    let a_addr = format!("127.0.0.1:{port_a}");
+    let a_args = [&secrets[..], &["--addr", &a_addr, "--public-url", &b_url]].concat();
+    let Some((a, _, _)) = start_service(tools, &dir_a, &a_args) else {
+        return Tally::SETUP_FAILED;
+    };
+    let tally = playwright(
+        tools,
+        "playwright.instances.config.ts",
+        &[
+            ("BASE_URL", a_url),
+            ("INSTANCE_B_URL", b_url),
+            (
+                "DEMO_TOKENS_FILE",
+                dir_b.join("demo-advisors.json").display().to_string(),
+            ),
+        ],
+        &dir_a.join("playwright-report.json"),
+    );
+    drop((a, b));
+    for dir in [dir_a, dir_b] {
+        let _ = std::fs::remove_dir_all(dir);
     }
     tally
 }

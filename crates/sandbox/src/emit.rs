@@ -250,6 +250,22 @@ async fn whatsapp(state: &SandboxState, value: ChangeValue) -> bool {
     let envelope = WebhookEnvelope::single(state.settings.waba_id.clone(), value);
     let body = serde_json::to_vec(&envelope).expect("plain data serializes");
     let signature = meta_signature(&state.app_secret, &body);
+    // The copies race the delivery the webhook is meant for.
+    for base in &state.settings.whatsapp_copies_to {
+        let url = format!("{}/webhooks/whatsapp", base.trim_end_matches('/'));
+        let (copy, body, signature) = (state.clone(), body.clone(), signature.clone());
+        state.emitting.spawn(async move {
+            post(
+                &copy,
+                &url,
+                "application/json",
+                body,
+                SIGNATURE_HEADER,
+                signature,
+            )
+            .await;
+        });
+    }
     let url = format!("{}/webhooks/whatsapp", state.service_base());
     post(
         state,

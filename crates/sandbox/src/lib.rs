@@ -136,6 +136,10 @@ pub struct SandboxSettings {
     pub webhook_attempts: u32,
     /// Pause after the first failed attempt; doubles after each one.
     pub first_retry_delay: Duration,
+    /// Other service instances (base URLs) that each WhatsApp webhook is
+    /// also delivered to, at the same time: several instances behind a load
+    /// balancer, where Meta's retry of a webhook can land on another one.
+    pub whatsapp_copies_to: Vec<String>,
 }
 
 impl Default for SandboxSettings {
@@ -148,6 +152,7 @@ impl Default for SandboxSettings {
             step_delay: Duration::from_millis(150),
             webhook_attempts: 6,
             first_retry_delay: Duration::from_millis(500),
+            whatsapp_copies_to: Vec::new(),
         }
     }
 }

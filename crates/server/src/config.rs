@@ -36,6 +36,12 @@ pub struct Config {
     #[cfg(feature = "sandbox")]
     #[arg(long, env = "OPTIN_SANDBOX_PHONE_DIR")]
     pub sandbox_phone_dir: Option<PathBuf>,
+    /// Sandbox builds only: other instances' base URLs (space separated)
+    /// that each of the sandbox's WhatsApp webhooks is also delivered to, at
+    /// once, as Meta's retries reach any instance behind a load balancer.
+    #[cfg(feature = "sandbox")]
+    #[arg(long, env = "OPTIN_SANDBOX_WEBHOOK_COPIES", value_delimiter = ' ')]
+    pub sandbox_webhook_copies: Vec<String>,
     /// Sandbox only: also serve the "Example CRM" demo host page on this address
     /// (another origin); it is added to the frame ancestors.
     #[arg(long, env = "OPTIN_DEMO_CRM_ADDR")]
@@ -165,6 +171,8 @@ impl Config {
             frame_ancestors: Vec::new(),
             #[cfg(feature = "sandbox")]
             sandbox_phone_dir: None,
+            #[cfg(feature = "sandbox")]
+            sandbox_webhook_copies: Vec::new(),
             demo_crm_addr: None,
             public_url: None,
             wa_graph_base: "https://graph.facebook.com".into(),
@@ -250,15 +258,16 @@ impl Config {
                 whatsapp: WhatsAppConfig {
                     graph_base: format!("{public_url}/sandbox/graph"),
                     api_version: self.wa_api_version.clone(),
-                    access_token: random_secret(),
+                    access_token: self.wa_access_token.clone().unwrap_or_else(random_secret),
                 },
-                // Configured secrets win even in sandbox mode, so load tools can sign webhooks.
+                // Configured secrets win even in sandbox mode, so load tools
+                // can sign webhooks and several instances share one sandbox.
                 app_secret: self.wa_app_secret.clone().unwrap_or_else(random_secret),
                 verify_token: self.wa_verify_token.clone().unwrap_or_else(random_secret),
                 sms: SmsConfig {
                     base: format!("{public_url}/sandbox/sms"),
                     account_sid: "ACsandbox".into(),
-                    auth_token: random_secret(),
+                    auth_token: self.sms_auth_token.clone().unwrap_or_else(random_secret),
                     status_callback,
                 },
                 public_url,

@@ -188,6 +188,8 @@ pub struct Service {
     maintenance: tokio::task::JoinHandle<()>,
     checkpointer: tokio::task::JoinHandle<()>,
     archiver: tokio::task::JoinHandle<()>,
+    /// Publishes other instances' live events here (PostgreSQL).
+    relay: tokio::task::JoinHandle<()>,
 }
 
 /// Opens the store (seeding the demo on first start), binds, and starts the
@@ -275,6 +277,11 @@ async fn start(
     let maintenance = tokio::spawn(maintenance::run(state.clone(), stop.clone()));
     let checkpointer = tokio::spawn(checkpoints::run(state.clone(), stop.clone()));
     let archiver = tokio::spawn(archive::run(state.clone(), stop.clone()));
+    let relay = tokio::spawn(live::relay(
+        state.store.clone(),
+        state.live.clone(),
+        stop.clone(),
+    ));
     let mut demo_crm = None;
     if let Some(listener) = demo_crm_listener {
         demo_crm = Some(listener.local_addr()?);
@@ -311,6 +318,7 @@ async fn start(
         maintenance,
         checkpointer,
         archiver,
+        relay,
         demo_crm,
     })
 }
@@ -327,6 +335,7 @@ impl Service {
         let _ = self.maintenance.await;
         let _ = self.checkpointer.await;
         let _ = self.archiver.await;
+        let _ = self.relay.await;
         let _ = self.server.await;
         let state = &self.state;
         if let Err(e) = state

@@ -72,6 +72,7 @@ pub fn state(state: &AppState) -> SandboxState {
                 crate::store::seed::SANDBOX_SMS_NUMBER,
             ),
             sms_number: crate::store::seed::SANDBOX_SMS_NUMBER.to_owned(),
+            whatsapp_copies_to: state.config.sandbox_webhook_copies.clone(),
             ..SandboxSettings::default()
         },
         emitting: Default::default(),

@@ -104,14 +104,10 @@ async fn a_webhook_storage_cannot_take_is_answered_503_with_retry_after_and_noth
         .unwrap()
         .contains("nothing was changed"));
 
-    // An API write is refused the same way.
+    // An API write that needs the lock is refused the same way.
+    let kerry = t.contact_id(&t.jane, "Kerry").await;
     let (status, error) = t
-        .api(
-            "POST",
-            "/contacts",
-            &t.jane,
-            Some(json!({"name": "Busy Person", "phone": "+447911123499"})),
-        )
+        .api("POST", &format!("/contacts/{kerry}/opt-in"), &t.jane, None)
         .await;
     assert_eq!((status, error["code"].as_str()), (503, Some("unavailable")));
 
@@ -130,8 +126,8 @@ async fn a_webhook_storage_cannot_take_is_answered_503_with_retry_after_and_noth
             "SELECT COUNT(*) FROM consent_events WHERE kind = 'keyword_opt_out'",
         ),
         (
-            "contacts",
-            "SELECT COUNT(*) FROM contacts WHERE name = 'Busy Person'",
+            "request",
+            "SELECT COUNT(*) FROM consent_events WHERE kind = 'requested'",
         ),
     ] {
         assert_eq!(t.count(sql).await, 0, "nothing half-written: {table}");

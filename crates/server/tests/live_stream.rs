@@ -5,15 +5,14 @@
 
 mod support;
 
-use std::time::Duration;
-
 use axum::body::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use optin_core::vocab::{Cause, EvidenceKind};
 use optin_server::services::Work;
 use optin_server::store::evidence::NewEvidence;
 use optin_server::AppState;
 use serde_json::{json, Value};
+use support::sse::SseReader;
 use support::start;
 use tower::ServiceExt;
 
@@ -72,59 +71,6 @@ fn assert_ids(got: &[i64], want: &[i64], what: &str) {
         repeated.len(),
         repeated.iter().take(5).collect::<Vec<_>>(),
     );
-}
-
-/// Reads Server-Sent Events from a body.
-struct SseReader<S> {
-    body: S,
-    buffer: String,
-    /// Every event read so far: (SSE id, data).
-    events: Vec<(i64, Value)>,
-}
-
-impl<S, E> SseReader<S>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Debug,
-{
-    fn new(body: S) -> Self {
-        Self {
-            body,
-            buffer: String::new(),
-            events: Vec::new(),
-        }
-    }
-
-    /// Reads until an event with id `last` arrived; panics after 20 s.
-    async fn read_through(&mut self, last: i64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while !self.events.iter().any(|(id, _)| *id >= last) {
-            let chunk = match tokio::time::timeout_at(deadline, self.body.next()).await {
-                Ok(Some(chunk)) => chunk.unwrap(),
-                Ok(None) => panic!("the stream ended before event {last}"),
-                Err(_) => panic!(
-                    "event {last} never arrived; last ids: {:?}",
-                    self.ids().iter().rev().take(5).collect::<Vec<_>>()
-                ),
-            };
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let id = block.lines().find_map(|l| l.strip_prefix("id:"));
-                let data = block.lines().find_map(|l| l.strip_prefix("data:"));
-                if let (Some(id), Some(data)) = (id, data) {
-                    let data: Value = serde_json::from_str(data.trim()).unwrap();
-                    let id: i64 = id.trim().parse().unwrap();
-                    assert_eq!(data["id"], id, "the SSE id is the event id");
-                    self.events.push((id, data));
-                }
-            }
-        }
-    }
-
-    fn ids(&self) -> Vec<i64> {
-        self.events.iter().map(|(id, _)| *id).collect()
-    }
 }
 
 /// `GET /api/v1/events{query}` through the router, without a socket: the

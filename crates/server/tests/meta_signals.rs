@@ -381,10 +381,13 @@ async fn a_template_error_on_the_send_itself_marks_the_template_and_the_alternat
     drain(&t.state).await.unwrap();
     assert_eq!(consent(&t, "Kerry").await["state"], "failed");
     let status: String =
-        sqlx::query_scalar("SELECT status FROM templates WHERE name = 'advisor_opt_in'")
-            .fetch_one(t.state.store.pool())
-            .await
-            .unwrap();
+        // The English one went to Kerry (the Spanish one is another row).
+        sqlx::query_scalar(
+            "SELECT status FROM templates WHERE name = 'advisor_opt_in' AND language = 'en_US'",
+        )
+        .fetch_one(t.state.store.pool())
+        .await
+        .unwrap();
     assert_eq!(status, "PAUSED");
     t.state.clock.advance(chrono::Duration::hours(25));
     let (status, body) = request(&t, "Kerry").await;

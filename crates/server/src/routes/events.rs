@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use crate::auth::{bearer_token, Advisor};
 use crate::error::{ApiQuery, AppResult};
+use crate::live::Signal;
 use crate::store::auth::{token_hash, AdvisorIdentity};
 use crate::store::evidence::EvidenceRow;
 use crate::AppState;
@@ -128,7 +129,7 @@ async fn events(
                     }
                 }
                 received = live.recv() => match received {
-                    Ok(published) if published.organization_id == org && published.event.id > last => {
+                    Ok(Signal::Event(published)) if published.organization_id == org && published.event.id > last => {
                         last = published.event.id;
                         if !audience.sees(&state, &published.event.phone).await {
                             continue;
@@ -137,9 +138,10 @@ async fn events(
                             return;
                         }
                     }
-                    Ok(_) => {}
-                    // Fell behind the broadcast: catch up from storage.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    Ok(Signal::Event(_)) => {}
+                    // Fell behind the broadcast, or announcements may have
+                    // been missed: catch up from storage.
+                    Ok(Signal::CatchUp) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         let Ok(rows) = state.store.evidence_after(org, last, 10_000).await else { return };
                         for row in rows {
                             last = row.id;

@@ -147,11 +147,22 @@ impl Work {
         Ok(())
     }
 
-    /// Commits, then publishes and wakes the outbox.
-    pub async fn commit(self, state: &AppState) -> AppResult<()> {
+    /// Commits, then publishes and wakes the outbox. With several
+    /// instances (PostgreSQL) the events are announced in the transaction
+    /// instead: every instance's relay publishes them once it commits.
+    pub async fn commit(mut self, state: &AppState) -> AppResult<()> {
+        let relayed = state.store.relays_live();
+        if relayed {
+            for published in &self.published {
+                let payload = serde_json::to_string(published).expect("live events serialize");
+                self.store.announce_live(&payload).await?;
+            }
+        }
         self.store.commit().await?;
-        for published in self.published {
-            state.live.publish(published);
+        if !relayed {
+            for published in self.published {
+                state.live.publish(published);
+            }
         }
         if self.wake_outbox {
             state.outbox_wake.notify_one();

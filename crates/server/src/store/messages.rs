@@ -6,7 +6,8 @@ use optin_core::api::MessageView;
 use optin_core::vocab::{Channel, Direction, ErrorCode, MessageStatus, OutboxState, Purpose};
 
 use super::{
-    parse_error_code, parse_name, parse_timestamp, timestamp, Store, StoreResult, UnitOfWork,
+    parse_error_code, parse_name, parse_timestamp, timestamp, Engine, Store, StoreResult,
+    UnitOfWork,
 };
 
 /// A message to store.
@@ -282,15 +283,26 @@ impl UnitOfWork {
         attempts: i64,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let claimed = sqlx::query(
-            "UPDATE outbox SET state = 'claimed', attempts = attempts + 1, lease_until = $3
-             WHERE id = $1 AND attempts = $2 AND state IN ('pending', 'claimed', 'unknown')",
-        )
-        .bind(job_id)
-        .bind(attempts)
-        .bind(timestamp(lease_until))
-        .execute(&mut *self.tx)
-        .await?;
+        // The row as read (`attempts`), still claimable. On PostgreSQL a row
+        // another instance's transaction holds is skipped, never waited for:
+        // that instance is claiming it.
+        let claimable = "id = $1 AND attempts = $2 AND state IN ('pending', 'claimed', 'unknown')";
+        let sql = match self.engine {
+            Engine::Sqlite => format!(
+                "UPDATE outbox SET state = 'claimed', attempts = attempts + 1, lease_until = $3
+                 WHERE {claimable}"
+            ),
+            Engine::Postgres => format!(
+                "UPDATE outbox SET state = 'claimed', attempts = attempts + 1, lease_until = $3
+                 WHERE id = (SELECT id FROM outbox WHERE {claimable} FOR UPDATE SKIP LOCKED)"
+            ),
+        };
+        let claimed = sqlx::query(&sql)
+            .bind(job_id)
+            .bind(attempts)
+            .bind(timestamp(lease_until))
+            .execute(&mut *self.tx)
+            .await?;
         Ok(claimed.rows_affected() == 1)
     }
 

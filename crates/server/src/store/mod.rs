@@ -21,6 +21,7 @@ pub mod consent;
 pub mod contacts;
 pub mod evidence;
 pub mod identities;
+pub mod live;
 pub mod messages;
 pub mod metrics;
 pub mod organizations;
@@ -280,6 +281,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pub(crate) pool: AnyPool,
     engine: Engine,
+    /// Where it is (the live listener opens its own connection there).
+    database: Database,
     /// The mode the database was created in; every consent-record step carries it.
     mode: Mode,
 }
@@ -288,6 +291,7 @@ pub struct Store {
 pub struct UnitOfWork {
     pub(crate) tx: Transaction<'static, Any>,
     pub(crate) mode: Mode,
+    pub(crate) engine: Engine,
 }
 
 /// Whether a connection going back to the pool can serve again. When a
@@ -411,7 +415,12 @@ impl Store {
                 },
             });
         }
-        Ok(Self { pool, engine, mode })
+        Ok(Self {
+            pool,
+            engine,
+            database: database.clone(),
+            mode,
+        })
     }
 
     /// The mode the database was created in.
@@ -436,6 +445,7 @@ impl Store {
         Ok(UnitOfWork {
             tx: self.write_transaction().await?,
             mode: self.mode,
+            engine: self.engine,
         })
     }
 

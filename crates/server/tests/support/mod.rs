@@ -366,3 +366,31 @@ impl TestService {
 }
 pub mod extra;
 pub mod routes;
+pub mod sse;
+
+impl TestService {
+    /// Another instance of the same service, as a firm runs several behind
+    /// a load balancer: the same database (PostgreSQL) and provider secrets,
+    /// its own data folder, and providers reached at `first`'s address (one
+    /// sandbox, as there is one Meta). Its people are `first`'s.
+    pub async fn launch_beside(&self) -> TestService {
+        let settings = &self.service.state.providers.settings;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path().to_path_buf());
+        config.database_url = self.service.state.config.database_url.clone();
+        config.public_url = Some(self.base.clone());
+        config.wa_app_secret = Some(settings.app_secret.clone());
+        config.wa_access_token = Some(settings.whatsapp.access_token.clone());
+        config.sms_auth_token = Some(settings.sms.auth_token.clone());
+        let service = launch(config).await.unwrap();
+        TestService {
+            base: format!("http://{}", service.addr),
+            service,
+            http: reqwest::Client::new(),
+            jane: self.jane.clone(),
+            sam: self.sam.clone(),
+            compliance: self.compliance.clone(),
+            _dir: dir,
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Two service instances on one PostgreSQL, as a firm runs them behind a
+//! load balancer (#11): an advisor's live stream on instance A shows an
+//! answer whose webhook reached instance B; a webhook delivered to both is
+//! applied once; both run outbox workers and the provider gets each message
+//! once; the consent record stays one unbroken chain.
+//!
+//! Built only with the `postgres-tests` feature: `cargo xtask test` runs it
+//! in its PostgreSQL pass, with a throwaway server in
+//! `OPTIN_TEST_DATABASE_URL`.
+
+mod support;
+
+use optin_server::store::Engine;
+use serde_json::{json, Value};
+use support::extra::{eventually, KERRY};
+use support::sse::SseReader;
+use support::{envelope, post_signed_whatsapp, start, TestService, POSTGRES_SERVER};
+
+/// The contact's tap on `answer` of the opt-in request on their phone, as
+/// Meta's webhook carries it (`id` is the inbound message's own wamid).
+fn tap_webhook(request: &Value, answer: &str, id: &str) -> String {
+    let button = request["buttons"]
+        .as_array()
+        .and_then(|buttons| buttons.iter().find(|b| b["text"] == answer))
+        .expect("the request has the button");
+    let wa_id = KERRY.trim_start_matches('+');
+    envelope(json!({
+        "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": wa_id}],
+        "messages": [{"from": wa_id, "id": id, "timestamp": "1764090100", "type": "button",
+                      "button": {"payload": button["payload"], "text": answer},
+                      "context": {"from": "15550001111", "id": request["id"]}}]}))
+}
+
+/// Waits until every outbox job is done, then checks that each took one
+/// provider call: no job went to two workers.
+async fn each_job_sent_once(instance: &TestService) {
+    eventually("the outbox settled", || async {
+        let open = instance
+            .count("SELECT COUNT(*) FROM outbox WHERE state <> 'done'")
+            .await;
+        if open == 0 {
+            Ok(())
+        } else {
+            Err(format!("{open} jobs not done"))
+        }
+    })
+    .await;
+    let repeated = "SELECT COUNT(*) FROM outbox WHERE attempts <> 1";
+    assert_eq!(
+        instance.count(repeated).await,
+        0,
+        "each job attempted exactly once"
+    );
+}
+
+/// The live stream of `token` on `instance`, from now on.
+async fn live_stream(
+    instance: &TestService,
+    token: &str,
+) -> SseReader<impl futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>>> {
+    let response = instance
+        .http
+        .get(format!("{}/api/v1/events", instance.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    SseReader::new(response.bytes_stream())
+}
+
+#[tokio::test]
+async fn an_answer_that_reaches_instance_b_shows_live_on_a_and_everything_happens_once() {
+    assert!(
+        std::env::var(POSTGRES_SERVER).is_ok(),
+        "{POSTGRES_SERVER} names the PostgreSQL server (cargo xtask test starts one)"
+    );
+    let a = start().await;
+    assert_eq!(a.service.state.store.engine(), Engine::Postgres);
+    let b = a.launch_beside().await;
+    let secret = a.service.state.providers.settings.app_secret.clone();
+
+    let kerry = a.contact_id(&a.jane, "Kerry").await;
+    let mut stream = live_stream(&a, &a.jane).await;
+    let (status, _) = a.opt_in_as(&a.jane, kerry, "two-instances").await;
+    assert_eq!(status, 202);
+    // Both instances' outbox workers see the job; the phone gets it once.
+    let request = a.wait_inbox(KERRY, "whatsapp", 1).await.remove(0);
+    a.wait_for_state(&a.jane, kerry, "pending").await;
+
+    // Meta delivers the tap to B, and again to A and to B (a retry that the
+    // load balancer sent elsewhere), all at once.
+    let tap = tap_webhook(&request, "Yes", "wamid.TWO-INSTANCES-TAP");
+    let deliveries = [&b.base, &a.base, &b.base, &a.base].map(|base| {
+        let (http, base, secret, tap) = (a.http.clone(), base.clone(), secret.clone(), tap.clone());
+        tokio::spawn(async move { post_signed_whatsapp(&http, &base, &secret, tap).await })
+    });
+    for delivery in deliveries {
+        assert_eq!(
+            delivery.await.unwrap(),
+            200,
+            "every delivery is acknowledged"
+        );
+    }
+
+    // A's stream shows the answer, whichever instance applied it.
+    stream
+        .read_until("Kerry's opted_in event on instance A", |events| {
+            events
+                .iter()
+                .any(|(_, e)| e["phone"] == KERRY && e["state"] == "opted_in")
+        })
+        .await;
+    a.wait_for_state(&a.jane, kerry, "opted_in").await;
+
+    // Applied once: one acceptance, one confirmation to the contact.
+    let accepted = format!(
+        "SELECT COUNT(*) FROM consent_events WHERE kind = 'accepted' AND phone_e164 = '{KERRY}'"
+    );
+    assert_eq!(a.count(&accepted).await, 1);
+    let inbox = a.wait_inbox(KERRY, "whatsapp", 2).await;
+    assert!(
+        inbox[1]["text"].as_str().unwrap().contains("opted in"),
+        "{inbox:?}"
+    );
+    // Every job is done, none by two workers: each was attempted once.
+    each_job_sent_once(&a).await;
+    assert_eq!(a.wait_inbox(KERRY, "whatsapp", 2).await.len(), 2);
+
+    // One chain, written by both instances, intact.
+    let (status, chain) = b.api("GET", "/compliance/chain", &b.compliance, None).await;
+    assert_eq!((status, &chain["intact"]), (200, &json!(true)), "{chain}");
+    b.service.stop().await;
+    a.service.stop().await;
+}
+
+#[tokio::test]
+async fn both_instances_sending_at_once_send_each_message_once() {
+    assert!(std::env::var(POSTGRES_SERVER).is_ok());
+    let a = start().await;
+    let b = a.launch_beside().await;
+    // Opt-in requests to ten new contacts, half through each instance.
+    let mut phones = Vec::new();
+    for n in 0..10 {
+        let instance = if n % 2 == 0 { &a } else { &b };
+        let phone = format!("+44770019{n:04}");
+        let contact = instance
+            .add_contact(&instance.jane, &format!("Parallel {n}"), &phone)
+            .await;
+        let (status, _) = instance
+            .opt_in_as(&instance.jane, contact, &format!("parallel-{n}"))
+            .await;
+        assert_eq!(status, 202);
+        phones.push(phone);
+    }
+    for phone in &phones {
+        a.wait_inbox(phone, "whatsapp", 1).await;
+    }
+    each_job_sent_once(&a).await;
+    for phone in &phones {
+        assert_eq!(a.phone_inbox(phone, "whatsapp").await.len(), 1, "{phone}");
+    }
+    b.service.stop().await;
+    a.service.stop().await;
+}
