@@ -223,7 +223,9 @@ impl Store {
             "INSERT INTO archive_deliveries (organization_id, delivered_through, delivered_at)
              VALUES ($1, $2, $3)
              ON CONFLICT (organization_id) DO UPDATE SET
-               delivered_through = MAX(delivered_through, excluded.delivered_through),
+               delivered_through = CASE
+                 WHEN excluded.delivered_through > archive_deliveries.delivered_through
+                 THEN excluded.delivered_through ELSE archive_deliveries.delivered_through END,
                delivered_at = excluded.delivered_at",
         )
         .bind(organization_id)
