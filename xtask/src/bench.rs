@@ -11,12 +11,14 @@
 //! 5. Lighthouse scores, when the npm package is installed;
 //! 6. live latency (`tests/bench/live.mjs`): a signed webhook to the outcome
 //!    painted in the advisor's page, over the event stream and with the
-//!    polling fallback forced.
+//!    polling fallback forced;
+//! 7. webhook ingest and the contacts API on PostgreSQL, one instance and
+//!    two on one database (a throwaway cluster).
 //!
 //! Benchmarks report; they never fail: a missed budget still exits 0. Only
 //! a bench that cannot run (a build, a tool, a crashed phase) exits non-zero.
 //! `cargo xtask bench --quick` runs smaller counts; `--only a,b` runs some
-//! phases (download, webhooks, contacts, browser, lighthouse, live).
+//! phases (download, webhooks, contacts, postgres, browser, lighthouse, live).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -36,10 +38,11 @@ const WEBHOOK_SECRET: &str = "bench-app-secret-not-for-production";
 /// service routes signed webhooks by.
 const SANDBOX_PHONE_NUMBER_ID: &str = "100000000000001";
 
-const PHASES: [&str; 6] = [
+const PHASES: [&str; 7] = [
     "download",
     "webhooks",
     "contacts",
+    "postgres",
     "browser",
     "lighthouse",
     "live",
@@ -149,9 +152,16 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
         phase("download size");
         record(&mut report, "download", download_sizes(&root.join("dist")));
     }
-    let needs_service = ["webhooks", "contacts", "browser", "lighthouse", "live"]
-        .iter()
-        .any(|p| wants(p));
+    let needs_service = [
+        "webhooks",
+        "contacts",
+        "postgres",
+        "browser",
+        "lighthouse",
+        "live",
+    ]
+    .iter()
+    .any(|p| wants(p));
     let bins = target_dir().join("release");
     if needs_service {
         phase("building the release service with its sandbox, and the load generator");
@@ -182,6 +192,10 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
     if wants("contacts") {
         phase("contacts API");
         record(&mut report, "contacts_api", bench.contacts_api());
+    }
+    if wants("postgres") {
+        phase("webhook ingest and contacts API on PostgreSQL (one and two instances)");
+        record(&mut report, "postgres", bench.postgres());
     }
     if wants("browser") || wants("lighthouse") {
         phase("browser");
@@ -521,28 +535,32 @@ impl Bench<'_> {
     fn webhooks(&self) -> Result<Value> {
         let server = Server::start(self, &self.scratch.join("webhooks"), &[])?;
         let database = server.database().to_string_lossy().into_owned();
-        let mut result = self.webhook_load(&server, &["--db", &database])?;
+        let mut result = self.webhook_load(&[&server], &["--db", &database])?;
         result["server_peak_rss_kib"] = json!(server.peak_rss_kib());
         // The ceiling: the same load to a route that only reads the body and
         // verifies its signature (sandbox builds only), on the same service.
-        result["ceiling"] = self.webhook_load(&server, &["--path", "/bench/webhook-ceiling"])?;
+        result["ceiling"] = self.webhook_load(&[&server], &["--path", "/bench/webhook-ceiling"])?;
         server.stop()?;
         Ok(result)
     }
 
-    /// The webhook load of this bench's sizes against `server`, with `extra` arguments.
-    fn webhook_load(&self, server: &Server, extra: &[&str]) -> Result<Value> {
+    /// The webhook load of this bench's sizes against `servers` (their
+    /// connections shared evenly), with `extra` arguments; the first one's
+    /// CPU time is reported.
+    fn webhook_load(&self, servers: &[&Server], extra: &[&str]) -> Result<Value> {
         let s = self.sizes;
-        let (base, pid) = (server.base(), server.pid().to_string());
+        let pid = servers.first().ok_or("no service")?.pid().to_string();
+        let bases: Vec<String> = servers.iter().map(|server| server.base()).collect();
         let (count, warmup, connections) = (
             s.webhooks.to_string(),
             s.webhook_warmup.to_string(),
             s.webhook_connections.to_string(),
         );
-        let mut args = vec![
-            "webhooks",
-            "--base",
-            &base,
+        let mut args = vec!["webhooks"];
+        for base in &bases {
+            args.extend(["--base", base.as_str()]);
+        }
+        args.extend([
             "--secret",
             WEBHOOK_SECRET,
             "--count",
@@ -553,29 +571,87 @@ impl Bench<'_> {
             &connections,
             "--server-pid",
             &pid,
-        ];
+        ]);
         args.extend_from_slice(extra);
         self.loadgen(&args)
+    }
+
+    /// The contacts API load of this bench's sizes as Jane against
+    /// `servers` (their clients shared evenly).
+    fn contacts_load(&self, servers: &[&Server], tokens_from: &Server) -> Result<Value> {
+        let s = self.sizes;
+        let tokens = tokens_from.tokens()?;
+        let jane = tokens.first().ok_or("no demo token")?;
+        let bases: Vec<String> = servers.iter().map(|server| server.base()).collect();
+        let (clients, requests, seconds) = (
+            s.api_clients.to_string(),
+            s.api_requests.to_string(),
+            s.api_seconds.to_string(),
+        );
+        let mut args = vec!["contacts"];
+        for base in &bases {
+            args.extend(["--base", base.as_str()]);
+        }
+        args.extend([
+            "--token",
+            jane.as_str(),
+            "--concurrency",
+            &clients,
+            "--requests",
+            &requests,
+            "--seconds",
+            &seconds,
+        ]);
+        self.loadgen(&args)
+    }
+
+    /// Webhook ingest and the contacts API (Jane with this bench's count of
+    /// contacts) on PostgreSQL: one instance, then two on one database, on
+    /// a throwaway cluster (`cargo xtask postgres`).
+    fn postgres(&self) -> Result<Value> {
+        let cluster = crate::postgres::Cluster::start(self.tools)?;
+        let mut result = json!({});
+        for instances in [1usize, 2] {
+            let url = cluster.new_database(&format!("bench_{instances}"))?;
+            let database = ["--database-url", url.as_str()];
+            let dir = |i: usize| self.scratch.join(format!("postgres-{instances}-{i}"));
+            // The first start creates the demo people (and their tokens file).
+            Server::start(self, &dir(0), &database)?.stop()?;
+            println!(
+                "[bench] seeding {} contacts on PostgreSQL",
+                self.sizes.api_contacts
+            );
+            let seeded = self.loadgen(&[
+                "seed-contacts",
+                "--db",
+                &url,
+                "--advisor",
+                "1",
+                "--count",
+                &self.sizes.api_contacts.to_string(),
+            ])?;
+            let servers = (0..instances)
+                .map(|i| Server::start(self, &dir(i), &database))
+                .collect::<Result<Vec<_>>>()?;
+            let running: Vec<&Server> = servers.iter().collect();
+            let webhooks = self.webhook_load(&running, &[])?;
+            let contacts = self.contacts_load(&running, &servers[0])?;
+            for server in servers {
+                server.stop()?;
+            }
+            result[format!("instances_{instances}")] = json!({
+                "webhooks": webhooks,
+                "contacts_api": contacts,
+                "seeding": seeded,
+            });
+        }
+        Ok(result)
     }
 
     fn contacts_api(&self) -> Result<Value> {
         let s = self.sizes;
         let (server, seeded) = self.seeded_server("contacts", &[(1, s.api_contacts)], &[])?;
-        let tokens = server.tokens()?;
-        let jane = tokens.first().ok_or("no demo token")?;
-        let mut result = self.loadgen(&[
-            "contacts",
-            "--base",
-            &server.base(),
-            "--token",
-            jane,
-            "--concurrency",
-            &s.api_clients.to_string(),
-            "--requests",
-            &s.api_requests.to_string(),
-            "--seconds",
-            &s.api_seconds.to_string(),
-        ])?;
+        let mut result = self.contacts_load(&[&server], &server)?;
         result["seeding"] = json!(seeded);
         result["server_peak_rss_kib"] = json!(server.peak_rss_kib());
         server.stop()?;
@@ -838,29 +914,27 @@ fn rows(report: &Value) -> Vec<Row> {
             ));
         }
     }
-    let api = &report["contacts_api"];
-    for (key, label) in [
-        ("first_page", "first page (limit 200)"),
-        ("search", "search ?q= (limit 200)"),
-        ("pages", "pages ?offset= (limit 50)"),
-    ] {
-        let s = &api[key];
-        if s["requests_per_s"].is_number() {
+    contacts_rows(&mut rows, &report["contacts_api"], "");
+    for instances in [1, 2] {
+        let on = &report["postgres"][format!("instances_{instances}")];
+        let label = format!(
+            "on PostgreSQL, {instances} instance{}",
+            if instances == 1 { "" } else { "s" }
+        );
+        let hooks = &on["webhooks"];
+        if let Some(rate) = hooks["webhooks_per_s"].as_f64() {
             rows.push(row(
-                &format!(
-                    "contacts API, {} contacts: {label}",
-                    api["contacts"].as_u64().unwrap_or(0)
-                ),
+                &format!("webhook ingest {label}"),
                 format!(
-                    "{}/s, p50 {} p99 {}",
-                    s["requests_per_s"],
-                    ms(&s["latency"]["p50_ms"]),
-                    ms(&s["latency"]["p99_ms"])
+                    "{rate:.0} /s, ack p50 {} p99 {}",
+                    ms(&hooks["latency"]["p50_ms"]),
+                    ms(&hooks["latency"]["p99_ms"])
                 ),
                 "",
                 None,
             ));
         }
+        contacts_rows(&mut rows, &on["contacts_api"], &format!(" {label}"));
     }
     let browser = &report["browser"];
     if browser["startup"].is_object() {
@@ -985,6 +1059,33 @@ fn rows(report: &Value) -> Vec<Row> {
         }
     }
     rows
+}
+
+/// The contacts API's rows from its report `api`, their figures named with `on`.
+fn contacts_rows(rows: &mut Vec<Row>, api: &Value, on: &str) {
+    for (key, label) in [
+        ("first_page", "first page (limit 200)"),
+        ("search", "search ?q= (limit 200)"),
+        ("pages", "pages ?offset= (limit 50)"),
+    ] {
+        let s = &api[key];
+        if s["requests_per_s"].is_number() {
+            rows.push(row(
+                &format!(
+                    "contacts API{on}, {} contacts: {label}",
+                    api["contacts"].as_u64().unwrap_or(0)
+                ),
+                format!(
+                    "{}/s, p50 {} p99 {}",
+                    s["requests_per_s"],
+                    ms(&s["latency"]["p50_ms"]),
+                    ms(&s["latency"]["p99_ms"])
+                ),
+                "",
+                None,
+            ));
+        }
+    }
 }
 
 fn verdict(met: Option<bool>) -> &'static str {

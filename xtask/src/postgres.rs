@@ -105,6 +105,28 @@ impl Cluster {
     pub fn url(&self) -> String {
         format!("postgres://{ROLE}@127.0.0.1:{}/postgres", self.port)
     }
+
+    /// Creates the empty database `name` (lowercase letters, digits and
+    /// `_`), owned by the tests' role, and answers its URL.
+    pub fn new_database(&self, name: &str) -> Result<String> {
+        let bin = lock_running()
+            .get(&self.id)
+            .map(|server| server.bin.clone())
+            .ok_or("the cluster is stopped")?;
+        Command::new(bin.join("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SERVER_USER,
+            ])
+            .args(["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c"])
+            .arg(format!("CREATE DATABASE {name} OWNER {ROLE}"))
+            .quiet_ok("psql (creating a database)")?;
+        Ok(format!("postgres://{ROLE}@127.0.0.1:{}/{name}", self.port))
+    }
 }
 
 impl Drop for Cluster {

@@ -41,9 +41,10 @@ struct Cli {
 enum Command {
     /// Signed WhatsApp webhooks at the highest rate the service sustains.
     Webhooks {
-        /// Base URL of the service, e.g. http://127.0.0.1:8080.
-        #[arg(long)]
-        base: String,
+        /// Base URL of the service, e.g. http://127.0.0.1:8080; repeated for
+        /// several instances, which share the connections evenly.
+        #[arg(long, required = true)]
+        base: Vec<String>,
         /// The service's Meta app secret (`--wa-app-secret`).
         #[arg(long)]
         secret: String,
@@ -121,10 +122,11 @@ enum Command {
         #[arg(long, default_value_t = 35)]
         seconds: u64,
     },
-    /// Inserts contacts for one advisor into the SQLite file (service stopped).
+    /// Inserts contacts for one advisor into the SQLite file (service
+    /// stopped), or into PostgreSQL when `--db` is a `postgres://` URL.
     SeedContacts {
         #[arg(long)]
-        db: PathBuf,
+        db: String,
         #[arg(long, default_value_t = 1)]
         advisor: i64,
         #[arg(long, default_value_t = 100_000)]
@@ -135,8 +137,10 @@ enum Command {
     },
     /// Contacts API: searches and pages with a few concurrent clients.
     Contacts {
-        #[arg(long)]
-        base: String,
+        /// Base URL of the service; repeated for several instances, which
+        /// share the clients evenly.
+        #[arg(long, required = true)]
+        base: Vec<String>,
         /// Bearer token of the advisor whose contacts are read.
         #[arg(long)]
         token: String,
@@ -342,7 +346,7 @@ async fn open_db(path: &Path, read_only: bool) -> Result<SqliteConnection, Error
 // ----------------------------------------------------------------- webhooks
 
 struct WebhookRun {
-    base: String,
+    base: Vec<String>,
     secret: String,
     db: Option<PathBuf>,
     path: String,
@@ -398,9 +402,10 @@ struct Sent {
     not_sent: usize,
 }
 
+/// Posts `batch` over `concurrency` connections, spread evenly over `urls`.
 async fn post_all(
     client: &reqwest::Client,
-    url: &str,
+    urls: &[String],
     batch: Vec<Prepared>,
     concurrency: usize,
     deadline: Instant,
@@ -409,9 +414,9 @@ async fn post_all(
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..concurrency.max(1) {
-        let (client, url, batch, next) =
-            (client.clone(), url.to_owned(), batch.clone(), next.clone());
+    for worker in 0..concurrency.max(1) {
+        let url = urls[worker % urls.len()].clone();
+        let (client, batch, next) = (client.clone(), batch.clone(), next.clone());
         workers.push(tokio::spawn(async move {
             let mut done: Vec<(usize, Result<u16, String>, u64)> = Vec::new();
             loop {
@@ -476,7 +481,11 @@ async fn post_all(
 }
 
 async fn webhooks(run: WebhookRun) -> Result<Value, Error> {
-    let url = format!("{}{}", run.base.trim_end_matches('/'), run.path);
+    let urls: Vec<String> = run
+        .base
+        .iter()
+        .map(|base| format!("{}{}", base.trim_end_matches('/'), run.path))
+        .collect();
     // A run id keeps this run's wamids apart from anything else in the database.
     let run_id = &uuid::Uuid::new_v4().simple().to_string()[..10];
     let prefix = format!("wamid.bench{run_id}.");
@@ -504,7 +513,7 @@ async fn webhooks(run: WebhookRun) -> Result<Value, Error> {
     let deadline = Instant::now() + Duration::from_secs(run.max_seconds);
 
     eprintln!("[loadgen] warm-up: {} webhooks", run.warmup);
-    let warm = post_all(&client, &url, prepared, run.concurrency, deadline).await;
+    let warm = post_all(&client, &urls, prepared, run.concurrency, deadline).await;
 
     let pid = run.server_pid.map(|p| p.to_string());
     let server_cpu_before = pid.as_deref().and_then(cpu_seconds);
@@ -513,7 +522,7 @@ async fn webhooks(run: WebhookRun) -> Result<Value, Error> {
         "[loadgen] timed run: {} webhooks over {} connections",
         run.count, run.concurrency
     );
-    let sent = post_all(&client, &url, timed, run.concurrency, deadline).await;
+    let sent = post_all(&client, &urls, timed, run.concurrency, deadline).await;
     let server_cpu = pid
         .as_deref()
         .and_then(cpu_seconds)
@@ -723,7 +732,7 @@ fn seeded_contact(block: u32, n: usize) -> (String, String) {
     (name, phone)
 }
 
-async fn seed_contacts(db: &Path, advisor: i64, count: usize, block: u32) -> Result<Value, Error> {
+async fn seed_contacts(db: &str, advisor: i64, count: usize, block: u32) -> Result<Value, Error> {
     let started = Instant::now();
     let contacts: Vec<(String, String)> = (0..count).map(|n| seeded_contact(block, n)).collect();
     let invalid = contacts
@@ -733,6 +742,10 @@ async fn seed_contacts(db: &Path, advisor: i64, count: usize, block: u32) -> Res
     if invalid > 0 {
         return Err(format!("{invalid} generated numbers are not valid E.164").into());
     }
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        return seed_contacts_postgres(db, advisor, &contacts, started).await;
+    }
+    let db = Path::new(db);
     let mut conn = open_db(db, false).await?;
     let mut tx = conn.begin().await?;
     let mut inserted = 0u64;
@@ -760,10 +773,44 @@ async fn seed_contacts(db: &Path, advisor: i64, count: usize, block: u32) -> Res
     }))
 }
 
+/// [`seed_contacts`] into the PostgreSQL database at `url`.
+async fn seed_contacts_postgres(
+    url: &str,
+    advisor: i64,
+    contacts: &[(String, String)],
+    started: Instant,
+) -> Result<Value, Error> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let mut tx = conn.begin().await?;
+    let mut inserted = 0u64;
+    for chunk in contacts.chunks(1000) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+            "INSERT INTO contacts (advisor_id, name, phone_e164) ",
+        );
+        insert.push_values(chunk, |mut row, (name, phone)| {
+            row.push_bind(advisor).push_bind(name).push_bind(phone);
+        });
+        insert.push(" ON CONFLICT DO NOTHING");
+        inserted += insert.build().execute(&mut *tx).await?.rows_affected();
+    }
+    tx.commit().await?;
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE advisor_id = $1")
+        .bind(advisor)
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(json!({
+        "advisor": advisor,
+        "inserted": inserted,
+        "advisor_contacts": total,
+        "seconds": round3(started.elapsed().as_secs_f64()),
+    }))
+}
+
 /// One scenario of the contacts API: a list of request paths, cycled.
 async fn scenario(
     client: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     token: &str,
     paths: Vec<String>,
     concurrency: usize,
@@ -775,9 +822,9 @@ async fn scenario(
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let mut workers = Vec::new();
-    for _ in 0..concurrency.max(1) {
+    for worker in 0..concurrency.max(1) {
         let (client, paths, next) = (client.clone(), paths.clone(), next.clone());
-        let (base, token) = (base.to_owned(), token.to_owned());
+        let (base, token) = (bases[worker % bases.len()].clone(), token.to_owned());
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0usize;
@@ -843,13 +890,17 @@ fn encode(q: &str) -> String {
 }
 
 async fn contacts(
-    base: &str,
+    bases: &[String],
     token: &str,
     concurrency: usize,
     requests: usize,
     seconds: u64,
 ) -> Result<Value, Error> {
-    let base = base.trim_end_matches('/');
+    let bases: Vec<String> = bases
+        .iter()
+        .map(|base| base.trim_end_matches('/').to_owned())
+        .collect();
+    let base = &bases[0];
     let client = http_client(concurrency)?;
     let first: Value = client
         .get(format!("{base}/api/v1/contacts?limit=1"))
@@ -883,7 +934,16 @@ async fn contacts(
         ("pages", pages),
     ] {
         eprintln!("[loadgen] contacts: {name}");
-        report[name] = scenario(&client, base, token, paths, concurrency, requests, seconds).await;
+        report[name] = scenario(
+            &client,
+            &bases,
+            token,
+            paths,
+            concurrency,
+            requests,
+            seconds,
+        )
+        .await;
     }
     Ok(report)
 }

@@ -599,7 +599,7 @@ async fn deliver_organization(
                 return Ok(());
             }
             for item in &items {
-                if stop.is_cancelled() {
+                if stop.is_cancelled() || !hold_lease(state).await? {
                     return Ok(());
                 }
                 let rendered = render(item, &state.config.archive.domain)?;
@@ -630,6 +630,24 @@ async fn deliver_organization(
 /// configured: a pass every poll interval; after a failure the next try
 /// waits twice as long as the last (up to five minutes), so a server that
 /// refuses for a while delays the feed and loses nothing.
+/// How long this instance keeps the archive delivery once it last renewed
+/// it (before each item): several instances on one database deliver one at
+/// a time, and another takes over this long after the holder stopped.
+const LEASE: Duration = Duration::from_secs(120);
+
+/// Whether this instance holds (or now takes) the archive delivery.
+async fn hold_lease(state: &AppState) -> Result<bool, crate::store::StoreError> {
+    let now = state.clock.now();
+    let until = now + chrono::Duration::from_std(LEASE).expect("a short duration");
+    state
+        .store
+        .hold_lease(LEASE_DUTY, &state.instance, now, until)
+        .await
+}
+
+/// The lease's name.
+const LEASE_DUTY: &str = "archive-delivery";
+
 pub async fn run(state: AppState, stop: CancellationToken) {
     let journal = match state.config.archive.journal() {
         Ok(Some(journal)) => journal,
@@ -644,13 +662,13 @@ pub async fn run(state: AppState, stop: CancellationToken) {
     let mut wait = poll;
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
         }
         // At shutdown a send in flight is abandoned: its item was not
         // recorded as delivered, so it goes again at the next start.
         let pass = tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
             pass = deliver(&state, &journal, &stop) => pass,
         };
         match pass {
@@ -665,6 +683,9 @@ pub async fn run(state: AppState, stop: CancellationToken) {
                 tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "archive delivery failed");
             }
         }
+    }
+    if let Err(e) = state.store.release_lease(LEASE_DUTY, &state.instance).await {
+        tracing::warn!(error = %e, "could not give up the archive delivery lease");
     }
 }
 

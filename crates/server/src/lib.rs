@@ -67,6 +67,9 @@ pub struct AppState {
     pub checkpoints: Arc<checkpoints::Checkpoints>,
     /// Webhooks waiting for their group commit.
     pub ingest: Arc<services::ingest::GroupCommit>,
+    /// This instance among those sharing the database (random per start):
+    /// who holds a lease.
+    pub instance: Arc<str>,
 }
 
 impl AppState {
@@ -106,6 +109,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             checkpoints: Arc::new(checkpoints),
             ingest: Default::default(),
+            instance: store::auth::new_token().into(),
         })
     }
 }

@@ -21,6 +21,7 @@ pub mod consent;
 pub mod contacts;
 pub mod evidence;
 pub mod identities;
+pub mod leases;
 pub mod live;
 pub mod messages;
 pub mod metrics;
