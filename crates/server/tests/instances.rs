@@ -13,7 +13,7 @@ mod support;
 use optin_server::store::Engine;
 use serde_json::{json, Value};
 use support::extra::{eventually, KERRY};
-use support::sse::SseReader;
+use support::sse::{write_events, SseReader};
 use support::{envelope, post_signed_whatsapp, start, TestService, POSTGRES_SERVER};
 
 /// The contact's tap on `answer` of the opt-in request on their phone, as
@@ -160,6 +160,66 @@ async fn both_instances_sending_at_once_send_each_message_once() {
     for phone in &phones {
         assert_eq!(a.phone_inbox(phone, "whatsapp").await.len(), 1, "{phone}");
     }
+    b.service.stop().await;
+    a.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_loses_nothing_when_the_instance_stops_hearing_the_database_for_a_while() {
+    assert!(std::env::var(POSTGRES_SERVER).is_ok());
+    let a = start().await;
+    let b = a.launch_beside().await;
+    let mut stream = live_stream(&a, &a.jane).await;
+    // A's listening connection is cut (a failover, a network blip) while B
+    // writes: whatever was announced meanwhile is read from storage once A
+    // listens again.
+    let cut: Vec<i32> = eventually("both instances listening", || async {
+        let listening: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .fetch_all(a.service.state.store.pool())
+        .await
+        .unwrap();
+        match listening.len() {
+            2 => Ok(listening),
+            n => Err(format!("{n} listening connections")),
+        }
+    })
+    .await;
+    let pool = a.service.state.store.pool();
+    let database: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    // No new connection until B has written: the listeners stay deaf (the
+    // pools keep the connections they have).
+    let limit = |n: i32| format!("ALTER DATABASE {database} CONNECTION LIMIT {n}");
+    sqlx::query(&limit(0)).execute(pool).await.unwrap();
+    for pid in cut {
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    write_events(&b.service.state, 20).await;
+    sqlx::query(&limit(-1)).execute(pool).await.unwrap();
+    let stored: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM consent_events WHERE organization_id = 1 ORDER BY id DESC LIMIT 20",
+    )
+    .fetch_all(a.service.state.store.pool())
+    .await
+    .unwrap();
+    stream.read_through(stored[0]).await;
+    let mut want = stored;
+    want.reverse();
+    let got: Vec<i64> = stream
+        .ids()
+        .into_iter()
+        .filter(|id| want.contains(id))
+        .collect();
+    assert_eq!(got, want, "every event, once, in order");
     b.service.stop().await;
     a.service.stop().await;
 }

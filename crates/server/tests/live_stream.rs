@@ -7,33 +7,11 @@ mod support;
 
 use axum::body::Bytes;
 use futures_util::Stream;
-use optin_core::vocab::{Cause, EvidenceKind};
-use optin_server::services::Work;
-use optin_server::store::evidence::NewEvidence;
 use optin_server::AppState;
-use serde_json::{json, Value};
-use support::sse::SseReader;
+use serde_json::Value;
+use support::sse::{write_events, SseReader};
 use support::start;
 use tower::ServiceExt;
-
-/// Appends `n` events for the demo organization, each committed and
-/// published as the services do.
-async fn write_events(state: &AppState, n: usize) {
-    for i in 0..n {
-        let mut work = Work::begin(state).await.unwrap();
-        let event = NewEvidence::new(
-            1,
-            "+447911123456",
-            None,
-            EvidenceKind::MessageIn,
-            Cause::Contact,
-            json!({ "text": format!("message {i}") }),
-            work.now,
-        );
-        work.record(event).await.unwrap();
-        work.commit(state).await.unwrap();
-    }
-}
 
 /// Ids of the organization's events in the table, in order.
 async fn stored_ids(state: &AppState, after: i64) -> Vec<i64> {

@@ -1,11 +1,15 @@
 //! Reads a live stream (`GET /api/v1/events`) as a browser's EventSource
-//! would: each event's SSE id and JSON data.
+//! would: each event's SSE id and JSON data; and writes events to it.
 
 use std::time::Duration;
 
 use axum::body::Bytes;
 use futures_util::{Stream, StreamExt};
-use serde_json::Value;
+use optin_core::vocab::{Cause, EvidenceKind};
+use optin_server::services::Work;
+use optin_server::store::evidence::NewEvidence;
+use optin_server::AppState;
+use serde_json::{json, Value};
 
 /// Reads Server-Sent Events from a body.
 pub struct SseReader<S> {
@@ -66,5 +70,24 @@ where
 
     pub fn ids(&self) -> Vec<i64> {
         self.events.iter().map(|(id, _)| *id).collect()
+    }
+}
+
+/// Appends `n` events for the demo organization, each committed and
+/// published as the services do.
+pub async fn write_events(state: &AppState, n: usize) {
+    for i in 0..n {
+        let mut work = Work::begin(state).await.unwrap();
+        let event = NewEvidence::new(
+            1,
+            "+447911123456",
+            None,
+            EvidenceKind::MessageIn,
+            Cause::Contact,
+            json!({ "text": format!("message {i}") }),
+            work.now,
+        );
+        work.record(event).await.unwrap();
+        work.commit(state).await.unwrap();
     }
 }
