@@ -223,3 +223,38 @@ async fn a_stream_loses_nothing_when_the_instance_stops_hearing_the_database_for
     b.service.stop().await;
     a.service.stop().await;
 }
+
+#[tokio::test]
+async fn instances_starting_together_on_a_new_database_migrate_and_seed_it_once() {
+    assert!(std::env::var(POSTGRES_SERVER).is_ok());
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config_a = support::test_config(dir_a.path().to_path_buf());
+    let mut config_b = support::test_config(dir_b.path().to_path_buf());
+    config_b.database_url = config_a.database_url.clone();
+    let (a, b) = tokio::join!(
+        optin_server::launch(config_a),
+        optin_server::launch(config_b)
+    );
+    let (a, b) = (a.expect("A starts"), b.expect("B starts"));
+    let pool = a.state.store.pool();
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations-postgres"))
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".sql"))
+        })
+        .count();
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(applied as usize, migrations, "each migration applied once");
+    let organizations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(organizations, 1, "the demo organization created once");
+    b.stop().await;
+    a.stop().await;
+}
