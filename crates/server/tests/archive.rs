@@ -520,3 +520,23 @@ async fn a_server_that_refuses_for_a_while_delays_the_feed_and_loses_nothing() {
     assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
     t.service.stop().await;
 }
+
+/// Two instances on one PostgreSQL (`cargo xtask test`'s PostgreSQL pass),
+/// both configured to deliver: one at a time holds the delivery, so each
+/// item arrives once.
+#[cfg(feature = "postgres-tests")]
+#[tokio::test]
+async fn two_instances_on_one_database_deliver_each_item_once() {
+    let sink = SmtpSink::start(0);
+    let a = service(tempfile::tempdir().unwrap(), &sink).await;
+    assert_eq!(
+        a.service.state.store.engine(),
+        optin_server::store::Engine::Postgres
+    );
+    let b = a.launch_beside_with(|config| sink.configure(config)).await;
+    converse(&a).await;
+    let received = settled(&a, &sink).await;
+    assert_each_arrived_once(&a, &received).await;
+    b.service.stop().await;
+    a.service.stop().await;
+}

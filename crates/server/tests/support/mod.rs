@@ -374,6 +374,11 @@ impl TestService {
     /// its own data folder, and providers reached at `first`'s address (one
     /// sandbox, as there is one Meta). Its people are `first`'s.
     pub async fn launch_beside(&self) -> TestService {
+        self.launch_beside_with(|_| {}).await
+    }
+
+    /// [`TestService::launch_beside`], with `configure` applied to its config.
+    pub async fn launch_beside_with(&self, configure: impl FnOnce(&mut Config)) -> TestService {
         let settings = &self.service.state.providers.settings;
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path().to_path_buf());
@@ -382,6 +387,7 @@ impl TestService {
         config.wa_app_secret = Some(settings.app_secret.clone());
         config.wa_access_token = Some(settings.whatsapp.access_token.clone());
         config.sms_auth_token = Some(settings.sms.auth_token.clone());
+        configure(&mut config);
         let service = launch(config).await.unwrap();
         TestService {
             base: format!("http://{}", service.addr),
