@@ -12,7 +12,7 @@ mod support;
 
 use optin_server::store::Engine;
 use serde_json::{json, Value};
-use support::extra::{eventually, KERRY};
+use support::extra::{eventually, run_binary, stderr, KERRY};
 use support::sse::{write_events, SseReader};
 use support::{envelope, post_signed_whatsapp, start, TestService, POSTGRES_SERVER};
 
@@ -135,33 +135,57 @@ async fn an_answer_that_reaches_instance_b_shows_live_on_a_and_everything_happen
 }
 
 #[tokio::test]
-async fn both_instances_sending_at_once_send_each_message_once() {
+async fn a_concurrent_load_over_both_instances_sends_each_message_once_and_keeps_one_chain() {
     assert!(std::env::var(POSTGRES_SERVER).is_ok());
     let a = start().await;
     let b = a.launch_beside().await;
-    // Opt-in requests to ten new contacts, half through each instance.
-    let mut phones = Vec::new();
-    for n in 0..10 {
+    // Opt-in requests to ten new contacts, half through each instance, all
+    // at once; then each contact answers.
+    let requests = (0..10).map(|n| {
         let instance = if n % 2 == 0 { &a } else { &b };
-        let phone = format!("+44770019{n:04}");
-        let contact = instance
-            .add_contact(&instance.jane, &format!("Parallel {n}"), &phone)
-            .await;
-        let (status, _) = instance
-            .opt_in_as(&instance.jane, contact, &format!("parallel-{n}"))
-            .await;
-        assert_eq!(status, 202);
-        phones.push(phone);
-    }
+        async move {
+            let phone = format!("+44770019{n:04}");
+            let contact = instance
+                .add_contact(&instance.jane, &format!("Parallel {n}"), &phone)
+                .await;
+            let (status, _) = instance
+                .opt_in_as(&instance.jane, contact, &format!("parallel-{n}"))
+                .await;
+            assert_eq!(status, 202);
+            phone
+        }
+    });
+    let phones = futures_util::future::join_all(requests).await;
     for phone in &phones {
         a.wait_inbox(phone, "whatsapp", 1).await;
     }
+    let answers = phones.iter().enumerate().map(|(n, phone)| {
+        let answer = if n % 3 == 0 { "No" } else { "Yes" };
+        a.contact_taps(phone, answer)
+    });
+    futures_util::future::join_all(answers).await;
+    for phone in &phones {
+        a.wait_inbox(phone, "whatsapp", 2).await;
+    }
     each_job_sent_once(&a).await;
     for phone in &phones {
-        assert_eq!(a.phone_inbox(phone, "whatsapp").await.len(), 1, "{phone}");
+        assert_eq!(a.phone_inbox(phone, "whatsapp").await.len(), 2, "{phone}");
     }
-    b.service.stop().await;
-    a.service.stop().await;
+
+    // The chain both wrote verifies, against each instance's checkpoints
+    // (each signs what it saw, at the latest when it stops).
+    let database = a.service.state.config.database_url.clone().unwrap();
+    let (dir_b, dir_a) = (b.stop_keeping_data().await, a.stop_keeping_data().await);
+    for dir in [&dir_a, &dir_b] {
+        let verified = run_binary(
+            dir.path(),
+            &[("OPTIN_SANDBOX", "1"), ("OPTIN_DATABASE_URL", &database)],
+            &["verify-chain", "--organization", "1"],
+        );
+        let printed = String::from_utf8_lossy(&verified.stdout);
+        assert!(verified.status.success(), "{printed}{}", stderr(&verified));
+        assert!(printed.contains("chain intact"), "{printed}");
+    }
 }
 
 #[tokio::test]

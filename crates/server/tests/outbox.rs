@@ -702,3 +702,61 @@ async fn an_sms_with_an_unknown_outcome_goes_again_after_the_grace_period_under_
             .unwrap();
     assert_eq!(sid.as_deref(), Some("SMFAKE2"));
 }
+
+/// Two instances on one PostgreSQL (`cargo xtask test`'s PostgreSQL pass):
+/// B is killed while it holds the job's lease (its call in flight); A, whose
+/// worker runs all along, leaves the job to B's lease, then settles it by
+/// the status carrying its key. The provider got one call.
+#[cfg(feature = "postgres-tests")]
+#[tokio::test]
+async fn an_instance_killed_holding_a_lease_leaves_the_job_to_the_other_and_it_goes_once() {
+    let b = QuietService::start().await;
+    assert_eq!(b.state.store.engine(), Engine::Postgres);
+    b.provider
+        .hang_then_accept(std::time::Duration::from_millis(800));
+    queue_request(&b).await;
+    let pass = tokio::spawn({
+        let state = b.state.clone();
+        async move { drain(&state).await }
+    });
+    eventually("B calls the provider", || async {
+        match b.provider.calls().len() {
+            1 => Ok(()),
+            n => Err(format!("{n} calls")),
+        }
+    })
+    .await;
+
+    // A: another instance on the same database, its worker running.
+    let a_dir = tempfile::tempdir().unwrap();
+    let mut config = b.config.clone();
+    config.data_dir = a_dir.path().to_path_buf();
+    config.witness_dir = Some(a_dir.path().join("witness"));
+    let a = optin_server::launch(config).await.unwrap();
+    let a_base = format!("http://{}", a.addr);
+
+    // B dies holding the lease, before the provider's answer.
+    pass.abort();
+    assert!(pass.await.unwrap_err().is_cancelled());
+    let (_, provider, _b_dir, _) = b.stop().await;
+    let (state, attempts, _, _, key) = the_job(&a.state).await;
+    assert_eq!((state.as_str(), attempts), ("claimed", 1));
+    a.state.outbox_wake.notify_one();
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(provider.calls().len(), 1, "A leaves a job under B's lease");
+
+    // The provider sent it anyway; its status reaches A.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let http = reqwest::Client::new();
+    let status = status_carrying("wamid.FAKE1", "sent", &key);
+    assert_eq!(signed_whatsapp(&http, &a_base, &status).await, 200);
+    let (state, attempts, ..) = the_job(&a.state).await;
+    assert_eq!((state.as_str(), attempts), ("done", 1));
+
+    // Long after the lease and the grace period, A has sent nothing more.
+    a.state.clock.advance(Duration::hours(1));
+    a.state.outbox_wake.notify_one();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(provider.calls().len(), 1, "{:?}", provider.calls());
+    a.stop().await;
+}
