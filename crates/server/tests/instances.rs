@@ -282,3 +282,24 @@ async fn instances_starting_together_on_a_new_database_migrate_and_seed_it_once(
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test]
+async fn a_database_the_server_does_not_have_stops_the_start_with_its_reason() {
+    let server = std::env::var(POSTGRES_SERVER).expect("the PostgreSQL server's URL");
+    let (prefix, _) = server.rsplit_once('/').unwrap();
+    let url = format!("{prefix}/no_such_database");
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_binary(
+        dir.path(),
+        &[("OPTIN_SANDBOX", "1"), ("OPTIN_DATABASE_URL", &url)],
+        &[],
+    );
+    assert!(!output.status.success());
+    let printed = stderr(&output);
+    assert!(
+        printed.contains("database no_such_database")
+            && printed.contains("\"no_such_database\" does not exist")
+            && !printed.contains("panicked"),
+        "{printed}"
+    );
+}
