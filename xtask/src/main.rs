@@ -386,7 +386,15 @@ fn on_postgres(tools: &Tools) -> Vec<(&'static str, Tally)> {
         .env(postgres::TEST_DATABASE_URL, cluster.url())
         .tee();
     let integration = tally::from_cargo_test(&output, ok);
-    let instances = two_instances(tools, &cluster.url());
+    // A database of their own, which the tests' role owns (PostgreSQL 15
+    // lets no one but the owner create tables in `postgres`'s schema).
+    let instances = match cluster.new_database("optin_two_instances") {
+        Ok(url) => two_instances(tools, &url),
+        Err(e) => {
+            eprintln!("cannot create the two instances' database: {e}");
+            Tally::SETUP_FAILED
+        }
+    };
     vec![(INTEGRATION, integration), (INSTANCES, instances)]
 }
 

@@ -475,9 +475,9 @@ mod tests {
 
     /// Starts a real cluster (installing PostgreSQL if missing), connects
     /// as the tests will, and checks that dropping it stops the server and
-    /// removes its folder. `cargo test -p xtask -- --ignored`.
+    /// removes its folder (installing Debian's package when missing, as
+    /// `cargo xtask test` would anyway).
     #[test]
-    #[ignore = "starts a real PostgreSQL; installs Debian's package when missing"]
     fn a_cluster_serves_and_leaves_nothing_behind() {
         let tools = Tools::without_installing().unwrap();
         let cluster = Cluster::start(&tools).unwrap();
