@@ -795,6 +795,9 @@ async fn seed_contacts_postgres(
         inserted += insert.build().execute(&mut *tx).await?.rows_affected();
     }
     tx.commit().await?;
+    // Fresh statistics, as autovacuum gathers soon after a bulk load: a
+    // planner that still counts a few rows sorts all of them for each page.
+    sqlx::query("ANALYZE contacts").execute(&mut conn).await?;
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE advisor_id = $1")
         .bind(advisor)
         .fetch_one(&mut conn)
