@@ -232,12 +232,14 @@ async fn start(
         _ => None,
     };
     std::fs::create_dir_all(&config.data_dir)?;
+    let database = config.database()?;
     let store = Store::connect(
-        &config.database()?,
+        &database,
         mode,
         std::time::Duration::from_millis(config.db_busy_timeout_ms),
     )
     .await?;
+    tracing::info!("data in the {}", database.describe());
     // Demo people and their tokens exist in the sandbox only: a production
     // database starts empty and no token ever touches the disk.
     if mode == Mode::Sandbox {
