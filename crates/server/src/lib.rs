@@ -239,7 +239,7 @@ async fn start(
         std::time::Duration::from_millis(config.db_busy_timeout_ms),
     )
     .await?;
-    tracing::info!("data in the {}", database.describe());
+    tracing::info!("data: {}", database.describe());
     // Demo people and their tokens exist in the sandbox only: a production
     // database starts empty and no token ever touches the disk.
     if mode == Mode::Sandbox {
