@@ -6,7 +6,7 @@ use crate::live::{Live, LiveIndicator};
 use crate::pages::compliance::{ComplianceFilters, CompliancePage};
 use crate::pages::compliance_number::ComplianceNumberPage;
 use crate::pages::contact::ContactPage;
-use crate::pages::contacts::ContactsPage;
+use crate::pages::contacts::{ContactsPage, FirstContactsPage};
 use crate::pages::sms::SmsPage;
 use crate::pages::SandboxMode;
 use crate::route::{use_router, Link, Route, Router};
@@ -135,6 +135,13 @@ fn Shell() -> impl IntoView {
     })));
     let live = Live::new();
     provide_context(live);
+    // The contact list is an advisor's first screen: its first page is asked
+    // for now, beside `GET /me`. (For compliance, whose first screen it is
+    // not, the service refuses it and nothing uses the answer.)
+    if router.route_untracked() == Route::Contacts {
+        let revision = untrack(|| live.revision());
+        provide_context(FirstContactsPage::ask(api.clone(), revision));
+    }
     live.connect(api);
     // Tell an embedding CRM when a contact's consent changes.
     Effect::new(move |_| {

@@ -132,6 +132,11 @@ impl Router {
         self.route.get()
     }
 
+    /// The current route, not tracked.
+    pub fn route_untracked(&self) -> Route {
+        self.route.get_untracked()
+    }
+
     /// Opens `route`, adding a history entry so Back returns here.
     pub fn go(&self, route: Route) {
         if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {

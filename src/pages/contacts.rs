@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use optin_core::api::{ConsentView, Contact};
+use optin_core::api::{ConsentView, Contact, ContactPage};
 use optin_core::search::ContactQuery;
 
 use crate::api::{Api, ClientError};
@@ -50,6 +50,42 @@ impl ListStatus {
             _ if searched => Self::NoMatch(typed.trim().to_owned()),
             _ => Self::NoContacts,
         }
+    }
+}
+
+/// The list's first page, asked for beside the shell's `GET /me` rather than
+/// after it: the list is an advisor's first screen, and waiting for one
+/// answer before asking the other cost a round trip before the first paint.
+/// Taken by the first list that opens; later ones ask for themselves.
+#[derive(Clone, Copy)]
+pub struct FirstContactsPage {
+    /// `None` until the service answers.
+    answer: RwSignal<Option<Result<ContactPage, ClientError>>>,
+    /// The live revision it was asked at.
+    revision: u64,
+    taken: StoredValue<bool>,
+}
+
+impl FirstContactsPage {
+    pub fn ask(api: Api, revision: u64) -> Self {
+        let answer = RwSignal::new(None);
+        spawn_local(async move {
+            let page = api.contacts("", 0, PAGE_ROWS as u32).await;
+            let _ = answer.try_set(Some(page));
+        });
+        Self {
+            answer,
+            revision,
+            taken: StoredValue::new(false),
+        }
+    }
+
+    /// This, the first time only.
+    fn take(self) -> Option<Self> {
+        let first = self
+            .taken
+            .try_update_value(|taken| !std::mem::replace(taken, true));
+        first.unwrap_or(false).then_some(self)
     }
 }
 
@@ -99,6 +135,29 @@ pub fn ContactsPage() -> impl IntoView {
             }
         });
     };
+    // The first page when the shell asked for it: counted as asked until it
+    // answers; asked again (as any page) if that failed.
+    if let Some(first) = use_context::<FirstContactsPage>().and_then(FirstContactsPage::take) {
+        let key = (String::new(), 0);
+        asking.update_value(|asking| {
+            asking.insert(key.clone());
+        });
+        Effect::new(move |used: Option<bool>| {
+            if used == Some(true) || first.answer.with(Option::is_none) {
+                return used.unwrap_or(false);
+            }
+            asking.update_value(|asking| {
+                asking.remove(&key);
+            });
+            match first.answer.try_update_untracked(Option::take).flatten() {
+                Some(Ok(page)) => lists.update(|l| {
+                    l.answer(&ContactQuery::default(), 0, page, first.revision);
+                }),
+                _ => fetch(ContactQuery::default(), 0),
+            }
+            true
+        });
+    }
     // The rows in view, as the service has them now.
     Effect::new(move |_| {
         let (range, revision) = (in_view.get(), revision.get());
