@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::Api;
 use crate::components::session_notice::SessionNotice;
+use crate::fetched::Fetched;
 use crate::live::{Live, LiveIndicator};
 use crate::pages::compliance::{ComplianceFilters, CompliancePage};
 use crate::pages::compliance_number::ComplianceNumberPage;
@@ -118,7 +119,7 @@ fn open_contact(api: RwSignal<Option<Api>>, router: crate::route::Router, contac
 fn Shell() -> impl IntoView {
     let api = expect_context::<Api>();
     let router = use_router();
-    let me = LocalResource::new({
+    let me = Fetched::new({
         let api = api.clone();
         move || {
             let api = api.clone();

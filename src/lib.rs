@@ -2,6 +2,7 @@
 //!
 //! - `api`: the one typed client of the service and its error enum;
 //! - `contact_rows`: the contact rows known, by position, for the virtual list;
+//! - `fetched`: an answer of the service in a signal, fetched again when its inputs change;
 //! - `live`: live updates from the service's event stream;
 //! - `route`: the screens as paths;
 //! - `session`: where the bearer token comes from;
@@ -12,6 +13,7 @@ pub mod api;
 pub mod bridge;
 pub mod components;
 pub mod contact_rows;
+pub mod fetched;
 pub mod labels;
 pub mod live;
 pub mod pages;

@@ -14,6 +14,7 @@ use optin_core::api::{ConsentSnapshot, Contact, OptInPreview};
 
 use crate::api::{Api, ClientError};
 use crate::components::modal::Modal;
+use crate::fetched::Fetched;
 use crate::time::local_now;
 
 /// A fresh random key for one confirmation (128 bits, hex). Taken from the
@@ -58,7 +59,7 @@ pub fn ConfirmOptIn(
     let name = move || target.with(|t| t.as_ref().map(|c| c.name.clone()).unwrap_or_default());
     // The request as the service would send it now, fetched for each contact shown.
     let contact_id = Memo::new(move |_| target.with(|t| t.as_ref().map(|c| c.id)));
-    let preview = LocalResource::new({
+    let preview = Fetched::new({
         let api = api.clone();
         move || {
             let id = contact_id.get();

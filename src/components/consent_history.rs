@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 
 use crate::api::{Api, Download, RecordEvent};
 use crate::components::download::save_file;
+use crate::fetched::Fetched;
 use crate::labels;
 use crate::time::stamp;
 
@@ -20,7 +21,7 @@ pub fn ConsentHistory(
     now: Memo<chrono::DateTime<chrono::Utc>>,
 ) -> impl IntoView {
     let api = expect_context::<Api>();
-    let record = LocalResource::new({
+    let record = Fetched::new({
         let api = api.clone();
         move || {
             revision.track();

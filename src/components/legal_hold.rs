@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 use optin_core::compliance::{LegalHold, NewLegalHold, MAX_HOLD_REASON_CHARS};
 
 use crate::api::Api;
+use crate::fetched::Fetched;
 use crate::time::stamp;
 
 /// "6 years", "18 months".
@@ -46,7 +47,7 @@ pub fn LegalHoldCard(
     let api = StoredValue::new(expect_context::<Api>());
     let phone = StoredValue::new(phone);
     let refresh = RwSignal::new(0u64);
-    let retention = LocalResource::new(move || {
+    let retention = Fetched::new(move || {
         refresh.track();
         let api = api.get_value();
         async move { api.compliance_holds().await }

@@ -12,6 +12,7 @@ use crate::api::{consent_param, Api, ClientError, NumberFilter, CONSENT_STATES};
 use crate::components::chain_status::{grouped, ChainBanner};
 use crate::components::consent_badge::{consent_label, ConsentBadge};
 use crate::components::download::DownloadButtons;
+use crate::fetched::Fetched;
 use crate::labels;
 use crate::live::Live;
 use crate::route::{Link, Route};
@@ -95,7 +96,7 @@ pub fn CompliancePage() -> impl IntoView {
             limit.set(PAGE_ROWS);
         }
     });
-    let page = LocalResource::new({
+    let page = Fetched::new({
         let api = api.clone();
         move || {
             let api = api.clone();
@@ -106,7 +107,7 @@ pub fn CompliancePage() -> impl IntoView {
             async move { api.compliance_numbers(&filter, 0, limit).await }
         }
     });
-    let advisors = LocalResource::new({
+    let advisors = Fetched::new({
         let api = api.clone();
         move || {
             let api = api.clone();
@@ -236,7 +237,7 @@ pub fn OpenStopFlags(
 ) -> impl IntoView {
     let api = expect_context::<Api>();
     let live = expect_context::<Live>();
-    let flags = LocalResource::new(move || {
+    let flags = Fetched::new(move || {
         live.revision();
         let api = api.clone();
         async move { api.compliance_stop_flags().await }
@@ -284,7 +285,7 @@ pub fn WebhookReviews(
     now: Signal<DateTime<Utc>>,
 ) -> impl IntoView {
     let api = expect_context::<Api>();
-    let reviews = LocalResource::new(move || {
+    let reviews = Fetched::new(move || {
         let api = api.clone();
         async move { api.compliance_reviews().await }
     });
@@ -340,7 +341,7 @@ pub fn AccessLog(
 ) -> impl IntoView {
     let api = expect_context::<Api>();
     let live = expect_context::<Live>();
-    let log = LocalResource::new(move || {
+    let log = Fetched::new(move || {
         live.revision();
         let api = api.clone();
         async move { api.compliance_access_log(ACCESS_ROWS).await }

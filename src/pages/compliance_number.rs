@@ -15,6 +15,7 @@ use crate::components::download::{DownloadButton, DownloadButtons};
 use crate::components::evidence_timeline::EvidenceTimeline;
 use crate::components::legal_hold::LegalHoldCard;
 use crate::components::revocation::{RecordRevocation, RevocationNotice, StopFlags};
+use crate::fetched::Fetched;
 use crate::live::Live;
 use crate::route::{Link, Route};
 use crate::time::{local_now, ServerClock};
@@ -41,7 +42,7 @@ pub fn ComplianceNumberPage(
     let api = expect_context::<Api>();
     let live = expect_context::<Live>();
     let refresh = RwSignal::new(0u64);
-    let timeline = LocalResource::new({
+    let timeline = Fetched::new({
         let api = api.clone();
         let phone = phone.clone();
         move || {

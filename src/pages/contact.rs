@@ -12,6 +12,7 @@ use crate::components::conversation::Conversation;
 use crate::components::icons::{SmsIcon, WhatsAppIcon};
 use crate::components::modal::Modal;
 use crate::components::revocation::{RecordRevocation, StopFlags};
+use crate::fetched::Fetched;
 use crate::pages::contact_data::ContactData;
 use crate::pages::SandboxMode;
 use crate::route::{use_router, Link, Route};
@@ -25,7 +26,7 @@ pub fn ContactPage(id: i64) -> impl IntoView {
     let name = data.name();
     let snapshot = data.snapshot();
     let now = data.now;
-    let templates = LocalResource::new(move || {
+    let templates = Fetched::new(move || {
         let api = api.clone();
         async move { api.templates().await }
     });

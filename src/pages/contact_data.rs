@@ -13,6 +13,7 @@ use leptos::prelude::*;
 use optin_core::api::{ConsentSnapshot, ConsentState, ConsentView, Contact, MessageView};
 
 use crate::api::{Api, ClientError};
+use crate::fetched::Fetched;
 use crate::live::Live;
 use crate::time::{local_now, ServerClock};
 
@@ -23,13 +24,13 @@ const TICK: Duration = Duration::from_secs(20);
 #[derive(Clone, Copy)]
 pub struct ContactData {
     /// The contact.
-    pub contact: LocalResource<Result<Contact, ClientError>>,
+    pub contact: Fetched<Result<Contact, ClientError>>,
     /// The latest consent answer and the server clock read with it.
     pub consent: RwSignal<Option<(ConsentSnapshot, ServerClock)>>,
     /// Why the latest consent fetch failed, if it did.
     pub consent_error: RwSignal<Option<ClientError>>,
     /// The conversation, both channels.
-    pub messages: LocalResource<Result<Vec<MessageView>, ClientError>>,
+    pub messages: Fetched<Result<Vec<MessageView>, ClientError>>,
     /// The server's time now, updated every few seconds.
     pub now: Memo<DateTime<Utc>>,
     refresh: RwSignal<u64>,
@@ -41,7 +42,7 @@ impl ContactData {
         let api = expect_context::<Api>();
         let live = expect_context::<Live>();
         let refresh = RwSignal::new(0u64);
-        let contact = LocalResource::new({
+        let contact = Fetched::new({
             let api = api.clone();
             move || {
                 let api = api.clone();
@@ -53,7 +54,7 @@ impl ContactData {
         let revision = Memo::new(move |_| {
             phone.with(|p| p.as_deref().map(|p| live.revision_of(p)).unwrap_or(0))
         });
-        let fetched_consent = LocalResource::new({
+        let fetched_consent = Fetched::new({
             let api = api.clone();
             move || {
                 revision.track();
@@ -62,7 +63,7 @@ impl ContactData {
                 async move { api.consent(id).await }
             }
         });
-        let messages = LocalResource::new(move || {
+        let messages = Fetched::new(move || {
             revision.track();
             refresh.track();
             let api = api.clone();
