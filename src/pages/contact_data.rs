@@ -57,14 +57,16 @@ impl ContactData {
         let fetched_consent = Fetched::new({
             let api = api.clone();
             move || {
-                revision.track();
+                // Read, not only tracked: a memo nobody reads is never
+                // computed, so it never hears of the changes it depends on.
+                revision.get();
                 refresh.track();
                 let api = api.clone();
                 async move { api.consent(id).await }
             }
         });
         let messages = Fetched::new(move || {
-            revision.track();
+            revision.get();
             refresh.track();
             let api = api.clone();
             async move { api.messages(id).await }
