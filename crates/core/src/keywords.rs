@@ -140,6 +140,16 @@ pub const TWILIO_OPT_IN: [&str; 3] = ["start", "yes", "unstop"];
 /// Twilio's default help keywords, exactly.
 pub const TWILIO_HELP: [&str; 2] = ["help", "info"];
 
+/// Every word [`classify`] recognises, in every language (normalized).
+pub fn all_words() -> impl Iterator<Item = &'static str> {
+    WORDS.iter().flat_map(|words| {
+        [words.opt_in, words.opt_out, words.decline, words.help]
+            .into_iter()
+            .flatten()
+            .copied()
+    })
+}
+
 /// Classifies a whole inbound WhatsApp message, in any of the languages;
 /// `None` when it is not a keyword.
 pub fn classify(text: &str) -> Option<Keyword> {
