@@ -139,10 +139,11 @@ fn Shell() -> impl IntoView {
     // The contact list is an advisor's first screen: its first page is asked
     // for now, beside `GET /me`. (For compliance, whose first screen it is
     // not, the service refuses it and nothing uses the answer.)
-    if router.route_untracked() == Route::Contacts {
-        let revision = untrack(|| live.revision());
-        provide_context(FirstContactsPage::ask(api.clone(), revision));
-    }
+    let first_page = (router.route_untracked() == Route::Contacts).then(|| {
+        let first = FirstContactsPage::ask(api.clone(), untrack(|| live.revision()));
+        provide_context(first);
+        first
+    });
     live.connect(api);
     // Tell an embedding CRM when a contact's consent changes.
     Effect::new(move |_| {
@@ -170,7 +171,15 @@ fn Shell() -> impl IntoView {
     // Which screens this person has: nothing is shown until the service says,
     // so an advisor never sees the compliance view, nor compliance an
     // advisor's screens.
-    let role = Memo::new(move |_| me.get().map(|me| me.map(|me| me.role)));
+    // The contact list is served to advisors only, so its first page, when it
+    // answers before `GET /me`, already says this is an advisor: the list
+    // is drawn then, and the header's name follows.
+    let role = Memo::new(move |_| match me.get() {
+        Some(me) => Some(me.map(|me| me.role)),
+        None => first_page
+            .filter(FirstContactsPage::answered)
+            .map(|_| Ok(Role::Advisor)),
+    });
     // Kept here, so coming back to the list finds its filters as they were.
     provide_context(ComplianceFilters::new());
     // Keyed by the screen, not the whole route value, so moving between two

@@ -175,7 +175,8 @@ pub fn use_router() -> Router {
 #[component]
 pub fn Link(
     /// Where it goes.
-    to: Route,
+    #[prop(into)]
+    to: Signal<Route>,
     /// Extra classes.
     #[prop(optional)]
     class: &'static str,
@@ -185,14 +186,14 @@ pub fn Link(
     children: Children,
 ) -> impl IntoView {
     let router = use_router();
-    let href = to.path();
+    let href = move || to.with(Route::path);
     let on_click = move |ev: leptos::ev::MouseEvent| {
         // Let the browser handle new-tab and download gestures.
         if ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.alt_key() || ev.button() != 0 {
             return;
         }
         ev.prevent_default();
-        router.go(to.clone());
+        router.go(to.get_untracked());
     };
     view! {
         <a href=href class=class aria-label=label on:click=on_click>{children()}</a>

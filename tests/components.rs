@@ -60,6 +60,7 @@ fn find<T: JsCast>(host: &HtmlElement, selector: &str) -> T {
 /// A contact row whose buttons do nothing, inside a router that stays put.
 fn row(contact: Contact) -> impl IntoView {
     provide_context(Router::detached(Route::Contacts));
+    let contact = std::sync::Arc::new(contact);
     view! { <ContactRow contact on_whatsapp=Callback::new(|_| ()) on_sms=Callback::new(|_| ())/> }
 }
 
@@ -1731,6 +1732,15 @@ fn contacts_page() -> impl IntoView {
     view! { <optin_app::pages::contacts::ContactsPage/> }
 }
 
+fn row_elements(host: &HtmlElement) -> Vec<web_sys::Element> {
+    let rows = host
+        .query_selector_all("ul[aria-label='Contacts'] > li")
+        .unwrap();
+    (0..rows.length())
+        .filter_map(|i| rows.item(i)?.dyn_into().ok())
+        .collect()
+}
+
 fn row_names(host: &HtmlElement) -> Vec<String> {
     texts(host, "ul[aria-label='Contacts'] > li .contact__name")
 }
@@ -1753,10 +1763,17 @@ async fn a_keystroke_filters_the_loaded_rows_at_once_and_the_services_answer_the
     .await;
 
     let search: HtmlInputElement = find(&host, "input[type='search']");
+    let rows_before = row_elements(&host);
     type_into(&search, "smi");
     leptos::task::tick().await;
     // Shown from the rows loaded while the service has not answered yet.
     assert_eq!(held_searches("smi"), 1, "the service is asked too");
+    assert!(
+        row_elements(&host).iter().all(|row| rows_before
+            .iter()
+            .any(|before| before.is_same_node(Some(row)))),
+        "the rows' elements show the matches rather than rows being built anew"
+    );
     assert_eq!(
         row_names(&host),
         [

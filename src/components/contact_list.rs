@@ -81,10 +81,13 @@ pub fn ContactList(
     let resize = window_event_listener(leptos::ev::resize, move |_| measure());
     on_cleanup(move || resize.remove());
 
-    // A new search starts at its top.
+    // A new search starts at its top. Only when scrolled: setting
+    // `scrollTop` lays the page out at once, which cost every keystroke
+    // a layout of the rows it had just changed.
     Effect::new(move |previous: Option<String>| {
         let query = lists.with(|l| l.shown().query().text().to_owned());
-        if previous.is_some_and(|previous| previous != query) {
+        let scrolled = scroll_top.get_untracked() > 0.0;
+        if scrolled && previous.is_some_and(|previous| previous != query) {
             if let Some(scroller) = scroller.get_untracked() {
                 scroller.set_scroll_top(0);
             }
@@ -153,15 +156,24 @@ pub fn ContactList(
             drawn
         })
     });
-    let places = Memo::new(move |_| {
-        let of = total.get();
-        drawn.with(|drawn| {
-            drawn
-                .iter()
-                .map(|(index, c)| (c.id, RowPlace { index: *index, of }))
-                .collect::<HashMap<_, _>>()
-        })
+    // Each drawn row in a slot of its own, kept while its contact is drawn.
+    let slots = Memo::new(move |before: Option<&Vec<Option<Drawn>>>| {
+        drawn.with(|drawn| recycle_slots(before.map_or(&[], Vec::as_slice), drawn))
     });
+    // In list order, so that the page (and Tab, and a screen reader) reads
+    // the rows in the list's order: a slot reused for a row further down
+    // moves there.
+    let filled = move || {
+        slots.with(|slots| {
+            let mut filled = slots
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, row)| Some((slot, row.clone()?)))
+                .collect::<Vec<_>>();
+            filled.sort_unstable_by_key(|(_, (index, _))| *index);
+            filled
+        })
+    };
 
     view! {
         <div
@@ -181,20 +193,56 @@ pub fn ContactList(
                 on:focusin=on_focusin
                 on:focusout=on_focusout
             >
-                // Keyed by contact (and what its row shows): scrolling moves
-                // rows, a live update redraws only the rows that changed.
+                // Keyed by slot: a keystroke or a scroll writes the new
+                // contacts into the rows there, rather than building rows.
                 <For
-                    each=move || drawn.get()
-                    key=|(_, c)| (c.id, c.consent, c.name.clone())
-                    children=move |(_, contact): Drawn| {
-                        let id = contact.id;
-                        let place = Signal::derive(move || {
-                            places.with(|p| p.get(&id).copied().unwrap_or_default())
+                    each=filled
+                    key=|(slot, _)| *slot
+                    children=move |(slot, first): (usize, Drawn)| {
+                        // Until the list drops this slot, the last contact it held.
+                        let row = Memo::new(move |before: Option<&Drawn>| {
+                            slots
+                                .with(|slots| slots.get(slot).cloned().flatten())
+                                .unwrap_or_else(|| before.unwrap_or(&first).clone())
                         });
-                        view! { <ContactRow contact=Contact::clone(&contact) on_whatsapp on_sms place/> }
+                        let contact = Signal::derive(move || row.with(|(_, c)| c.clone()));
+                        let place = Signal::derive(move || RowPlace {
+                            index: row.with(|(index, _)| *index),
+                            of: total.get(),
+                        });
+                        view! { <ContactRow contact on_whatsapp on_sms place/> }
                     }
                 />
             </ul>
         </div>
     }
+}
+
+/// The drawn rows placed in slots: a contact drawn before keeps its slot (so
+/// the focused row keeps its element), and the others take the slots that
+/// freed up, in order. Slots are never dropped, only emptied, so typing back
+/// and forth reuses the same elements.
+fn recycle_slots(before: &[Option<Drawn>], drawn: &[Drawn]) -> Vec<Option<Drawn>> {
+    let mut slots: Vec<Option<Drawn>> = vec![None; before.len().max(drawn.len())];
+    let slot_of: HashMap<i64, usize> = before
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, row)| Some((row.as_ref()?.1.id, slot)))
+        .collect();
+    let mut newcomers = Vec::new();
+    for row in drawn {
+        match slot_of.get(&row.1.id) {
+            Some(&slot) => slots[slot] = Some(row.clone()),
+            None => newcomers.push(row.clone()),
+        }
+    }
+    let mut free = (0..slots.len())
+        .filter(|&slot| slots[slot].is_none())
+        .collect::<Vec<_>>();
+    free.reverse();
+    for row in newcomers {
+        let slot = free.pop().expect("there are as many slots as drawn rows");
+        slots[slot] = Some(row);
+    }
+    slots
 }

@@ -1,5 +1,7 @@
 //! One contact in the list: initials, name, number, consent badge, channels.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use optin_core::api::{initials, ConsentView, Contact};
 
@@ -17,11 +19,14 @@ pub struct RowPlace {
     pub of: u64,
 }
 
-/// A row of the contact list.
+/// A row of the contact list. In the virtual list a row is a slot whose
+/// contact changes (a keystroke, a scroll): every part reads `contact`, so
+/// the row's elements stay and only what differs is written.
 #[component]
 pub fn ContactRow(
     /// The contact shown.
-    contact: Contact,
+    #[prop(into)]
+    contact: Signal<Arc<Contact>>,
     /// The WhatsApp button was pressed.
     on_whatsapp: Callback<Contact>,
     /// The SMS button was pressed.
@@ -31,45 +36,35 @@ pub fn ContactRow(
     #[prop(optional, into)]
     place: Option<Signal<RowPlace>>,
 ) -> impl IntoView {
-    let state = contact.consent;
-    let whatsapp_title = match state {
+    let name = move || contact.with(|c| c.name.clone());
+    let whatsapp_title = move || match contact.with(|c| c.consent) {
         ConsentView::None => "Ask for WhatsApp consent",
         ConsentView::OptedIn => "Message on WhatsApp",
         _ => "WhatsApp consent and messages",
     };
-    let (for_whatsapp, for_sms) = (contact.clone(), contact.clone());
-    let Contact {
-        id,
-        name,
-        display_phone,
-        ..
-    } = contact;
-    let (whatsapp_label, sms_label) = (format!("WhatsApp {name}"), format!("SMS {name}"));
+    let current = move || Contact::clone(&contact.get_untracked());
     view! {
         <li
             class="contact"
-            data-contact-id=id.to_string()
+            data-contact-id=move || contact.with(|c| c.id.to_string())
             aria-posinset=move || place.map(|p| (p.get().index + 1).to_string())
             aria-setsize=move || place.map(|p| p.get().of.to_string())
             style=move || place.map(|p| format!("--row-index: {}", p.get().index))
         >
-            <span class="avatar" aria-hidden="true">{initials(&name)}</span>
+            <span class="avatar" aria-hidden="true">{move || contact.with(|c| initials(&c.name))}</span>
             <span class="contact__text">
-                <Link to=Route::Contact(id) class="contact__name">{name.clone()}</Link>
-                <span class="contact__phone">{display_phone}</span>
+                <Link to=Signal::derive(move || Route::Contact(contact.with(|c| c.id))) class="contact__name">{name}</Link>
+                <span class="contact__phone">{move || contact.with(|c| c.display_phone.clone())}</span>
             </span>
-            <ConsentBadge state=state/>
+            <ConsentBadge state=Signal::derive(move || contact.with(|c| c.consent))/>
             <span class="contact__actions">
                 <Show when=WhatsAppEnabled::current>
                     <button
                         type="button"
                         class="icon-button icon-button--whatsapp"
-                        aria-label=whatsapp_label.clone()
+                        aria-label=move || format!("WhatsApp {}", name())
                         title=whatsapp_title
-                        on:click={
-                            let for_whatsapp = for_whatsapp.clone();
-                            move |_| on_whatsapp.run(for_whatsapp.clone())
-                        }
+                        on:click=move |_| on_whatsapp.run(current())
                     >
                         <WhatsAppIcon/>
                     </button>
@@ -77,9 +72,9 @@ pub fn ContactRow(
                 <button
                     type="button"
                     class="icon-button"
-                    aria-label=sms_label
+                    aria-label=move || format!("SMS {}", name())
                     title="Send an SMS"
-                    on:click=move |_| on_sms.run(for_sms.clone())
+                    on:click=move |_| on_sms.run(current())
                 >
                     <SmsIcon/>
                 </button>

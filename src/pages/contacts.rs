@@ -56,11 +56,14 @@ impl ListStatus {
 /// The list's first page, asked for beside the shell's `GET /me` rather than
 /// after it: the list is an advisor's first screen, and waiting for one
 /// answer before asking the other cost a round trip before the first paint.
-/// Taken by the first list that opens; later ones ask for themselves.
+/// Taken by the first list that opens; later ones ask for themselves. Its
+/// answer also lets the shell draw the list before `GET /me` answers.
 #[derive(Clone, Copy)]
 pub struct FirstContactsPage {
     /// `None` until the service answers.
     answer: RwSignal<Option<Result<ContactPage, ClientError>>>,
+    /// Whether the service gave the page (stays when the list takes it).
+    served: RwSignal<bool>,
     /// The live revision it was asked at.
     revision: u64,
     taken: StoredValue<bool>,
@@ -68,16 +71,23 @@ pub struct FirstContactsPage {
 
 impl FirstContactsPage {
     pub fn ask(api: Api, revision: u64) -> Self {
-        let answer = RwSignal::new(None);
+        let (answer, served) = (RwSignal::new(None), RwSignal::new(false));
         spawn_local(async move {
             let page = api.contacts("", 0, PAGE_ROWS as u32).await;
+            let _ = served.try_set(page.is_ok());
             let _ = answer.try_set(Some(page));
         });
         Self {
             answer,
+            served,
             revision,
             taken: StoredValue::new(false),
         }
+    }
+
+    /// Whether the service has given the page (tracked): only an advisor is.
+    pub fn answered(&self) -> bool {
+        self.served.get()
     }
 
     /// This, the first time only.

@@ -160,12 +160,14 @@ async function coldLoad(token, { keepOpen = false } = {}) {
     const resources = performance.getEntriesByType('resource');
     const wasm = resources.find((r) => r.name.endsWith('.wasm'));
     const contacts = resources.find((r) => r.name.includes('/api/v1/contacts'));
+    const me = resources.find((r) => new URL(r.name).pathname === '/api/v1/me');
     return {
       dom_content_loaded_ms: nav?.domContentLoadedEventEnd,
       first_contentful_paint_ms: fcp?.startTime,
       wasm_loaded_ms: wasm?.responseEnd,
       contacts_request_start_ms: contacts?.startTime,
       contacts_response_end_ms: contacts?.responseEnd,
+      me_response_end_ms: me?.responseEnd,
     };
   });
   const items = await contactsList(page).getByRole('listitem').count();
@@ -226,6 +228,7 @@ async function loadSeries(token, count) {
         wasm_loaded: medianOf('wasm_loaded_ms'),
         contacts_request_start: medianOf('contacts_request_start_ms'),
         contacts_response_end: medianOf('contacts_response_end_ms'),
+        me_response_end: medianOf('me_response_end_ms'),
         list_painted_after_response: median(rendering),
       },
       ...heap,
