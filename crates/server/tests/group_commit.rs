@@ -88,3 +88,79 @@ async fn a_savepoint_undoes_one_part_and_the_rest_commits() {
     assert_eq!(kept, vec!["savepoint:after", "savepoint:kept"]);
     t.service.stop().await;
 }
+
+/// A webhook whose writes the database refuses (a trigger stands in for any
+/// failure of one webhook) is answered with an error and the provider
+/// delivers it again; the webhooks batched with it are applied and
+/// acknowledged all the same, once each, and the chain stays intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_webhook_of_a_batch_is_refused_alone() {
+    let t = start().await;
+    let pool = t.service.state.store.pool();
+    let on_postgres = std::env::var(support::POSTGRES_SERVER).is_ok_and(|url| !url.is_empty());
+    let refusal: &[&str] = if on_postgres {
+        &[
+            "CREATE FUNCTION refuse_boom() RETURNS trigger AS $$ BEGIN
+               IF NEW.body = 'boom' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+               RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages
+               FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
+        ]
+    } else {
+        &[
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages WHEN NEW.body = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        ]
+    };
+    for statement in refusal {
+        sqlx::query(statement).execute(pool).await.unwrap();
+    }
+    let secret = t.service.state.providers.settings.app_secret.clone();
+    let (commits_before, committed_before) = t.service.state.ingest.counts();
+    const WEBHOOKS: usize = 60;
+    const BOOM: usize = 17;
+    let posts: Vec<_> = (0..WEBHOOKS)
+        .map(|i| {
+            let (http, base, secret) = (t.http.clone(), t.base.clone(), secret.clone());
+            let body = if i == BOOM {
+                hello(i).replace("\"hello\"", "\"boom\"")
+            } else {
+                hello(i)
+            };
+            tokio::spawn(async move { post_signed_whatsapp(&http, &base, &secret, body).await })
+        })
+        .collect();
+    for (i, post) in posts.into_iter().enumerate() {
+        let status = post.await.unwrap();
+        if i == BOOM {
+            assert_eq!(status, 500, "the refused webhook is not acknowledged");
+        } else {
+            assert_eq!(status, 200, "webhook {i} is acknowledged");
+        }
+    }
+    let (commits, committed) = t.service.state.ingest.counts();
+    let (commits, committed) = (commits - commits_before, committed - committed_before);
+    assert_eq!(committed, WEBHOOKS as u64 - 1);
+    assert!(
+        commits < committed,
+        "the webhooks were batched: {commits} commits for {committed}"
+    );
+    let like = "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND provider_message_id LIKE 'wamid.GROUP%'";
+    assert_eq!(t.count(like).await, WEBHOOKS as i64 - 1);
+    let boom = format!(
+        "SELECT COUNT(*) FROM webhook_receipts WHERE dedupe_key = 'wa:msg:wamid.GROUP{BOOM}'"
+    );
+    assert_eq!(
+        t.count(&boom).await,
+        0,
+        "its receipt went with it: a redelivery applies"
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM consent_events WHERE kind = 'message_in'")
+            .await,
+        WEBHOOKS as i64 - 1
+    );
+    let (status, chain) = t.api("GET", "/compliance/chain", &t.compliance, None).await;
+    assert_eq!((status, &chain["intact"]), (200, &json!(true)), "{chain}");
+    t.service.stop().await;
+}

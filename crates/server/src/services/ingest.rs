@@ -5,8 +5,9 @@
 //! that arrive together are therefore applied together: each waiting
 //! request puts its webhook in a queue, and whichever request takes the
 //! writer's turn applies everything queued (up to [`MAX_BATCH`]) in one
-//! transaction, each webhook inside its own savepoint, then commits once
-//! and answers every request of the batch. A webhook is acknowledged only
+//! transaction (each webhook inside its own savepoint only when one of the
+//! batch failed: see [`apply_batch`]), then commits once and answers every
+//! request of the batch. A webhook is acknowledged only
 //! after the commit that holds it is durable; one that fails is rolled back
 //! to its savepoint alone and answered with its error (the provider delivers
 //! it again), the rest of the batch commits. If the transaction itself is
@@ -112,8 +113,48 @@ fn take_batch(ingest: &GroupCommit) -> Vec<Queued> {
     queued.drain(..take).collect()
 }
 
-/// One transaction for the batch, a savepoint for each webhook.
+/// One transaction for the batch. Webhooks almost always apply, so the
+/// batch first runs without a savepoint per webhook (two statements each,
+/// on the single writer); if one of them fails, that run is rolled back and
+/// the batch runs again with a savepoint each, so only the failing webhook
+/// is refused.
 async fn apply_batch(state: &AppState, batch: Vec<Queued>) {
+    match apply_together(state, &batch).await {
+        Ok(true) => {
+            count_commit(state, batch.len());
+            for queued in batch {
+                let _ = queued.answer.send(Ok(()));
+            }
+        }
+        Ok(false) => apply_each(state, batch).await,
+        Err(e) => answer_all(batch, &e),
+    }
+}
+
+/// The whole batch in one transaction; `false` (and nothing kept) when a
+/// webhook of it failed.
+async fn apply_together(state: &AppState, batch: &[Queued]) -> AppResult<bool> {
+    let mut work = Work::begin(state).await?;
+    for queued in batch {
+        if let Err(e) = apply_webhook(&mut work, queued).await {
+            tracing::info!(error = %e, "a webhook of a batch failed; the batch is applied again one by one");
+            return Ok(false); // dropping `work` rolls the transaction back
+        }
+    }
+    work.commit(state).await?;
+    Ok(true)
+}
+
+fn count_commit(state: &AppState, applied: usize) {
+    state.ingest.commits.fetch_add(1, Ordering::Relaxed);
+    state
+        .ingest
+        .committed
+        .fetch_add(applied as u64, Ordering::Relaxed);
+}
+
+/// One transaction for the batch, a savepoint for each webhook.
+async fn apply_each(state: &AppState, batch: Vec<Queued>) {
     let mut work = match Work::begin(state).await {
         Ok(work) => work,
         Err(e) => return answer_all(batch, &e),
@@ -128,9 +169,7 @@ async fn apply_batch(state: &AppState, batch: Vec<Queued>) {
     }
     match work.commit(state).await {
         Ok(()) => {
-            let applied = outcomes.iter().filter(|o| o.is_ok()).count() as u64;
-            state.ingest.commits.fetch_add(1, Ordering::Relaxed);
-            state.ingest.committed.fetch_add(applied, Ordering::Relaxed);
+            count_commit(state, outcomes.iter().filter(|o| o.is_ok()).count());
             for (queued, outcome) in batch.into_iter().zip(outcomes) {
                 let _ = queued.answer.send(outcome);
             }
@@ -139,15 +178,18 @@ async fn apply_batch(state: &AppState, batch: Vec<Queued>) {
     }
 }
 
+async fn apply_webhook(work: &mut Work, queued: &Queued) -> AppResult<()> {
+    match queued.provider {
+        Provider::WhatsApp => inbound::apply_whatsapp_in(work, &queued.webhook).await,
+        Provider::Sms => inbound::apply_sms_in(work, &queued.webhook).await,
+    }
+}
+
 /// Applies one webhook inside its savepoint. The outer error means the
 /// transaction itself failed; the inner one is this webhook's own.
 async fn apply_one(work: &mut Work, queued: &Queued) -> AppResult<AppResult<()>> {
     let mark = work.mark().await?;
-    let applied = match queued.provider {
-        Provider::WhatsApp => inbound::apply_whatsapp_in(work, &queued.webhook).await,
-        Provider::Sms => inbound::apply_sms_in(work, &queued.webhook).await,
-    };
-    match applied {
+    match apply_webhook(work, queued).await {
         Ok(()) => {
             work.keep(mark).await?;
             Ok(Ok(()))

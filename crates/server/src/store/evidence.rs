@@ -235,7 +235,10 @@ impl UnitOfWork {
     /// writers never pick the same sequence number.
     pub async fn append_evidence(&mut self, event: NewEvidence) -> StoreResult<i64> {
         let tx = &mut self.tx;
-        let last = head(&mut **tx, event.organization_id).await?;
+        let last = match self.known.chain_heads.remove(&event.organization_id) {
+            Some(head) => Some(head),
+            None => head(&mut **tx, event.organization_id).await?,
+        };
         let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
         let mut row = EvidenceRow {
             id: 0,
@@ -259,7 +262,7 @@ impl UnitOfWork {
             hash_form: HashForm::V2,
         };
         row.hash = chain_hash(&row);
-        Ok(sqlx::query_scalar(
+        let id = sqlx::query_scalar(
             "INSERT INTO consent_events (organization_id, seq, phone_e164, advisor_id, kind, cause,
             state_after, provider_time, received_at, detail_json, raw_body, signature_valid,
             prev_hash, hash, mode, signature_header, signed_url, hash_form)
@@ -285,7 +288,12 @@ impl UnitOfWork {
         .bind(&row.signed_url)
         .bind(row.hash_form)
         .fetch_one(&mut **tx)
-        .await?)
+        .await?;
+        // Only once the insert stood: a failed one leaves the head unknown.
+        self.known
+            .chain_heads
+            .insert(row.organization_id, (row.seq, row.hash));
+        Ok(id)
     }
 }
 

@@ -293,6 +293,20 @@ pub struct UnitOfWork {
     pub(crate) tx: Transaction<'static, Any>,
     pub(crate) mode: Mode,
     pub(crate) engine: Engine,
+    /// What this transaction already read or wrote and will read again (a
+    /// batch of webhooks asks the same things): each a round trip saved.
+    pub(crate) known: Known,
+}
+
+/// Answers a unit of work keeps while its transaction holds the write lock
+/// (nobody else can change them meanwhile). Forgotten on a rollback to a
+/// savepoint, which may undo what they say.
+#[derive(Default)]
+pub(crate) struct Known {
+    /// Each organization's last consent event: (sequence, hash).
+    pub(crate) chain_heads: std::collections::HashMap<i64, (i64, String)>,
+    /// Which organization owns a WhatsApp business number (phone number id).
+    pub(crate) whatsapp_numbers: std::collections::HashMap<String, Option<i64>>,
 }
 
 /// Whether a connection going back to the pool can serve again. When a
@@ -447,6 +461,7 @@ impl Store {
             tx: self.write_transaction().await?,
             mode: self.mode,
             engine: self.engine,
+            known: Known::default(),
         })
     }
 
@@ -517,6 +532,7 @@ impl UnitOfWork {
     /// rolled the whole transaction back (a full disk, an I/O error): the
     /// savepoint went with it.
     pub async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
+        self.known = Known::default();
         sqlx::query("ROLLBACK TO part")
             .execute(&mut *self.tx)
             .await?;

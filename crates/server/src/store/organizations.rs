@@ -153,12 +153,19 @@ impl UnitOfWork {
         &mut self,
         phone_number_id: &str,
     ) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
+        if let Some(known) = self.known.whatsapp_numbers.get(phone_number_id) {
+            return Ok(*known);
+        }
+        let owner = sqlx::query_scalar(
             "SELECT organization_id FROM whatsapp_numbers WHERE phone_number_id = $1",
         )
         .bind(phone_number_id)
         .fetch_optional(&mut *self.tx)
-        .await?)
+        .await?;
+        self.known
+            .whatsapp_numbers
+            .insert(phone_number_id.to_owned(), owner);
+        Ok(owner)
     }
 
     /// The organization that sends SMS from this number.
