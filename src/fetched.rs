@@ -3,6 +3,12 @@
 //! shown stays until the next one arrives; an answer to a request that a
 //! newer one replaced is dropped.
 //!
+//! A request must *read* the memos it depends on (`get`, `with`), not only
+//! `track()` them: in reactive_graph a memo that nobody has read is never
+//! computed, so it never hears of its own inputs and never notifies. (Plain
+//! signals may be tracked.) `LocalResource` hid this; a contact's screen
+//! stopped refetching on live events until `contact_data.rs` read its memo.
+//!
 //! What Leptos' `LocalResource` does for these screens, without its async
 //! machinery (Suspense, wakers, subscriptions), which was instantiated anew
 //! for every answer type: about a tenth of the wasm's code.

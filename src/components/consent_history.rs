@@ -24,7 +24,7 @@ pub fn ConsentHistory(
     let record = Fetched::new({
         let api = api.clone();
         move || {
-            revision.track();
+            let _ = revision.get();
             let api = api.clone();
             async move { api.consent_record(contact_id).await }
         }

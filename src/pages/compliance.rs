@@ -91,7 +91,8 @@ pub fn CompliancePage() -> impl IntoView {
     let filter = Memo::new(move |_| filters.filter());
     let limit = RwSignal::new(PAGE_ROWS);
     Effect::new(move |_| {
-        filter.track();
+        // Read, not only tracked: a memo only tracked is never computed (see `Fetched`).
+        filter.with(|_| ());
         if limit.get_untracked() != PAGE_ROWS {
             limit.set(PAGE_ROWS);
         }

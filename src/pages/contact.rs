@@ -33,12 +33,9 @@ pub fn ContactPage(id: i64) -> impl IntoView {
     let templates =
         Signal::derive(move || templates.get().and_then(Result::ok).unwrap_or_default());
     let loaded = Memo::new(move |_| data.consent.with(Option::is_some));
-    // Refetch the record whenever the contact's data was refetched.
-    let history_revision = Signal::derive(move || {
-        data.consent.track();
-        data.messages.track();
-        0usize
-    });
+    // The record is fetched again with the contact's consent and messages
+    // (once per change, not once per answer).
+    let history_revision = Signal::derive(move || data.fetches() as usize);
     let state = Memo::new(move |_| snapshot.with(|s| s.state));
 
     let confirm = RwSignal::new(None::<Contact>);

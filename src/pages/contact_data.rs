@@ -34,6 +34,8 @@ pub struct ContactData {
     /// The server's time now, updated every few seconds.
     pub now: Memo<DateTime<Utc>>,
     refresh: RwSignal<u64>,
+    /// This number's live revision.
+    revision: Memo<u64>,
 }
 
 impl ContactData {
@@ -149,8 +151,15 @@ impl ContactData {
             consent_error,
             messages,
             now,
+            revision,
             refresh,
         }
+    }
+
+    /// What makes consent and messages be fetched again, read (tracked): for
+    /// what else follows them.
+    pub fn fetches(&self) -> u64 {
+        self.revision.get() + self.refresh.get()
     }
 
     /// Fetches consent and messages again.

@@ -73,7 +73,7 @@ impl FirstContactsPage {
     pub fn ask(api: Api, revision: u64) -> Self {
         let (answer, served) = (RwSignal::new(None), RwSignal::new(false));
         spawn_local(async move {
-            let page = api.contacts("", 0, PAGE_ROWS as u32).await;
+            let page = ask_page(&api, &ContactQuery::default(), 0).await;
             let _ = served.try_set(page.is_ok());
             let _ = answer.try_set(Some(page));
         });
@@ -97,6 +97,16 @@ impl FirstContactsPage {
             .try_update_value(|taken| !std::mem::replace(taken, true));
         first.unwrap_or(false).then_some(self)
     }
+}
+
+/// Page `number` of the list for `query`, in the service's order.
+async fn ask_page(
+    api: &Api,
+    query: &ContactQuery,
+    number: u64,
+) -> Result<ContactPage, ClientError> {
+    api.contacts(query.text(), number * PAGE_ROWS, PAGE_ROWS as u32)
+        .await
 }
 
 /// Search field, contact list and the add-contact form.
@@ -129,9 +139,7 @@ pub fn ContactsPage() -> impl IntoView {
         }
         let (api, revision) = (api.get_value(), revision.get_untracked());
         spawn_local(async move {
-            let answer = api
-                .contacts(query.text(), number * PAGE_ROWS, PAGE_ROWS as u32)
-                .await;
+            let answer = ask_page(&api, &query, number).await;
             asking.try_update_value(|asking| asking.remove(&key));
             match answer {
                 // An answer to a search no longer shown is dropped there.
