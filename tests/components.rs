@@ -11,6 +11,7 @@ use optin_app::components::composer::{composer_mode, preview, Composer, Composer
 use optin_app::components::confirm_opt_in::ConfirmOptIn;
 use optin_app::components::consent_badge::ConsentBadge;
 use optin_app::components::consent_banner::{ConsentBanner, NO_ANSWER_TEXT};
+use optin_app::components::contact_list::{recycle_slots, Drawn};
 use optin_app::components::contact_row::ContactRow;
 use optin_app::components::conversation::{delivery_mark, Conversation};
 use optin_app::components::legal_hold::{retention_text, LegalHoldCard};
@@ -1892,4 +1893,53 @@ async fn a_long_list_keeps_only_the_rows_in_view_in_the_page_and_keeps_focus_whi
     );
     style.remove();
     unstub_fetch();
+}
+
+/// Slots as (row index, contact id), `None` for an empty slot.
+fn slot_ids(slots: &[Option<Drawn>]) -> Vec<Option<(u64, i64)>> {
+    slots
+        .iter()
+        .map(|slot| slot.as_ref().map(|(index, c)| (*index, c.id)))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn a_drawn_contact_keeps_its_slot_and_new_rows_take_the_freed_ones_in_order() {
+    let names: Vec<String> = (0..10).map(|i| format!("Contact {i}")).collect();
+    let contacts: Vec<std::sync::Arc<Contact>> = contacts_named(&names)
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect();
+    let drawn = |rows: &[(u64, usize)]| -> Vec<Drawn> {
+        rows.iter()
+            .map(|&(index, c)| (index, contacts[c].clone()))
+            .collect()
+    };
+    // First drawing: rows in slots in order.
+    let first = recycle_slots(&[], &drawn(&[(0, 0), (1, 1), (2, 2), (3, 3)]));
+    assert_eq!(
+        slot_ids(&first),
+        [Some((0, 1)), Some((1, 2)), Some((2, 3)), Some((3, 4))]
+    );
+    // Scrolled by two: the rows still drawn stay put (their elements, and any
+    // focus in them), the two new ones take the slots of the two that left.
+    let scrolled = recycle_slots(&first, &drawn(&[(2, 2), (3, 3), (4, 4), (5, 5)]));
+    assert_eq!(
+        slot_ids(&scrolled),
+        [Some((4, 5)), Some((5, 6)), Some((2, 3)), Some((3, 4))]
+    );
+    // A search with fewer matches, one of them drawn before at another index:
+    // it keeps its slot; the slots are kept, emptied, for the next keystroke.
+    let searched = recycle_slots(&scrolled, &drawn(&[(0, 3), (1, 9)]));
+    assert_eq!(
+        slot_ids(&searched),
+        [Some((1, 10)), None, None, Some((0, 4))]
+    );
+    // Back to more rows: every slot is used again, none added.
+    let widened = recycle_slots(&searched, &drawn(&[(0, 6), (1, 7), (2, 8), (3, 9)]));
+    assert_eq!(widened.len(), 4);
+    assert_eq!(
+        slot_ids(&widened),
+        [Some((3, 10)), Some((0, 7)), Some((1, 8)), Some((2, 9))]
+    );
 }

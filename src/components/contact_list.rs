@@ -28,7 +28,7 @@ const DEFAULT_ROW_PX: f64 = 64.0;
 const DEFAULT_VIEW_PX: f64 = 640.0;
 
 /// A row drawn: its index in the list and its contact.
-type Drawn = (u64, Arc<Contact>);
+pub type Drawn = (u64, Arc<Contact>);
 
 #[component]
 pub fn ContactList(
@@ -222,7 +222,7 @@ pub fn ContactList(
 /// the focused row keeps its element), and the others take the slots that
 /// freed up, in order. Slots are never dropped, only emptied, so typing back
 /// and forth reuses the same elements.
-fn recycle_slots(before: &[Option<Drawn>], drawn: &[Drawn]) -> Vec<Option<Drawn>> {
+pub fn recycle_slots(before: &[Option<Drawn>], drawn: &[Drawn]) -> Vec<Option<Drawn>> {
     let mut slots: Vec<Option<Drawn>> = vec![None; before.len().max(drawn.len())];
     let slot_of: HashMap<i64, usize> = before
         .iter()
