@@ -236,12 +236,11 @@ pub fn recycle_slots(before: &[Option<Drawn>], drawn: &[Drawn]) -> Vec<Option<Dr
             None => newcomers.push(row.clone()),
         }
     }
-    let mut free = (0..slots.len())
+    // There are at least as many free slots as newcomers.
+    let free = (0..slots.len())
         .filter(|&slot| slots[slot].is_none())
         .collect::<Vec<_>>();
-    free.reverse();
-    for row in newcomers {
-        let slot = free.pop().expect("there are as many slots as drawn rows");
+    for (slot, row) in free.into_iter().zip(newcomers) {
         slots[slot] = Some(row);
     }
     slots

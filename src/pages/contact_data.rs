@@ -34,8 +34,8 @@ pub struct ContactData {
     /// The server's time now, updated every few seconds.
     pub now: Memo<DateTime<Utc>>,
     refresh: RwSignal<u64>,
-    /// This number's live revision.
-    revision: Memo<u64>,
+    /// Changes whenever consent and messages are to be fetched again.
+    fetches: Signal<u64>,
 }
 
 impl ContactData {
@@ -56,20 +56,19 @@ impl ContactData {
         let revision = Memo::new(move |_| {
             phone.with(|p| p.as_deref().map(|p| live.revision_of(p)).unwrap_or(0))
         });
+        // Read, not only tracked: a memo nobody reads is never computed, so
+        // it never hears of the changes it depends on.
+        let fetches = Signal::derive(move || revision.get() + refresh.get());
         let fetched_consent = Fetched::new({
             let api = api.clone();
             move || {
-                // Read, not only tracked: a memo nobody reads is never
-                // computed, so it never hears of the changes it depends on.
-                revision.get();
-                refresh.track();
+                fetches.get();
                 let api = api.clone();
                 async move { api.consent(id).await }
             }
         });
         let messages = Fetched::new(move || {
-            revision.get();
-            refresh.track();
+            fetches.get();
             let api = api.clone();
             async move { api.messages(id).await }
         });
@@ -151,15 +150,15 @@ impl ContactData {
             consent_error,
             messages,
             now,
-            revision,
             refresh,
+            fetches,
         }
     }
 
     /// What makes consent and messages be fetched again, read (tracked): for
     /// what else follows them.
     pub fn fetches(&self) -> u64 {
-        self.revision.get() + self.refresh.get()
+        self.fetches.get()
     }
 
     /// Fetches consent and messages again.

@@ -62,8 +62,6 @@ impl ListStatus {
 pub struct FirstContactsPage {
     /// `None` until the service answers.
     answer: RwSignal<Option<Result<ContactPage, ClientError>>>,
-    /// Whether the service gave the page (stays when the list takes it).
-    served: RwSignal<bool>,
     /// The live revision it was asked at.
     revision: u64,
     taken: StoredValue<bool>,
@@ -71,15 +69,13 @@ pub struct FirstContactsPage {
 
 impl FirstContactsPage {
     pub fn ask(api: Api, revision: u64) -> Self {
-        let (answer, served) = (RwSignal::new(None), RwSignal::new(false));
+        let answer = RwSignal::new(None);
         spawn_local(async move {
             let page = ask_page(&api, &ContactQuery::default(), 0).await;
-            let _ = served.try_set(page.is_ok());
             let _ = answer.try_set(Some(page));
         });
         Self {
             answer,
-            served,
             revision,
             taken: StoredValue::new(false),
         }
@@ -87,7 +83,7 @@ impl FirstContactsPage {
 
     /// Whether the service has given the page (tracked): only an advisor is.
     pub fn answered(&self) -> bool {
-        self.served.get()
+        self.answer.with(|answer| matches!(answer, Some(Ok(_))))
     }
 
     /// This, the first time only.
@@ -167,7 +163,7 @@ pub fn ContactsPage() -> impl IntoView {
             asking.update_value(|asking| {
                 asking.remove(&key);
             });
-            match first.answer.try_update_untracked(Option::take).flatten() {
+            match first.answer.get_untracked() {
                 Some(Ok(page)) => lists.update(|l| {
                     l.answer(&ContactQuery::default(), 0, page, first.revision);
                 }),
