@@ -860,6 +860,44 @@ fn server_sent_events_are_parsed_across_chunk_boundaries() {
     assert_eq!(parser.push(&text[10..])[0].data, "café");
 }
 
+fn consent_event(id: i64, phone: &str, state: &str) -> optin_app::live::SseEvent {
+    optin_app::live::SseEvent {
+        id: Some(id.to_string()),
+        event: "consent".into(),
+        data: format!(
+            r#"{{"id":{id},"kind":"keyword_opt_in","phone":"{phone}","state":"{state}"}}"#
+        ),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn an_answer_is_shown_from_its_event_and_refetched_after_that_frame() {
+    let owner = Owner::new();
+    owner.set();
+    let live = Live::new();
+    let phone = "+447700100001";
+    // An answer: on screen now, refetched once its frame is painted.
+    assert_eq!(live.receive(&consent_event(1, phone, "opted_in")), Some(1));
+    assert_eq!(live.latest().map(|e| e.id), Some(1));
+    assert_eq!(
+        live.revision_of(phone),
+        0,
+        "no refetch before the answer is painted"
+    );
+    sleep(100).await;
+    assert_eq!(live.revision_of(phone), 1, "refetched after the frame");
+    // Anything else is only shown by its refetch: at once.
+    assert_eq!(live.receive(&consent_event(2, phone, "pending")), Some(2));
+    assert_eq!(live.revision_of(phone), 2);
+    // Not a consent event: nothing.
+    let other = optin_app::live::SseEvent {
+        event: "message".into(),
+        ..consent_event(3, phone, "opted_in")
+    };
+    assert_eq!(live.receive(&other), None);
+    assert_eq!(live.latest().map(|e| e.id), Some(2));
+}
+
 #[wasm_bindgen_test]
 fn routes_round_trip_and_encode_the_plus() {
     for route in [
