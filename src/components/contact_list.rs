@@ -1,6 +1,6 @@
 //! The contact list, virtual: only the rows in view and a few around them are
 //! in the DOM, so ten thousand contacts paint and scroll like twenty. The list
-//! element is as tall as every row (`--row-count` × `--row-height`, in CSS),
+//! element is as tall as every row (their count × `--row-height`, in CSS),
 //! each row is placed at its index, and rows not loaded yet show as empty lines.
 //!
 //! For assistive technology each row says its place (`aria-posinset` of
@@ -189,7 +189,7 @@ pub fn ContactList(
                 class="contact-list"
                 aria-label="Contacts"
                 node_ref=list
-                style=move || format!("--row-count: {}", total.get())
+                style=move || format!("height: calc({} * var(--row-height))", total.get())
                 on:focusin=on_focusin
                 on:focusout=on_focusout
             >

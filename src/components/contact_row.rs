@@ -49,7 +49,7 @@ pub fn ContactRow(
             data-contact-id=move || contact.with(|c| c.id.to_string())
             aria-posinset=move || place.map(|p| (p.get().index + 1).to_string())
             aria-setsize=move || place.map(|p| p.get().of.to_string())
-            style=move || place.map(|p| format!("--row-index: {}", p.get().index))
+            style=move || place.map(|p| format!("top: calc({} * var(--row-height))", p.get().index))
         >
             <span class="avatar" aria-hidden="true">{move || contact.with(|c| initials(&c.name))}</span>
             <span class="contact__text">
