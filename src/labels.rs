@@ -75,6 +75,7 @@ pub fn cause(cause: Cause) -> &'static str {
         Cause::Contact => "Contact",
         Cause::Provider => "WhatsApp / SMS provider",
         Cause::Service => "The service",
+        Cause::Compliance => "Compliance",
     }
 }
 

@@ -1362,6 +1362,7 @@ fn event(id: i64, kind: EvidenceKind, cause: Cause, received_at: DateTime<Utc>) 
         cause,
         state_after: None,
         advisor_name: None,
+        advisor_role: None,
         received_at,
         provider_time: None,
         text: None,
@@ -1402,10 +1403,21 @@ async fn the_timeline_shows_each_step_marks_sandbox_evidence_and_shows_raw_evide
             local(2026, 6, 10, 9, 58) + Duration::seconds(7),
         )
     };
+    // A compliance officer decided a flagged message: named as compliance, not as an advisor.
+    let dismissed = TimelineEvent {
+        advisor_name: Some("Casey Morgan".into()),
+        advisor_role: Some(Role::Compliance),
+        ..event(
+            3,
+            EvidenceKind::StopRequestDismissed,
+            Cause::Compliance,
+            local(2026, 6, 10, 10, 30),
+        )
+    };
     let timeline = NumberTimeline {
         summary: kerry_number(local(2026, 6, 10, 9, 58)),
         snapshot: ConsentSnapshot::bare("+447911123456", ConsentView::OptedIn, now),
-        events: vec![requested, accepted],
+        events: vec![requested, accepted, dismissed],
         messages: vec![MessageView {
             id: 5,
             channel: Channel::Whatsapp,
@@ -1442,7 +1454,7 @@ async fn the_timeline_shows_each_step_marks_sandbox_evidence_and_shows_raw_evide
         view! { <ComplianceNumberPage phone="+447911123456".to_owned()/> }
     });
     eventually("the timeline is shown", || {
-        host.query_selector_all(".step").unwrap().length() == 2
+        host.query_selector_all(".step").unwrap().length() == 3
     })
     .await;
     assert_eq!(text(&host, "h2"), "+44 7911 123456");
@@ -1463,7 +1475,8 @@ async fn the_timeline_shows_each_step_marks_sandbox_evidence_and_shows_raw_evide
         texts(&host, ".step__what"),
         [
             "Opt-in request queued (opt-in request)",
-            "Contact tapped Yes"
+            "Contact tapped Yes",
+            "Flagged message judged not a revocation"
         ]
     );
     let steps = texts(&host, ".step__facts");
@@ -1474,6 +1487,10 @@ async fn the_timeline_shows_each_step_marks_sandbox_evidence_and_shows_raw_evide
     assert_eq!(
         steps[1],
         "ByContactReceivedToday, 09:58:07 AMProvider timeToday, 09:58:00 AMConsent afteropted inWebhookSignature verified"
+    );
+    assert_eq!(
+        steps[2],
+        "ByComplianceComplianceCasey MorganReceivedToday, 10:30:00 AM"
     );
     assert_eq!(
         precise_stamp(local(2026, 6, 10, 21, 5), now),

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use optin_core::api::Purpose;
 use optin_core::compliance::{RawEvidence, TimelineEvent};
+use optin_core::vocab::Role;
 
 use crate::api::{Api, ClientError};
 use crate::labels;
@@ -49,6 +50,7 @@ fn EvidenceStep(event: TimelineEvent, now: Signal<DateTime<Utc>>) -> impl IntoVi
         cause,
         state_after,
         ref advisor_name,
+        advisor_role,
         received_at,
         provider_time,
         ref text,
@@ -86,7 +88,10 @@ fn EvidenceStep(event: TimelineEvent, now: Signal<DateTime<Utc>>) -> impl IntoVi
             </p>
             <dl class="step__facts">
                 <div><dt>"By"</dt><dd>{labels::cause(cause)}</dd></div>
-                {advisor.map(|name| view! { <div><dt>"Advisor"</dt><dd>{name}</dd></div> })}
+                // A compliance officer records revocations and decides flagged messages too.
+                {advisor.map(|name| view! {
+                    <div><dt>{labels::role(advisor_role.unwrap_or(Role::Advisor))}</dt><dd>{name}</dd></div>
+                })}
                 <div>
                     <dt>"Received"</dt>
                     <dd><time datetime=received_at.to_rfc3339()>{move || precise_stamp(received_at, now.get())}</time></dd>

@@ -69,8 +69,12 @@ pub struct TimelineEvent {
     pub cause: Cause,
     /// Stored consent state after the event, when it concerns consent.
     pub state_after: Option<ConsentState>,
-    /// The advisor who acted, or on whose behalf it was sent.
+    /// The advisor who acted, or on whose behalf it was sent; or the
+    /// compliance officer who recorded or decided the step.
     pub advisor_name: Option<String>,
+    /// That person's role (`advisor_name` is not always an advisor's).
+    #[serde(default)]
+    pub advisor_role: Option<Role>,
     /// When we received or did it.
     #[serde(with = "crate::wire_time")]
     pub received_at: DateTime<Utc>,

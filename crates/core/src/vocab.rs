@@ -90,6 +90,18 @@ wire_enum! {
     }
 }
 
+impl Role {
+    /// The cause recorded for a step a person in this role took. Admins
+    /// provision and never take consent steps (the routes refuse them);
+    /// were one to, it would be a supervisor acting, not an advisor.
+    pub fn cause(self) -> Cause {
+        match self {
+            Role::Advisor => Cause::Advisor,
+            Role::Compliance | Role::Admin => Cause::Compliance,
+        }
+    }
+}
+
 wire_enum! {
     /// Which providers a service (and its database) talks to. Evidence carries
     /// it, so a sandbox record can never pass for a real one.
@@ -193,6 +205,8 @@ wire_enum! {
         Contact = "contact",
         /// The service itself, applying a rule of the organization (retention).
         Service = "service",
+        /// A compliance officer of the organization (a flagged message decided).
+        Compliance = "compliance",
     }
 }
 

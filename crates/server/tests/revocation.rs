@@ -215,7 +215,9 @@ async fn compliance_records_a_revocation_for_any_number_of_its_organization() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|e| e["kind"] == "revocation_recorded" && e["advisor_name"] == "Casey Morgan"));
+        .any(|e| e["kind"] == "revocation_recorded"
+            && e["advisor_name"] == "Casey Morgan"
+            && e["advisor_role"] == "compliance"));
     // Advisors use their own route; a number nobody holds is not found.
     assert_refused(
         &t.api("POST", &path, &t.jane, Some(body.clone())).await,
@@ -362,10 +364,50 @@ async fn a_plain_words_request_to_stop_is_flagged_and_a_person_decides() {
     );
     let dismissed = record_of_kind(&t, kerry, "stop_request_dismissed").await;
     assert_eq!(dismissed.len(), 1);
+    assert_eq!(dismissed[0]["cause"], "advisor");
     assert!(dismissed[0]["detail_json"]
         .as_str()
         .unwrap()
         .contains("Jane Smith"));
+
+    // Compliance dismisses one too: the step names compliance, not an advisor.
+    let body = whatsapp_text("wamid.STOP2", "stop texting me please");
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    let (_, open) = t
+        .api("GET", "/compliance/stop-flags", &t.compliance, None)
+        .await;
+    let resolve_for_number = format!(
+        "/compliance/numbers/{}/stop-flags/resolve",
+        phone_path(KERRY)
+    );
+    let (status, after) = t
+        .api(
+            "POST",
+            &resolve_for_number,
+            &t.compliance,
+            Some(resolve("not_a_revocation", &open[0])),
+        )
+        .await;
+    assert_eq!(status, 200, "{after}");
+    let dismissed = record_of_kind(&t, kerry, "stop_request_dismissed").await;
+    assert_eq!(dismissed.len(), 2);
+    assert_eq!(dismissed[1]["cause"], "compliance");
+    let (_, timeline) = t
+        .api(
+            "GET",
+            &format!("/compliance/numbers/{}", phone_path(KERRY)),
+            &t.compliance,
+            None,
+        )
+        .await;
+    let step = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|e| e["kind"] == "stop_request_dismissed")
+        .unwrap();
+    assert_eq!(step["advisor_name"], "Casey Morgan");
+    assert_eq!(step["advisor_role"], "compliance");
 
     // By SMS, in Spanish: compliance applies it as a revocation.
     assert_eq!(
@@ -381,10 +423,7 @@ async fn a_plain_words_request_to_stop_is_flagged_and_a_person_decides() {
     let (status, after) = t
         .api(
             "POST",
-            &format!(
-                "/compliance/numbers/{}/stop-flags/resolve",
-                phone_path(KERRY)
-            ),
+            &resolve_for_number,
             &t.compliance,
             Some(resolve("revocation", &flag)),
         )

@@ -27,7 +27,7 @@ use optin_core::compliance::{
     AccessLogPage, AdvisorSummary, ChainStatus, NumberPage, NumberSummary, NumberTimeline,
     RawEvidence, TimelineEvent, WebhookReview,
 };
-use optin_core::vocab::{AccessKind, Mode};
+use optin_core::vocab::{AccessKind, Mode, Role};
 use serde::Deserialize;
 
 use crate::auth::Supervisor;
@@ -194,10 +194,11 @@ async fn organization_number(
 
 fn timeline_event(
     row: &EvidenceRow,
-    names: &std::collections::HashMap<i64, String>,
+    people: &std::collections::HashMap<i64, (String, Role)>,
     database_mode: Mode,
 ) -> Result<TimelineEvent, StoreError> {
     let what = format!("consent event {}", row.id);
+    let person = row.advisor_id.and_then(|id| people.get(&id));
     let detail: serde_json::Value =
         serde_json::from_str(&row.detail_json).map_err(|e| StoreError::Corrupt {
             what: what.clone(),
@@ -217,7 +218,8 @@ fn timeline_event(
             .as_deref()
             .map(|s| parse_name(&what, s))
             .transpose()?,
-        advisor_name: row.advisor_id.and_then(|id| names.get(&id).cloned()),
+        advisor_name: person.map(|(name, _)| name.clone()),
+        advisor_role: person.map(|&(_, role)| role),
         received_at: parse_timestamp(&what, &row.received_at)?,
         provider_time: parse_optional_timestamp(&what, row.provider_time.as_deref())?,
         text,
@@ -261,13 +263,13 @@ async fn timeline(
     )
     .await?;
     let now = state.clock.now();
-    let names = state.store.advisor_names(me.organization_id).await?;
+    let people = state.store.people(me.organization_id).await?;
     let events = state
         .store
         .evidence(me.organization_id, Some(&phone))
         .await?
         .iter()
-        .map(|row| timeline_event(row, &names, state.store.mode()))
+        .map(|row| timeline_event(row, &people, state.store.mode()))
         .collect::<Result<Vec<_>, _>>()?;
     let messages = state
         .store

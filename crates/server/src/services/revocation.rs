@@ -198,7 +198,7 @@ pub async fn resolve_stop_flag(
                 &phone,
                 Some(person.advisor_id),
                 EvidenceKind::StopRequestDismissed,
-                Cause::Advisor,
+                person.role()?.cause(),
                 detail,
                 work.now,
             );

@@ -7,7 +7,8 @@ use optin_core::compliance::NumberHolder;
 
 use super::consent::{ConsentRecord, ConsentRow, CONSENT_COLUMNS};
 use super::contacts::like_pattern;
-use super::{parse_optional_timestamp, Store, StoreResult};
+use super::{parse_name, parse_optional_timestamp, Store, StoreResult};
+use optin_core::vocab::Role;
 
 /// A number of the organization with its stored consent and holders.
 #[derive(Debug, Clone)]
@@ -130,16 +131,22 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// The organization's advisors' names by id (for timelines).
-    pub async fn advisor_names(
+    /// The organization's people (advisors, compliance, admins): name and
+    /// role by id (for timelines).
+    pub async fn people(
         &self,
         organization_id: i64,
-    ) -> StoreResult<std::collections::HashMap<i64, String>> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, name FROM advisors WHERE organization_id = $1")
+    ) -> StoreResult<std::collections::HashMap<i64, (String, Role)>> {
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, name, role FROM advisors WHERE organization_id = $1")
                 .bind(organization_id)
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows.into_iter().collect())
+        rows.into_iter()
+            .map(|(id, name, role)| {
+                let role = parse_name(&format!("the role of person {id}"), &role)?;
+                Ok((id, (name, role)))
+            })
+            .collect()
     }
 }
