@@ -55,8 +55,10 @@ pub fn load_session() -> Option<Session> {
     let kept = storage
         .as_ref()
         .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
-    let session = choose(link, kept)?;
-    if session.unused_link.is_none() {
+    let session = choose(link, kept.clone())?;
+    // Written only when it changes: the first write to the tab's storage
+    // costs milliseconds of the first screen.
+    if session.unused_link.is_none() && kept.as_deref() != Some(session.token.as_str()) {
         keep(&session.token);
     }
     Some(session)
