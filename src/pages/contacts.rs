@@ -5,6 +5,7 @@
 //! that search then refines them, and answers to older searches are dropped.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -134,7 +135,8 @@ pub fn ContactsPage() -> impl IntoView {
             return;
         }
         let (api, revision) = (api.get_value(), revision.get_untracked());
-        spawn_local(async move {
+        let deferred = key.clone();
+        let ask = async move {
             let answer = ask_page(&api, &query, number).await;
             asking.try_update_value(|asking| asking.remove(&key));
             match answer {
@@ -147,6 +149,28 @@ pub fn ContactsPage() -> impl IntoView {
                     let _ = failure.try_set(Some((query, error)));
                 }
             }
+        };
+        if deferred.0.is_empty() {
+            spawn_local(ask);
+            return;
+        }
+        // A search's rows are already filtered on screen: its request waits
+        // until that frame is painted (issuing it cost a keystroke about a
+        // millisecond), and is not sent if another keystroke came first.
+        request_animation_frame(move || {
+            set_timeout(
+                move || {
+                    let still_shown = lists
+                        .try_with_untracked(|l| l.shown().query().text() == deferred.0)
+                        .unwrap_or(false);
+                    if still_shown {
+                        spawn_local(ask);
+                    } else {
+                        asking.try_update_value(|asking| asking.remove(&deferred));
+                    }
+                },
+                Duration::ZERO,
+            );
         });
     };
     // The first page when the shell asked for it: counted as asked until it
