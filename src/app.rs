@@ -7,7 +7,7 @@ use crate::live::{Live, LiveIndicator};
 use crate::pages::compliance::{ComplianceFilters, CompliancePage};
 use crate::pages::compliance_number::ComplianceNumberPage;
 use crate::pages::contact::ContactPage;
-use crate::pages::contacts::{ContactsPage, FirstContactsPage};
+use crate::pages::contacts::{ContactsPage, FirstContactsPage, KeptContacts};
 use crate::pages::sms::SmsPage;
 use crate::pages::SandboxMode;
 use crate::route::{use_router, Link, Route, Router};
@@ -180,8 +180,9 @@ fn Shell() -> impl IntoView {
             .filter(FirstContactsPage::answered)
             .map(|_| Ok(Role::Advisor)),
     });
-    // Kept here, so coming back to the list finds its filters as they were.
+    // Kept here, so coming back to a list finds it as it was left.
     provide_context(ComplianceFilters::new());
+    provide_context(KeptContacts::default());
     // Keyed by the screen, not the whole route value, so moving between two
     // contacts rebuilds the screen and its data.
     let screen = Memo::new(move |_| router.route());

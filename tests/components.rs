@@ -20,6 +20,7 @@ use optin_app::live::Live;
 use optin_app::live::SseParser;
 use optin_app::pages::compliance::{AccessLog, CompliancePage};
 use optin_app::pages::compliance_number::ComplianceNumberPage;
+use optin_app::pages::contacts::{ContactsPage, KeptContacts};
 use optin_app::pages::sms::sms_parts;
 use optin_app::route::{Route, Router};
 use optin_app::session::{choose, token_from_fragment, Session};
@@ -1679,6 +1680,7 @@ fn stub_contacts_service(everyone: &[Contact]) {
     js_sys::Reflect::set(&window, &"__everyone".into(), &json(&everyone).into()).unwrap();
     js_sys::Reflect::set(&window, &"__held".into(), &js_sys::Array::new()).unwrap();
     js_sys::Reflect::set(&window, &"__asked".into(), &js_sys::Array::new()).unwrap();
+    js_sys::Reflect::set(&window, &"__holdEveryone".into(), &false.into()).unwrap();
     let stub = js_sys::Function::new_with_args(
         "input",
         r#"
@@ -1688,7 +1690,7 @@ fn stub_contacts_service(everyone: &[Contact]) {
             new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
         if (!url.pathname.endsWith('/contacts')) return Promise.resolve(reply({ code: 'not_found', message: 'Not found.' }, 404));
         const q = url.searchParams.get('q') ?? '';
-        if (q !== '') return new Promise((resolve) => window.__held.push({ q, resolve: (body) => resolve(reply(body)) }));
+        if (q !== '' || window.__holdEveryone) return new Promise((resolve) => window.__held.push({ q, resolve: (body) => resolve(reply(body)) }));
         const all = JSON.parse(window.__everyone);
         const offset = Number(url.searchParams.get('offset') ?? 0);
         const items = all.slice(offset, offset + Number(url.searchParams.get('limit') ?? 50));
@@ -1962,6 +1964,109 @@ async fn a_long_list_keeps_only_the_rows_in_view_in_the_page_and_keeps_focus_whi
         posinsets.windows(2).all(|w| w[0] < w[1]),
         "rows in list order: {posinsets:?}"
     );
+    style.remove();
+    unstub_fetch();
+}
+
+/// The requests for the contact list asked since `stub_contacts_service`, as
+/// (search, offset).
+fn contacts_asked() -> Vec<(String, u64)> {
+    asked()
+        .iter()
+        .filter_map(|url| {
+            let (_, query) = url.split_once('?')?;
+            let param = |name: &str| {
+                query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                    .map(str::to_owned)
+            };
+            Some((param("q").unwrap_or_default(), param("offset")?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn coming_back_to_the_list_draws_it_as_left_and_asks_again_only_for_the_rows_in_view() {
+    let style = style_with_app_css();
+    let names: Vec<String> = (1..=1000).map(|i| format!("Contact {i:05}")).collect();
+    stub_contacts_service(&contacts_named(&names));
+    // The shell keeps the list while a contact is open.
+    let list_open = RwSignal::new(true);
+    let host = mount(move || {
+        provide_context(Router::detached(Route::Contacts));
+        provide_context(Api::new("unused".into()));
+        provide_context(Live::new());
+        provide_context(KeptContacts::default());
+        view! {
+            <Show when=move || list_open.get() fallback=|| view! { <p>"A contact"</p> }>
+                <ContactsPage/>
+            </Show>
+        }
+    });
+    eventually("the whole list is loaded", || {
+        text(&host, ".contacts__count") == "1,000 contacts."
+    })
+    .await;
+    let first_visit = contacts_asked();
+    assert_eq!(
+        first_visit.len(),
+        5,
+        "five pages of 200 the first time: {first_visit:?}"
+    );
+    let row_px = find::<HtmlElement>(&host, "ul[aria-label='Contacts'] > li").offset_height();
+    find::<HtmlElement>(&host, ".contact-scroller").set_scroll_top(row_px * 500);
+    eventually("row 501 is drawn", || {
+        row_names(&host).contains(&"Contact 00501".to_owned())
+    })
+    .await;
+
+    list_open.set(false);
+    sleep(0).await;
+    assert_eq!(text(&host, "p"), "A contact");
+    // From now on the service answers nothing.
+    let window = web_sys::window().unwrap();
+    js_sys::Reflect::set(&window, &"__asked".into(), &js_sys::Array::new()).unwrap();
+    js_sys::Reflect::set(&window, &"__holdEveryone".into(), &true.into()).unwrap();
+    list_open.set(true);
+    sleep(0).await;
+    // Drawn from what was loaded, without an answer.
+    assert!(
+        row_names(&host).contains(&"Contact 00501".to_owned()),
+        "rows around 501 drawn at once: {:?}",
+        row_names(&host)
+    );
+    assert_eq!(text(&host, ".contacts__count"), "1,000 contacts.");
+    eventually("the list is scrolled where it was", || {
+        find::<HtmlElement>(&host, ".contact-scroller").scroll_top() == row_px * 500
+    })
+    .await;
+    // The rows in view (page 3, rows 401 to 600) are asked again, for changes
+    // made while the list was closed; the other pages are not.
+    eventually("the rows in view are asked again", || {
+        !contacts_asked().is_empty()
+    })
+    .await;
+    sleep(200).await;
+    assert_eq!(contacts_asked(), vec![(String::new(), 400)]);
+
+    // What was typed is kept too.
+    let search: HtmlInputElement = find(&host, "input[type='search']");
+    search.set_value("00999");
+    search
+        .dispatch_event(&Event::new("input").unwrap())
+        .unwrap();
+    eventually("the search shows its row", || {
+        row_names(&host) == vec!["Contact 00999".to_owned()]
+    })
+    .await;
+    list_open.set(false);
+    sleep(0).await;
+    list_open.set(true);
+    sleep(0).await;
+    let search: HtmlInputElement = find(&host, "input[type='search']");
+    assert_eq!(search.value(), "00999");
+    assert_eq!(row_names(&host), vec!["Contact 00999".to_owned()]);
     style.remove();
     unstub_fetch();
 }

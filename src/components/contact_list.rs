@@ -36,6 +36,9 @@ pub fn ContactList(
     lists: Signal<ContactLists>,
     /// Set to the rows in view (with the overscan), for loading them.
     in_view: RwSignal<Range<u64>>,
+    /// How far the list is scrolled (CSS pixels): followed, and where a list
+    /// drawn again starts.
+    scroll_top: RwSignal<f64>,
     /// A row's WhatsApp button was pressed.
     on_whatsapp: Callback<Contact>,
     /// A row's SMS button was pressed.
@@ -43,7 +46,6 @@ pub fn ContactList(
 ) -> impl IntoView {
     let scroller = NodeRef::<Div>::new();
     let list = NodeRef::<Ul>::new();
-    let scroll_top = RwSignal::new(0.0);
     let row_px = RwSignal::new(DEFAULT_ROW_PX);
     let view_px = RwSignal::new(DEFAULT_VIEW_PX);
     let total = Memo::new(move |_| lists.with(|l| l.shown().total()));
@@ -80,6 +82,14 @@ pub fn ContactList(
     });
     let resize = window_event_listener(leptos::ev::resize, move |_| measure());
     on_cleanup(move || resize.remove());
+
+    // A list drawn again is scrolled back where it was left.
+    Effect::new(move |_| {
+        let top = scroll_top.get_untracked();
+        if let Some(scroller) = scroller.get().filter(|_| top > 0.0) {
+            scroller.set_scroll_top(top as i32);
+        }
+    });
 
     // A new search starts at its top. Only when scrolled: setting
     // `scrollTop` lays the page out at once, which cost every keystroke

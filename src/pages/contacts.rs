@@ -3,6 +3,8 @@
 //! A keystroke filters the rows already loaded at once (the whole list is
 //! loaded in the background, up to `PREFETCH_ROWS`); the service's answer for
 //! that search then refines them, and answers to older searches are dropped.
+//! The shell keeps the list (`KeptContacts`): coming back from a contact
+//! draws it at once as it was left.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -50,6 +52,34 @@ impl ListStatus {
             },
             _ if searched => Self::NoMatch(typed.trim().to_owned()),
             _ => Self::NoContacts,
+        }
+    }
+}
+
+/// The list as the advisor left it, kept by the shell (as the compliance
+/// filters are): coming back from a contact draws it at once, with the search
+/// typed and scrolled where it was, and asks the service again only for the
+/// rows in view, instead of the whole list (up to `PREFETCH_ROWS` rows).
+#[derive(Clone, Copy)]
+pub struct KeptContacts {
+    typed: RwSignal<String>,
+    lists: RwSignal<ContactLists>,
+    /// Bumped after a contact is added, and each time a loaded list opens
+    /// again, so that the rows in view are fetched again: a change may have
+    /// come while the list was closed, and without the event stream (polling)
+    /// nothing says so.
+    refreshes: RwSignal<u64>,
+    /// How far the list is scrolled, in CSS pixels.
+    scroll_top: RwSignal<f64>,
+}
+
+impl Default for KeptContacts {
+    fn default() -> Self {
+        Self {
+            typed: RwSignal::new(String::new()),
+            lists: RwSignal::new(ContactLists::default()),
+            refreshes: RwSignal::new(0),
+            scroll_top: RwSignal::new(0.0),
         }
     }
 }
@@ -112,13 +142,19 @@ pub fn ContactsPage() -> impl IntoView {
     let api = StoredValue::new(expect_context::<Api>());
     let live = expect_context::<Live>();
     let router = use_router();
-    let (typed, set_typed) = signal(String::new());
-    let lists = RwSignal::new(ContactLists::default());
-    // Bumped after a contact is added so the rows in view are fetched again.
-    let (added, set_added) = signal(0u64);
+    // The shell's, or a list of its own (tests, a page on its own).
+    let KeptContacts {
+        typed,
+        lists,
+        refreshes,
+        scroll_top,
+    } = use_context().unwrap_or_default();
+    if lists.with_untracked(|l| l.everyone().provenance() != Provenance::Loading) {
+        refreshes.update(|n| *n += 1);
+    }
     // Any consent change may change a badge: pages fetched before the latest
     // revision are fetched again when in view.
-    let revision = Memo::new(move |_| live.revision() + added.get());
+    let revision = Memo::new(move |_| live.revision() + refreshes.get());
     let in_view = RwSignal::new(0..0);
     // The last failure to fetch a search's rows (shown while that search is),
     // until a fetch for it succeeds.
@@ -298,19 +334,19 @@ pub fn ContactsPage() -> impl IntoView {
                             let text = event_target_value(&ev);
                             // Filtered at once from the rows loaded; the service's answer follows.
                             lists.update(|l| l.search(ContactQuery::new(&text)));
-                            set_typed.set(text);
+                            typed.set(text);
                         }
                     />
                 </label>
             </div>
             <Show when=move || has_rows.get()>
-                <ContactList lists=lists.into() in_view on_whatsapp on_sms/>
+                <ContactList lists=lists.into() in_view scroll_top on_whatsapp on_sms/>
             </Show>
             {loading}
             {summary}
         </section>
         <Show when=move || answered.get()>
-            <AddContactForm on_added=Callback::new(move |_| set_added.update(|n| *n += 1))/>
+            <AddContactForm on_added=Callback::new(move |_| refreshes.update(|n| *n += 1))/>
         </Show>
         <ConfirmOptIn
             target=confirm

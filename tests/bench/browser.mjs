@@ -10,6 +10,9 @@
 //   virtual: it counts as showing a search's result when the rows it draws
 //   are the first ones the API answers for that search, as many as it drew
 //   after the load);
+// - back to the list: from "Back to contacts" clicked on a contact's screen
+//   to the list's rows painted again, the list of thousands loaded (median
+//   and p95 of BENCH_BACKS runs, default 10);
 // - JS heap after load (CDP Performance.getMetrics, after a garbage collection).
 //
 // Times are taken in the page (performance.now() clock): a MutationObserver
@@ -32,6 +35,7 @@ if (!base || !tokensFile) {
 const [demo, big] = JSON.parse(readFileSync(tokensFile, 'utf8'));
 const loads = Number(process.env.BENCH_LOADS ?? 10);
 const keystrokes = Number(process.env.BENCH_KEYSTROKES ?? 30);
+const backs = Number(process.env.BENCH_BACKS ?? 10);
 const log = (...args) => console.error('[browser]', ...args);
 
 // Runs in every page before its own scripts.
@@ -346,6 +350,43 @@ async function keystrokeSeries(page, token, target) {
   };
 }
 
+/** Opens a contact from the list, then times "Back to contacts" to the list's rows painted. */
+async function backToListSeries(page, runs) {
+  await page.getByRole('searchbox', { name: 'Search contacts' }).fill('');
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    await contactsList(page).getByRole('listitem').nth(i % 5).getByRole('link').first().click();
+    await page.getByRole('link', { name: 'Back to contacts' }).waitFor();
+    // The contact's own requests answered.
+    await page.waitForTimeout(300);
+    const ms = await page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const back = [...document.querySelectorAll('a')].find(
+            (a) => (a.getAttribute('aria-label') ?? a.textContent).trim() === 'Back to contacts',
+          );
+          let t0;
+          const observer = new MutationObserver(() => {
+            const list = window.__bench.list();
+            if (!list || !window.__bench.items(list).length) return;
+            observer.disconnect();
+            requestAnimationFrame(() => {
+              const channel = new MessageChannel();
+              channel.port1.onmessage = () => resolve(performance.now() - t0);
+              channel.port2.postMessage(null);
+            });
+          });
+          observer.observe(document, { childList: true, subtree: true });
+          t0 = performance.now();
+          back.click();
+        }),
+    );
+    samples.push(ms);
+    await page.waitForTimeout(300);
+  }
+  return { runs, median_ms: median(samples), p95_ms: round(quantile(samples, 0.95)), samples_ms: samples.map(round) };
+}
+
 const result = { chromium: browser.version() };
 try {
   const demoTotal = (await api(demo.token, { q: '', limit: 1 })).total;
@@ -361,6 +402,8 @@ try {
 
   log(`keystrokes: ${keystrokes}`);
   result.keystroke = await keystrokeSeries(bigList.page, big.token, keystrokes);
+  log(`back to the list: ${backs} runs`);
+  result.back_to_list = { contacts: bigTotal, ...(await backToListSeries(bigList.page, backs)) };
   await bigList.context.close();
 } finally {
   await browser.close();

@@ -997,6 +997,18 @@ fn rows(report: &Value) -> Vec<Row> {
             None,
         ));
     }
+    if browser["back_to_list"].is_object() {
+        let back = &browser["back_to_list"];
+        rows.push(row(
+            &format!(
+                "back from a contact to the list painted, {} contacts (median of {}; p95)",
+                back["contacts"], back["runs"]
+            ),
+            format!("{} / {}", ms(&back["median_ms"]), ms(&back["p95_ms"])),
+            "",
+            None,
+        ));
+    }
     for (key, label) in [
         ("startup", "JS heap after load (demo)"),
         ("big_list", "JS heap after load (10k)"),
