@@ -7,6 +7,7 @@
 //! draws it at once as it was left.
 
 use std::collections::HashSet;
+use std::ops::Range;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -69,8 +70,10 @@ pub struct KeptContacts {
     /// come while the list was closed, and without the event stream (polling)
     /// nothing says so.
     refreshes: RwSignal<u64>,
-    /// How far the list is scrolled, in CSS pixels.
+    /// How far the list is scrolled, in CSS pixels, and the rows in view
+    /// there (so that opening again asks for those, not the first page).
     scroll_top: RwSignal<f64>,
+    in_view: RwSignal<Range<u64>>,
 }
 
 impl Default for KeptContacts {
@@ -80,6 +83,7 @@ impl Default for KeptContacts {
             lists: RwSignal::new(ContactLists::default()),
             refreshes: RwSignal::new(0),
             scroll_top: RwSignal::new(0.0),
+            in_view: RwSignal::new(0..0),
         }
     }
 }
@@ -148,6 +152,7 @@ pub fn ContactsPage() -> impl IntoView {
         lists,
         refreshes,
         scroll_top,
+        in_view,
     } = use_context().unwrap_or_default();
     if lists.with_untracked(|l| l.everyone().provenance() != Provenance::Loading) {
         refreshes.update(|n| *n += 1);
@@ -155,7 +160,6 @@ pub fn ContactsPage() -> impl IntoView {
     // Any consent change may change a badge: pages fetched before the latest
     // revision are fetched again when in view.
     let revision = Memo::new(move |_| live.revision() + refreshes.get());
-    let in_view = RwSignal::new(0..0);
     // The last failure to fetch a search's rows (shown while that search is),
     // until a fetch for it succeeds.
     let failure = RwSignal::new(None::<(ContactQuery, ClientError)>);
