@@ -23,3 +23,10 @@ pub mod time;
 
 mod app;
 pub use app::App;
+
+/// Runs `f` once the next frame is painted (that frame, then a task): for
+/// work that must not delay what the page is about to show.
+pub fn after_paint(f: impl FnOnce() + 'static) {
+    use leptos::prelude::{request_animation_frame, set_timeout};
+    request_animation_frame(move || set_timeout(f, std::time::Duration::ZERO));
+}

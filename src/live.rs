@@ -217,9 +217,7 @@ impl Live {
         let visible = document().visibility_state() == web_sys::VisibilityState::Visible;
         if answer && visible {
             let this = *self;
-            request_animation_frame(move || {
-                set_timeout(move || this.touch(&phone), Duration::ZERO);
-            });
+            crate::after_paint(move || this.touch(&phone));
         } else {
             self.touch(&phone);
         }

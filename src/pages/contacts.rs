@@ -8,7 +8,6 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
-use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -197,20 +196,15 @@ pub fn ContactsPage() -> impl IntoView {
         // A search's rows are already filtered on screen: its request waits
         // until that frame is painted (issuing it cost a keystroke about a
         // millisecond), and is not sent if another keystroke came first.
-        request_animation_frame(move || {
-            set_timeout(
-                move || {
-                    let still_shown = lists
-                        .try_with_untracked(|l| l.shown().query().text() == deferred.0)
-                        .unwrap_or(false);
-                    if still_shown {
-                        spawn_local(ask);
-                    } else {
-                        asking.try_update_value(|asking| asking.remove(&deferred));
-                    }
-                },
-                Duration::ZERO,
-            );
+        crate::after_paint(move || {
+            let still_shown = lists
+                .try_with_untracked(|l| l.shown().query().text() == deferred.0)
+                .unwrap_or(false);
+            if still_shown {
+                spawn_local(ask);
+            } else {
+                asking.try_update_value(|asking| asking.remove(&deferred));
+            }
         });
     };
     // The first page when the shell asked for it: counted as asked until it
