@@ -202,14 +202,7 @@ async fn compliance_records_a_revocation_for_any_number_of_its_organization() {
     assert_eq!(jane_sees["state"], "opted_out");
     assert_eq!(jane_sees["revocation"]["channel"], "in_person");
     // The compliance timeline shows it too.
-    let (_, timeline) = t
-        .api(
-            "GET",
-            &format!("/compliance/numbers/{}", phone_path(KERRY)),
-            &t.compliance,
-            None,
-        )
-        .await;
+    let (_, timeline) = t.number_timeline(&t.compliance, KERRY).await;
     assert_eq!(timeline["snapshot"]["revocation"]["channel"], "in_person");
     assert!(timeline["events"]
         .as_array()
@@ -392,14 +385,7 @@ async fn a_plain_words_request_to_stop_is_flagged_and_a_person_decides() {
     let dismissed = record_of_kind(&t, kerry, "stop_request_dismissed").await;
     assert_eq!(dismissed.len(), 2);
     assert_eq!(dismissed[1]["cause"], "compliance");
-    let (_, timeline) = t
-        .api(
-            "GET",
-            &format!("/compliance/numbers/{}", phone_path(KERRY)),
-            &t.compliance,
-            None,
-        )
-        .await;
+    let (_, timeline) = t.number_timeline(&t.compliance, KERRY).await;
     let step = timeline["events"]
         .as_array()
         .unwrap()

@@ -7,7 +7,7 @@
 mod support;
 
 use serde_json::json;
-use support::extra::{assert_refused, phone_path, KERRY};
+use support::extra::{assert_refused, KERRY};
 use support::start;
 
 #[tokio::test]
@@ -77,14 +77,7 @@ async fn a_second_advisor_sees_the_consent_state_but_not_the_first_advisors_mess
     );
 
     // Compliance sees every message, whoever sent it.
-    let (status, timeline) = t
-        .api(
-            "GET",
-            &format!("/compliance/numbers/{}", phone_path(KERRY)),
-            &t.compliance,
-            None,
-        )
-        .await;
+    let (status, timeline) = t.number_timeline(&t.compliance, KERRY).await;
     assert_eq!(status, 200, "{timeline}");
     let holders: Vec<&str> = timeline["summary"]["holders"]
         .as_array()

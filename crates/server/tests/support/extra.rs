@@ -148,6 +148,13 @@ impl TestService {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A number's compliance timeline (`GET /compliance/numbers/{phone}`) as
+    /// `token` is answered.
+    pub async fn number_timeline(&self, token: &str, e164: &str) -> (u16, Value) {
+        let path = format!("/compliance/numbers/{}", phone_path(e164));
+        self.api("GET", &path, token, None).await
+    }
+
     /// Moves the shared clock forward through `POST /sandbox/clock/advance`.
     pub async fn advance_seconds(&self, seconds: i64) {
         let (status, body) = self
