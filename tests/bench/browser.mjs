@@ -10,6 +10,9 @@
 //   virtual: it counts as showing a search's result when the rows it draws
 //   are the first ones the API answers for that search, as many as it drew
 //   after the load);
+// - scroll: the list of thousands scrolled by 60 px each frame (a fast
+//   flick) for BENCH_SCROLL_FRAMES frames (default 240), from the top down;
+//   the time between frames shows whether drawing the rows kept up with 60 Hz;
 // - back to the list: from "Back to contacts" clicked on a contact's screen
 //   to the list's rows painted again, the list of thousands loaded (median
 //   and p95 of BENCH_BACKS runs, default 10);
@@ -36,6 +39,7 @@ const [demo, big] = JSON.parse(readFileSync(tokensFile, 'utf8'));
 const loads = Number(process.env.BENCH_LOADS ?? 10);
 const keystrokes = Number(process.env.BENCH_KEYSTROKES ?? 30);
 const backs = Number(process.env.BENCH_BACKS ?? 10);
+const scrollFrames = Number(process.env.BENCH_SCROLL_FRAMES ?? 240);
 const log = (...args) => console.error('[browser]', ...args);
 
 // Runs in every page before its own scripts.
@@ -350,6 +354,41 @@ async function keystrokeSeries(page, token, target) {
   };
 }
 
+/** Frames while the list scrolls 60 px a frame: their intervals, and those over 20 ms (a frame missed). */
+async function scrollSeries(page, frames) {
+  await page.getByRole('searchbox', { name: 'Search contacts' }).fill('');
+  await page.waitForTimeout(300);
+  const { intervals, scrolledPx } = await page.evaluate(
+    (frames) =>
+      new Promise((resolve) => {
+        const scroller = window.__bench.list().parentElement;
+        scroller.scrollTop = 0;
+        const stamps = [];
+        const step = (t) => {
+          stamps.push(t);
+          if (stamps.length > frames) {
+            resolve({ intervals: stamps.slice(1).map((t, i) => t - stamps[i]), scrolledPx: scroller.scrollTop });
+            return;
+          }
+          scroller.scrollTop += 60;
+          requestAnimationFrame(step);
+        };
+        requestAnimationFrame(step);
+      }),
+    frames,
+  );
+  const total = intervals.reduce((a, b) => a + b, 0);
+  if (scrolledPx < 60 * (frames - 1)) throw new Error(`the list scrolled only ${scrolledPx} px`);
+  return {
+    scrolled_px: scrolledPx,
+    frames: intervals.length,
+    fps: round((1000 * intervals.length) / total),
+    median_frame_ms: median(intervals),
+    p95_frame_ms: round(quantile(intervals, 0.95)),
+    frames_over_20ms: intervals.filter((ms) => ms > 20).length,
+  };
+}
+
 /** Opens a contact from the list, then times "Back to contacts" to the list's rows painted. */
 async function backToListSeries(page, runs) {
   await page.getByRole('searchbox', { name: 'Search contacts' }).fill('');
@@ -402,6 +441,8 @@ try {
 
   log(`keystrokes: ${keystrokes}`);
   result.keystroke = await keystrokeSeries(bigList.page, big.token, keystrokes);
+  log(`scroll: ${scrollFrames} frames`);
+  result.scroll = { contacts: bigTotal, ...(await scrollSeries(bigList.page, scrollFrames)) };
   log(`back to the list: ${backs} runs`);
   result.back_to_list = { contacts: bigTotal, ...(await backToListSeries(bigList.page, backs)) };
   await bigList.context.close();

@@ -997,6 +997,29 @@ fn rows(report: &Value) -> Vec<Row> {
             None,
         ));
     }
+    if browser["scroll"].is_object() {
+        let scroll = &browser["scroll"];
+        // 60 fps: no frame missed beyond the odd one (5 %).
+        let kept_up = scroll["frames_over_20ms"]
+            .as_f64()
+            .zip(scroll["frames"].as_f64())
+            .map(|(missed, frames)| missed <= frames * 0.05);
+        rows.push(row(
+            &format!(
+                "scroll, {} contacts, 60 px a frame: frames per second; frames over 20 ms",
+                scroll["contacts"]
+            ),
+            format!(
+                "{} fps; {} of {} (p95 frame {})",
+                scroll["fps"],
+                scroll["frames_over_20ms"],
+                scroll["frames"],
+                ms(&scroll["p95_frame_ms"])
+            ),
+            "60 fps",
+            kept_up,
+        ));
+    }
     if browser["back_to_list"].is_object() {
         let back = &browser["back_to_list"];
         rows.push(row(
