@@ -789,6 +789,18 @@ impl Bench<'_> {
                 "largest_contentful_paint_ms": audit("largest-contentful-paint"),
                 "total_blocking_time_ms": audit("total-blocking-time"),
                 "runtime_error": report["runtimeError"]["message"],
+                // What the blocking time is made of: each task over 50 ms
+                // (start and length, slowed as Lighthouse slows the CPU).
+                "long_tasks": report["audits"]["long-tasks"]["details"]["items"]
+                    .as_array()
+                    .map(|tasks| tasks.iter().map(|t| json!({
+                        "url": t["url"], "start_ms": t["startTime"], "ms": t["duration"],
+                    })).collect::<Vec<_>>()),
+                "main_thread_ms": report["audits"]["mainthread-work-breakdown"]["details"]["items"]
+                    .as_array()
+                    .map(|groups| groups.iter().map(|g| json!({
+                        "group": g["groupLabel"], "ms": g["duration"],
+                    })).collect::<Vec<_>>()),
             });
         }
         Ok(result)
