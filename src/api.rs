@@ -14,6 +14,7 @@ use optin_core::compliance::{
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
 
 use crate::route::encode_phone;
 
@@ -329,9 +330,19 @@ impl Api {
         self.authorized(Request::patch(&format!("{API_PREFIX}{path}")))
     }
 
+    /// Sends a GET, unless `index.html` already asked it (see [`early_answer`]).
+    async fn send_get(&self, request: RequestBuilder) -> Result<Response, gloo_net::Error> {
+        let request = request.build()?;
+        let token = self.token.read().map(|t| t.clone()).unwrap_or_default();
+        match early_answer(&request.url(), &token).await {
+            Some(answer) => Ok(answer),
+            None => request.send().await,
+        }
+    }
+
     /// Who the token belongs to.
     pub async fn me(&self) -> Result<Me, ClientError> {
-        decode(self.get("/me").send().await).await
+        decode(self.send_get(self.get("/me")).await).await
     }
 
     /// A page of contacts matching `query` (name or number).
@@ -347,7 +358,7 @@ impl Api {
             ("offset", offset.as_str()),
             ("limit", limit.as_str()),
         ]);
-        decode(request.send().await).await
+        decode(self.send_get(request).await).await
     }
 
     /// One contact.
@@ -685,6 +696,31 @@ impl Api {
             _ => Err(refusal(response).await),
         }
     }
+}
+
+/// An answer the page asked for before the app started: `index.html`'s
+/// inline script asks for an advisor's first screen (`GET /me` and the
+/// list's first page) while the wasm downloads, a round trip sooner than the
+/// app could. Each is taken once, and only by a request for the same address
+/// with the same token; otherwise (or if it failed) the app asks itself.
+async fn early_answer(url: &str, token: &str) -> Option<Response> {
+    use js_sys::Reflect;
+    let early = Reflect::get(&js_sys::global(), &"__optinEarly".into()).ok()?;
+    if Reflect::get(&early, &"token".into()).ok()?.as_string()? != token {
+        return None;
+    }
+    let answers: js_sys::Object = Reflect::get(&early, &"answers".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let key = wasm_bindgen::JsValue::from_str(url);
+    let answer: js_sys::Promise = Reflect::get(&answers, &key).ok()?.dyn_into().ok()?;
+    Reflect::delete_property(&answers, &key).ok()?;
+    let response = wasm_bindgen_futures::JsFuture::from(answer).await.ok()?;
+    response
+        .dyn_into::<web_sys::Response>()
+        .ok()
+        .map(Response::from)
 }
 
 /// A request that could not even be built or read.

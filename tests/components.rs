@@ -2133,3 +2133,63 @@ fn a_drawn_contact_keeps_its_slot_and_new_rows_take_the_freed_ones_in_order() {
         [Some((3, 10)), Some((0, 7)), Some((1, 8)), Some((2, 9))]
     );
 }
+
+/// `index.html` asks for an advisor's first screen before the app starts
+/// (`window.__optinEarly`): the app takes such an answer instead of asking,
+/// once, and only for the same address with the same token.
+#[wasm_bindgen_test]
+async fn an_answer_asked_before_the_app_started_is_taken_once_and_only_with_its_token() {
+    let service = contacts_named(&["From the service".to_owned()]);
+    stub_contacts_service(&service);
+    let early = contacts_named(&["Asked early".to_owned()]);
+    let first_page = format!(
+        "{}/api/v1/contacts?q=&offset=0&limit={PAGE_ROWS}",
+        web_sys::window().unwrap().location().origin().unwrap()
+    );
+    let set_early = |token: &str| {
+        let answers = js_sys::Object::new();
+        let body = json(&optin_core::api::ContactPage {
+            items: early.clone(),
+            total: 1,
+            offset: 0,
+            next_offset: None,
+        });
+        let response = web_sys::Response::new_with_opt_str(Some(&body)).unwrap();
+        let answer = js_sys::Promise::resolve(&response);
+        js_sys::Reflect::set(&answers, &first_page.as_str().into(), &answer).unwrap();
+        let value = js_sys::Object::new();
+        js_sys::Reflect::set(&value, &"token".into(), &token.into()).unwrap();
+        js_sys::Reflect::set(&value, &"answers".into(), &answers).unwrap();
+        js_sys::Reflect::set(&js_sys::global(), &"__optinEarly".into(), &value).unwrap();
+    };
+    let names = |page: optin_core::api::ContactPage| {
+        page.items.into_iter().map(|c| c.name).collect::<Vec<_>>()
+    };
+
+    // Asked with another token (another tab's session): not taken.
+    set_early("someone-else");
+    let api = Api::new("t".into());
+    let page = api.contacts("", 0, PAGE_ROWS as u32).await.unwrap();
+    assert_eq!(names(page), ["From the service"]);
+    assert_eq!(asked().len(), 1, "the service was asked: {:?}", asked());
+
+    // Same token, another address (the next page): not taken.
+    set_early("t");
+    let page = api.contacts("", PAGE_ROWS, PAGE_ROWS as u32).await.unwrap();
+    assert!(page.items.is_empty(), "the service's second page");
+    assert_eq!(asked().len(), 2, "the service was asked: {:?}", asked());
+
+    // Same token and address: taken, the service not asked; then asked again.
+    let before = asked().len();
+    let page = api.contacts("", 0, PAGE_ROWS as u32).await.unwrap();
+    assert_eq!(names(page), ["Asked early"]);
+    assert_eq!(asked().len(), before, "not asked again: {:?}", asked());
+    let page = api.contacts("", 0, PAGE_ROWS as u32).await.unwrap();
+    assert_eq!(
+        names(page),
+        ["From the service"],
+        "an early answer is taken once"
+    );
+    assert_eq!(asked().len(), before + 1);
+    js_sys::Reflect::delete_property(&js_sys::global(), &"__optinEarly".into()).unwrap();
+}

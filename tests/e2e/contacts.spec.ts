@@ -106,3 +106,26 @@ test('without a token the app says how to sign in', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByRole('heading', { name: 'You are not signed in' })).toBeVisible();
 });
+
+test("the page asks for the advisor's first screen while the app loads, and the app asks nothing twice", async ({ page, jane }) => {
+  const asked: string[] = [];
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.pathname === '/api/v1/me' || url.pathname === '/api/v1/contacts') asked.push(url.pathname + url.search);
+  });
+  const firstScreen = async () => {
+    await expect(page.getByRole('list', { name: 'Contacts' }).getByText('Kerry Fisher')).toBeVisible();
+    await expect(page.getByText('Jane Smith · Acme Wealth')).toBeVisible();
+    // Both answers asked by `index.html` were taken by the app.
+    expect(await page.evaluate(() => Object.keys((window as any).__optinEarly?.answers ?? { none: 1 }))).toEqual([]);
+    const me = asked.filter((a) => a === '/api/v1/me');
+    const firstPage = asked.filter((a) => /^\/api\/v1\/contacts\?q=&offset=0&/.test(a));
+    expect({ me, firstPage }).toEqual({ me: ['/api/v1/me'], firstPage: ['/api/v1/contacts?q=&offset=0&limit=200'] });
+  };
+  await openApp(page, jane);
+  await firstScreen();
+  // A reload: the token is the tab's own now, no longer in the address.
+  asked.length = 0;
+  await page.reload();
+  await firstScreen();
+});
