@@ -3,6 +3,8 @@
 //
 // - startup: navigation to the contact list painted, the demo advisor (a
 //   dozen contacts), median of BENCH_LOADS cold loads, each in a fresh context;
+// - slow_phone: the same on Lighthouse's mobile profile applied (150 ms
+//   round trips, 1.6 Mbit/s, CPU slowed 4×), BENCH_SLOW_LOADS loads (default 5);
 // - big_list: the same with the second advisor, who has thousands of contacts
 //   seeded (the first list paint budget);
 // - keystroke: from a key press in the search box to the filtered list
@@ -40,6 +42,7 @@ const loads = Number(process.env.BENCH_LOADS ?? 10);
 const keystrokes = Number(process.env.BENCH_KEYSTROKES ?? 30);
 const backs = Number(process.env.BENCH_BACKS ?? 10);
 const scrollFrames = Number(process.env.BENCH_SCROLL_FRAMES ?? 240);
+const slowLoads = Number(process.env.BENCH_SLOW_LOADS ?? 5);
 const log = (...args) => console.error('[browser]', ...args);
 
 // Runs in every page before its own scripts.
@@ -150,10 +153,12 @@ async function api(token, query) {
 const contactsList = (page) => page.getByRole('list', { name: 'Contacts' });
 
 /** A cold load in a fresh context: ms from navigation start to the first list item painted. */
-async function coldLoad(token, { keepOpen = false } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+async function coldLoad(token, { keepOpen = false, slowPhone = false } = {}) {
+  const viewport = slowPhone ? { width: 412, height: 823 } : { width: 1280, height: 900 };
+  const context = await browser.newContext({ viewport });
   await context.addInitScript(instrument);
   const page = await context.newPage();
+  if (slowPhone) await emulateSlowPhone(page, context);
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(`${base}/#token=${token}`);
@@ -187,6 +192,20 @@ async function coldLoad(token, { keepOpen = false } = {}) {
   return { paintedMs, timing, items, page, context };
 }
 
+/** Lighthouse's mobile profile, applied rather than simulated: 150 ms round
+ * trips, 1.6 Mbit/s down, 750 kbit/s up, the CPU slowed 4×. */
+async function emulateSlowPhone(page, context) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 150,
+    downloadThroughput: 1.6e6 / 8,
+    uploadThroughput: 750e3 / 8,
+  });
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+}
+
 async function jsHeap(page, context) {
   const cdp = await context.newCDPSession(page);
   await cdp.send('HeapProfiler.collectGarbage');
@@ -209,12 +228,12 @@ const round = (x) => (x == null ? null : Math.round(x * 10) / 10);
 const median = (values) => round(quantile(values, 0.5));
 
 /** `count` cold loads; the last one stays open for the heap and what follows. */
-async function loadSeries(token, count) {
+async function loadSeries(token, count, { slowPhone = false } = {}) {
   const samples = [];
   const timings = [];
   let last;
   for (let i = 0; i < count; i++) {
-    last = await coldLoad(token, { keepOpen: i === count - 1 });
+    last = await coldLoad(token, { keepOpen: i === count - 1, slowPhone });
     samples.push(last.paintedMs);
     timings.push(last.timing);
   }
@@ -433,6 +452,10 @@ try {
   const startup = await loadSeries(demo.token, loads);
   await startup.context.close();
   result.startup = { contacts: demoTotal, ...startup.figures };
+  log(`slow phone: ${slowLoads} cold loads, ${demoTotal} contacts`);
+  const slow = await loadSeries(demo.token, slowLoads, { slowPhone: true });
+  await slow.context.close();
+  result.slow_phone = { contacts: demoTotal, ...slow.figures };
 
   const bigTotal = (await api(big.token, { q: '', limit: 1 })).total;
   log(`big list: ${loads} cold loads, ${bigTotal} contacts`);
