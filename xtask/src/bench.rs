@@ -1036,14 +1036,26 @@ fn rows(report: &Value) -> Vec<Row> {
                 scroll["contacts"]
             ),
             format!(
-                "{} fps; {} of {} (p95 frame {})",
+                "{} fps; {} of {} (p95 frame {}; {} of the slow frames with the main thread busy over 16.7 ms)",
                 scroll["fps"],
                 scroll["frames_over_20ms"],
                 scroll["frames"],
-                ms(&scroll["p95_frame_ms"])
+                ms(&scroll["p95_frame_ms"]),
+                scroll["slow_frames_main_thread_over_16ms"]
             ),
             "60 fps",
             kept_up,
+        ));
+        // What this browser misses on this machine with nothing to draw.
+        let idle = &scroll["idle_baseline"];
+        rows.push(row(
+            "the same page, same number of frames, not scrolling (the baseline)",
+            format!(
+                "{} fps; {} of {} over 20 ms",
+                idle["fps"], idle["frames_over_20ms"], idle["frames"]
+            ),
+            "",
+            None,
         ));
     }
     if browser["back_to_list"].is_object() {
