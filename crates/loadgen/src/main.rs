@@ -14,7 +14,7 @@
 //! Traffic goes only to the `--base` URL given (a local service); every loop
 //! is bounded in count and in time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -830,7 +830,7 @@ async fn scenario(
         let (base, token) = (bases[worker % bases.len()].clone(), token.to_owned());
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            let mut errors = 0usize;
+            let mut errors = BTreeMap::<String, usize>::new();
             let mut matches = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -844,29 +844,35 @@ async fn scenario(
                     .bearer_auth(&token)
                     .send()
                     .await;
-                let page: Option<Value> = match response {
-                    Ok(r) if r.status().is_success() => r.json().await.ok(),
-                    _ => None,
+                // A refusal is counted by its status (or "no answer"), not timed.
+                let page: Result<Value, String> = match response {
+                    Ok(r) if r.status().is_success() => {
+                        r.json().await.map_err(|_| "unreadable body".to_owned())
+                    }
+                    Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+                    Err(_) => Err("no answer".to_owned()),
                 };
                 let micros = t.elapsed().as_micros() as u64;
                 match page {
-                    Some(page) => {
+                    Ok(page) => {
                         latencies.push(micros);
                         matches.push(page["total"].as_u64().unwrap_or(0));
                     }
-                    None => errors += 1,
+                    Err(why) => *errors.entry(why).or_insert(0usize) += 1,
                 }
             }
             (latencies, errors, matches)
         }));
     }
     let mut latencies = Latencies::default();
-    let mut errors = 0;
+    let mut errors = BTreeMap::new();
     let mut matches = Vec::new();
     for worker in workers {
         if let Ok((l, e, m)) = worker.await {
             latencies.0.extend(l);
-            errors += e;
+            for (why, count) in e {
+                *errors.entry(why).or_insert(0) += count;
+            }
             matches.extend(m);
         }
     }
@@ -879,7 +885,8 @@ async fn scenario(
     };
     json!({
         "requests": ok,
-        "errors": errors,
+        "errors": errors.values().sum::<usize>(),
+        "errors_by_cause": errors,
         "seconds": round3(elapsed),
         "requests_per_s": (ok as f64 / elapsed.max(1e-9)).round(),
         "latency": latencies.summary(),
