@@ -1237,16 +1237,27 @@ fn markdown(report: &Value, rows: &[Row]) -> String {
     out
 }
 
-/// Writes latest.json, <commit>.json and latest.md under target/bench.
+/// Writes latest.json, <commit>.json and latest.md under target/bench. A run
+/// of some phases only is kept as <commit>-<phases>.json, so it does not
+/// overwrite the full run of the same commit.
 fn write_results(report: &Value, rows: &[Row]) -> Result<String> {
     let dir = project_root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
     let commit = report["commit"].as_str().unwrap_or("unknown");
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .map(|p| p.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let name = if phases.len() == PHASES.len() {
+        format!("{commit}.json")
+    } else {
+        format!("{commit}-{}.json", phases.join("+"))
+    };
     let mut written = Vec::new();
     for (name, bytes) in [
         ("latest.json".to_owned(), json.clone()),
-        (format!("{commit}.json"), json),
+        (name, json),
         ("latest.md".to_owned(), markdown(report, rows).into_bytes()),
     ] {
         let path = dir.join(name);
