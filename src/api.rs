@@ -703,10 +703,15 @@ impl Api {
 /// list's first page) while the wasm downloads, a round trip sooner than the
 /// app could. Each is taken once, and only by a request for the same address
 /// with the same token; otherwise (or if it failed) the app asks itself.
+/// Once nothing is left to take (or it was asked with another token), the
+/// page's global goes, and with it its copy of the token.
 async fn early_answer(url: &str, token: &str) -> Option<Response> {
     use js_sys::Reflect;
-    let early = Reflect::get(&js_sys::global(), &"__optinEarly".into()).ok()?;
+    let global = js_sys::global();
+    let name = wasm_bindgen::JsValue::from_str("__optinEarly");
+    let early = Reflect::get(&global, &name).ok()?;
     if Reflect::get(&early, &"token".into()).ok()?.as_string()? != token {
+        let _ = Reflect::delete_property(&global, &name);
         return None;
     }
     let answers: js_sys::Object = Reflect::get(&early, &"answers".into())
@@ -716,6 +721,9 @@ async fn early_answer(url: &str, token: &str) -> Option<Response> {
     let key = wasm_bindgen::JsValue::from_str(url);
     let answer: js_sys::Promise = Reflect::get(&answers, &key).ok()?.dyn_into().ok()?;
     Reflect::delete_property(&answers, &key).ok()?;
+    if js_sys::Object::keys(&answers).length() == 0 {
+        let _ = Reflect::delete_property(&global, &name);
+    }
     let response = wasm_bindgen_futures::JsFuture::from(answer).await.ok()?;
     response
         .dyn_into::<web_sys::Response>()

@@ -2165,6 +2165,7 @@ async fn an_answer_asked_before_the_app_started_is_taken_once_and_only_with_its_
     let names = |page: optin_core::api::ContactPage| {
         page.items.into_iter().map(|c| c.name).collect::<Vec<_>>()
     };
+    let early_kept = || js_sys::Reflect::has(&js_sys::global(), &"__optinEarly".into()).unwrap();
 
     // Asked with another token (another tab's session): not taken.
     set_early("someone-else");
@@ -2172,18 +2173,30 @@ async fn an_answer_asked_before_the_app_started_is_taken_once_and_only_with_its_
     let page = api.contacts("", 0, PAGE_ROWS as u32).await.unwrap();
     assert_eq!(names(page), ["From the service"]);
     assert_eq!(asked().len(), 1, "the service was asked: {:?}", asked());
+    assert!(
+        !early_kept(),
+        "answers asked with another token are dropped"
+    );
 
     // Same token, another address (the next page): not taken.
     set_early("t");
     let page = api.contacts("", PAGE_ROWS, PAGE_ROWS as u32).await.unwrap();
     assert!(page.items.is_empty(), "the service's second page");
     assert_eq!(asked().len(), 2, "the service was asked: {:?}", asked());
+    assert!(
+        early_kept(),
+        "the first page's answer is still there to take"
+    );
 
     // Same token and address: taken, the service not asked; then asked again.
     let before = asked().len();
     let page = api.contacts("", 0, PAGE_ROWS as u32).await.unwrap();
     assert_eq!(names(page), ["Asked early"]);
     assert_eq!(asked().len(), before, "not asked again: {:?}", asked());
+    assert!(
+        !early_kept(),
+        "nothing left to take: the token's copy is gone"
+    );
     let page = api.contacts("", 0, PAGE_ROWS as u32).await.unwrap();
     assert_eq!(
         names(page),
