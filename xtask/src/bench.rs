@@ -1089,17 +1089,27 @@ fn rows(report: &Value) -> Vec<Row> {
         }
     }
     let lh = &report["lighthouse"];
-    for preset in ["mobile", "desktop"] {
+    // Performance ≥ 95 on mobile (the budget); accessibility and best
+    // practices kept at 100 on both.
+    for (preset, performance, budget) in [
+        ("mobile", 95.0, "≥ 95 / 100 / 100"),
+        ("desktop", 0.0, "— / 100 / 100"),
+    ] {
         if lh[preset].is_object() {
             let l = &lh[preset];
+            let score = |key: &str| l[key].as_f64();
+            let met = score("performance")
+                .zip(score("accessibility"))
+                .zip(score("best_practices"))
+                .map(|((p, a), b)| p >= performance && a >= 100.0 && b >= 100.0);
             rows.push(row(
                 &format!("Lighthouse {preset}: performance / accessibility / best practices"),
                 format!(
                     "{} / {} / {}",
                     l["performance"], l["accessibility"], l["best_practices"]
                 ),
-                "",
-                None,
+                budget,
+                met,
             ));
         }
     }
