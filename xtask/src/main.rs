@@ -186,18 +186,7 @@ fn test() -> Result<ExitCode> {
     let mut tallies = vec![
         (
             "unit and integration tests",
-            cargo_test(
-                &tools,
-                &[
-                    "test",
-                    "--no-fail-fast",
-                    "--workspace",
-                    "--exclude",
-                    "optin-app",
-                    "--exclude",
-                    "optin-phone-app",
-                ],
-            ),
+            cargo_test(&tools, WORKSPACE_TESTS),
         ),
         (
             "component tests (headless Chromium)",
@@ -240,6 +229,18 @@ fn test() -> Result<ExitCode> {
         ExitCode::FAILURE
     })
 }
+
+/// The native tests: every crate but the two web apps (wasm32, tested in
+/// Chromium).
+const WORKSPACE_TESTS: &[&str] = &[
+    "test",
+    "--no-fail-fast",
+    "--workspace",
+    "--exclude",
+    "optin-app",
+    "--exclude",
+    "optin-phone-app",
+];
 
 /// Runs a `cargo test` and counts it (see `tally`).
 fn cargo_test(tools: &Tools, args: &[&str]) -> Tally {
@@ -373,16 +374,13 @@ fn on_postgres(tools: &Tools) -> Vec<(&'static str, Tally)> {
             ];
         }
     };
+    // The test binaries of the first pass, run again (same packages, so the
+    // same features: nothing is built twice), now with the tests of several
+    // instances, which a plain `cargo test` ignores.
+    let mut args = WORKSPACE_TESTS.to_vec();
+    args.extend(["--test", "*", "--", "--include-ignored"]);
     let (ok, output) = tools
-        .cargo(&[
-            "test",
-            "--no-fail-fast",
-            "-p",
-            "optin-server",
-            "--features",
-            "postgres-tests",
-            "--tests",
-        ])
+        .cargo(&args)
         .env(postgres::TEST_DATABASE_URL, cluster.url())
         .tee();
     let integration = tally::from_cargo_test(&output, ok);
