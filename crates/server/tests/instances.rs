@@ -2,17 +2,24 @@
 //! load balancer (#11): an advisor's live stream on instance A shows an
 //! answer whose webhook reached instance B; a webhook delivered to both is
 //! applied once; both run outbox workers and the provider gets each message
-//! once; the consent record stays one unbroken chain.
+//! once; the consent record stays one unbroken chain; the archive feed
+//! delivers each item once; an instance killed holding an outbox job's lease
+//! leaves it to the other, and it goes once.
 //!
-//! Ignored by a plain `cargo test`: `cargo xtask test` runs them in its
-//! PostgreSQL pass (`--include-ignored`), with a throwaway server in
-//! `OPTIN_TEST_DATABASE_URL`.
+//! Not built by a plain `cargo test` (`test = false` in Cargo.toml):
+//! `cargo xtask test` runs it in its PostgreSQL pass (`--test '*'`), with a
+//! throwaway server in `OPTIN_TEST_DATABASE_URL`.
 
 mod support;
 
+use optin_server::outbox::drain;
 use optin_server::store::Engine;
 use serde_json::{json, Value};
-use support::extra::{eventually, run_binary, stderr, KERRY};
+use support::archive_feed::{assert_each_arrived_once, converse, service, settled, SmtpSink};
+use support::extra::{
+    eventually, queue_request, run_binary, signed_whatsapp, status_carrying, stderr, the_job,
+    QuietService, KERRY,
+};
 use support::sse::{write_events, SseReader};
 use support::{envelope, post_signed_whatsapp, start, TestService, POSTGRES_SERVER};
 
@@ -70,7 +77,6 @@ async fn live_stream(
 }
 
 #[tokio::test]
-#[ignore = "needs PostgreSQL: cargo xtask test runs it in its PostgreSQL pass"]
 async fn an_answer_that_reaches_instance_b_shows_live_on_a_and_everything_happens_once() {
     assert!(
         std::env::var(POSTGRES_SERVER).is_ok(),
@@ -136,7 +142,6 @@ async fn an_answer_that_reaches_instance_b_shows_live_on_a_and_everything_happen
 }
 
 #[tokio::test]
-#[ignore = "needs PostgreSQL: cargo xtask test runs it in its PostgreSQL pass"]
 async fn a_concurrent_load_over_both_instances_sends_each_message_once_and_keeps_one_chain() {
     assert!(std::env::var(POSTGRES_SERVER).is_ok());
     let a = start().await;
@@ -191,7 +196,6 @@ async fn a_concurrent_load_over_both_instances_sends_each_message_once_and_keeps
 }
 
 #[tokio::test]
-#[ignore = "needs PostgreSQL: cargo xtask test runs it in its PostgreSQL pass"]
 async fn a_stream_loses_nothing_when_the_instance_stops_hearing_the_database_for_a_while() {
     assert!(std::env::var(POSTGRES_SERVER).is_ok());
     let a = start().await;
@@ -252,7 +256,6 @@ async fn a_stream_loses_nothing_when_the_instance_stops_hearing_the_database_for
 }
 
 #[tokio::test]
-#[ignore = "needs PostgreSQL: cargo xtask test runs it in its PostgreSQL pass"]
 async fn instances_starting_together_on_a_new_database_migrate_and_seed_it_once() {
     assert!(std::env::var(POSTGRES_SERVER).is_ok());
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -288,7 +291,6 @@ async fn instances_starting_together_on_a_new_database_migrate_and_seed_it_once(
 }
 
 #[tokio::test]
-#[ignore = "needs PostgreSQL: cargo xtask test runs it in its PostgreSQL pass"]
 async fn a_database_the_server_does_not_have_stops_the_start_with_its_reason() {
     let server = std::env::var(POSTGRES_SERVER).expect("the PostgreSQL server's URL");
     let (prefix, _) = server.rsplit_once('/').unwrap();
@@ -307,4 +309,78 @@ async fn a_database_the_server_does_not_have_stops_the_start_with_its_reason() {
             && !printed.contains("panicked"),
         "{printed}"
     );
+}
+
+/// The archive feed, both instances configured to deliver: one at a time holds the delivery, so each
+/// item arrives once.
+#[tokio::test]
+async fn two_instances_on_one_database_deliver_each_item_once() {
+    let sink = SmtpSink::start(0);
+    let a = service(tempfile::tempdir().unwrap(), &sink).await;
+    assert_eq!(
+        a.service.state.store.engine(),
+        optin_server::store::Engine::Postgres
+    );
+    let b = a.launch_beside_with(|config| sink.configure(config)).await;
+    converse(&a).await;
+    let received = settled(&a, &sink).await;
+    assert_each_arrived_once(&a, &received).await;
+    b.service.stop().await;
+    a.service.stop().await;
+}
+
+/// The outbox: B is killed while it holds the job's lease (its call in
+/// flight); A, whose worker runs all along, leaves the job to B's lease,
+/// then settles it by the status carrying its key. The provider got one call.
+#[tokio::test]
+async fn an_instance_killed_holding_a_lease_leaves_the_job_to_the_other_and_it_goes_once() {
+    let b = QuietService::start().await;
+    assert_eq!(b.state.store.engine(), Engine::Postgres);
+    b.provider
+        .hang_then_accept(std::time::Duration::from_millis(800));
+    queue_request(&b).await;
+    let pass = tokio::spawn({
+        let state = b.state.clone();
+        async move { drain(&state).await }
+    });
+    eventually("B calls the provider", || async {
+        match b.provider.calls().len() {
+            1 => Ok(()),
+            n => Err(format!("{n} calls")),
+        }
+    })
+    .await;
+
+    // A: another instance on the same database, its worker running.
+    let a_dir = tempfile::tempdir().unwrap();
+    let mut config = b.config.clone();
+    config.data_dir = a_dir.path().to_path_buf();
+    config.witness_dir = Some(a_dir.path().join("witness"));
+    let a = optin_server::launch(config).await.unwrap();
+    let a_base = format!("http://{}", a.addr);
+
+    // B dies holding the lease, before the provider's answer.
+    pass.abort();
+    assert!(pass.await.unwrap_err().is_cancelled());
+    let (_, provider, _b_dir, _) = b.stop().await;
+    let (state, attempts, _, _, key) = the_job(&a.state).await;
+    assert_eq!((state.as_str(), attempts), ("claimed", 1));
+    a.state.outbox_wake.notify_one();
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(provider.calls().len(), 1, "A leaves a job under B's lease");
+
+    // The provider sent it anyway; its status reaches A.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let http = reqwest::Client::new();
+    let status = status_carrying("wamid.FAKE1", "sent", &key);
+    assert_eq!(signed_whatsapp(&http, &a_base, &status).await, 200);
+    let (state, attempts, ..) = the_job(&a.state).await;
+    assert_eq!((state.as_str(), attempts), ("done", 1));
+
+    // Long after the lease and the grace period, A has sent nothing more.
+    a.state.clock.advance(chrono::Duration::hours(1));
+    a.state.outbox_wake.notify_one();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(provider.calls().len(), 1, "{:?}", provider.calls());
+    a.stop().await;
 }

@@ -14,30 +14,12 @@ use std::time::Instant;
 
 use chrono::Duration;
 use optin_server::outbox::{backoff, drain, run, MAX_ATTEMPTS};
-use optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID;
 use optin_server::store::Engine;
 use serde_json::{json, Value};
 use support::extra::{
-    eventually, graph_error, parse_time, signed_whatsapp, the_job, FakeProvider, ProviderCall,
-    QuietService,
+    eventually, graph_error, parse_time, queue_request, signed_whatsapp, status_carrying, the_job,
+    FakeProvider, ProviderCall, QuietService,
 };
-
-/// Jane asks Kerry to opt in: one job, not sent yet.
-async fn queue_request(t: &QuietService) {
-    let kerry = t.jane_contact("Kerry").await;
-    let (status, body) = t
-        .api(
-            "POST",
-            &format!("/contacts/{kerry}/opt-in"),
-            &t.jane,
-            &[("Idempotency-Key", "outbox-test")],
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
-    assert_eq!(body["state"], "sending");
-    let (state, attempts, ..) = the_job(&t.state).await;
-    assert_eq!((state.as_str(), attempts), ("pending", 0));
-}
 
 /// `at` as stored (millisecond precision).
 fn millis(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
@@ -250,17 +232,6 @@ async fn a_job_left_pending_by_a_stopped_process_is_sent_once_after_the_restart(
 /// Provider calls time out after 300 ms (the default grace period, 120 s).
 async fn impatient() -> QuietService {
     QuietService::start_with(|config| config.provider_timeout_ms = 300).await
-}
-
-/// A status webhook of Kerry's message `wamid`, carrying the send's
-/// callback data, as Meta posts it.
-fn status_carrying(wamid: &str, status: &str, key: &str) -> Value {
-    json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
-        "field": "messages",
-        "value": {"messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550001111", "phone_number_id": SANDBOX_PHONE_NUMBER_ID},
-            "statuses": [{"id": wamid, "status": status, "timestamp": "1764080002",
-                "recipient_id": "447911123456", "biz_opaque_callback_data": key}]}}]}]})
 }
 
 /// The `biz_opaque_callback_data` a call to the Graph API carried.
@@ -701,62 +672,4 @@ async fn an_sms_with_an_unknown_outcome_goes_again_after_the_grace_period_under_
             .await
             .unwrap();
     assert_eq!(sid.as_deref(), Some("SMFAKE2"));
-}
-
-/// Two instances on one PostgreSQL (`cargo xtask test`'s PostgreSQL pass):
-/// B is killed while it holds the job's lease (its call in flight); A, whose
-/// worker runs all along, leaves the job to B's lease, then settles it by
-/// the status carrying its key. The provider got one call.
-#[tokio::test]
-#[ignore = "needs PostgreSQL: cargo xtask test runs it in its PostgreSQL pass"]
-async fn an_instance_killed_holding_a_lease_leaves_the_job_to_the_other_and_it_goes_once() {
-    let b = QuietService::start().await;
-    assert_eq!(b.state.store.engine(), Engine::Postgres);
-    b.provider
-        .hang_then_accept(std::time::Duration::from_millis(800));
-    queue_request(&b).await;
-    let pass = tokio::spawn({
-        let state = b.state.clone();
-        async move { drain(&state).await }
-    });
-    eventually("B calls the provider", || async {
-        match b.provider.calls().len() {
-            1 => Ok(()),
-            n => Err(format!("{n} calls")),
-        }
-    })
-    .await;
-
-    // A: another instance on the same database, its worker running.
-    let a_dir = tempfile::tempdir().unwrap();
-    let mut config = b.config.clone();
-    config.data_dir = a_dir.path().to_path_buf();
-    config.witness_dir = Some(a_dir.path().join("witness"));
-    let a = optin_server::launch(config).await.unwrap();
-    let a_base = format!("http://{}", a.addr);
-
-    // B dies holding the lease, before the provider's answer.
-    pass.abort();
-    assert!(pass.await.unwrap_err().is_cancelled());
-    let (_, provider, _b_dir, _) = b.stop().await;
-    let (state, attempts, _, _, key) = the_job(&a.state).await;
-    assert_eq!((state.as_str(), attempts), ("claimed", 1));
-    a.state.outbox_wake.notify_one();
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    assert_eq!(provider.calls().len(), 1, "A leaves a job under B's lease");
-
-    // The provider sent it anyway; its status reaches A.
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let http = reqwest::Client::new();
-    let status = status_carrying("wamid.FAKE1", "sent", &key);
-    assert_eq!(signed_whatsapp(&http, &a_base, &status).await, 200);
-    let (state, attempts, ..) = the_job(&a.state).await;
-    assert_eq!((state.as_str(), attempts), ("done", 1));
-
-    // Long after the lease and the grace period, A has sent nothing more.
-    a.state.clock.advance(Duration::hours(1));
-    a.state.outbox_wake.notify_one();
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    assert_eq!(provider.calls().len(), 1, "{:?}", provider.calls());
-    a.stop().await;
 }

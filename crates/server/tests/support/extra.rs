@@ -614,3 +614,31 @@ pub fn parse_time(text: &str) -> chrono::DateTime<chrono::Utc> {
         .unwrap()
         .with_timezone(&chrono::Utc)
 }
+
+/// Jane asks Kerry to opt in: one job, not sent yet.
+pub async fn queue_request(t: &QuietService) {
+    let kerry = t.jane_contact("Kerry").await;
+    let (status, body) = t
+        .api(
+            "POST",
+            &format!("/contacts/{kerry}/opt-in"),
+            &t.jane,
+            &[("Idempotency-Key", "outbox-test")],
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["state"], "sending");
+    let (state, attempts, ..) = the_job(&t.state).await;
+    assert_eq!((state.as_str(), attempts), ("pending", 0));
+}
+
+/// A status webhook of Kerry's message `wamid`, carrying the send's
+/// callback data, as Meta posts it.
+pub fn status_carrying(wamid: &str, status: &str, key: &str) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "messages",
+        "value": {"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550001111", "phone_number_id": optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID},
+            "statuses": [{"id": wamid, "status": status, "timestamp": "1764080002",
+                "recipient_id": "447911123456", "biz_opaque_callback_data": key}]}}]}]})
+}

@@ -364,6 +364,7 @@ impl TestService {
         launch_in(_dir, true, |_| {}).await
     }
 }
+pub mod archive_feed;
 pub mod extra;
 pub mod routes;
 pub mod sse;
