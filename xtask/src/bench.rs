@@ -704,8 +704,9 @@ impl Bench<'_> {
     }
 
     /// `tests/bench/live.mjs` against the release service with the release
-    /// app; send and API limits raised, as every run adds a contact, asks it
-    /// to opt in and has the page load it (about 8 requests a second).
+    /// app; send limits raised (`Server::start` lifts the API quotas), as
+    /// every run adds a contact, asks it to opt in and has the page load it
+    /// (about 8 requests a second).
     fn live(&self) -> Result<Value> {
         let dist = project_root().join("dist");
         let server = Server::start(
@@ -717,10 +718,6 @@ impl Bench<'_> {
                 "--sends-per-minute",
                 "100000",
                 "--org-sends-per-minute",
-                "100000",
-                "--api-per-minute",
-                "100000",
-                "--org-api-per-minute",
                 "100000",
             ],
         )?;
