@@ -227,10 +227,13 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
     );
     let written = write_results(&report, &rows)?;
     println!("written: {written}");
-    if !failures.is_empty() {
+    if failures.is_empty() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    } else {
+        // Kept: the failed phase's service log is in it.
         println!("could not run: {}", failures.join(", "));
+        println!("its logs are kept in {}", scratch.display());
     }
-    let _ = std::fs::remove_dir_all(&scratch);
     Ok(if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
