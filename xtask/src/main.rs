@@ -138,14 +138,8 @@ fn test() -> Result<ExitCode> {
     // `--all-targets` leaves out the test targets a plain `cargo test` does
     // not build (`test = false`: `instances`); a glob names them.
     let clippy_native = |targets: &[&str]| {
-        let mut args = vec![
-            "clippy",
-            "--workspace",
-            "--exclude",
-            "optin-app",
-            "--exclude",
-            "optin-phone-app",
-        ];
+        let mut args = vec!["clippy"];
+        args.extend(NATIVE_CRATES);
         args.extend(targets);
         args.extend(["--", "-D", "warnings"]);
         tools.cargo(&args).status_ok().is_ok()
@@ -187,7 +181,7 @@ fn test() -> Result<ExitCode> {
     let mut tallies = vec![
         (
             "unit and integration tests",
-            cargo_test(&tools, WORKSPACE_TESTS),
+            cargo_test(&tools, &native_tests(&[])),
         ),
         (
             "component tests (headless Chromium)",
@@ -231,17 +225,24 @@ fn test() -> Result<ExitCode> {
     })
 }
 
-/// The native tests: every crate but the two web apps (wasm32, tested in
-/// Chromium).
-const WORKSPACE_TESTS: &[&str] = &[
-    "test",
-    "--no-fail-fast",
+/// Every crate but the two web apps (wasm32, tested in Chromium). One list:
+/// the same packages give the same features, so both test passes and clippy
+/// share what they build.
+const NATIVE_CRATES: &[&str] = &[
     "--workspace",
     "--exclude",
     "optin-app",
     "--exclude",
     "optin-phone-app",
 ];
+
+/// `cargo test` of the native crates, every binary run, then `targets`.
+fn native_tests<'a>(targets: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["test", "--no-fail-fast"];
+    args.extend(NATIVE_CRATES);
+    args.extend(targets);
+    args
+}
 
 /// Runs a `cargo test` and counts it (see `tally`).
 fn cargo_test(tools: &Tools, args: &[&str]) -> Tally {
@@ -379,10 +380,8 @@ fn on_postgres(tools: &Tools) -> Vec<(&'static str, Tally)> {
     // binaries (same packages, so the same features: nothing built twice),
     // and `instances` (several instances on one database), which a plain
     // `cargo test` does not build (`test = false`) and a glob names.
-    let mut args = WORKSPACE_TESTS.to_vec();
-    args.extend(["--test", "*"]);
     let (ok, output) = tools
-        .cargo(&args)
+        .cargo(&native_tests(&["--test", "*"]))
         .env(postgres::TEST_DATABASE_URL, cluster.url())
         .tee();
     let integration = tally::from_cargo_test(&output, ok);
