@@ -80,6 +80,33 @@ async fn free_text_outside_the_service_window_is_refused_and_a_template_is_not()
 }
 
 #[tokio::test]
+async fn a_message_delivered_late_never_moves_the_service_window_back() {
+    let t = start().await;
+    let kerry = kerry_opts_in(&t).await;
+    // Written an hour before the "yes", delivered 23 hours after it.
+    let written = (t.service.state.clock.now().timestamp() - 3600).to_string();
+    t.advance_seconds(23 * 3600).await;
+    let body = envelope(json!({
+        "messages": [{"from": "447911123456", "id": "wamid.LATE1", "timestamp": written, "type": "text", "text": {"body": "thanks"}}]
+    }));
+    assert_eq!(t.signed_whatsapp_webhook(&body).await, 200);
+    // Half an hour on, the window the "yes" opened (24 h) is still open;
+    // one moved back to the late message's time would have closed.
+    t.advance_seconds(30 * 60).await;
+    let text = json!({"type": "text", "body": "Still there?"});
+    let (status, reply) = t.whatsapp_as(&t.jane, kerry, text.clone()).await;
+    assert_eq!(status, 202, "{reply}");
+    // And it closes 24 hours after the "yes", not after the delivery.
+    t.advance_seconds(60 * 60).await;
+    assert_refused(
+        &t.whatsapp_as(&t.jane, kerry, text).await,
+        409,
+        "outside_service_window",
+    );
+    t.service.stop().await;
+}
+
+#[tokio::test]
 async fn an_unknown_template_or_language_is_refused() {
     let t = start().await;
     let kerry = kerry_opts_in(&t).await;

@@ -222,12 +222,11 @@ async fn apply_whatsapp_message(
 ) -> AppResult<()> {
     let phone = phone.to_owned();
     let org = organization_id;
-    let mut record = work.store.consent(org, &phone).await?;
     // Any message from the contact, a button tap included, opens the 24-hour window.
     let sent_at = source.provider_time.unwrap_or(work.now);
-    record.last_inbound_at = Some(record.last_inbound_at.map_or(sent_at, |t| t.max(sent_at)));
-    work.store
-        .save_consent(org, &phone, &record, work.now)
+    let (mut record, last_requesting_advisor) = work
+        .store
+        .note_inbound(org, &phone, sent_at, work.now)
         .await?;
 
     let payload = message.button_payload().and_then(OptInPayload::parse);
@@ -245,7 +244,7 @@ async fn apply_whatsapp_message(
     };
     let advisor_id = match request {
         Some((_, advisor)) => Some(advisor),
-        None => work.store.last_requesting_advisor(org, &phone).await?,
+        None => last_requesting_advisor,
     };
     let message_id = work
         .store

@@ -1,6 +1,8 @@
 //! Consent per (organization, number), in explicit columns, and the opt-in
 //! requests whose ids travel in the Yes/No buttons.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use optin_core::consent::{ConsentState, ConsentStatus, SendFailure};
 
@@ -184,21 +186,54 @@ impl UnitOfWork {
         .await?)
     }
 
-    /// The advisor who last asked this number.
-    pub async fn last_requesting_advisor(
+    /// Opens a number's 24-hour window with a message it sent at `sent_at`
+    /// (a webhook delivered late never moves the window back) and answers
+    /// its consent as it now stands, with the advisor who last asked it.
+    /// One statement: every inbound message needs all three, and a batch of
+    /// webhooks goes at the pace of its statements.
+    pub async fn note_inbound(
         &mut self,
         organization_id: i64,
         phone: &str,
-    ) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT advisor_id FROM opt_in_requests WHERE organization_id = $1 AND phone_e164 = $2
-             ORDER BY created_at DESC LIMIT 1",
-        )
+        sent_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(ConsentRecord, Option<i64>)> {
+        // RETURNING cannot name the table by an alias on SQLite.
+        static RETURNED: LazyLock<String> = LazyLock::new(|| CONSENT_COLUMNS.replace("k.", ""));
+        let never_asked = ConsentRecord::default();
+        let row: InboundRow = sqlx::query_as(&format!(
+            "INSERT INTO consents (organization_id, phone_e164, state, last_inbound_at, sms_opted_out,
+                updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (organization_id, phone_e164) DO UPDATE SET
+               last_inbound_at = CASE
+                 WHEN consents.last_inbound_at IS NULL OR consents.last_inbound_at < excluded.last_inbound_at
+                 THEN excluded.last_inbound_at ELSE consents.last_inbound_at END,
+               updated_at = excluded.updated_at
+             RETURNING {returned},
+               (SELECT r.advisor_id FROM opt_in_requests r
+                 WHERE r.organization_id = consents.organization_id AND r.phone_e164 = consents.phone_e164
+                 ORDER BY r.created_at DESC LIMIT 1) AS last_requesting_advisor",
+            returned = RETURNED.as_str()
+        ))
         .bind(organization_id)
         .bind(phone)
-        .fetch_optional(&mut *self.tx)
-        .await?)
+        .bind(never_asked.status.state.as_str())
+        .bind(timestamp(sent_at))
+        .bind(never_asked.sms_opted_out)
+        .bind(timestamp(now))
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok((row.consent.into_record(phone)?, row.last_requesting_advisor))
     }
+}
+
+/// What [`UnitOfWork::note_inbound`] answers.
+#[derive(sqlx::FromRow)]
+struct InboundRow {
+    #[sqlx(flatten)]
+    consent: ConsentRow,
+    last_requesting_advisor: Option<i64>,
 }
 
 /// Reads a number's consent through a pool or a transaction.
