@@ -14,7 +14,7 @@ use optin_server::bundle::{self, BundleFault, KeyChoice};
 use optin_server::checkpoints::public_key_pem;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use support::extra::{assert_refused, phone_path, run_binary, stderr, KERRY};
+use support::extra::{assert_refused, eventually, phone_path, run_binary, stderr, KERRY};
 use support::{start, start_without_outbox_worker, TestService};
 
 /// Kerry goes through an opt-in (request, WhatsApp statuses, the tap on
@@ -23,6 +23,18 @@ async fn opted_in_kerry(t: &TestService) {
     let kerry = t.contact_id(&t.jane, "Kerry").await;
     assert_eq!(t.opt_in_as(&t.jane, kerry, "bundle").await.0, 202);
     t.wait_for_state(&t.jane, kerry, "pending").await;
+    // The sandbox posts the request's statuses on its own time: the bundle
+    // is asserted to hold them (its record's lines), so they land first.
+    eventually("the request's delivered status recorded", || async {
+        match t
+            .count("SELECT COUNT(*) FROM consent_events WHERE kind = 'delivered'")
+            .await
+        {
+            0 => Err("not yet".to_owned()),
+            _ => Ok(()),
+        }
+    })
+    .await;
     t.contact_taps(KERRY, "Yes").await;
     t.wait_for_state(&t.jane, kerry, "opted_in").await;
     sms_from_kerry(t).await;
