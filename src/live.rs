@@ -6,9 +6,10 @@
 //!
 //! Resilience: after a drop the stream is reopened with `Last-Event-ID`, so
 //! the service replays what was missed; reconnects back off (1 s doubling to
-//! 30 s, with jitter, so many panels do not reconnect in step). After three
-//! failures in a row the open screens are also polled every few seconds until
-//! the stream holds again. While the stream is down the header says
+//! 30 s, with jitter, so many panels do not reconnect in step). From the first
+//! failed attempt the open screens are also polled every few seconds until the
+//! stream holds again (a screen whose stream dropped is refreshed at once), so
+//! no screen stays stale for the back-off's length. While the stream is down the header says
 //! "Reconnecting…". When the browser is back online, or the app becomes
 //! visible again, the next attempt is made at once instead of after the pause.
 
@@ -26,8 +27,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::api::{Api, ClientError};
 
-/// Failures in a row after which open screens are polled as well.
-const POLL_AFTER_FAILURES: u32 = 3;
+/// Failures in a row after which open screens are polled as well. The first:
+/// with three, a screen went unrefreshed through 2 s and 4 s of back-off.
+const POLL_AFTER_FAILURES: u32 = 1;
 /// How often open screens are polled while the stream is down.
 const POLL_EVERY: Duration = Duration::from_secs(4);
 /// Longest pause between two reconnection attempts.
@@ -124,7 +126,7 @@ pub enum LinkStatus {
     Connecting,
     /// Events arrive as they happen.
     Live,
-    /// The stream dropped; trying again (and polling after repeated failures).
+    /// The stream dropped; trying again (and polling while it fails).
     Reconnecting,
     /// The token is no longer valid; nothing more will arrive.
     SignedOut,
@@ -304,6 +306,10 @@ impl Live {
             }
             let _ = self.status.try_set(LinkStatus::Reconnecting);
             if failures >= POLL_AFTER_FAILURES && poller.is_none() {
+                if opened_before {
+                    // What happened since the stream dropped is not replayed yet.
+                    self.refresh_all();
+                }
                 poller = set_interval_with_handle(move || self.refresh_all(), POLL_EVERY).ok();
             }
             let backoff = (1000.0 * 2f64.powi(failures.min(5) as i32)).min(MAX_BACKOFF_MS);
