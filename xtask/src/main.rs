@@ -376,15 +376,28 @@ fn on_postgres(tools: &Tools) -> Vec<(&'static str, Tally)> {
             ];
         }
     };
-    // The integration tests of the first pass, run again by the same
-    // binaries (same packages, so the same features: nothing built twice),
-    // and `instances` (several instances on one database), which a plain
-    // `cargo test` does not build (`test = false`) and a glob names.
-    let (ok, output) = tools
-        .cargo(&native_tests(&["--test", "*"]))
-        .env(postgres::TEST_DATABASE_URL, cluster.url())
-        .tee();
-    let integration = tally::from_cargo_test(&output, ok);
+    // The service's integration tests of the first pass, run again by the
+    // same binaries (same packages, so the same features: nothing built
+    // twice), and `instances` (several instances on one database), which a
+    // plain `cargo test` does not build (`test = false`). By name: the other
+    // crates' tests use no database, and ran in the first pass.
+    let integration = match service_test_targets() {
+        Ok(names) => {
+            let mut targets = Vec::new();
+            for name in &names {
+                targets.extend(["--test", name.as_str()]);
+            }
+            let (ok, output) = tools
+                .cargo(&native_tests(&targets))
+                .env(postgres::TEST_DATABASE_URL, cluster.url())
+                .tee();
+            tally::from_cargo_test(&output, ok)
+        }
+        Err(e) => {
+            eprintln!("cannot list the service's tests: {e}");
+            Tally::SETUP_FAILED
+        }
+    };
     // A database of their own, which the tests' role owns (PostgreSQL 15
     // lets no one but the owner create tables in `postgres`'s schema).
     let instances = match cluster.new_database("optin_two_instances") {
@@ -395,6 +408,21 @@ fn on_postgres(tools: &Tools) -> Vec<(&'static str, Tally)> {
         }
     };
     vec![(INTEGRATION, integration), (INSTANCES, instances)]
+}
+
+/// The names of the service's integration test targets (`crates/server/tests/*.rs`).
+fn service_test_targets() -> std::io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(project_root().join("crates/server/tests"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "rs") {
+            if let Some(stem) = path.file_stem().and_then(|stem| stem.to_str()) {
+                names.push(stem.to_owned());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Two service instances on the PostgreSQL at `database_url`, as behind a
