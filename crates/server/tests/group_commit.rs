@@ -164,3 +164,42 @@ async fn one_failing_webhook_of_a_batch_is_refused_alone() {
     assert_eq!((status, &chain["intact"]), (200, &json!(true)), "{chain}");
     t.service.stop().await;
 }
+
+/// A batch claims its items' receipts in one statement before applying
+/// them; an item that is never applied (its business number belongs to no
+/// organization: kept for review instead) keeps no receipt, so a
+/// redelivery once the number is provisioned would apply it.
+#[tokio::test]
+async fn a_receipt_claimed_for_an_item_not_applied_is_released() {
+    let t = start().await;
+    let elsewhere = hello(900).replace(
+        optin_server::store::seed::SANDBOX_PHONE_NUMBER_ID,
+        "999999999",
+    );
+    let secret = t.service.state.providers.settings.app_secret.clone();
+    for body in [hello(901), elsewhere] {
+        assert_eq!(
+            post_signed_whatsapp(&t.http, &t.base, &secret, body).await,
+            200
+        );
+    }
+    let receipt = |n: usize| {
+        format!("SELECT COUNT(*) FROM webhook_receipts WHERE dedupe_key = 'wa:msg:wamid.GROUP{n}'")
+    };
+    assert_eq!(
+        t.count(&receipt(901)).await,
+        1,
+        "the applied message's receipt is kept"
+    );
+    assert_eq!(
+        t.count(&receipt(900)).await,
+        0,
+        "the message kept for review has no receipt"
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM webhook_reviews WHERE reason LIKE '%999999999%'")
+            .await,
+        1
+    );
+    t.service.stop().await;
+}

@@ -16,7 +16,7 @@ use optin_core::vocab::{
     Cause, Channel, Direction, ErrorCode, EvidenceKind, MessageStatus, Purpose,
 };
 use optin_core::whatsapp::{
-    InboundKind, InboundMessage, OptInAnswer, OptInPayload, SendMessage, WebhookItems,
+    InboundKind, InboundMessage, OptInAnswer, OptInPayload, SendMessage, StatusUpdate, WebhookItems,
 };
 use serde_json::json;
 
@@ -39,12 +39,16 @@ pub async fn apply_whatsapp(state: &AppState, webhook: ReceivedWebhook) -> AppRe
     super::ingest::apply(state, Provider::WhatsApp, webhook).await
 }
 
-/// Applies a signed WhatsApp body within `work` (a batch's savepoint).
-pub(super) async fn apply_whatsapp_in(work: &mut Work, webhook: &ReceivedWebhook) -> AppResult<()> {
-    let items = WebhookItems::read(webhook.body.as_bytes());
+/// Applies a signed WhatsApp body, read as `items`, within `work` (a
+/// batch's transaction or savepoint).
+pub(super) async fn apply_whatsapp_in(
+    work: &mut Work,
+    webhook: &ReceivedWebhook,
+    items: &WebhookItems,
+) -> AppResult<()> {
     // When the body names one business number, its unreadable parts are that
     // organization's (its compliance reviews them); otherwise the operator's.
-    let owner = match only_business_number(&items) {
+    let owner = match only_business_number(items) {
         Some(number) => work.store.organization_by_whatsapp_number(number).await?,
         None => None,
     };
@@ -103,8 +107,11 @@ pub(super) async fn apply_whatsapp_in(work: &mut Work, webhook: &ReceivedWebhook
             identities::learn(work, org, &number, user_id).await?;
         }
         for status in &change.statuses {
-            let key = format!("wa:status:{}:{}", status.id, status.status.as_str());
-            if !work.store.first_receipt(&key, work.now).await? {
+            if !work
+                .store
+                .first_receipt(&status_key(status), work.now)
+                .await?
+            {
                 continue;
             }
             let source = WebhookSource {
@@ -123,8 +130,11 @@ pub(super) async fn apply_whatsapp_in(work: &mut Work, webhook: &ReceivedWebhook
             }
         }
         for message in &change.messages {
-            let key = format!("wa:msg:{}", message.id);
-            if !work.store.first_receipt(&key, work.now).await? {
+            if !work
+                .store
+                .first_receipt(&message_key(message), work.now)
+                .await?
+            {
                 continue;
             }
             let source = WebhookSource {
@@ -161,6 +171,24 @@ pub(super) async fn apply_whatsapp_in(work: &mut Work, webhook: &ReceivedWebhook
         }
     }
     Ok(())
+}
+
+/// The receipt keys of a body's statuses and messages, by which each is
+/// applied once (a batch claims them together: see `ingest`).
+pub(super) fn receipt_keys(items: &WebhookItems) -> impl Iterator<Item = String> + '_ {
+    items.changes.iter().flat_map(|change| {
+        let statuses = change.statuses.iter().map(status_key);
+        statuses.chain(change.messages.iter().map(message_key))
+    })
+}
+
+/// A status is applied once per message and status (Meta sends each again).
+fn status_key(status: &StatusUpdate) -> String {
+    format!("wa:status:{}:{}", status.id, status.status.as_str())
+}
+
+fn message_key(message: &InboundMessage) -> String {
+    format!("wa:msg:{}", message.id)
 }
 
 /// The business number (phone number id) of every readable change of a

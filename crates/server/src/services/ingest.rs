@@ -16,11 +16,19 @@
 //!
 //! The batch runs in a task of its own, so a request that goes away (its
 //! client hung up, a timeout) never cuts a batch short for the others.
+//!
+//! Every statement is a round trip to the database's thread, and the
+//! writer's path is what every webhook waits on; so a WhatsApp body is read
+//! by its request's task before it queues, and a batch claims the receipts
+//! of all its messages and statuses in one statement before applying them
+//! (each webhook's own check is then answered from memory).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
+
+use optin_core::whatsapp::WebhookItems;
 
 use super::{inbound, Work};
 use crate::error::{AppError, AppResult};
@@ -40,9 +48,27 @@ pub enum Provider {
 
 /// A webhook waiting for its batch, and where to answer.
 struct Queued {
-    provider: Provider,
+    body: Body,
     webhook: ReceivedWebhook,
     answer: oneshot::Sender<AppResult<()>>,
+}
+
+/// A webhook's body as its provider's format reads it. A WhatsApp body is
+/// read by the request's own task before it queues, not by the batch (the
+/// writer's path, which every webhook waits on).
+enum Body {
+    WhatsApp(WebhookItems),
+    Sms,
+}
+
+impl Queued {
+    /// The receipt keys the batch can claim ahead for this webhook.
+    fn receipt_keys(&self) -> Vec<String> {
+        match &self.body {
+            Body::WhatsApp(items) => inbound::receipt_keys(items).collect(),
+            Body::Sms => Vec::new(),
+        }
+    }
 }
 
 /// The queue and the writer's turn.
@@ -72,13 +98,17 @@ pub async fn apply(
     webhook: ReceivedWebhook,
 ) -> AppResult<()> {
     let (answer, mut answered) = oneshot::channel();
+    let body = match provider {
+        Provider::WhatsApp => Body::WhatsApp(WebhookItems::read(webhook.body.as_bytes())),
+        Provider::Sms => Body::Sms,
+    };
     let ingest = &state.ingest;
     ingest
         .queued
         .lock()
         .expect("the queue is never poisoned")
         .push(Queued {
-            provider,
+            body,
             webhook,
             answer,
         });
@@ -131,10 +161,12 @@ async fn apply_batch(state: &AppState, batch: Vec<Queued>) {
     }
 }
 
-/// The whole batch in one transaction; `false` (and nothing kept) when a
-/// webhook of it failed.
+/// The whole batch in one transaction, its items' receipts claimed in one
+/// statement first; `false` (and nothing kept) when a webhook of it failed.
 async fn apply_together(state: &AppState, batch: &[Queued]) -> AppResult<bool> {
     let mut work = Work::begin(state).await?;
+    let keys: Vec<String> = batch.iter().flat_map(Queued::receipt_keys).collect();
+    work.store.claim_receipts(&keys, work.now).await?;
     for queued in batch {
         if let Err(e) = apply_webhook(&mut work, queued).await {
             tracing::info!(error = %e, "a webhook of a batch failed; the batch is applied again one by one");
@@ -179,9 +211,9 @@ async fn apply_each(state: &AppState, batch: Vec<Queued>) {
 }
 
 async fn apply_webhook(work: &mut Work, queued: &Queued) -> AppResult<()> {
-    match queued.provider {
-        Provider::WhatsApp => inbound::apply_whatsapp_in(work, &queued.webhook).await,
-        Provider::Sms => inbound::apply_sms_in(work, &queued.webhook).await,
+    match &queued.body {
+        Body::WhatsApp(items) => inbound::apply_whatsapp_in(work, &queued.webhook, items).await,
+        Body::Sms => inbound::apply_sms_in(work, &queued.webhook).await,
     }
 }
 

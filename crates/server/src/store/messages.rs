@@ -1,6 +1,8 @@
 //! Messages both ways, the outbox that sends them, webhook receipts (each
 //! provider item applied once) and statuses parked until their message is known.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use optin_core::api::MessageView;
 use optin_core::vocab::{Channel, Direction, ErrorCode, MessageStatus, OutboxState, Purpose};
@@ -151,6 +153,10 @@ impl ParkedStatus {
     }
 }
 
+/// Keys per statement when receipts are claimed or released together (well
+/// under SQLite's and PostgreSQL's limits on bound values).
+const RECEIPTS_PER_STATEMENT: usize = 500;
+
 impl UnitOfWork {
     /// Stores a message; returns its id.
     pub async fn insert_message(
@@ -201,8 +207,12 @@ impl UnitOfWork {
         Ok(())
     }
 
-    /// Records a webhook item; false when it was seen before.
+    /// Records a webhook item; false when it was seen before. A key claimed
+    /// ahead ([`UnitOfWork::claim_receipts`]) is answered from memory.
     pub async fn first_receipt(&mut self, key: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        if let Some(unanswered) = self.known.receipts.get_mut(key) {
+            return Ok(std::mem::take(unanswered));
+        }
         let inserted = sqlx::query(
             "INSERT INTO webhook_receipts (dedupe_key, received_at) VALUES ($1, $2)
              ON CONFLICT (dedupe_key) DO NOTHING",
@@ -212,6 +222,65 @@ impl UnitOfWork {
         .execute(&mut *self.tx)
         .await?;
         Ok(inserted.rows_affected() == 1)
+    }
+
+    /// Records the receipts of a batch's items in one statement, ahead of
+    /// applying them: each `first_receipt` of these keys is then answered
+    /// without a round trip to the database. A claimed key nobody asks for
+    /// is released again before the commit ([`UnitOfWork::release_unasked_receipts`]),
+    /// so a receipt is still stored exactly when an item was applied.
+    pub async fn claim_receipts(&mut self, keys: &[String], now: DateTime<Utc>) -> StoreResult<()> {
+        let mut keys: Vec<&str> = keys
+            .iter()
+            .map(String::as_str)
+            .filter(|key| !self.known.receipts.contains_key(*key))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for chunk in keys.chunks(RECEIPTS_PER_STATEMENT) {
+            // `$1` is the time of every row; the keys follow.
+            let rows = (0..chunk.len())
+                .map(|i| format!("(${}, $1)", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO webhook_receipts (dedupe_key, received_at) VALUES {rows}
+                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql).bind(timestamp(now));
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            let inserted: HashSet<String> =
+                query.fetch_all(&mut *self.tx).await?.into_iter().collect();
+            for key in chunk {
+                let new = inserted.contains(*key);
+                self.known.receipts.insert((*key).to_owned(), new);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the receipts claimed ahead that no item asked for (see
+    /// [`UnitOfWork::claim_receipts`]), and forgets the claims.
+    pub(crate) async fn release_unasked_receipts(&mut self) -> StoreResult<()> {
+        let unasked: Vec<String> = std::mem::take(&mut self.known.receipts)
+            .into_iter()
+            .filter_map(|(key, unasked)| unasked.then_some(key))
+            .collect();
+        for chunk in unasked.chunks(RECEIPTS_PER_STATEMENT) {
+            let keys = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("DELETE FROM webhook_receipts WHERE dedupe_key IN ({keys})");
+            let mut query = sqlx::query(&sql);
+            for key in chunk {
+                query = query.bind(key);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 
     /// The message a provider id belongs to.

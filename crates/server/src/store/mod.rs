@@ -307,6 +307,9 @@ pub(crate) struct Known {
     pub(crate) chain_heads: std::collections::HashMap<i64, (i64, String)>,
     /// Which organization owns a WhatsApp business number (phone number id).
     pub(crate) whatsapp_numbers: std::collections::HashMap<String, Option<i64>>,
+    /// Webhook receipts claimed ahead for a batch, each `true` until its
+    /// item is first asked about (only then is it new).
+    pub(crate) receipts: std::collections::HashMap<String, bool>,
 }
 
 /// Whether a connection going back to the pool can serve again. When a
@@ -518,6 +521,8 @@ impl UnitOfWork {
     /// Sets the savepoint that [`UnitOfWork::rollback_to_savepoint`]
     /// returns to (one at a time: a batch marks each webhook in turn).
     pub async fn savepoint(&mut self) -> StoreResult<()> {
+        // A rollback forgets what is known: no claim may outlive it unasked.
+        self.release_unasked_receipts().await?;
         sqlx::query("SAVEPOINT part").execute(&mut *self.tx).await?;
         Ok(())
     }
@@ -541,7 +546,8 @@ impl UnitOfWork {
     }
 
     /// Makes every change of the unit durable at once.
-    pub async fn commit(self) -> StoreResult<()> {
+    pub async fn commit(mut self) -> StoreResult<()> {
+        self.release_unasked_receipts().await?;
         Ok(self.tx.commit().await?)
     }
 }
