@@ -247,7 +247,11 @@ impl UnitOfWork {
                 "INSERT INTO webhook_receipts (dedupe_key, received_at) VALUES {rows}
                  ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
             );
-            let mut query = sqlx::query_scalar::<_, String>(&sql).bind(timestamp(now));
+            // One text per batch size: not kept in the statement cache,
+            // where it would push out the statements every webhook runs.
+            let mut query = sqlx::query_scalar::<_, String>(&sql)
+                .persistent(false)
+                .bind(timestamp(now));
             for key in chunk {
                 query = query.bind(*key);
             }
@@ -274,7 +278,7 @@ impl UnitOfWork {
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!("DELETE FROM webhook_receipts WHERE dedupe_key IN ({keys})");
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query(&sql).persistent(false);
             for key in chunk {
                 query = query.bind(key);
             }
