@@ -63,11 +63,12 @@ enum Body {
 
 impl Queued {
     /// The receipt keys the batch can claim ahead for this webhook.
-    fn receipt_keys(&self) -> Vec<String> {
-        match &self.body {
-            Body::WhatsApp(items) => inbound::receipt_keys(items).collect(),
-            Body::Sms => Vec::new(),
-        }
+    fn receipt_keys(&self) -> impl Iterator<Item = String> + '_ {
+        let items = match &self.body {
+            Body::WhatsApp(items) => Some(items),
+            Body::Sms => None,
+        };
+        items.into_iter().flat_map(inbound::receipt_keys)
     }
 }
 

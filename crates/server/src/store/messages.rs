@@ -157,6 +157,11 @@ impl ParkedStatus {
 /// under SQLite's and PostgreSQL's limits on bound values).
 const RECEIPTS_PER_STATEMENT: usize = 500;
 
+/// `count` numbered placeholders from `$first` on.
+fn numbered(first: usize, count: usize) -> impl Iterator<Item = String> {
+    (first..first + count).map(|n| format!("${n}"))
+}
+
 impl UnitOfWork {
     /// Stores a message; returns its id.
     pub async fn insert_message(
@@ -239,8 +244,8 @@ impl UnitOfWork {
         keys.dedup();
         for chunk in keys.chunks(RECEIPTS_PER_STATEMENT) {
             // `$1` is the time of every row; the keys follow.
-            let rows = (0..chunk.len())
-                .map(|i| format!("(${}, $1)", i + 2))
+            let rows = numbered(2, chunk.len())
+                .map(|key| format!("({key}, $1)"))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
@@ -273,10 +278,7 @@ impl UnitOfWork {
             .filter_map(|(key, unasked)| unasked.then_some(key))
             .collect();
         for chunk in unasked.chunks(RECEIPTS_PER_STATEMENT) {
-            let keys = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let keys = numbered(1, chunk.len()).collect::<Vec<_>>().join(", ");
             let sql = format!("DELETE FROM webhook_receipts WHERE dedupe_key IN ({keys})");
             let mut query = sqlx::query(&sql).persistent(false);
             for key in chunk {
