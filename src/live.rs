@@ -9,9 +9,10 @@
 //! 30 s, with jitter, so many panels do not reconnect in step). From the first
 //! failed attempt the open screens are also polled every few seconds until the
 //! stream holds again (a screen whose stream dropped is refreshed at once), so
-//! no screen stays stale for the back-off's length. While the stream is down the header says
-//! "Reconnecting…". When the browser is back online, or the app becomes
-//! visible again, the next attempt is made at once instead of after the pause.
+//! no screen stays stale for the back-off's length. While the stream is down
+//! the header says "Reconnecting…". When the browser is back online, or the
+//! app becomes visible again, the next attempt is made at once instead of
+//! after the pause.
 
 use std::cell::Cell;
 use std::collections::HashMap;

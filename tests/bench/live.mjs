@@ -143,9 +143,8 @@ async function measure(mode) {
   if (mode === 'polling') {
     await page.getByRole('status').filter({ hasText: 'Reconnecting' }).first().waitFor({ timeout: 30_000 });
     // The app polls from the stream's `POLL_AFTER_FAILURES`th failure in a
-    // row (src/live.rs; the first since the figures of `6dd813f`, the third
-    // before, about 6 s of back-off after the first): measured from there,
-    // or the first run times the wait.
+    // row (src/live.rs): measured from there, or the first run times the
+    // back-off before it.
     const started = now();
     while (refused < POLL_AFTER_FAILURES) {
       if (now() - started > 60_000) throw new Error(`the event stream was refused ${refused} times in 60 s`);
