@@ -203,3 +203,96 @@ async fn a_receipt_claimed_for_an_item_not_applied_is_released() {
     );
     t.service.stop().await;
 }
+
+/// A batch writes its messages and steps together (on SQLite), yet the
+/// archive feed copies each one's consent state as it was when it was
+/// stored: a "hello" and then a "STOP" from one number in one body leave
+/// both messages filed under the state before the opt-out, and only the
+/// opt-out's own step under the state after it.
+#[tokio::test]
+async fn a_batch_files_each_message_under_the_consent_state_it_was_stored_in() {
+    let t = start().await;
+    let secret = t.service.state.providers.settings.app_secret.clone();
+    let from = "447700950001";
+    let text = |id: &str, body: &str| json!({"from": from, "id": id, "timestamp": "1764080000", "type": "text", "text": {"body": body}});
+    let body = envelope(json!({
+        "contacts": [{"profile": {"name": "Client"}, "wa_id": from}],
+        "messages": [text("wamid.FILED1", "hello"), text("wamid.FILED2", "STOP")]
+    }));
+    assert_eq!(
+        post_signed_whatsapp(&t.http, &t.base, &secret, body).await,
+        200
+    );
+    let filed = |state: &str| {
+        format!(
+            "SELECT COUNT(*) FROM archive_feed f JOIN messages m ON m.id = f.message_id
+             WHERE m.provider_message_id IN ('wamid.FILED1', 'wamid.FILED2') AND f.consent_state = '{state}'"
+        )
+    };
+    assert_eq!(
+        t.count(&filed("opted_out")).await,
+        0,
+        "filed under a later state"
+    );
+    assert_eq!(
+        t.count(&filed("none")).await,
+        2,
+        "filed under the state before"
+    );
+    let steps =
+        "SELECT COUNT(*) FROM archive_feed f JOIN consent_events e ON e.id = f.consent_event_id
+                 WHERE e.phone_e164 = '+447700950001' AND f.consent_state = 'opted_out'";
+    assert_eq!(t.count(steps).await, 1, "the opt-out's step, after it");
+    let (status, chain) = t.api("GET", "/compliance/chain", &t.compliance, None).await;
+    assert_eq!((status, &chain["intact"]), (200, &json!(true)), "{chain}");
+    t.service.stop().await;
+}
+
+/// What keeps the archive feed right when inserts are deferred: a change
+/// of the number's consent writes the rows stored before it first.
+#[tokio::test]
+async fn a_deferred_message_is_written_before_its_numbers_consent_changes() {
+    use optin_core::consent::ConsentState;
+    use optin_core::vocab::{Channel, Direction, MessageStatus, Purpose};
+    use optin_server::store::messages::NewMessage;
+    let t = start().await;
+    let store = &t.service.state.store;
+    let org: i64 = sqlx::query_scalar("SELECT MIN(id) FROM organizations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let (phone, now) = ("+447700950002", chrono::Utc::now());
+    let mut work = store.begin_write().await.unwrap();
+    work.defer_inserts();
+    let (mut record, _) = work.note_inbound(org, phone, now, now).await.unwrap();
+    let message = NewMessage {
+        organization_id: org,
+        phone,
+        channel: Channel::Whatsapp,
+        direction: Direction::In,
+        purpose: Purpose::Message,
+        advisor_id: None,
+        opt_in_request_id: None,
+        template: None,
+        body: "hello",
+        provider_message_id: Some("wamid.DEFERRED1"),
+        status: MessageStatus::Received,
+    };
+    let id = work.insert_message(message, now).await.unwrap();
+    record.status.state = ConsentState::OptedOut;
+    work.save_consent(org, phone, &record, now).await.unwrap();
+    work.commit().await.unwrap();
+    let filed: (i64, String) = sqlx::query_as(
+        "SELECT m.id, f.consent_state FROM archive_feed f JOIN messages m ON m.id = f.message_id
+         WHERE m.provider_message_id = 'wamid.DEFERRED1'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        filed,
+        (id, "none".to_owned()),
+        "the id given, the state then"
+    );
+    t.service.stop().await;
+}

@@ -166,13 +166,23 @@ async fn apply_batch(state: &AppState, batch: Vec<Queued>) {
 /// statement first; `false` (and nothing kept) when a webhook of it failed.
 async fn apply_together(state: &AppState, batch: &[Queued]) -> AppResult<bool> {
     let mut work = Work::begin(state).await?;
+    work.store.defer_inserts();
     let keys: Vec<String> = batch.iter().flat_map(Queued::receipt_keys).collect();
     work.store.claim_receipts(&keys, work.now).await?;
+    let mut failed = None;
     for queued in batch {
         if let Err(e) = apply_webhook(&mut work, queued).await {
-            tracing::info!(error = %e, "a webhook of a batch failed; the batch is applied again one by one");
-            return Ok(false); // dropping `work` rolls the transaction back
+            failed = Some(e);
+            break;
         }
+    }
+    // A deferred row that cannot be written fails here, not in its webhook.
+    if failed.is_none() {
+        failed = work.store.write_deferred().await.err().map(AppError::from);
+    }
+    if let Some(e) = failed {
+        tracing::info!(error = %e, "a webhook of a batch failed; the batch is applied again one by one");
+        return Ok(false); // dropping `work` rolls the transaction back
     }
     work.commit(state).await?;
     Ok(true)

@@ -88,7 +88,7 @@ impl UnitOfWork {
         organization_id: i64,
         phone: &str,
     ) -> StoreResult<ConsentRecord> {
-        load(&mut *self.tx, organization_id, phone).await
+        load(self.conn().await?, organization_id, phone).await
     }
 
     /// Writes a number's consent.
@@ -126,7 +126,7 @@ impl UnitOfWork {
         .bind(record.sms_opted_out)
         .bind(timestamp(now))
         .bind(record.marketing_stopped_at.map(timestamp))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -142,7 +142,7 @@ impl UnitOfWork {
         )
         .bind(advisor_id)
         .bind(idempotency_key)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         Ok(seen.is_some())
     }
@@ -164,7 +164,7 @@ impl UnitOfWork {
         .bind(if request.resend { "resend" } else { "request" })
         .bind(request.idempotency_key)
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -182,7 +182,7 @@ impl UnitOfWork {
         .bind(request_id)
         .bind(organization_id)
         .bind(phone)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -201,6 +201,14 @@ impl UnitOfWork {
         // RETURNING cannot name the table by an alias on SQLite.
         static RETURNED: LazyLock<String> = LazyLock::new(|| CONSENT_COLUMNS.replace("k.", ""));
         let never_asked = ConsentRecord::default();
+        // It may add the number's consent row, whose state the archive feed
+        // copies for each message and step: earlier ones of this number go
+        // first. Others need not (the 24-hour window is no part of the feed).
+        let conn = if self.defers_for(organization_id, phone) {
+            self.conn().await?
+        } else {
+            self.conn_as_is()
+        };
         let row: InboundRow = sqlx::query_as(&format!(
             "INSERT INTO consents (organization_id, phone_e164, state, last_inbound_at, sms_opted_out,
                 updated_at)
@@ -222,7 +230,7 @@ impl UnitOfWork {
         .bind(timestamp(sent_at))
         .bind(never_asked.sms_opted_out)
         .bind(timestamp(now))
-        .fetch_one(&mut *self.tx)
+        .fetch_one(conn)
         .await?;
         Ok((row.consent.into_record(phone)?, row.last_requesting_advisor))
     }

@@ -283,7 +283,7 @@ impl super::UnitOfWork {
         )
         .bind(advisor_id)
         .bind(id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -305,7 +305,7 @@ impl super::UnitOfWork {
         .bind(organization_id)
         .bind(phone_e164)
         .bind(advisor_id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         let set = match set {
             Some((id, language)) => read_language(id, Some(&language))?,

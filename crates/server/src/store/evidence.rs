@@ -6,12 +6,16 @@
 //! depends on the event's [`HashForm`], recorded with it, so events from
 //! before a field was added keep verifying.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use optin_core::consent::ConsentState;
 use optin_core::vocab::{Cause, EvidenceKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::deferred::{AnyQuery, DeferredRow, Table};
+use super::messages::numbered;
 pub use super::timestamp;
 use super::{Store, StoreResult, UnitOfWork};
 use crate::checkpoints::Checkpoint;
@@ -234,10 +238,9 @@ impl UnitOfWork {
     /// live-stream id). The unit holds the write lock (`BEGIN IMMEDIATE`), so two
     /// writers never pick the same sequence number.
     pub async fn append_evidence(&mut self, event: NewEvidence) -> StoreResult<i64> {
-        let tx = &mut self.tx;
         let last = match self.known.chain_heads.remove(&event.organization_id) {
             Some(head) => Some(head),
-            None => head(&mut **tx, event.organization_id).await?,
+            None => head(self.conn().await?, event.organization_id).await?,
         };
         let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
         let mut row = EvidenceRow {
@@ -262,38 +265,66 @@ impl UnitOfWork {
             hash_form: HashForm::V2,
         };
         row.hash = chain_hash(&row);
-        let id = sqlx::query_scalar(
-            "INSERT INTO consent_events (organization_id, seq, phone_e164, advisor_id, kind, cause,
-            state_after, provider_time, received_at, detail_json, raw_body, signature_valid,
-            prev_hash, hash, mode, signature_header, signed_url, hash_form)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-         RETURNING id",
-        )
-        .bind(row.organization_id)
-        .bind(row.seq)
-        .bind(&row.phone_e164)
-        .bind(row.advisor_id)
-        .bind(&row.kind)
-        .bind(&row.cause)
-        .bind(&row.state_after)
-        .bind(&row.provider_time)
-        .bind(&row.received_at)
-        .bind(&row.detail_json)
-        .bind(&row.raw_body)
-        .bind(row.signature_valid)
-        .bind(&row.prev_hash)
-        .bind(&row.hash)
-        .bind(&row.mode)
-        .bind(&row.signature_header)
-        .bind(&row.signed_url)
-        .bind(row.hash_form)
-        .fetch_one(&mut **tx)
-        .await?;
+        if self.defers() {
+            row.id = self.next_id(Table::ConsentEvents).await?;
+            let (id, head) = (row.id, (row.seq, row.hash.clone()));
+            self.deferred.events.push(row);
+            self.known.chain_heads.insert(event.organization_id, head);
+            return Ok(id);
+        }
+        static INSERT: LazyLock<String> = LazyLock::new(|| {
+            let columns = EVENT_COLUMN_NAMES.trim_start_matches("id, ");
+            let values = numbered(1, EVENT_COLUMNS - 1).collect::<Vec<_>>();
+            format!(
+                "INSERT INTO consent_events ({columns}) VALUES ({}) RETURNING id",
+                values.join(", ")
+            )
+        });
+        let inserted = row
+            .bind_to(sqlx::query(&INSERT), false)
+            .fetch_one(self.conn().await?)
+            .await?;
+        let id = sqlx::Row::try_get(&inserted, 0)?;
         // Only once the insert stood: a failed one leaves the head unknown.
         self.known
             .chain_heads
             .insert(row.organization_id, (row.seq, row.hash));
         Ok(id)
+    }
+}
+
+/// The columns a step is written with, `id` first, in the order [`DeferredRow::bind_to`] binds them.
+const EVENT_COLUMN_NAMES: &str = "id, organization_id, seq, phone_e164, advisor_id, kind, cause, \
+    state_after, provider_time, received_at, detail_json, raw_body, signature_valid, prev_hash, \
+    hash, mode, signature_header, signed_url, hash_form";
+const EVENT_COLUMNS: usize = 19;
+
+impl DeferredRow for EvidenceRow {
+    const TABLE: &'static str = "consent_events";
+    const COLUMNS: &'static str = EVENT_COLUMN_NAMES;
+    const COLUMN_COUNT: usize = EVENT_COLUMNS;
+
+    fn bind_to<'q>(&'q self, query: AnyQuery<'q>, with_id: bool) -> AnyQuery<'q> {
+        let query = if with_id { query.bind(self.id) } else { query };
+        query
+            .bind(self.organization_id)
+            .bind(self.seq)
+            .bind(&self.phone_e164)
+            .bind(self.advisor_id)
+            .bind(&self.kind)
+            .bind(&self.cause)
+            .bind(&self.state_after)
+            .bind(&self.provider_time)
+            .bind(&self.received_at)
+            .bind(&self.detail_json)
+            .bind(&self.raw_body)
+            .bind(self.signature_valid)
+            .bind(&self.prev_hash)
+            .bind(&self.hash)
+            .bind(&self.mode)
+            .bind(&self.signature_header)
+            .bind(&self.signed_url)
+            .bind(self.hash_form)
     }
 }
 

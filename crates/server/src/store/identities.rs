@@ -50,7 +50,7 @@ impl UnitOfWork {
         ))
         .bind(organization_id)
         .bind(phone)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -65,7 +65,7 @@ impl UnitOfWork {
         ))
         .bind(organization_id)
         .bind(user_id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -88,7 +88,7 @@ impl UnitOfWork {
         .bind(identity.wa_number.as_deref())
         .bind(identity.user_id.as_deref())
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -100,7 +100,7 @@ impl UnitOfWork {
         )
         .bind(organization_id)
         .bind(phone)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -124,7 +124,7 @@ impl UnitOfWork {
         .bind(organization_id)
         .bind(old)
         .bind(new)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(moved.rows_affected())
     }
@@ -145,7 +145,7 @@ impl UnitOfWork {
         .bind(organization_id)
         .bind(old)
         .bind(new)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }

@@ -18,7 +18,7 @@ impl UnitOfWork {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(LIVE_CHANNEL)
             .bind(payload)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }

@@ -2,11 +2,13 @@
 //! provider item applied once) and statuses parked until their message is known.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use optin_core::api::MessageView;
 use optin_core::vocab::{Channel, Direction, ErrorCode, MessageStatus, OutboxState, Purpose};
 
+use super::deferred::{AnyQuery, DeferredRow, Table};
 use super::{
     parse_error_code, parse_name, parse_timestamp, timestamp, Engine, Store, StoreResult,
     UnitOfWork,
@@ -157,8 +159,79 @@ impl ParkedStatus {
 /// under SQLite's and PostgreSQL's limits on bound values).
 const RECEIPTS_PER_STATEMENT: usize = 500;
 
+/// A message row as written, its id included when taken ahead.
+pub(crate) struct NewMessageRow {
+    id: i64,
+    pub(crate) organization_id: i64,
+    pub(crate) phone_e164: String,
+    channel: Channel,
+    direction: Direction,
+    purpose: Purpose,
+    advisor_id: Option<i64>,
+    opt_in_request_id: Option<String>,
+    template: Option<(String, String)>,
+    body: String,
+    provider_message_id: Option<String>,
+    status: MessageStatus,
+    at: String,
+}
+
+/// The columns of [`NewMessageRow`], `id` first, in the order
+/// [`DeferredRow::bind_to`] binds them.
+const MESSAGE_COLUMN_NAMES: &str = "id, organization_id, phone_e164, channel, direction, purpose, \
+    advisor_id, opt_in_request_id, template_name, template_language, body, provider_message_id, \
+    status, created_at, updated_at";
+const MESSAGE_COLUMNS: usize = 15;
+
+impl NewMessageRow {
+    fn new(id: i64, m: &NewMessage<'_>, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            organization_id: m.organization_id,
+            phone_e164: m.phone.to_owned(),
+            channel: m.channel,
+            direction: m.direction,
+            purpose: m.purpose,
+            advisor_id: m.advisor_id,
+            opt_in_request_id: m.opt_in_request_id.map(str::to_owned),
+            template: m
+                .template
+                .map(|(name, language)| (name.to_owned(), language.to_owned())),
+            body: m.body.to_owned(),
+            provider_message_id: m.provider_message_id.map(str::to_owned),
+            status: m.status,
+            at: timestamp(now),
+        }
+    }
+}
+
+impl DeferredRow for NewMessageRow {
+    const TABLE: &'static str = "messages";
+    const COLUMNS: &'static str = MESSAGE_COLUMN_NAMES;
+    const COLUMN_COUNT: usize = MESSAGE_COLUMNS;
+
+    fn bind_to<'q>(&'q self, query: AnyQuery<'q>, with_id: bool) -> AnyQuery<'q> {
+        let query = if with_id { query.bind(self.id) } else { query };
+        query
+            .bind(self.organization_id)
+            .bind(&self.phone_e164)
+            .bind(self.channel.as_str())
+            .bind(self.direction.as_str())
+            .bind(self.purpose.as_str())
+            .bind(self.advisor_id)
+            .bind(&self.opt_in_request_id)
+            .bind(self.template.as_ref().map(|t| t.0.as_str()))
+            .bind(self.template.as_ref().map(|t| t.1.as_str()))
+            .bind(&self.body)
+            .bind(&self.provider_message_id)
+            .bind(self.status.as_str())
+            .bind(&self.at)
+            .bind(&self.at)
+    }
+}
+
 /// `count` numbered placeholders from `$first` on.
-fn numbered(first: usize, count: usize) -> impl Iterator<Item = String> {
+pub(super) fn numbered(first: usize, count: usize) -> impl Iterator<Item = String> {
     (first..first + count).map(|n| format!("${n}"))
 }
 
@@ -169,27 +242,30 @@ impl UnitOfWork {
         m: NewMessage<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO messages (organization_id, phone_e164, channel, direction, purpose, advisor_id,
-                opt_in_request_id, template_name, template_language, body, provider_message_id, status,
-                created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
-        )
-        .bind(m.organization_id)
-        .bind(m.phone)
-        .bind(m.channel.as_str())
-        .bind(m.direction.as_str())
-        .bind(m.purpose.as_str())
-        .bind(m.advisor_id)
-        .bind(m.opt_in_request_id)
-        .bind(m.template.map(|t| t.0))
-        .bind(m.template.map(|t| t.1))
-        .bind(m.body)
-        .bind(m.provider_message_id)
-        .bind(m.status.as_str())
-        .bind(timestamp(now))
-        .fetch_one(&mut *self.tx)
-        .await?)
+        let id = if self.defers() {
+            self.next_id(Table::Messages).await?
+        } else {
+            0
+        };
+        let row = NewMessageRow::new(id, &m, now);
+        if self.defers() {
+            self.deferred.messages.push(row);
+            return Ok(id);
+        }
+        // The database gives the id.
+        static INSERT: LazyLock<String> = LazyLock::new(|| {
+            let columns = MESSAGE_COLUMN_NAMES.trim_start_matches("id, ");
+            let values = numbered(1, MESSAGE_COLUMNS - 1).collect::<Vec<_>>();
+            format!(
+                "INSERT INTO messages ({columns}) VALUES ({}) RETURNING id",
+                values.join(", ")
+            )
+        });
+        let inserted = row
+            .bind_to(sqlx::query(&INSERT), false)
+            .fetch_one(self.conn().await?)
+            .await?;
+        Ok(sqlx::Row::try_get(&inserted, 0)?)
     }
 
     /// Queues a provider call for a stored message, with a fresh idempotency key.
@@ -207,7 +283,7 @@ impl UnitOfWork {
         .bind(payload_json)
         .bind(job_key(message_id))
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -224,7 +300,7 @@ impl UnitOfWork {
         )
         .bind(key)
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn_as_is())
         .await?;
         Ok(inserted.rows_affected() == 1)
     }
@@ -260,8 +336,11 @@ impl UnitOfWork {
             for key in chunk {
                 query = query.bind(*key);
             }
-            let inserted: HashSet<String> =
-                query.fetch_all(&mut *self.tx).await?.into_iter().collect();
+            let inserted: HashSet<String> = query
+                .fetch_all(self.conn_as_is())
+                .await?
+                .into_iter()
+                .collect();
             for key in chunk {
                 let new = inserted.contains(*key);
                 self.known.receipts.insert((*key).to_owned(), new);
@@ -284,7 +363,7 @@ impl UnitOfWork {
             for key in chunk {
                 query = query.bind(key);
             }
-            query.execute(&mut *self.tx).await?;
+            query.execute(self.conn_as_is()).await?;
         }
         Ok(())
     }
@@ -298,14 +377,14 @@ impl UnitOfWork {
             "SELECT {STORED_COLUMNS} FROM messages WHERE provider_message_id = $1"
         ))
         .bind(provider_id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         row.map(StoredMessageRow::read).transpose()
     }
 
     /// A message by id.
     pub async fn message(&mut self, id: i64) -> StoreResult<Option<StoredMessage>> {
-        message_by_id(&mut *self.tx, id).await
+        message_by_id(self.conn().await?, id).await
     }
 
     /// Sets a message's delivery status (and error, for failures).
@@ -325,7 +404,7 @@ impl UnitOfWork {
         .bind(error.and_then(|e| e.code).map(|c| i64::from(c.0)))
         .bind(error.map(|e| e.title))
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -344,7 +423,7 @@ impl UnitOfWork {
         .bind(provider_id)
         .bind(MessageStatus::Accepted.as_str())
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -376,7 +455,7 @@ impl UnitOfWork {
             .bind(job_id)
             .bind(attempts)
             .bind(timestamp(lease_until))
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(claimed.rows_affected() == 1)
     }
@@ -399,7 +478,7 @@ impl UnitOfWork {
         .bind(attempt)
         .bind(outcome.state().as_str())
         .bind(error)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(ended.rows_affected() == 1)
     }
@@ -422,7 +501,7 @@ impl UnitOfWork {
         .bind(attempt)
         .bind(timestamp(next))
         .bind(error)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(retried.rows_affected() == 1)
     }
@@ -445,7 +524,7 @@ impl UnitOfWork {
         .bind(attempt)
         .bind(timestamp(since))
         .bind(error)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(marked.rows_affected() == 1)
     }
@@ -465,7 +544,7 @@ impl UnitOfWork {
         .bind(job_id)
         .bind(outcome.state().as_str())
         .bind(error)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -479,7 +558,7 @@ impl UnitOfWork {
              WHERE id = $1 AND state IN ('pending', 'claimed', 'unknown')",
         )
         .bind(job_id)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(proved.rows_affected() == 1)
     }
@@ -490,7 +569,7 @@ impl UnitOfWork {
             "SELECT {JOB_COLUMNS} FROM outbox WHERE idempotency_key = $1"
         ))
         .bind(key)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         row.map(OutboxJobRow::read).transpose()
     }
@@ -502,7 +581,7 @@ impl UnitOfWork {
             "SELECT attempts FROM outbox WHERE message_id = $1 AND state = 'done'",
         )
         .bind(message_id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -525,7 +604,7 @@ impl UnitOfWork {
         .bind(timestamp(next))
         .bind(error)
         .bind(job_key(message_id))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         sqlx::query(
             "UPDATE messages SET status = $2, provider_message_id = NULL, updated_at = $3 WHERE id = $1",
@@ -533,7 +612,7 @@ impl UnitOfWork {
         .bind(message_id)
         .bind(MessageStatus::Queued.as_str())
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -557,7 +636,7 @@ impl UnitOfWork {
         .bind(timestamp(now))
         .bind(&webhook.signature)
         .bind(&webhook.signed_url)
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -572,11 +651,11 @@ impl UnitOfWork {
              WHERE provider_message_id = $1 ORDER BY id",
         )
         .bind(provider_message_id)
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?;
         sqlx::query("DELETE FROM parked_statuses WHERE provider_message_id = $1")
             .bind(provider_message_id)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(parked)
     }

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod compliance;
 pub mod consent;
 pub mod contacts;
+mod deferred;
 pub mod evidence;
 pub mod identities;
 pub mod leases;
@@ -290,12 +291,17 @@ pub struct Store {
 
 /// One write transaction. Dropping it without [`UnitOfWork::commit`] rolls back.
 pub struct UnitOfWork {
-    pub(crate) tx: Transaction<'static, Any>,
+    /// Reached through [`UnitOfWork::conn`], which writes the deferred rows
+    /// first; only statements that cannot see them use it directly.
+    tx: Transaction<'static, Any>,
     pub(crate) mode: Mode,
     pub(crate) engine: Engine,
     /// What this transaction already read or wrote and will read again (a
     /// batch of webhooks asks the same things): each a round trip saved.
     pub(crate) known: Known,
+    /// Messages and consent-record steps not yet written (see
+    /// [`UnitOfWork::defer_inserts`]).
+    pub(crate) deferred: deferred::Deferred,
 }
 
 /// Answers a unit of work keeps while its transaction holds the write lock
@@ -465,6 +471,7 @@ impl Store {
             mode: self.mode,
             engine: self.engine,
             known: Known::default(),
+            deferred: deferred::Deferred::default(),
         })
     }
 
@@ -523,13 +530,18 @@ impl UnitOfWork {
     pub async fn savepoint(&mut self) -> StoreResult<()> {
         // A rollback forgets what is known: no claim may outlive it unasked.
         self.release_unasked_receipts().await?;
-        sqlx::query("SAVEPOINT part").execute(&mut *self.tx).await?;
+        // Written before the mark, so that a rollback to it keeps them.
+        sqlx::query("SAVEPOINT part")
+            .execute(self.conn().await?)
+            .await?;
         Ok(())
     }
 
     /// Keeps what was written since the savepoint.
     pub async fn release_savepoint(&mut self) -> StoreResult<()> {
-        sqlx::query("RELEASE part").execute(&mut *self.tx).await?;
+        sqlx::query("RELEASE part")
+            .execute(self.conn().await?)
+            .await?;
         Ok(())
     }
 
@@ -538,6 +550,8 @@ impl UnitOfWork {
     /// savepoint went with it.
     pub async fn rollback_to_savepoint(&mut self) -> StoreResult<()> {
         self.known = Known::default();
+        // What was deferred since the savepoint is undone with the rest.
+        self.deferred.forget();
         sqlx::query("ROLLBACK TO part")
             .execute(&mut *self.tx)
             .await?;
@@ -547,6 +561,7 @@ impl UnitOfWork {
 
     /// Makes every change of the unit durable at once.
     pub async fn commit(mut self) -> StoreResult<()> {
+        self.write_deferred().await?;
         self.release_unasked_receipts().await?;
         Ok(self.tx.commit().await?)
     }

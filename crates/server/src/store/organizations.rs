@@ -82,7 +82,7 @@ impl UnitOfWork {
         let enabled: super::Flag =
             sqlx::query_scalar("SELECT whatsapp_enabled FROM organizations WHERE id = $1")
                 .bind(organization_id)
-                .fetch_one(&mut *self.tx)
+                .fetch_one(self.conn().await?)
                 .await?;
         Ok(enabled.into())
     }
@@ -96,13 +96,13 @@ impl UnitOfWork {
         let organization: String =
             sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1")
                 .bind(organization_id)
-                .fetch_one(&mut *self.tx)
+                .fetch_one(self.conn().await?)
                 .await?;
         let advisor = match advisor_id {
             Some(id) => {
                 sqlx::query_scalar("SELECT name FROM advisors WHERE id = $1")
                     .bind(id)
-                    .fetch_optional(&mut *self.tx)
+                    .fetch_optional(self.conn().await?)
                     .await?
             }
             None => None,
@@ -115,7 +115,7 @@ impl UnitOfWork {
         Ok(
             sqlx::query_scalar("SELECT sms_help_text FROM organizations WHERE id = $1")
                 .bind(organization_id)
-                .fetch_one(&mut *self.tx)
+                .fetch_one(self.conn().await?)
                 .await?,
         )
     }
@@ -140,12 +140,12 @@ impl UnitOfWork {
             .bind(name)
             .bind(language),
         };
-        Ok(query.fetch_optional(&mut *self.tx).await?)
+        Ok(query.fetch_optional(self.conn().await?).await?)
     }
 
     /// The organization's opt-in templates and fallback language.
     pub async fn opt_in_templates(&mut self, organization_id: i64) -> StoreResult<OptInTemplates> {
-        read_opt_in_templates(&mut self.tx, organization_id).await
+        read_opt_in_templates(self.conn().await?, organization_id).await
     }
 
     /// The organization that sends from this WhatsApp phone number id.
@@ -160,7 +160,7 @@ impl UnitOfWork {
             "SELECT organization_id FROM whatsapp_numbers WHERE phone_number_id = $1",
         )
         .bind(phone_number_id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         self.known
             .whatsapp_numbers
@@ -173,7 +173,7 @@ impl UnitOfWork {
         Ok(
             sqlx::query_scalar("SELECT id FROM organizations WHERE sms_number = $1")
                 .bind(number)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.conn().await?)
                 .await?,
         )
     }

@@ -141,7 +141,7 @@ impl UnitOfWork {
         )
         .bind(organization_id)
         .bind(timestamp(before))
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await?)
     }
 
@@ -170,14 +170,14 @@ impl UnitOfWork {
                 .bind(organization_id)
                 .bind(phone)
                 .bind(&before)
-                .execute(&mut *self.tx)
+                .execute(self.conn().await?)
                 .await?;
         }
         let deleted = sqlx::query(&format!("DELETE FROM messages WHERE id IN ({chosen})"))
             .bind(organization_id)
             .bind(phone)
             .bind(&before)
-            .execute(&mut *self.tx)
+            .execute(self.conn().await?)
             .await?;
         Ok(deleted.rows_affected())
     }

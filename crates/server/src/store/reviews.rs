@@ -57,7 +57,7 @@ impl UnitOfWork {
         .bind(review.business_number)
         .bind(&review.webhook.signature)
         .bind(&review.webhook.signed_url)
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 }

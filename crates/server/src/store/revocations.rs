@@ -98,7 +98,7 @@ impl UnitOfWork {
         .bind(r.recorded_by)
         .bind(timestamp(now))
         .bind(r.stop_flag_id)
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -118,7 +118,7 @@ impl UnitOfWork {
         .bind(f.message_id)
         .bind(f.text)
         .bind(timestamp(now))
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn().await?)
         .await?)
     }
 
@@ -136,7 +136,7 @@ impl UnitOfWork {
         .bind(id)
         .bind(organization_id)
         .bind(phone)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         row.map(FlagRow::into_stored).transpose()
     }
@@ -155,7 +155,7 @@ impl UnitOfWork {
         )
         .bind(organization_id)
         .bind(phone)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         Ok(found.is_some())
     }
@@ -176,7 +176,7 @@ impl UnitOfWork {
         .bind(decision.as_str())
         .bind(decided_by)
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }

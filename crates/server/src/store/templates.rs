@@ -29,7 +29,7 @@ impl UnitOfWork {
             "SELECT id FROM organizations WHERE whatsapp_business_account_id = $1",
         )
         .bind(account_id)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 
@@ -48,7 +48,7 @@ impl UnitOfWork {
         .bind(organization_id)
         .bind(name)
         .bind(stored_language(language))
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?;
         let Some((status, category)) = row else {
             return Ok(TemplateStanding {
@@ -89,7 +89,7 @@ impl UnitOfWork {
         .bind(status.as_str())
         .bind(reason)
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(updated.rows_affected() > 0)
     }
@@ -110,7 +110,7 @@ impl UnitOfWork {
         .bind(name)
         .bind(stored_language(language))
         .bind(category.as_str())
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(updated.rows_affected() > 0)
     }
@@ -131,7 +131,7 @@ impl UnitOfWork {
         .bind(update.detail.to_string())
         .bind(update.raw_body)
         .bind(timestamp(now))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -152,7 +152,7 @@ impl UnitOfWork {
         )
         .bind(organization_id)
         .bind(stored_language(language))
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await?)
     }
 }
