@@ -16,6 +16,8 @@
 //! meanwhile. Only on SQLite: PostgreSQL's ids come from sequences shared
 //! with other instances, and its round trips are not the bottleneck.
 
+use std::collections::HashMap;
+
 use sqlx::AnyConnection;
 
 use super::evidence::EvidenceRow;
@@ -29,7 +31,7 @@ pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyA
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// A row of a table whose inserts can be deferred.
-pub(crate) trait DeferredRow {
+pub(crate) trait DeferredRow: Sized {
     const TABLE: &'static str;
     /// Its columns, `id` first, in the order `bind_to` binds them.
     const COLUMNS: &'static str;
@@ -37,6 +39,27 @@ pub(crate) trait DeferredRow {
 
     /// Binds the row's values to `query`, its id first when `with_id`.
     fn bind_to<'q>(&'q self, query: AnyQuery<'q>, with_id: bool) -> AnyQuery<'q>;
+
+    fn set_id(&mut self, id: i64);
+
+    /// Where a unit of work keeps its deferred rows of this table.
+    fn kept(deferred: &mut Deferred) -> &mut Vec<Self>;
+
+    /// The text of an insert of one row whose id the database gives
+    /// (built once per table: see [`insert_returning_id`]).
+    fn insert_returning_id() -> &'static str;
+}
+
+/// For [`DeferredRow::insert_returning_id`]: `INSERT INTO table (columns
+/// but id) VALUES ($1, …) RETURNING id`.
+pub(crate) fn insert_returning_id<R: DeferredRow>() -> String {
+    let columns = R::COLUMNS.trim_start_matches("id, ");
+    let values = super::messages::numbered(1, R::COLUMN_COUNT - 1).collect::<Vec<_>>();
+    format!(
+        "INSERT INTO {} ({columns}) VALUES ({}) RETURNING id",
+        R::TABLE,
+        values.join(", ")
+    )
 }
 
 /// Writes deferred rows, their ids given, [`ROWS_PER_STATEMENT`] at a time.
@@ -71,8 +94,8 @@ fn sqlite_rows_of_placeholders(rows: usize, columns: usize) -> String {
 #[derive(Default)]
 pub(crate) struct Deferred {
     enabled: bool,
-    /// The last id given in `messages` and in `consent_events`, once read.
-    last_ids: Option<(i64, i64)>,
+    /// The last id given in each table, once read.
+    last_ids: HashMap<&'static str, i64>,
     pub(crate) messages: Vec<NewMessageRow>,
     pub(crate) events: Vec<EvidenceRow>,
 }
@@ -87,14 +110,8 @@ impl Deferred {
     pub(crate) fn forget(&mut self) {
         self.messages.clear();
         self.events.clear();
-        self.last_ids = None;
+        self.last_ids.clear();
     }
-}
-
-/// Which table an id is taken for.
-pub(crate) enum Table {
-    Messages,
-    ConsentEvents,
 }
 
 impl UnitOfWork {
@@ -142,24 +159,32 @@ impl UnitOfWork {
             .any(|row| row == (organization_id, phone))
     }
 
+    /// Stores `row` (now, or later when deferring); returns its id.
+    pub(crate) async fn insert_row<R: DeferredRow>(&mut self, mut row: R) -> StoreResult<i64> {
+        if self.defers() {
+            let id = self.next_id(R::TABLE).await?;
+            row.set_id(id);
+            R::kept(&mut self.deferred).push(row);
+            return Ok(id);
+        }
+        let inserted = row
+            .bind_to(sqlx::query(R::insert_returning_id()), false)
+            .fetch_one(self.conn().await?)
+            .await?;
+        Ok(sqlx::Row::try_get(&inserted, 0)?)
+    }
+
     /// The next id of `table`, taken ahead for a deferred row.
-    pub(crate) async fn next_id(&mut self, table: Table) -> StoreResult<i64> {
-        let (messages, events) = match self.deferred.last_ids {
-            Some(last) => last,
+    async fn next_id(&mut self, table: &'static str) -> StoreResult<i64> {
+        let last = match self.deferred.last_ids.get(table) {
+            Some(last) => *last,
             None => {
-                sqlx::query_as(
-                    "SELECT (SELECT COALESCE(MAX(id), 0) FROM messages),
-                            (SELECT COALESCE(MAX(id), 0) FROM consent_events)",
-                )
-                .fetch_one(&mut *self.tx)
-                .await?
+                sqlx::query_scalar(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"))
+                    .fetch_one(&mut *self.tx)
+                    .await?
             }
         };
-        let (last, next) = match table {
-            Table::Messages => ((messages + 1, events), messages + 1),
-            Table::ConsentEvents => ((messages, events + 1), events + 1),
-        };
-        self.deferred.last_ids = Some(last);
-        Ok(next)
+        self.deferred.last_ids.insert(table, last + 1);
+        Ok(last + 1)
     }
 }

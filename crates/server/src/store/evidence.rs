@@ -14,8 +14,7 @@ use optin_core::vocab::{Cause, EvidenceKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::deferred::{AnyQuery, DeferredRow, Table};
-use super::messages::numbered;
+use super::deferred::{insert_returning_id, AnyQuery, Deferred, DeferredRow};
 pub use super::timestamp;
 use super::{Store, StoreResult, UnitOfWork};
 use crate::checkpoints::Checkpoint;
@@ -265,30 +264,10 @@ impl UnitOfWork {
             hash_form: HashForm::V2,
         };
         row.hash = chain_hash(&row);
-        if self.defers() {
-            row.id = self.next_id(Table::ConsentEvents).await?;
-            let (id, head) = (row.id, (row.seq, row.hash.clone()));
-            self.deferred.events.push(row);
-            self.known.chain_heads.insert(event.organization_id, head);
-            return Ok(id);
-        }
-        static INSERT: LazyLock<String> = LazyLock::new(|| {
-            let columns = EVENT_COLUMN_NAMES.trim_start_matches("id, ");
-            let values = numbered(1, EVENT_COLUMNS - 1).collect::<Vec<_>>();
-            format!(
-                "INSERT INTO consent_events ({columns}) VALUES ({}) RETURNING id",
-                values.join(", ")
-            )
-        });
-        let inserted = row
-            .bind_to(sqlx::query(&INSERT), false)
-            .fetch_one(self.conn().await?)
-            .await?;
-        let id = sqlx::Row::try_get(&inserted, 0)?;
+        let head = (row.seq, row.hash.clone());
+        let id = self.insert_row(row).await?;
         // Only once the insert stood: a failed one leaves the head unknown.
-        self.known
-            .chain_heads
-            .insert(row.organization_id, (row.seq, row.hash));
+        self.known.chain_heads.insert(event.organization_id, head);
         Ok(id)
     }
 }
@@ -303,6 +282,19 @@ impl DeferredRow for EvidenceRow {
     const TABLE: &'static str = "consent_events";
     const COLUMNS: &'static str = EVENT_COLUMN_NAMES;
     const COLUMN_COUNT: usize = EVENT_COLUMNS;
+
+    fn set_id(&mut self, id: i64) {
+        self.id = id;
+    }
+
+    fn kept(deferred: &mut Deferred) -> &mut Vec<Self> {
+        &mut deferred.events
+    }
+
+    fn insert_returning_id() -> &'static str {
+        static SQL: LazyLock<String> = LazyLock::new(insert_returning_id::<EvidenceRow>);
+        &SQL
+    }
 
     fn bind_to<'q>(&'q self, query: AnyQuery<'q>, with_id: bool) -> AnyQuery<'q> {
         let query = if with_id { query.bind(self.id) } else { query };

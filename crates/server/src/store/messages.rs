@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use optin_core::api::MessageView;
 use optin_core::vocab::{Channel, Direction, ErrorCode, MessageStatus, OutboxState, Purpose};
 
-use super::deferred::{AnyQuery, DeferredRow, Table};
+use super::deferred::{insert_returning_id, AnyQuery, Deferred, DeferredRow};
 use super::{
     parse_error_code, parse_name, parse_timestamp, timestamp, Engine, Store, StoreResult,
     UnitOfWork,
@@ -184,9 +184,9 @@ const MESSAGE_COLUMN_NAMES: &str = "id, organization_id, phone_e164, channel, di
 const MESSAGE_COLUMNS: usize = 15;
 
 impl NewMessageRow {
-    fn new(id: i64, m: &NewMessage<'_>, now: DateTime<Utc>) -> Self {
+    fn new(m: &NewMessage<'_>, now: DateTime<Utc>) -> Self {
         Self {
-            id,
+            id: 0,
             organization_id: m.organization_id,
             phone_e164: m.phone.to_owned(),
             channel: m.channel,
@@ -209,6 +209,19 @@ impl DeferredRow for NewMessageRow {
     const TABLE: &'static str = "messages";
     const COLUMNS: &'static str = MESSAGE_COLUMN_NAMES;
     const COLUMN_COUNT: usize = MESSAGE_COLUMNS;
+
+    fn set_id(&mut self, id: i64) {
+        self.id = id;
+    }
+
+    fn kept(deferred: &mut Deferred) -> &mut Vec<Self> {
+        &mut deferred.messages
+    }
+
+    fn insert_returning_id() -> &'static str {
+        static SQL: LazyLock<String> = LazyLock::new(insert_returning_id::<NewMessageRow>);
+        &SQL
+    }
 
     fn bind_to<'q>(&'q self, query: AnyQuery<'q>, with_id: bool) -> AnyQuery<'q> {
         let query = if with_id { query.bind(self.id) } else { query };
@@ -242,30 +255,7 @@ impl UnitOfWork {
         m: NewMessage<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
-        let id = if self.defers() {
-            self.next_id(Table::Messages).await?
-        } else {
-            0
-        };
-        let row = NewMessageRow::new(id, &m, now);
-        if self.defers() {
-            self.deferred.messages.push(row);
-            return Ok(id);
-        }
-        // The database gives the id.
-        static INSERT: LazyLock<String> = LazyLock::new(|| {
-            let columns = MESSAGE_COLUMN_NAMES.trim_start_matches("id, ");
-            let values = numbered(1, MESSAGE_COLUMNS - 1).collect::<Vec<_>>();
-            format!(
-                "INSERT INTO messages ({columns}) VALUES ({}) RETURNING id",
-                values.join(", ")
-            )
-        });
-        let inserted = row
-            .bind_to(sqlx::query(&INSERT), false)
-            .fetch_one(self.conn().await?)
-            .await?;
-        Ok(sqlx::Row::try_get(&inserted, 0)?)
+        self.insert_row(NewMessageRow::new(&m, now)).await
     }
 
     /// Queues a provider call for a stored message, with a fresh idempotency key.
