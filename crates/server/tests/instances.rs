@@ -224,18 +224,22 @@ async fn a_stream_loses_nothing_when_the_instance_stops_hearing_the_database_for
         .await
         .unwrap();
     // No new connection until B has written: the listeners stay deaf (the
-    // pools keep the connections they have).
+    // pools keep the connections they have). The test's own statements run
+    // on a connection held from before, which A's pool could otherwise have
+    // lent to its own work and then had to open anew.
+    let mut held = pool.acquire().await.unwrap();
     let limit = |n: i32| format!("ALTER DATABASE {database} CONNECTION LIMIT {n}");
-    sqlx::query(&limit(0)).execute(pool).await.unwrap();
+    sqlx::query(&limit(0)).execute(&mut *held).await.unwrap();
     for pid in cut {
         sqlx::query("SELECT pg_terminate_backend($1)")
             .bind(pid)
-            .execute(pool)
+            .execute(&mut *held)
             .await
             .unwrap();
     }
     write_events(&b.service.state, 20).await;
-    sqlx::query(&limit(-1)).execute(pool).await.unwrap();
+    sqlx::query(&limit(-1)).execute(&mut *held).await.unwrap();
+    drop(held);
     let stored: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM consent_events WHERE organization_id = 1 ORDER BY id DESC LIMIT 20",
     )
