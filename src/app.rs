@@ -28,13 +28,21 @@ pub fn App() -> impl IntoView {
         Some(session) => {
             provide_context(Api::new(session.token));
             let notice = session.unused_link.map(|link| {
+                // The person chooses a session first: nothing was drawn early.
+                crate::first_screen::hand_over();
                 let on_switch = Callback::new(|token: String| session::switch_to(&token));
                 view! { <SessionNotice link on_switch/> }
             });
             view! { {notice} <Shell/> }.into_any()
         }
-        None if bridge::is_framed() => view! { <Embedded/> }.into_any(),
-        None => view! { <SignedOut/> }.into_any(),
+        None if bridge::is_framed() => {
+            crate::first_screen::hand_over();
+            view! { <Embedded/> }.into_any()
+        }
+        None => {
+            crate::first_screen::hand_over();
+            view! { <SignedOut/> }.into_any()
+        }
     }
 }
 
@@ -186,6 +194,15 @@ fn Shell() -> impl IntoView {
     // Keyed by the screen, not the whole route value, so moving between two
     // contacts rebuilds the screen and its data.
     let screen = Memo::new(move |_| router.route());
+    // The contact list hands over once drawn (`ContactsPage`); any other
+    // screen, or an error, as soon as it shows.
+    Effect::new(move |_| {
+        let list_first =
+            matches!(role.get(), Some(Ok(Role::Advisor))) && screen.get() == Route::Contacts;
+        if role.with(Option::is_some) && !list_first {
+            crate::first_screen::hand_over();
+        }
+    });
     let wide = move || {
         if matches!(role.get(), Some(Ok(Role::Compliance | Role::Admin))) {
             "page page--wide"

@@ -3,6 +3,7 @@
 //! - `api`: the one typed client of the service and its error enum;
 //! - `contact_rows`: the contact rows known, by position, for the virtual list;
 //! - `fetched`: an answer of the service in a signal, fetched again when its inputs change;
+//! - `first_screen`: the hand-over from the list drawn before the app ran to the app's;
 //! - `live`: live updates from the service's event stream;
 //! - `route`: the screens as paths;
 //! - `session`: where the bearer token comes from;
@@ -14,6 +15,7 @@ pub mod bridge;
 pub mod components;
 pub mod contact_rows;
 pub mod fetched;
+pub mod first_screen;
 pub mod labels;
 pub mod live;
 pub mod pages;

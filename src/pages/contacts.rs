@@ -271,6 +271,13 @@ pub fn ContactsPage() -> impl IntoView {
             || status.get() != ListStatus::Loading
             || failure.with(Option::is_some)
     });
+    // The list (or its count, or why it failed) is what the first screen
+    // drawn before the app ran showed: the app's page takes its place.
+    Effect::new(move |_| {
+        if answered.get() {
+            crate::first_screen::hand_over();
+        }
+    });
     let shown_failure = Memo::new(move |_| {
         failure.with(|f| {
             f.as_ref()
