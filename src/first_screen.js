@@ -38,11 +38,15 @@
   // The app's body (a clone: the app reads the answer itself).
   const json = (answer) => answer.then((r) => (r && r.ok ? r.clone().json() : null)).catch(() => null);
   const root = document.documentElement;
-  Promise.all([json(me), json(page)]).then(([me, page]) => {
+  // Settles once this screen is painted, or once it is known that none is
+  // drawn: the app starts then (src/main.rs), so that its first long task
+  // (compiling and running its code) does not hold this paint back.
+  window.__optinFirstScreen = Promise.all([json(me), json(page)]).then(([me, page]) => {
     // The app drew first, or this is no advisor's list.
     if (root.hasAttribute('data-app-shown') || !me || !page) return;
     if (me.role !== 'advisor' || !page.items.length) return;
     draw(me, page);
+    return new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
   });
 
   const LABELS = {

@@ -56,12 +56,26 @@ test('the list is drawn before the app runs, exactly as the app then draws it', 
   const earlyHeader = await markup(page, '#first-screen header');
   const earlyList = await markup(page, '#first-screen section.contacts');
   const firstName = (await early.locator('li.contact a.contact__name').first().textContent())!;
+  const earlyRows = await early.locator('li.contact').count();
+  // What the first frame after the hand-over paints: the app's rows, all of them.
+  await page.evaluate(() => {
+    const w = window as unknown as { rowsAtHandOver?: number };
+    new MutationObserver((_, observer) => {
+      if (document.getElementById('first-screen')) return;
+      observer.disconnect();
+      requestAnimationFrame(() => {
+        w.rowsAtHandOver = document.querySelectorAll('body > main ul[aria-label="Contacts"] > li').length;
+      });
+    }).observe(document.body, { childList: true });
+  });
 
   release();
   const list = page.getByRole('list', { name: 'Contacts' });
   await expect(list.getByRole('link', { name: firstName, exact: true })).toBeVisible();
   await expect(early).toHaveCount(0);
   expect(await page.evaluate(() => document.documentElement.hasAttribute('data-first-screen'))).toBe(false);
+  expect(earlyRows).toBeGreaterThan(0);
+  expect(await page.evaluate(() => (window as unknown as { rowsAtHandOver?: number }).rowsAtHandOver)).toBe(earlyRows);
   expect(await markup(page, 'body > header')).toBe(earlyHeader);
   expect(await markup(page, 'body section.contacts')).toBe(earlyList);
   // The app's page works: a row opens its contact.
