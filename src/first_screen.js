@@ -39,15 +39,15 @@
   const json = (answer) => answer.then((r) => (r && r.ok ? r.clone().json() : null)).catch(() => null);
   const root = document.documentElement;
   // Settles once this screen is painted, or once it is known that none is
-  // drawn: the app starts then (src/main.rs), so that its first long task
-  // (compiling and running its code) does not hold this paint back.
+  // drawn: the app's loader (`pattern_script` in Trunk.toml) runs the app
+  // then, so that its first long task does not hold this paint back.
   window.__optinFirstScreen = Promise.all([json(me), json(page)]).then(([me, page]) => {
     // The app drew first, or this is no advisor's list.
     if (root.hasAttribute('data-app-shown') || !me || !page) return;
     if (me.role !== 'advisor' || !page.items.length) return;
     draw(me, page);
     return new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
-  });
+  }).catch((error) => console.warn('the first screen was not drawn early:', error));
 
   const LABELS = {
     none: 'Not asked', sending: 'Sending…', pending: 'Pending', expired: 'No answer',

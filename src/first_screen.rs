@@ -27,15 +27,3 @@ pub fn hand_over() {
         screen.remove();
     }
 }
-
-/// Once the page's first screen is painted, or known not to be drawn
-/// (`window.__optinFirstScreen`); at once when the page drew none.
-pub async fn painted() {
-    use wasm_bindgen::JsCast;
-    let promise = js_sys::Reflect::get(&js_sys::global(), &"__optinFirstScreen".into())
-        .ok()
-        .and_then(|p| p.dyn_into::<js_sys::Promise>().ok());
-    if let Some(promise) = promise {
-        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-    }
-}
