@@ -24,25 +24,23 @@ pub fn App() -> impl IntoView {
     let router = Router::from_location();
     provide_context(router);
     // Moving between the advisor's screens keeps the shell (and its live connection).
-    match session::load_session() {
+    let session = session::load_session();
+    // No session, or one with a choice to make, was drawn early
+    // (`first_screen.js` chooses as `session::choose` does).
+    if session.as_ref().is_none_or(|s| s.unused_link.is_some()) {
+        crate::first_screen::hand_over();
+    }
+    match session {
         Some(session) => {
             provide_context(Api::new(session.token));
             let notice = session.unused_link.map(|link| {
-                // The person chooses a session first: nothing was drawn early.
-                crate::first_screen::hand_over();
                 let on_switch = Callback::new(|token: String| session::switch_to(&token));
                 view! { <SessionNotice link on_switch/> }
             });
             view! { {notice} <Shell/> }.into_any()
         }
-        None if bridge::is_framed() => {
-            crate::first_screen::hand_over();
-            view! { <Embedded/> }.into_any()
-        }
-        None => {
-            crate::first_screen::hand_over();
-            view! { <SignedOut/> }.into_any()
-        }
+        None if bridge::is_framed() => view! { <Embedded/> }.into_any(),
+        None => view! { <SignedOut/> }.into_any(),
     }
 }
 
@@ -196,12 +194,10 @@ fn Shell() -> impl IntoView {
     let screen = Memo::new(move |_| router.route());
     // The contact list hands over once drawn (`ContactsPage`); any other
     // screen, or an error, as soon as it shows.
-    Effect::new(move |_| {
-        let list_first =
-            matches!(role.get(), Some(Ok(Role::Advisor))) && screen.get() == Route::Contacts;
-        if role.with(Option::is_some) && !list_first {
-            crate::first_screen::hand_over();
-        }
+    Effect::new(move |_| match role.get() {
+        None => {}
+        Some(Ok(Role::Advisor)) if screen.get() == Route::Contacts => {}
+        Some(_) => crate::first_screen::hand_over(),
     });
     let wide = move || {
         if matches!(role.get(), Some(Ok(Role::Compliance | Role::Admin))) {

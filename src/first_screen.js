@@ -11,10 +11,10 @@
 //    header, the search box, the rows in view and the count), so the list is
 //    seen without waiting for the wasm to compile and run. It is `inert` and
 //    `aria-hidden`: nothing there can be clicked, focused or read by
-//    assistive technology (nor found by a test's role query),
-//    and the app's own page, built meanwhile, stays hidden
-//    (`data-first-screen` on <html>). The app hands over (src/first_screen.rs) in the same task in
-//    which its own screen is ready: this one is removed and the app's shown.
+//    assistive technology (nor found by a test's role query). The app's own
+//    page, built meanwhile, stays hidden (`data-first-screen` on <html>)
+//    until the app hands over (src/first_screen.rs) in the task in which its
+//    own screen is ready: this one is removed and the app's shown.
 //    Every text is written as text, never as markup. No ids and no page
 //    title mark, which the app's hidden page holds meanwhile. The end-to-end
 //    test `first-screen.spec.ts` compares this screen's markup with the app's.
