@@ -296,3 +296,91 @@ async fn a_deferred_message_is_written_before_its_numbers_consent_changes() {
     );
     t.service.stop().await;
 }
+
+/// A batch reads ahead the consents of the numbers it hears from and opens
+/// their windows in memory: what it answers and what it writes is what
+/// the statement per message did. A late message never moves a window back,
+/// the advisor who last asked is named, a number never seen gets a "never
+/// asked" row, and a consent written mid-batch is read again.
+#[tokio::test]
+async fn windows_opened_from_consents_read_ahead_match_the_statement() {
+    use chrono::{Duration, SubsecRound};
+    use optin_core::consent::ConsentState;
+    use optin_server::store::consent::NewOptInRequest;
+    let t = start().await;
+    let store = &t.service.state.store;
+    let (org, advisor): (i64, i64) =
+        sqlx::query_as("SELECT organization_id, MIN(id) FROM advisors GROUP BY organization_id")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let (asked, unknown) = ("+447700950003", "+447700950004");
+    // Stored to the millisecond.
+    let now = chrono::Utc::now().trunc_subsecs(3);
+    let opened = now - Duration::hours(1);
+    let mut work = store.begin_write().await.unwrap();
+    let (mut record, _) = work.note_inbound(org, asked, opened, now).await.unwrap();
+    record.status.state = ConsentState::Pending;
+    work.save_consent(org, asked, &record, now).await.unwrap();
+    let request = NewOptInRequest {
+        id: "req-read-ahead",
+        organization_id: org,
+        phone: asked,
+        advisor_id: advisor,
+        resend: false,
+        idempotency_key: None,
+    };
+    work.insert_opt_in_request(request, now).await.unwrap();
+    work.commit().await.unwrap();
+
+    let mut work = store.begin_write().await.unwrap();
+    work.defer_inserts();
+    let numbers = [(org, asked.to_owned()), (org, unknown.to_owned())];
+    work.read_consents_ahead(&numbers).await.unwrap();
+    let late = opened - Duration::hours(2);
+    let (record, last_asked_by) = work.note_inbound(org, asked, late, now).await.unwrap();
+    assert_eq!(record.status.state, ConsentState::Pending);
+    assert_eq!(
+        record.last_inbound_at,
+        Some(opened),
+        "a late message never moves it back"
+    );
+    assert_eq!(last_asked_by, Some(advisor), "who last asked");
+    let first = now - Duration::minutes(5);
+    let (record, last_asked_by) = work.note_inbound(org, unknown, first, now).await.unwrap();
+    assert_eq!(
+        (record.status.state, record.last_inbound_at),
+        (ConsentState::None, Some(first))
+    );
+    assert_eq!(last_asked_by, None);
+    let (record, _) = work.note_inbound(org, unknown, now, now).await.unwrap();
+    assert_eq!(
+        record.last_inbound_at,
+        Some(now),
+        "a later message moves it on"
+    );
+    let mut opted_out = record.clone();
+    opted_out.status.state = ConsentState::OptedOut;
+    work.save_consent(org, unknown, &opted_out, now)
+        .await
+        .unwrap();
+    let (record, _) = work.note_inbound(org, unknown, now, now).await.unwrap();
+    assert_eq!(
+        record.status.state,
+        ConsentState::OptedOut,
+        "read again once written"
+    );
+    work.commit().await.unwrap();
+
+    let stored = store.consent(org, asked).await.unwrap();
+    assert_eq!(
+        (stored.status.state, stored.last_inbound_at),
+        (ConsentState::Pending, Some(opened))
+    );
+    let stored = store.consent(org, unknown).await.unwrap();
+    assert_eq!(
+        (stored.status.state, stored.last_inbound_at),
+        (ConsentState::OptedOut, Some(now))
+    );
+    t.service.stop().await;
+}

@@ -182,6 +182,28 @@ pub(super) fn receipt_keys(items: &WebhookItems) -> impl Iterator<Item = String>
     })
 }
 
+/// Adds to `senders` the organization and number of each message of a
+/// body, as far as they can be told before applying it: a batch reads
+/// their consents ahead (one it misses is read when its message applies).
+pub(super) async fn senders(
+    work: &mut Work,
+    items: &WebhookItems,
+    senders: &mut Vec<(i64, String)>,
+) -> AppResult<()> {
+    for change in &items.changes {
+        let number = &change.metadata.phone_number_id;
+        let Some(org) = work.store.organization_by_whatsapp_number(number).await? else {
+            continue;
+        };
+        let numbers = change
+            .messages
+            .iter()
+            .filter_map(InboundMessage::sender_number);
+        senders.extend(numbers.map(|number| (org, number)));
+    }
+    Ok(())
+}
+
 /// A status is applied once per message and status (Meta sends each again).
 fn status_key(status: &StatusUpdate) -> String {
     format!("wa:status:{}:{}", status.id, status.status.as_str())

@@ -21,7 +21,9 @@
 //! writer's path is what every webhook waits on; so a WhatsApp body is read
 //! by its request's task before it queues, and a batch claims the receipts
 //! of all its messages and statuses in one statement before applying them
-//! (each webhook's own check is then answered from memory).
+//! (each webhook's own check is then answered from memory), and reads the
+//! consents of the numbers its messages come from in another (each
+//! message's window is then opened in memory and written with the batch).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -169,6 +171,13 @@ async fn apply_together(state: &AppState, batch: &[Queued]) -> AppResult<bool> {
     work.store.defer_inserts();
     let keys: Vec<String> = batch.iter().flat_map(Queued::receipt_keys).collect();
     work.store.claim_receipts(&keys, work.now).await?;
+    let mut senders = Vec::new();
+    for queued in batch {
+        if let Body::WhatsApp(items) = &queued.body {
+            inbound::senders(&mut work, items, &mut senders).await?;
+        }
+    }
+    work.store.read_consents_ahead(&senders).await?;
     let mut failed = None;
     for queued in batch {
         if let Err(e) = apply_webhook(&mut work, queued).await {

@@ -3,9 +3,10 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use optin_core::consent::{ConsentState, ConsentStatus, SendFailure};
 
+use super::deferred::{sqlite_rows_of_placeholders, ROWS_PER_STATEMENT};
 use super::{
     parse_error_code, parse_name, parse_optional_timestamp, timestamp, Store, StoreResult,
     UnitOfWork,
@@ -99,6 +100,7 @@ impl UnitOfWork {
         record: &ConsentRecord,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        self.forget_consent_ahead(organization_id, phone);
         let status = &record.status;
         sqlx::query(
             "INSERT INTO consents (organization_id, phone_e164, state, requested_at, last_request_at,
@@ -153,6 +155,8 @@ impl UnitOfWork {
         request: NewOptInRequest<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        // Who last asked the number changes.
+        self.forget_consent_ahead(request.organization_id, request.phone);
         sqlx::query(
             "INSERT INTO opt_in_requests (id, organization_id, phone_e164, advisor_id, kind, idempotency_key, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -186,11 +190,70 @@ impl UnitOfWork {
         .await?)
     }
 
+    /// Reads ahead, in one statement, the consents of numbers a batch of
+    /// webhooks is about to hear from (and who last asked each), so that
+    /// [`UnitOfWork::note_inbound`] can answer them from memory and defer
+    /// its write. Only while deferring (SQLite).
+    pub async fn read_consents_ahead(&mut self, numbers: &[(i64, String)]) -> StoreResult<()> {
+        if !self.defers() {
+            return Ok(());
+        }
+        let mut unknown: Vec<&(i64, String)> = numbers
+            .iter()
+            .filter(|key| !self.deferred.consents.contains_key(*key))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        // The numbers travel as one JSON array, so the statement's text is
+        // always the same and SQLite prepares it once per connection.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "WITH asked AS (SELECT value ->> 0 AS organization_id, value ->> 1 AS phone_e164
+                                FROM json_each($1))
+                 SELECT a.organization_id AS asked_organization_id, a.phone_e164 AS asked_phone,
+                   {CONSENT_COLUMNS}, {advisor}
+                 FROM asked a LEFT JOIN consents k
+                   ON k.organization_id = a.organization_id AND k.phone_e164 = a.phone_e164",
+                advisor = last_requesting_advisor("a"),
+            )
+        });
+        let asked = serde_json::to_string(&unknown).expect("numbers serialize");
+        let rows: Vec<AheadRow> = sqlx::query_as(&SQL)
+            .bind(asked)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        for row in rows {
+            let exists = row.inbound.consent.state.is_some();
+            let known = ConsentAhead {
+                record: row.inbound.consent.into_record(&row.asked_phone)?,
+                last_requesting_advisor: row.inbound.last_requesting_advisor,
+                exists,
+            };
+            self.deferred
+                .consents
+                .insert((row.asked_organization_id, row.asked_phone), known);
+        }
+        Ok(())
+    }
+
+    /// Forgets what was read ahead of a number whose consent is written.
+    fn forget_consent_ahead(&mut self, organization_id: i64, phone: &str) {
+        if !self.deferred.consents.is_empty() {
+            self.deferred
+                .consents
+                .remove(&(organization_id, phone.to_owned()));
+        }
+    }
+
     /// Opens a number's 24-hour window with a message it sent at `sent_at`
     /// (a webhook delivered late never moves the window back) and answers
     /// its consent as it now stands, with the advisor who last asked it.
-    /// One statement: every inbound message needs all three, and a batch of
-    /// webhooks goes at the pace of its statements.
+    /// Every inbound message needs all three, and a batch of webhooks goes
+    /// at the pace of its statements: so one statement, or none when the
+    /// batch read the consent ahead (the write is then deferred).
     pub async fn note_inbound(
         &mut self,
         organization_id: i64,
@@ -198,42 +261,131 @@ impl UnitOfWork {
         sent_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<(ConsentRecord, Option<i64>)> {
-        // RETURNING cannot name the table by an alias on SQLite.
-        static RETURNED: LazyLock<String> = LazyLock::new(|| CONSENT_COLUMNS.replace("k.", ""));
-        let never_asked = ConsentRecord::default();
         // It may add the number's consent row, whose state the archive feed
         // copies for each message and step: earlier ones of this number go
         // first. Others need not (the 24-hour window is no part of the feed).
-        let conn = if self.defers_for(organization_id, phone) {
+        let earlier_rows = self.defers_for(organization_id, phone);
+        let key = (organization_id, phone.to_owned());
+        if let Some(known) = self.deferred.consents.get_mut(&key) {
+            // Deferred windows are written before every deferred row, so
+            // one that adds the row must not follow rows of its number.
+            if known.exists || !earlier_rows {
+                known.exists = true;
+                // As stored: to the millisecond.
+                let sent_at = sent_at.trunc_subsecs(3);
+                let window = &mut known.record.last_inbound_at;
+                if window.is_none_or(|opened| opened < sent_at) {
+                    *window = Some(sent_at);
+                }
+                let answer = (known.record.clone(), known.last_requesting_advisor);
+                self.deferred.windows.push(WindowRow {
+                    organization_id,
+                    phone_e164: key.1,
+                    sent_at: timestamp(sent_at),
+                    updated_at: timestamp(now),
+                });
+                return Ok(answer);
+            }
+        }
+        let conn = if earlier_rows {
             self.conn().await?
         } else {
             self.conn_as_is()
         };
-        let row: InboundRow = sqlx::query_as(&format!(
-            "INSERT INTO consents (organization_id, phone_e164, state, last_inbound_at, sms_opted_out,
-                updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (organization_id, phone_e164) DO UPDATE SET
-               last_inbound_at = CASE
-                 WHEN consents.last_inbound_at IS NULL OR consents.last_inbound_at < excluded.last_inbound_at
-                 THEN excluded.last_inbound_at ELSE consents.last_inbound_at END,
-               updated_at = excluded.updated_at
-             RETURNING {returned},
-               (SELECT r.advisor_id FROM opt_in_requests r
-                 WHERE r.organization_id = consents.organization_id AND r.phone_e164 = consents.phone_e164
-                 ORDER BY r.created_at DESC LIMIT 1) AS last_requesting_advisor",
-            returned = RETURNED.as_str()
-        ))
-        .bind(organization_id)
-        .bind(phone)
-        .bind(never_asked.status.state.as_str())
-        .bind(timestamp(sent_at))
-        .bind(never_asked.sms_opted_out)
-        .bind(timestamp(now))
-        .fetch_one(conn)
-        .await?;
+        // RETURNING cannot name the table by an alias on SQLite.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "{WINDOW_UPSERT} ($1, $2, $3, $4, $5, $6) {WINDOW_CONFLICT}
+                 RETURNING {returned}, {advisor}",
+                returned = CONSENT_COLUMNS.replace("k.", ""),
+                advisor = last_requesting_advisor("consents"),
+            )
+        });
+        let never_asked = ConsentRecord::default();
+        let row: InboundRow = sqlx::query_as(&SQL)
+            .bind(organization_id)
+            .bind(phone)
+            .bind(never_asked.status.state.as_str())
+            .bind(timestamp(sent_at))
+            .bind(never_asked.sms_opted_out)
+            .bind(timestamp(now))
+            .fetch_one(conn)
+            .await?;
         Ok((row.consent.into_record(phone)?, row.last_requesting_advisor))
     }
+}
+
+/// The start of the insert that opens a window, before its `VALUES` groups.
+const WINDOW_UPSERT: &str = "INSERT INTO consents (organization_id, phone_e164, state,
+    last_inbound_at, sms_opted_out, updated_at) VALUES";
+
+/// What opening a window changes in a consent row that exists: never the
+/// state (a new row is "never asked"), and the window only forward.
+const WINDOW_CONFLICT: &str = "ON CONFLICT (organization_id, phone_e164) DO UPDATE SET
+    last_inbound_at = CASE
+      WHEN consents.last_inbound_at IS NULL OR consents.last_inbound_at < excluded.last_inbound_at
+      THEN excluded.last_inbound_at ELSE consents.last_inbound_at END,
+    updated_at = excluded.updated_at";
+
+/// The advisor of the latest request to the number of `table`'s row.
+fn last_requesting_advisor(table: &str) -> String {
+    format!(
+        "(SELECT r.advisor_id FROM opt_in_requests r
+          WHERE r.organization_id = {table}.organization_id AND r.phone_e164 = {table}.phone_e164
+          ORDER BY r.created_at DESC LIMIT 1) AS last_requesting_advisor"
+    )
+}
+
+/// A 24-hour window opened while deferring, written by [`write_windows`].
+pub(crate) struct WindowRow {
+    organization_id: i64,
+    phone_e164: String,
+    sent_at: String,
+    updated_at: String,
+}
+
+/// A consent read ahead (see [`UnitOfWork::read_consents_ahead`]).
+pub(crate) struct ConsentAhead {
+    record: ConsentRecord,
+    last_requesting_advisor: Option<i64>,
+    /// Whether the number has a consent row (or one is deferred).
+    exists: bool,
+}
+
+/// Writes deferred windows on SQLite, in order: a number's later window
+/// meets its earlier one as a conflict within the statement.
+pub(crate) async fn write_windows(
+    conn: &mut sqlx::AnyConnection,
+    windows: &[WindowRow],
+) -> StoreResult<()> {
+    let never_asked = ConsentRecord::default();
+    for chunk in windows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "{WINDOW_UPSERT} {} {WINDOW_CONFLICT}",
+            sqlite_rows_of_placeholders(chunk.len(), 6)
+        );
+        let mut query = sqlx::query(&sql).persistent(false);
+        for window in chunk {
+            query = query
+                .bind(window.organization_id)
+                .bind(window.phone_e164.as_str())
+                .bind(never_asked.status.state.as_str())
+                .bind(window.sent_at.as_str())
+                .bind(never_asked.sms_opted_out)
+                .bind(window.updated_at.as_str());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// What [`UnitOfWork::read_consents_ahead`] answers for each number asked.
+#[derive(sqlx::FromRow)]
+struct AheadRow {
+    asked_organization_id: i64,
+    asked_phone: String,
+    #[sqlx(flatten)]
+    inbound: InboundRow,
 }
 
 /// What [`UnitOfWork::note_inbound`] answers.

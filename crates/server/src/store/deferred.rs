@@ -1,7 +1,7 @@
 //! Rows a unit of work writes later, in one statement per table.
 //!
-//! A batch of webhooks stores a message and a consent-record step for
-//! nearly every webhook; on SQLite each statement is a round trip to the
+//! A batch of webhooks opens a 24-hour window and stores a message and a
+//! consent-record step for nearly every webhook; on SQLite each statement is a round trip to the
 //! database's thread, which is what ingest waits on. Deferred, they are
 //! written together when the unit next runs any other statement (through
 //! [`UnitOfWork::conn`]), and at the latest before its commit. So every
@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use sqlx::AnyConnection;
 
+use super::consent::{ConsentAhead, WindowRow};
 use super::evidence::EvidenceRow;
 use super::messages::NewMessageRow;
 use super::{Engine, StoreResult, UnitOfWork};
@@ -28,7 +29,7 @@ use super::{Engine, StoreResult, UnitOfWork};
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Rows written in one statement (SQLite takes up to 32,766 values in one).
-const ROWS_PER_STATEMENT: usize = 500;
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// A row of a table whose inserts can be deferred.
 pub(crate) trait DeferredRow: Sized {
@@ -85,7 +86,7 @@ async fn insert_rows<R: DeferredRow>(conn: &mut AnyConnection, rows: &[R]) -> St
 /// `VALUES` on SQLite (`(?, ?), (?, ?)`). Anonymous: SQLite looks a named
 /// one up by walking all of the statement's names, which for a thousand
 /// values cost more than the round trips saved.
-fn sqlite_rows_of_placeholders(rows: usize, columns: usize) -> String {
+pub(crate) fn sqlite_rows_of_placeholders(rows: usize, columns: usize) -> String {
     let row = format!("({})", vec!["?"; columns].join(", "));
     vec![row; rows].join(", ")
 }
@@ -96,18 +97,25 @@ pub(crate) struct Deferred {
     enabled: bool,
     /// The last id given in each table, once read.
     last_ids: HashMap<&'static str, i64>,
+    /// Opened 24-hour windows, written before the messages and steps.
+    pub(crate) windows: Vec<WindowRow>,
     pub(crate) messages: Vec<NewMessageRow>,
     pub(crate) events: Vec<EvidenceRow>,
+    /// Consents read ahead for a batch, by organization and number; one is
+    /// forgotten when its number's consent or requests are written.
+    pub(crate) consents: HashMap<(i64, String), ConsentAhead>,
 }
 
 impl Deferred {
     fn is_empty(&self) -> bool {
-        self.messages.is_empty() && self.events.is_empty()
+        self.windows.is_empty() && self.messages.is_empty() && self.events.is_empty()
     }
 
     /// Drops the rows not written and the ids taken ahead (a rollback to a
     /// savepoint may have undone rows that used them).
     pub(crate) fn forget(&mut self) {
+        self.windows.clear();
+        self.consents.clear();
         self.messages.clear();
         self.events.clear();
         self.last_ids.clear();
@@ -136,15 +144,20 @@ impl UnitOfWork {
     }
 
     /// The transaction's connection as it is, for statements that read or
-    /// write nothing the deferred rows touch (receipts, the 24-hour window).
+    /// write nothing the deferred rows touch (receipts, a chain head not
+    /// known, the 24-hour window of a number with no deferred row).
     pub(crate) fn conn_as_is(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
 
-    /// Writes the deferred rows: messages first, then steps, each in order.
+    /// Writes the deferred rows: windows first (a number's consent row
+    /// must stand before the rows that copy its state: see
+    /// [`UnitOfWork::note_inbound`]), then messages, then steps, each in order.
     pub async fn write_deferred(&mut self) -> StoreResult<()> {
+        let windows = std::mem::take(&mut self.deferred.windows);
         let messages = std::mem::take(&mut self.deferred.messages);
         let events = std::mem::take(&mut self.deferred.events);
+        super::consent::write_windows(&mut self.tx, &windows).await?;
         insert_rows(&mut self.tx, &messages).await?;
         insert_rows(&mut self.tx, &events).await
     }

@@ -239,7 +239,10 @@ impl UnitOfWork {
     pub async fn append_evidence(&mut self, event: NewEvidence) -> StoreResult<i64> {
         let last = match self.known.chain_heads.remove(&event.organization_id) {
             Some(head) => Some(head),
-            None => head(self.conn().await?, event.organization_id).await?,
+            // Unknown only while none of the organization's steps is
+            // deferred (each one deferred leaves its head known): the
+            // deferred rows need not be written first.
+            None => head(self.conn_as_is(), event.organization_id).await?,
         };
         let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
         let mut row = EvidenceRow {
