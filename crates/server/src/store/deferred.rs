@@ -1,8 +1,8 @@
 //! Rows a unit of work writes later, in one statement per table.
 //!
 //! A batch of webhooks opens a 24-hour window and stores a message and a
-//! consent-record step for nearly every webhook; on SQLite each statement is a round trip to the
-//! database's thread, which is what ingest waits on. Deferred, they are
+//! consent-record step for nearly every webhook; on SQLite each statement
+//! is a round trip to the database's thread, which is what ingest waits on. Deferred, they are
 //! written together when the unit next runs any other statement (through
 //! [`UnitOfWork::conn`]), and at the latest before its commit. So every
 //! statement still sees them, and the archive feed's triggers still copy
