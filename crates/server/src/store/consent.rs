@@ -5,8 +5,9 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use optin_core::consent::{ConsentState, ConsentStatus, SendFailure};
+use sqlx::FromRow;
 
-use super::deferred::{sqlite_rows_of_placeholders, ROWS_PER_STATEMENT};
+use super::deferred::{sqlite_rows_of_placeholders, AnyQuery, ROWS_PER_STATEMENT};
 use super::{
     parse_error_code, parse_name, parse_optional_timestamp, timestamp, Store, StoreResult,
     UnitOfWork,
@@ -278,12 +279,8 @@ impl UnitOfWork {
                     *window = Some(sent_at);
                 }
                 let answer = (known.record.clone(), known.last_requesting_advisor);
-                self.deferred.windows.push(WindowRow {
-                    organization_id,
-                    phone_e164: key.1,
-                    sent_at: timestamp(sent_at),
-                    updated_at: timestamp(now),
-                });
+                let window = WindowRow::new(organization_id, key.1, sent_at, now);
+                self.deferred.windows.push(window);
                 return Ok(answer);
             }
         }
@@ -301,16 +298,9 @@ impl UnitOfWork {
                 advisor = last_requesting_advisor("consents"),
             )
         });
-        let never_asked = ConsentRecord::default();
-        let row: InboundRow = sqlx::query_as(&SQL)
-            .bind(organization_id)
-            .bind(phone)
-            .bind(never_asked.status.state.as_str())
-            .bind(timestamp(sent_at))
-            .bind(never_asked.sms_opted_out)
-            .bind(timestamp(now))
-            .fetch_one(conn)
-            .await?;
+        let window = WindowRow::new(organization_id, phone.to_owned(), sent_at, now);
+        let row = window.bind_to(sqlx::query(&SQL)).fetch_one(conn).await?;
+        let row = InboundRow::from_row(&row)?;
         Ok((row.consent.into_record(phone)?, row.last_requesting_advisor))
     }
 }
@@ -344,6 +334,34 @@ pub(crate) struct WindowRow {
     updated_at: String,
 }
 
+impl WindowRow {
+    fn new(
+        organization_id: i64,
+        phone_e164: String,
+        sent_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            organization_id,
+            phone_e164,
+            sent_at: timestamp(sent_at),
+            updated_at: timestamp(now),
+        }
+    }
+
+    /// Binds its values in [`WINDOW_INSERT`]'s order (a new row is "never asked").
+    fn bind_to<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        let never_asked = ConsentRecord::default();
+        query
+            .bind(self.organization_id)
+            .bind(self.phone_e164.as_str())
+            .bind(never_asked.status.state.as_str())
+            .bind(self.sent_at.as_str())
+            .bind(never_asked.sms_opted_out)
+            .bind(self.updated_at.as_str())
+    }
+}
+
 /// A consent read ahead (see [`UnitOfWork::read_consents_ahead`]).
 pub(crate) struct ConsentAhead {
     record: ConsentRecord,
@@ -358,22 +376,16 @@ pub(crate) async fn write_windows(
     conn: &mut sqlx::AnyConnection,
     windows: &[WindowRow],
 ) -> StoreResult<()> {
-    let never_asked = ConsentRecord::default();
     for chunk in windows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "{WINDOW_UPSERT} {} {WINDOW_CONFLICT}",
             sqlite_rows_of_placeholders(chunk.len(), 6)
         );
-        let mut query = sqlx::query(&sql).persistent(false);
-        for window in chunk {
-            query = query
-                .bind(window.organization_id)
-                .bind(window.phone_e164.as_str())
-                .bind(never_asked.status.state.as_str())
-                .bind(window.sent_at.as_str())
-                .bind(never_asked.sms_opted_out)
-                .bind(window.updated_at.as_str());
-        }
+        // One text per group size: kept out of the statement cache.
+        let query = sqlx::query(&sql).persistent(false);
+        let query = chunk
+            .iter()
+            .fold(query, |query, window| window.bind_to(query));
         query.execute(&mut *conn).await?;
     }
     Ok(())
