@@ -11,7 +11,7 @@ use optin_app::components::composer::{composer_mode, preview, Composer, Composer
 use optin_app::components::confirm_opt_in::ConfirmOptIn;
 use optin_app::components::consent_badge::ConsentBadge;
 use optin_app::components::consent_banner::{ConsentBanner, NO_ANSWER_TEXT};
-use optin_app::components::contact_list::{recycle_slots, Drawn};
+use optin_app::components::contact_list::{recycle_slots, Drawn, Kept};
 use optin_app::components::contact_row::ContactRow;
 use optin_app::components::conversation::{delivery_mark, Conversation};
 use optin_app::components::legal_hold::{retention_text, LegalHoldCard};
@@ -2106,31 +2106,106 @@ fn a_drawn_contact_keeps_its_slot_and_new_rows_take_the_freed_ones_in_order() {
             .collect()
     };
     // First drawing: rows in slots in order.
-    let first = recycle_slots(&[], &drawn(&[(0, 0), (1, 1), (2, 2), (3, 3)]));
+    let first = recycle_slots(&[], &drawn(&[(0, 0), (1, 1), (2, 2), (3, 3)]), Kept::Every);
     assert_eq!(
         slot_ids(&first),
         [Some((0, 1)), Some((1, 2)), Some((2, 3)), Some((3, 4))]
     );
     // Scrolled by two: the rows still drawn stay put (their elements, and any
     // focus in them), the two new ones take the slots of the two that left.
-    let scrolled = recycle_slots(&first, &drawn(&[(2, 2), (3, 3), (4, 4), (5, 5)]));
+    let scrolled = recycle_slots(
+        &first,
+        &drawn(&[(2, 2), (3, 3), (4, 4), (5, 5)]),
+        Kept::Every,
+    );
     assert_eq!(
         slot_ids(&scrolled),
         [Some((4, 5)), Some((5, 6)), Some((2, 3)), Some((3, 4))]
     );
     // A search with fewer matches, one of them drawn before at another index:
     // it keeps its slot; the slots are kept, emptied, for the next keystroke.
-    let searched = recycle_slots(&scrolled, &drawn(&[(0, 3), (1, 9)]));
+    let searched = recycle_slots(&scrolled, &drawn(&[(0, 3), (1, 9)]), Kept::Every);
     assert_eq!(
         slot_ids(&searched),
         [Some((1, 10)), None, None, Some((0, 4))]
     );
     // Back to more rows: every slot is used again, none added.
-    let widened = recycle_slots(&searched, &drawn(&[(0, 6), (1, 7), (2, 8), (3, 9)]));
+    let widened = recycle_slots(
+        &searched,
+        &drawn(&[(0, 6), (1, 7), (2, 8), (3, 9)]),
+        Kept::Every,
+    );
     assert_eq!(widened.len(), 4);
     assert_eq!(
         slot_ids(&widened),
         [Some((3, 10)), Some((0, 7)), Some((1, 8)), Some((2, 9))]
+    );
+}
+
+/// A new list (a keystroke) is written into the slots in the order the page
+/// has them, so that no row element moves; only the focused contact keeps
+/// its slot.
+#[wasm_bindgen_test]
+fn a_new_list_is_written_into_the_slots_in_page_order_and_only_the_focused_row_stays() {
+    let names: Vec<String> = (0..12).map(|i| format!("Contact {i}")).collect();
+    let contacts: Vec<std::sync::Arc<Contact>> = contacts_named(&names)
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect();
+    let drawn = |rows: &[(u64, usize)]| -> Vec<Drawn> {
+        rows.iter()
+            .map(|&(index, c)| (index, contacts[c].clone()))
+            .collect()
+    };
+    // Scrolled by two: the page has slots 2, 3, 0, 1 (rows 2 to 5).
+    let first = recycle_slots(&[], &drawn(&[(0, 0), (1, 1), (2, 2), (3, 3)]), Kept::Every);
+    let scrolled = recycle_slots(
+        &first,
+        &drawn(&[(2, 2), (3, 3), (4, 4), (5, 5)]),
+        Kept::Every,
+    );
+    // A search that finds contacts 5 and 3 (drawn before, at other places)
+    // and 9: written into slots 2, 3, 0 in that order, nobody focused.
+    let searched = recycle_slots(
+        &scrolled,
+        &drawn(&[(0, 3), (1, 5), (2, 9)]),
+        Kept::Focused(None),
+    );
+    assert_eq!(
+        slot_ids(&searched),
+        [Some((2, 10)), None, Some((0, 4)), Some((1, 6))]
+    );
+    // The slots by row index are the page's order before: nothing moves.
+    let order = |slots: &[Option<Drawn>]| {
+        let mut filled: Vec<(u64, usize)> = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, row)| Some((row.as_ref()?.0, slot)))
+            .collect();
+        filled.sort_unstable();
+        filled.into_iter().map(|(_, slot)| slot).collect::<Vec<_>>()
+    };
+    assert_eq!(order(&scrolled), [2, 3, 0, 1]);
+    assert_eq!(order(&searched), [2, 3, 0]);
+    // With contact 5 focused, it keeps its slot (1); the others fill the
+    // free slots in page order (2, then 3).
+    let focused = recycle_slots(
+        &scrolled,
+        &drawn(&[(0, 3), (1, 5), (2, 9)]),
+        Kept::Focused(Some(contacts[5].id)),
+    );
+    assert_eq!(
+        slot_ids(&focused),
+        [None, Some((1, 6)), Some((0, 4)), Some((2, 10))]
+    );
+    let moved_focus = recycle_slots(
+        &scrolled,
+        &drawn(&[(0, 5), (1, 8)]),
+        Kept::Focused(Some(contacts[5].id)),
+    );
+    assert_eq!(
+        slot_ids(&moved_focus),
+        [None, Some((0, 6)), Some((1, 9)), None]
     );
 }
 

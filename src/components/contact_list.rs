@@ -15,6 +15,7 @@ use std::sync::Arc;
 use leptos::html::{Div, Ul};
 use leptos::prelude::*;
 use optin_core::api::Contact;
+use optin_core::search::ContactQuery;
 use wasm_bindgen::JsCast;
 
 use crate::components::contact_row::{ContactRow, RowPlace};
@@ -166,9 +167,20 @@ pub fn ContactList(
             drawn
         })
     });
-    // Each drawn row in a slot of its own, kept while its contact is drawn.
-    let slots = Memo::new(move |before: Option<&Vec<Option<Drawn>>>| {
-        drawn.with(|drawn| recycle_slots(before.map_or(&[], Vec::as_slice), drawn))
+    // Each drawn row in a slot of its own: on the same list, kept while its
+    // contact is drawn; a new list (a keystroke) is written into the slots
+    // where they stand.
+    let slots = Memo::new(move |before: Option<&Slots>| {
+        let list = lists.with(|l| l.shown().query().clone());
+        let kept = match before {
+            Some(before) if before.list != list => {
+                Kept::Focused(focused.with_untracked(|f| f.map(|(_, id)| id)))
+            }
+            _ => Kept::Every,
+        };
+        let before = before.map_or(&[][..], |b| b.rows.as_slice());
+        let rows = drawn.with(|drawn| recycle_slots(before, drawn, kept));
+        Slots { list, rows }
     });
     // In list order, so that the page (and Tab, and a screen reader) reads
     // the rows in the list's order: a slot reused for a row further down
@@ -176,6 +188,7 @@ pub fn ContactList(
     let filled = move || {
         slots.with(|slots| {
             let mut filled = slots
+                .rows
                 .iter()
                 .enumerate()
                 .filter_map(|(slot, row)| Some((slot, row.clone()?)))
@@ -212,7 +225,7 @@ pub fn ContactList(
                         // Until the list drops this slot, the last contact it held.
                         let row = Memo::new(move |before: Option<&Drawn>| {
                             slots
-                                .with(|slots| slots.get(slot).cloned().flatten())
+                                .with(|slots| slots.rows.get(slot).cloned().flatten())
                                 .unwrap_or_else(|| before.unwrap_or(&first).clone())
                         });
                         let contact = Signal::derive(move || row.with(|(_, c)| c.clone()));
@@ -228,16 +241,42 @@ pub fn ContactList(
     }
 }
 
+/// The rows drawn, by slot, and the list they are from.
+#[derive(Debug, Clone, PartialEq)]
+struct Slots {
+    list: ContactQuery,
+    rows: Vec<Option<Drawn>>,
+}
+
+/// Which contacts keep the slot they were drawn in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// The same list, scrolled: every contact still drawn, so only the rows
+    /// that came into view are written.
+    Every,
+    /// Another list (a keystroke): only the focused contact, if any. The
+    /// others are written into the slots in the order the page has them, so
+    /// no row element moves: a moved element is taken out of the page and put
+    /// back, and the browser styles and lays out all of it again.
+    Focused(Option<i64>),
+}
+
 /// The drawn rows placed in slots: a contact drawn before keeps its slot (so
-/// the focused row keeps its element), and the others take the slots that
-/// freed up, in order. Slots are never dropped, only emptied, so typing back
-/// and forth reuses the same elements.
-pub fn recycle_slots(before: &[Option<Drawn>], drawn: &[Drawn]) -> Vec<Option<Drawn>> {
+/// the focused row keeps its element) as `kept` says, and the others take the
+/// slots that freed up, in order (on a new list, the page's order). Slots are
+/// never dropped, only emptied, so typing back and forth reuses the same
+/// elements.
+pub fn recycle_slots(before: &[Option<Drawn>], drawn: &[Drawn], kept: Kept) -> Vec<Option<Drawn>> {
     let mut slots: Vec<Option<Drawn>> = vec![None; before.len().max(drawn.len())];
+    let keeps = |id: i64| match kept {
+        Kept::Every => true,
+        Kept::Focused(focused) => focused == Some(id),
+    };
     let slot_of: HashMap<i64, usize> = before
         .iter()
         .enumerate()
         .filter_map(|(slot, row)| Some((row.as_ref()?.1.id, slot)))
+        .filter(|(id, _)| keeps(*id))
         .collect();
     let mut newcomers = Vec::new();
     for row in drawn {
@@ -247,9 +286,18 @@ pub fn recycle_slots(before: &[Option<Drawn>], drawn: &[Drawn]) -> Vec<Option<Dr
         }
     }
     // There are at least as many free slots as newcomers.
-    let free = (0..slots.len())
+    let mut free = (0..slots.len())
         .filter(|&slot| slots[slot].is_none())
         .collect::<Vec<_>>();
+    if let Kept::Focused(_) = kept {
+        // The page has the drawn slots by their row's index, then the empty ones.
+        free.sort_by_key(|&slot| {
+            before
+                .get(slot)
+                .and_then(Option::as_ref)
+                .map_or(u64::MAX, |(index, _)| *index)
+        });
+    }
     for (slot, row) in free.into_iter().zip(newcomers) {
         slots[slot] = Some(row);
     }
