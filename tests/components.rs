@@ -1859,6 +1859,26 @@ async fn a_keystroke_filters_the_loaded_rows_at_once_and_the_services_answer_the
     leptos::task::tick().await;
     assert_eq!(row_names(&host), [names[3].clone()]);
 
+    // Typed on, a key every 50 ms, with every match already shown: the
+    // service is asked only once the typing pauses, for the last search.
+    for typed in ["e", "el", "eli"] {
+        type_into(&search, typed);
+        sleep(50).await;
+    }
+    assert_eq!(
+        row_names(&host),
+        [
+            "Eli Becker",
+            "Eli Jones",
+            "Eli Okafor",
+            "Eli Patel",
+            "Eli Smith"
+        ]
+    );
+    assert_eq!(held_searches("eli"), 0, "asked once the typing pauses");
+    searched("eli").await;
+    assert_eq!(held_searches("e") + held_searches("el"), 0);
+
     // The service's answer replaces what was filtered (it knows of a contact
     // added elsewhere since the list was loaded).
     type_into(&search, "smi");

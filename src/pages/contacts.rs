@@ -23,6 +23,10 @@ use crate::contact_rows::{ContactLists, ContactRows, Provenance, PAGE_ROWS, PREF
 use crate::live::Live;
 use crate::route::{use_router, Route};
 
+/// How long typing stops before a search whose every match is already shown
+/// asks the service (a key every 100–200 ms is usual typing).
+const TYPING_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// What the advisor is told under the list.
 #[derive(Debug, Clone, PartialEq)]
 enum ListStatus {
@@ -196,7 +200,10 @@ pub fn ContactsPage() -> impl IntoView {
         // A search's rows are already filtered on screen: its request waits
         // until that frame is painted (issuing it cost a keystroke about a
         // millisecond), and is not sent if another keystroke came first.
-        crate::after_paint(move || {
+        // When those rows are all the matches (the whole list is loaded), the
+        // answer can only refresh them: it waits for a pause in the typing,
+        // so that its decoding does not hold back the next key's frame.
+        let send = move || {
             let still_shown = lists
                 .try_with_untracked(|l| l.shown().query().text() == deferred.0)
                 .unwrap_or(false);
@@ -205,7 +212,16 @@ pub fn ContactsPage() -> impl IntoView {
             } else {
                 asking.try_update_value(|asking| asking.remove(&deferred));
             }
+        };
+        let all_matches_shown = lists.with_untracked(|l| {
+            let rows = l.shown();
+            rows.provenance() == (Provenance::Filtered { complete: true }) && rows.total() > 0
         });
+        if all_matches_shown {
+            set_timeout(send, TYPING_PAUSE);
+        } else {
+            crate::after_paint(send);
+        }
     };
     // The first page when the shell asked for it: counted as asked until it
     // answers; asked again (as any page) if that failed.
