@@ -2113,18 +2113,26 @@ fn slot_ids(slots: &[Option<Drawn>]) -> Vec<Option<(u64, i64)>> {
         .collect()
 }
 
-#[wasm_bindgen_test]
-fn a_drawn_contact_keeps_its_slot_and_new_rows_take_the_freed_ones_in_order() {
-    let names: Vec<String> = (0..10).map(|i| format!("Contact {i}")).collect();
-    let contacts: Vec<std::sync::Arc<Contact>> = contacts_named(&names)
+/// `count` contacts named "Contact 0", "Contact 1"…, ids from 1.
+fn numbered_contacts(count: usize) -> Vec<std::sync::Arc<Contact>> {
+    let names: Vec<String> = (0..count).map(|i| format!("Contact {i}")).collect();
+    contacts_named(&names)
         .into_iter()
         .map(std::sync::Arc::new)
-        .collect();
-    let drawn = |rows: &[(u64, usize)]| -> Vec<Drawn> {
-        rows.iter()
-            .map(|&(index, c)| (index, contacts[c].clone()))
-            .collect()
-    };
+        .collect()
+}
+
+/// The rows drawn, as (row index, which of `contacts`).
+fn drawn_rows(contacts: &[std::sync::Arc<Contact>], rows: &[(u64, usize)]) -> Vec<Drawn> {
+    rows.iter()
+        .map(|&(index, c)| (index, contacts[c].clone()))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn a_drawn_contact_keeps_its_slot_and_new_rows_take_the_freed_ones_in_order() {
+    let contacts = numbered_contacts(10);
+    let drawn = |rows: &[(u64, usize)]| drawn_rows(&contacts, rows);
     // First drawing: rows in slots in order.
     let first = recycle_slots(&[], &drawn(&[(0, 0), (1, 1), (2, 2), (3, 3)]), Kept::Every);
     assert_eq!(
@@ -2167,16 +2175,8 @@ fn a_drawn_contact_keeps_its_slot_and_new_rows_take_the_freed_ones_in_order() {
 /// its slot.
 #[wasm_bindgen_test]
 fn a_new_list_is_written_into_the_slots_in_page_order_and_only_the_focused_row_stays() {
-    let names: Vec<String> = (0..12).map(|i| format!("Contact {i}")).collect();
-    let contacts: Vec<std::sync::Arc<Contact>> = contacts_named(&names)
-        .into_iter()
-        .map(std::sync::Arc::new)
-        .collect();
-    let drawn = |rows: &[(u64, usize)]| -> Vec<Drawn> {
-        rows.iter()
-            .map(|&(index, c)| (index, contacts[c].clone()))
-            .collect()
-    };
+    let contacts = numbered_contacts(12);
+    let drawn = |rows: &[(u64, usize)]| drawn_rows(&contacts, rows);
     // Scrolled by two: the page has slots 2, 3, 0, 1 (rows 2 to 5).
     let first = recycle_slots(&[], &drawn(&[(0, 0), (1, 1), (2, 2), (3, 3)]), Kept::Every);
     let scrolled = recycle_slots(
