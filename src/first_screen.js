@@ -11,7 +11,9 @@
 //    header, the search box, the rows in view and the count), so the list is
 //    seen without waiting for the wasm to compile and run. It is `inert` and
 //    `aria-hidden`: nothing there can be clicked, focused or read by
-//    assistive technology (nor found by a test's role query). The app's own
+//    assistive technology (nor found by a test's role query); a press on a
+//    row's button or name is kept and done by the app when it hands over
+//    (`keepPresses`). The app's own
 //    page, built meanwhile, stays hidden (`data-first-screen` on <html>)
 //    until the app hands over (src/first_screen.rs) in the task in which its
 //    own screen is ready: this one is removed and the app's shown.
@@ -139,5 +141,30 @@
     const rows = Math.min(page.items.length, Math.ceil(viewPx / rowPx) + 1 + OVERSCAN_ROWS);
     const whatsapp = me.whatsapp_enabled !== false;
     list.append(...page.items.slice(0, rows).map((contact, i) => row(contact, i, page.total, whatsapp)));
+    keepPresses(screen);
+  }
+
+  // A press on this screen (inert, so nothing in it takes one) is kept for the
+  // app, which does it once it hands over (src/first_screen.rs): a row's
+  // WhatsApp or SMS button, or its name. Inert elements are not hit-tested, so
+  // the press is placed by where it landed. Only the last press is kept.
+  function keepPresses(screen) {
+    const parts = { whatsapp: '.icon-button--whatsapp', sms: '.icon-button:not(.icon-button--whatsapp)', name: '.contact__name' };
+    document.addEventListener('click', (event) => {
+      if (!screen.isConnected) return;
+      for (const li of screen.querySelectorAll('li.contact')) {
+        for (const [part, selector] of Object.entries(parts)) {
+          const target = li.querySelector(selector);
+          const box = target && target.getBoundingClientRect();
+          if (!box || event.clientX < box.left || event.clientX > box.right || event.clientY < box.top || event.clientY > box.bottom) continue;
+          event.preventDefault();
+          for (const pressed of screen.querySelectorAll('[data-pressed]')) pressed.removeAttribute('data-pressed');
+          target.setAttribute('data-pressed', '');
+          root.setAttribute('data-first-screen-pressed', '');
+          window.__optinPressed = { contact: li.getAttribute('data-contact-id'), part };
+          return;
+        }
+      }
+    }, true);
   }
 })();

@@ -23,7 +23,47 @@ pub fn hand_over() {
     }
     let _ = root.set_attribute(SHOWN, "");
     let _ = root.remove_attribute("data-first-screen");
+    let _ = root.remove_attribute("data-first-screen-pressed");
     if let Some(screen) = document.get_element_by_id("first-screen") {
         screen.remove();
+    }
+    // The app's rows are written after this, in the same task.
+    leptos::prelude::request_animation_frame(press_kept);
+}
+
+/// Does what was pressed on the first screen (`window.__optinPressed`, kept
+/// by `first_screen.js`) on the app's row for the same contact, once.
+fn press_kept() {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let global = js_sys::global();
+    let key = wasm_bindgen::JsValue::from_str("__optinPressed");
+    let Ok(pressed) = js_sys::Reflect::get(&global, &key) else {
+        return;
+    };
+    let _ = js_sys::Reflect::delete_property(&global, &key);
+    let field = |name: &str| {
+        js_sys::Reflect::get(&pressed, &name.into())
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    let Some(contact) = field("contact").filter(|id| id.bytes().all(|b| b.is_ascii_digit())) else {
+        return;
+    };
+    let part = match field("part").as_deref() {
+        Some("whatsapp") => ".icon-button--whatsapp",
+        Some("sms") => ".icon-button:not(.icon-button--whatsapp)",
+        Some("name") => ".contact__name",
+        _ => return,
+    };
+    let selector = format!("ul[aria-label='Contacts'] > li[data-contact-id='{contact}'] {part}");
+    if let Some(target) = document
+        .query_selector(&selector)
+        .ok()
+        .flatten()
+        .and_then(|el| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el).ok())
+    {
+        target.click();
     }
 }

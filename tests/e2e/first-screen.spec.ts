@@ -83,6 +83,27 @@ test('the list is drawn before the app runs, exactly as the app then draws it', 
   await expect(page).toHaveURL(/\/contacts\/\d+$/);
 });
 
+test('a press on the early screen is kept and done by the app once it runs', async ({ page, jane }) => {
+  const release = await openHeld(page, jane);
+  const early = page.locator('#first-screen');
+  const row = early.locator('li.contact').first();
+  await expect(row).toBeVisible();
+  const id = await row.getAttribute('data-contact-id');
+  // Inert, so pressed where it is drawn, as a person would.
+  const sms = row.locator('.icon-button:not(.icon-button--whatsapp)');
+  const box = (await sms.boundingBox())!;
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  await expect(sms).toHaveAttribute('data-pressed', '');
+  expect(await page.evaluate(() => document.documentElement.hasAttribute('data-first-screen-pressed'))).toBe(true);
+  // Nothing is done before the app runs; then the app does it, once.
+  await page.waitForTimeout(200);
+  expect(new URL(page.url()).pathname).toBe('/');
+  release();
+  await expect(page).toHaveURL(new RegExp(`/contacts/${id}/sms$`));
+  expect(await page.evaluate(() => document.documentElement.hasAttribute('data-first-screen-pressed'))).toBe(false);
+  expect(await page.evaluate(() => '__optinPressed' in window)).toBe(false);
+});
+
 test("the early screen writes a contact's name as text, never as markup", async ({ page, sam }) => {
   // Sorted before letters, so it is among the rows drawn.
   const name = `<img src=x onerror="window.__pwned=1">"${nonce()}" & co`;
