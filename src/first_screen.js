@@ -145,25 +145,26 @@
   }
 
   // A press on this screen (inert, so nothing in it takes one) is kept for the
-  // app, which does it once it hands over (src/first_screen.rs): a row's
-  // WhatsApp or SMS button, or its name. Inert elements are not hit-tested, so
-  // the press is placed by where it landed. Only the last press is kept.
+  // app, which does it once it hands over (src/first_screen.rs): a row's link
+  // or button, told by its place among them (the app's row has the same
+  // markup). Inert elements are not hit-tested, so the press is placed by
+  // where it landed. Only the last press is kept.
   function keepPresses(screen) {
-    const parts = { whatsapp: '.icon-button--whatsapp', sms: '.icon-button:not(.icon-button--whatsapp)', name: '.contact__name' };
     document.addEventListener('click', (event) => {
       if (!screen.isConnected) return;
       for (const li of screen.querySelectorAll('li.contact')) {
-        for (const [part, selector] of Object.entries(parts)) {
-          const target = li.querySelector(selector);
-          const box = target && target.getBoundingClientRect();
-          if (!box || event.clientX < box.left || event.clientX > box.right || event.clientY < box.top || event.clientY > box.bottom) continue;
-          event.preventDefault();
-          for (const pressed of screen.querySelectorAll('[data-pressed]')) pressed.removeAttribute('data-pressed');
-          target.setAttribute('data-pressed', '');
-          root.setAttribute('data-first-screen-pressed', '');
-          window.__optinPressed = { contact: li.getAttribute('data-contact-id'), part };
-          return;
-        }
+        const controls = [...li.querySelectorAll('a, button')];
+        const control = controls.findIndex((target) => {
+          const box = target.getBoundingClientRect();
+          return event.clientX >= box.left && event.clientX <= box.right && event.clientY >= box.top && event.clientY <= box.bottom;
+        });
+        if (control < 0) continue;
+        event.preventDefault();
+        for (const pressed of screen.querySelectorAll('[data-pressed]')) pressed.removeAttribute('data-pressed');
+        controls[control].setAttribute('data-pressed', '');
+        root.setAttribute('data-first-screen-pressed', '');
+        window.__optinPressed = { contact: li.getAttribute('data-contact-id'), control };
+        return;
       }
     }, true);
   }

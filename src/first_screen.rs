@@ -43,27 +43,24 @@ fn press_kept() {
         return;
     };
     let _ = js_sys::Reflect::delete_property(&global, &key);
-    let field = |name: &str| {
-        js_sys::Reflect::get(&pressed, &name.into())
-            .ok()
-            .and_then(|v| v.as_string())
-    };
-    let Some(contact) = field("contact").filter(|id| id.bytes().all(|b| b.is_ascii_digit())) else {
+    let field = |name: &str| js_sys::Reflect::get(&pressed, &name.into()).ok();
+    let contact = field("contact").and_then(|v| v.as_string());
+    let Some(contact) = contact.filter(|id| id.bytes().all(|b| b.is_ascii_digit())) else {
         return;
     };
-    let part = match field("part").as_deref() {
-        Some("whatsapp") => ".icon-button--whatsapp",
-        Some("sms") => ".icon-button:not(.icon-button--whatsapp)",
-        Some("name") => ".contact__name",
-        _ => return,
+    let Some(control) = field("control").and_then(|v| v.as_f64()) else {
+        return;
     };
-    let selector = format!("ul[aria-label='Contacts'] > li[data-contact-id='{contact}'] {part}");
-    if let Some(target) = document
-        .query_selector(&selector)
+    // The same place among the row's links and buttons as on the first screen.
+    let row = format!("ul[aria-label='Contacts'] > li[data-contact-id='{contact}']");
+    let target = document
+        .query_selector(&row)
         .ok()
         .flatten()
-        .and_then(|el| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el).ok())
-    {
+        .and_then(|row| row.query_selector_all("a, button").ok())
+        .and_then(|controls| controls.item(control as u32))
+        .and_then(|el| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el).ok());
+    if let Some(target) = target {
         target.click();
     }
 }
