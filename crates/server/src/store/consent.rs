@@ -7,7 +7,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use optin_core::consent::{ConsentState, ConsentStatus, SendFailure};
 use sqlx::FromRow;
 
-use super::deferred::{sqlite_rows_of_placeholders, AnyQuery, ROWS_PER_STATEMENT};
+use super::deferred::{insert_in_groups, AnyQuery};
 use super::{
     parse_error_code, parse_name, parse_optional_timestamp, timestamp, Store, StoreResult,
     UnitOfWork,
@@ -309,6 +309,9 @@ impl UnitOfWork {
 const WINDOW_UPSERT: &str = "INSERT INTO consents (organization_id, phone_e164, state,
     last_inbound_at, sms_opted_out, updated_at) VALUES";
 
+/// The values of a window's row in [`WINDOW_UPSERT`] (see [`WindowRow::bind_to`]).
+const WINDOW_COLUMNS: usize = 6;
+
 /// What opening a window changes in a consent row that exists: never the
 /// state (a new row is "never asked"), and the window only forward.
 const WINDOW_CONFLICT: &str = "ON CONFLICT (organization_id, phone_e164) DO UPDATE SET
@@ -349,7 +352,7 @@ impl WindowRow {
         }
     }
 
-    /// Binds its values in [`WINDOW_INSERT`]'s order (a new row is "never asked").
+    /// Binds its values in [`WINDOW_UPSERT`]'s order (a new row is "never asked").
     fn bind_to<'q>(&'q self, query: AnyQuery<'q>) -> AnyQuery<'q> {
         let never_asked = ConsentRecord::default();
         query
@@ -376,19 +379,15 @@ pub(crate) async fn write_windows(
     conn: &mut sqlx::AnyConnection,
     windows: &[WindowRow],
 ) -> StoreResult<()> {
-    for chunk in windows.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "{WINDOW_UPSERT} {} {WINDOW_CONFLICT}",
-            sqlite_rows_of_placeholders(chunk.len(), 6)
-        );
-        // One text per group size: kept out of the statement cache.
-        let query = sqlx::query(&sql).persistent(false);
-        let query = chunk
-            .iter()
-            .fold(query, |query, window| window.bind_to(query));
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+    insert_in_groups(
+        conn,
+        windows,
+        WINDOW_UPSERT,
+        WINDOW_COLUMNS,
+        WINDOW_CONFLICT,
+        WindowRow::bind_to,
+    )
+    .await
 }
 
 /// What [`UnitOfWork::read_consents_ahead`] answers for each number asked.

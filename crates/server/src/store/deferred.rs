@@ -2,14 +2,15 @@
 //!
 //! A batch of webhooks opens a 24-hour window and stores a message and a
 //! consent-record step for nearly every webhook; on SQLite each statement
-//! is a round trip to the database's thread, which is what ingest waits on. Deferred, they are
-//! written together when the unit next runs any other statement (through
-//! [`UnitOfWork::conn`]), and at the latest before its commit. So every
-//! statement still sees them, and the archive feed's triggers still copy
-//! the number's consent state as it was when each row was stored: nothing
-//! changes that state without going through `conn` first. One thing does
-//! move: the archive feed lists a group's messages before its steps, where
-//! they used to alternate; each message still comes before its own steps.
+//! is a round trip to the database's thread, which is what ingest waits on.
+//! Deferred, they are written together when the unit next runs any other
+//! statement (through [`UnitOfWork::conn`]), and at the latest before its
+//! commit. So every statement still sees them, and the archive feed's
+//! triggers still copy the number's consent state as it was when each row
+//! was stored: nothing changes that state without going through `conn`
+//! first. One thing does move: the archive feed lists a group's messages
+//! before its steps, where they used to alternate; each message still comes
+//! before its own steps.
 //!
 //! Their ids are taken ahead, from the largest in each table: the unit of
 //! work holds the write lock (`BEGIN IMMEDIATE`), so nobody else inserts
@@ -29,7 +30,7 @@ use super::{Engine, StoreResult, UnitOfWork};
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Rows written in one statement (SQLite takes up to 32,766 values in one).
-pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// A row of a table whose inserts can be deferred.
 pub(crate) trait DeferredRow: Sized {
@@ -65,18 +66,29 @@ pub(crate) fn insert_returning_id<R: DeferredRow>() -> String {
 
 /// Writes deferred rows, their ids given, [`ROWS_PER_STATEMENT`] at a time.
 async fn insert_rows<R: DeferredRow>(conn: &mut AnyConnection, rows: &[R]) -> StoreResult<()> {
+    let head = format!("INSERT INTO {} ({}) VALUES", R::TABLE, R::COLUMNS);
+    insert_in_groups(conn, rows, &head, R::COLUMN_COUNT, "", |row, query| {
+        row.bind_to(query, true)
+    })
+    .await
+}
+
+/// Runs `head (?, …), (?, …) tail` on SQLite for `rows`, [`ROWS_PER_STATEMENT`]
+/// at a time, each row's `columns` values bound by `bind`.
+pub(crate) async fn insert_in_groups<R>(
+    conn: &mut AnyConnection,
+    rows: &[R],
+    head: &str,
+    columns: usize,
+    tail: &str,
+    bind: impl for<'q> Fn(&'q R, AnyQuery<'q>) -> AnyQuery<'q>,
+) -> StoreResult<()> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES {}",
-            R::TABLE,
-            R::COLUMNS,
-            sqlite_rows_of_placeholders(chunk.len(), R::COLUMN_COUNT)
-        );
+        let values = sqlite_rows_of_placeholders(chunk.len(), columns);
+        let sql = format!("{head} {values} {tail}");
         // One text per group size: kept out of the statement cache.
-        let mut query = sqlx::query(&sql).persistent(false);
-        for row in chunk {
-            query = row.bind_to(query, true);
-        }
+        let query = sqlx::query(&sql).persistent(false);
+        let query = chunk.iter().fold(query, |query, row| bind(row, query));
         query.execute(&mut *conn).await?;
     }
     Ok(())
@@ -86,7 +98,7 @@ async fn insert_rows<R: DeferredRow>(conn: &mut AnyConnection, rows: &[R]) -> St
 /// `VALUES` on SQLite (`(?, ?), (?, ?)`). Anonymous: SQLite looks a named
 /// one up by walking all of the statement's names, which for a thousand
 /// values cost more than the round trips saved.
-pub(crate) fn sqlite_rows_of_placeholders(rows: usize, columns: usize) -> String {
+fn sqlite_rows_of_placeholders(rows: usize, columns: usize) -> String {
     let row = format!("({})", vec!["?"; columns].join(", "));
     vec![row; rows].join(", ")
 }
